@@ -1,0 +1,246 @@
+"""sgkit tasks: thin wiring from `invoke` to the kit in tools/sgkit.
+
+    invoke setup                 install what the kit needs (apt)
+    invoke build                 fetch, render, apply, build Xen and modules, verify
+    invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
+    invoke test                  unit tests, then the real build and lab tests
+
+Run `invoke --list` for all of them and `invoke --help TASK` for options.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Context, Exit, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
+
+from sgkit.errors import KitError
+from sgkit.xen_versions import DEFAULT_XEN
+
+
+def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a KitError as a clear message and exit non-zero, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KitError as e:
+            raise Exit(f"sgkit: error: {e}", code=2) from None
+
+    return wrapper
+
+
+@task(help={"kernel": "kernel release whose headers to install (default: the lab's)"})
+@kit_errors
+def setup(c: Context, kernel: str | None = None) -> None:
+    """Install the system packages the kit needs (Debian/Ubuntu, via apt)."""
+    from sgkit.host_setup import setup as do_setup
+
+    installed = do_setup(kernel)
+    print("installed: " + (" ".join(installed) if installed else "nothing (all present)"))
+
+
+# --- xen ---------------------------------------------------------------------
+
+SOURCE_HELP = "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
+
+
+@task(help={"xen": "Xen version (default 4.17)", "source": SOURCE_HELP})
+@kit_errors
+def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "debian") -> None:
+    """Fetch and verify Xen source into the cache (a pristine tree)."""
+    from sgkit.xen_sources import fetch, parse_spec
+
+    tree = fetch(parse_spec(source, xen))
+    print(json.dumps(tree.describe(), indent=2))
+
+
+@task(help={"xen": "Xen version", "source": SOURCE_HELP, "jobs": "make -j (default: cpus)"})
+@kit_errors
+def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "debian", jobs: int = 0) -> None:
+    """Build the patched hypervisor out of tree (incremental)."""
+    from sgkit import xen_build as xb
+
+    built = xb.build(xen, source, jobs or None)
+    print(f"{built.out}: build id {built.manifest['build_id']}")
+
+
+# --- patches -----------------------------------------------------------------
+
+
+@task(help={"xen": "Xen version", "out": "output directory"})
+@kit_errors
+def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
+    """Render the series for a Xen version into numbered patches."""
+    from sgkit.patch_series import render_series
+    from sgkit.paths import builds_dir
+
+    series = render_series(xen)
+    target = Path(out) if out else builds_dir() / f"patches-{series.xen}"
+    for path in series.write(target):
+        print(path)
+    print(f"series digest {series.digest}")
+
+
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "tree": "apply into this tree instead of the cache's work tree",
+    }
+)
+@kit_errors
+def patches_apply(
+    c: Context, xen: str = DEFAULT_XEN, source: str = "debian", tree: str = ""
+) -> None:
+    """Apply the rendered series to a fresh copy of the pristine tree (atomic)."""
+    from sgkit.patch_apply import apply_series
+    from sgkit.patch_series import render_series
+    from sgkit.xen_build import workdir_for
+    from sgkit.xen_sources import fetch, parse_spec
+
+    pristine = fetch(parse_spec(source, xen))
+    target = Path(tree).resolve() if tree else workdir_for(xen, pristine) / "src"
+    result = apply_series(render_series(xen), pristine.path, pristine.tree_hash, target)
+    state = "already up to date" if result.up_to_date else f"{len(result.changed)} files changed"
+    print(f"{target}: {state}")
+
+
+@task(help={"xen": "Xen version", "out": "output directory", "author": "Name <email>"})
+@kit_errors
+def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: str = "") -> None:
+    """Write the series as git format-patch style mails for xen-devel."""
+    from sgkit.patch_export import export_series
+    from sgkit.patch_series import render_series
+    from sgkit.paths import results_dir
+
+    series = render_series(xen)
+    target = Path(out) if out else results_dir() / f"mail-xen-{series.xen}"
+    for path in export_series(series, target, author or None):
+        print(path)
+
+
+# --- driver, verify, build ---------------------------------------------------
+
+
+@task(help={"kernel": "kernel release (default 6.1.0-50-amd64)", "kdir": "kbuild directory"})
+@kit_errors
+def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
+    """Build the guest modules in linux-driver/ against kernel headers."""
+    from sgkit import driver_build as db
+
+    built = db.build(kernel or None, Path(kdir) if kdir else None)
+    for name, path in built.modules.items():
+        print(f"{name}: {path}")
+
+
+@task(help={"xen": "Xen version", "source": SOURCE_HELP, "kernel": "kernel release"})
+@kit_errors
+def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "debian", kernel: str = "") -> None:
+    """Check xen-syms and the modules with pyelftools."""
+    from sgkit import driver_build as db
+    from sgkit import xen_build as xb
+    from sgkit.verify import verify as do_verify
+
+    do_verify(xb.build(xen, source), db.build(kernel or None, xen=xen))
+
+
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "kernel release",
+        "kdir": "kbuild directory",
+        "jobs": "make -j",
+    }
+)
+@kit_errors
+def build(
+    c: Context,
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    kdir: str = "",
+    jobs: int = 0,
+) -> None:
+    """fetch, render, apply, xen.build, driver.build, verify."""
+    from sgkit import driver_build as db
+    from sgkit import xen_build as xb
+    from sgkit.verify import verify as do_verify
+
+    built = xb.build(xen, source, jobs or None)
+    drivers = db.build(kernel or None, Path(kdir) if kdir else None, xen=xen)
+    do_verify(built, drivers)
+    state = "rebuilt" if built.rebuilt else "up to date"
+    print(f"xen: {built.xen} ({state}, build id {built.manifest['build_id']})")
+    for name, path in drivers.modules.items():
+        print(f"{name}: {path}")
+
+
+# --- lab -----------------------------------------------------------------------
+
+
+@task(
+    help={
+        "hypervisor": "patched (the one built here) or stock (Debian's)",
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "dom0 kernel release",
+        "accel": "tcg (default), kvm or auto",
+        "timeout": "seconds before the run counts as hung",
+    }
+)
+@kit_errors
+def lab_smoke(
+    c: Context,
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    accel: str = "tcg",
+    timeout: int = 600,
+) -> None:
+    """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
+    from sgkit.lab_smoke import answer_line, run_smoke
+    from sgkit.reports import summary
+
+    outcome = run_smoke(hypervisor, xen, source, kernel or None, accel, float(timeout))
+    print(summary(outcome.report))
+    print(answer_line(hypervisor, outcome.query))
+    print(f"results: {outcome.results}")
+    if not outcome.report.ok():
+        raise Exit("sgkit: the smoke run failed", code=1)
+
+
+# --- tests ---------------------------------------------------------------------
+
+
+@task(help={"unit_only": "run only the fast unit tests"})
+def test(c: Context, unit_only: bool = False) -> None:
+    """Unit tests first, then the integration tests (real builds and boots)."""
+    results = Path("results")
+    results.mkdir(exist_ok=True)
+    py = sys.executable
+    c.run(f"{py} -m pytest -q tests/unit --junitxml={results}/junit-unit.xml", pty=False)
+    if not unit_only:
+        c.run(
+            f"{py} -m pytest -q tests/integration --junitxml={results}/junit-integration.xml",
+            pty=False,
+        )
+
+
+ns = Collection(setup, build, verify, test)
+ns.add_collection(Collection("xen", fetch=xen_fetch, build=xen_build))
+ns.add_collection(
+    Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)
+)
+ns.add_collection(Collection("driver", build=driver_build))
+ns.add_collection(Collection("lab", smoke=lab_smoke))

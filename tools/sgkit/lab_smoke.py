@@ -1,0 +1,180 @@
+"""The lab's first step: boot Xen with a PV dom0 that loads sgtest, and read the answer.
+
+Two hypervisors can be booted with the same dom0 and module:
+
+- ``patched``: the hypervisor ``invoke build`` made; sg_op must answer the
+  query with the ABI version and the limits the series was rendered with.
+- ``stock``: Debian's own Xen of the same version; sg_op does not exist and
+  the hypercall must fail with -ENOSYS (every sgtest test then skips).
+
+Results: the console log, ``results.json``, ``junit.xml`` and ``summary.txt``
+in a fresh directory under results/.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgkit import driver_build, ktap, reports, xen_build
+from sgkit.debian_packages import unpacked
+from sgkit.errors import KitError
+from sgkit.initramfs import build_initramfs, guest_script
+from sgkit.kernels import kernel_image
+from sgkit.paths import builds_dir, results_dir
+from sgkit.qemu_lab import BootSpec, boot
+from sgkit.xen_versions import DEFAULT_XEN, load_context
+
+ENOSYS = -38
+_XEN_LIMITS_RE = re.compile(r"sg_op: ABI (\d+)\.(\d+), limits (.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    report: reports.RunReport
+    results: Path
+    query: dict[str, str] | None
+
+
+def stock_xen(xen: str) -> Path:
+    """Debian's hypervisor for this Xen version, uncompressed for QEMU's multiboot loader."""
+    stock = load_context(xen).get("sources", {}).get("stock")
+    if not stock:
+        raise KitError(f"no stock Debian hypervisor is known for Xen {xen}")
+    root = unpacked(stock["package"], stock["version"])
+    image = root / stock["file"]
+    target = builds_dir() / "lab" / f"xen-stock-{stock['version']}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        with gzip.open(image) as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(target)
+    return target
+
+
+def run_smoke(
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str | None = None,
+    accel: str = "tcg",
+    timeout_s: float = 600.0,
+    out_root: Path | None = None,
+) -> SmokeOutcome:
+    if hypervisor not in {"patched", "stock"}:
+        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": drivers.headers.release}
+    if hypervisor == "patched":
+        built = xen_build.build(xen, source)
+        xen_image = built.xen
+        meta["xen_build_id"] = built.manifest["build_id"]
+        meta["xen_version"] = built.manifest["xen_version"]
+    else:
+        xen_image = stock_xen(xen)
+        meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = (out_root or results_dir()) / f"smoke-{hypervisor}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    initrd = build_initramfs(
+        builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
+        guest_script("dom0-smoke-init.sh"),
+        {"sgtest": drivers.modules["sgtest"]},
+        {"sgtest": "suites=sg_op"},
+    )
+    spec = BootSpec(
+        xen=xen_image,
+        kernel=kernel_image(drivers.headers.release),
+        initrd=initrd,
+        accel=accel,
+    )
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({hypervisor})")
+    text = result.log.read_text(errors="replace")
+    docs = ktap.parse(text, domain="dom0")
+    results = reports.results_from_ktap(docs, "dom0")
+    query = next((f for d in docs if (f := ktap.diag_fields(d, "sgtest.query"))), None)
+    results.append(_expectation(hypervisor, xen, query, text))
+    meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
+    report = reports.RunReport(
+        name=f"smoke-{hypervisor}",
+        results=results,
+        verdict=result.verdict,
+        started=started,
+        duration_s=result.duration_s,
+        meta=meta,
+    )
+    reports.write_json(report, out / "results.json")
+    reports.write_junit(report, out / "junit.xml")
+    text_summary = reports.summary(report) + "\n" + answer_line(hypervisor, query) + "\n"
+    (out / "summary.txt").write_text(text_summary)
+    _link_latest(out, f"latest-smoke-{hypervisor}")
+    return SmokeOutcome(report, out, query)
+
+
+def _expectation(
+    hypervisor: str, xen: str, query: dict[str, str] | None, console: str
+) -> reports.Result:
+    """The smoke's own check: did the hypervisor answer as this kind of Xen must?"""
+    name = "sg_op_answers_query" if hypervisor == "patched" else "sg_op_absent_is_enosys"
+    if query is None:
+        return reports.Result("host", "smoke", name, "fail", "sgtest printed no sgtest.query line")
+    rc = int(query.get("rc", "0"))
+    if hypervisor == "stock":
+        ok = rc == ENOSYS
+        why = None if ok else f"expected rc={ENOSYS} from a Xen without sg_op, got rc={rc}"
+        return reports.Result("host", "smoke", name, "pass" if ok else "fail", why)
+    context = load_context(xen)
+    want_abi = (context["abi"]["major"] << 16) | context["abi"]["minor"]
+    problems = []
+    if rc != 0:
+        problems.append(f"query returned rc={rc}")
+    elif int(query.get("abi_version", "-1")) != want_abi:
+        problems.append(f"abi_version {query.get('abi_version')} != {want_abi}")
+    else:
+        for key, want in context["limits"].items():
+            if int(query.get(key, "-1")) != want:
+                problems.append(f"{key}={query.get(key)} but the series sets {want}")
+    if "sg_op: ABI" not in console:
+        problems.append("Xen did not print its sg_op limits at boot")
+    status = "fail" if problems else "pass"
+    return reports.Result("host", "smoke", name, status, "; ".join(problems) or None)
+
+
+def answer_line(hypervisor: str, query: dict[str, str] | None) -> str:
+    if query is None:
+        return "sg_op: no answer (sgtest did not report a query)"
+    rc = int(query.get("rc", "0"))
+    if rc != 0:
+        return f"sg_op: the {hypervisor} hypervisor answered rc={rc}" + (
+            " (-ENOSYS: no such hypercall)" if rc == ENOSYS else ""
+        )
+    abi = int(query["abi_version"])
+    limits = ", ".join(
+        f"{k}={query[k]}"
+        for k in ("max_regs", "max_elems", "max_pinned_pages", "max_bindings", "max_binds_per_addr")
+        if k in query
+    )
+    return (
+        f"sg_op: the {hypervisor} hypervisor answered from dom0: "
+        f"ABI {abi >> 16}.{abi & 0xFFFF}; limits {limits}"
+    )
+
+
+def _xen_limits(console: str) -> str | None:
+    m = _XEN_LIMITS_RE.search(console)
+    return m.group(0).strip() if m else None
+
+
+def _link_latest(out: Path, name: str) -> None:
+    link = out.parent / name
+    tmp = out.parent / f".{name}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(out.name)
+    tmp.replace(link)

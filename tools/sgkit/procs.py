@@ -31,7 +31,12 @@ def require(program: str) -> str:
     found = shutil.which(program)
     if found:
         return found
-    package = PROGRAM_PACKAGES.get(program)
+    if os.sep in program:
+        raise KitError(
+            f"{program} does not exist or is not executable",
+            "fix the path (SGKIT_QEMU and similar settings name programs by path)",
+        )
+    package = PROGRAM_PACKAGES.get(os.path.basename(program))
     fix = (
         f"run `invoke setup` (installs {package}), or `apt-get install {package}`"
         if package

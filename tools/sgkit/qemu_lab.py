@@ -26,7 +26,10 @@ from sgkit.console_log import ConsoleWatcher, Verdict
 from sgkit.errors import KitError
 from sgkit.procs import require
 
-QEMU = "qemu-system-x86_64"
+
+def qemu_binary() -> str:
+    """qemu-system-x86_64, or the QEMU build named by $SGKIT_QEMU."""
+    return os.environ.get("SGKIT_QEMU") or "qemu-system-x86_64"
 DONE_MARKER = "SGKIT-DONE"
 
 
@@ -87,7 +90,7 @@ def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
             )
     cpu = "host" if accel == "kvm" else "qemu64,+svm"
     return [
-        QEMU,
+        qemu_binary(),
         "-accel", accel,
         "-cpu", cpu,
         "-smp", str(spec.cpus),
@@ -107,7 +110,7 @@ def boot(
     label: str = "lab",
 ) -> BootResult:
     """Boot and watch; always returns with QEMU stopped."""
-    require(QEMU)
+    require(qemu_binary())
     accel = choose_accel(spec.accel)
     argv = qemu_argv(spec, accel)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,134 @@
+"""Rendering the patch series: determinism, hunk arithmetic, errors that name the problem."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sgkit.errors import KitError
+from sgkit.patch_series import format_diffstat, normalize_diff, render_file, render_series
+from sgkit.paths import PATCHES_DIR
+
+
+def test_render_is_deterministic():
+    a, b = render_series("4.17"), render_series("4.17.5")
+    assert a.digest == b.digest
+    assert [p.text(a.author) for p in a.patches] == [p.text(b.author) for p in b.patches]
+
+
+def test_series_follows_the_series_file_and_numbers_patches():
+    series = render_series("4.17")
+    names = [p.name for p in series.patches]
+    assert names[0].startswith("0001-") and names[1].startswith("0002-")
+    assert all(n.endswith(".patch") for n in names)
+    assert series.patches[0].subject == "xen/public: add the sg_op hypercall interface"
+
+
+def test_hypercall_number_comes_from_the_version_context():
+    text = render_series("4.17").patches[0].diff
+    assert "+#define __HYPERVISOR_sg_op                47" in text
+    assert "+++ b/xen/include/public/sg_op.h" in text
+
+
+def test_wired_for_pv64_and_hvm64_only():
+    diff = render_series("4.17").patches[1].diff
+    row = next(line for line in diff.splitlines() if line.startswith("+sg_op "))
+    assert row.split()[1:] == ["-", "do", "-", "do", "-"]
+
+
+def test_rendered_hunks_have_correct_counts():
+    for patch in render_series("4.17").patches:
+        lines = patch.diff.splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("@@"):
+                continue
+            old, new = line.split()[1:3]
+            n_old = int(old.split(",")[1]) if "," in old else 1
+            n_new = int(new.split(",")[1]) if "," in new else 1
+            body = []
+            for b in lines[i + 1 :]:
+                if b.startswith(("@@", "diff --git")):
+                    break
+                body.append(b)
+            assert sum(b[0] in " -" for b in body) == n_old, line
+            assert sum(b[0] in " +" for b in body) == n_new, line
+
+
+def test_linux_flavour_of_the_header_defines_the_number():
+    linux = render_file("xen/include/public/sg_op.h", "4.17", target="linux")
+    xen = render_file("xen/include/public/sg_op.h", "4.17", target="xen")
+    assert "#include <xen/interface/xen.h>" in linux and "#define __HYPERVISOR_sg_op 47" in linux
+    assert '#include "xen.h"' in xen and "DEFINE_XEN_GUEST_HANDLE(xen_sg_query_t)" in xen
+
+
+def test_unknown_xen_version_is_named():
+    with pytest.raises(KitError, match=r"unknown Xen version 4\.99.*4\.17"):
+        render_series("4.99")
+
+
+def test_normalize_counts_and_shifts_later_hunks():
+    diff = textwrap.dedent(
+        """\
+        --- a/f.c
+        +++ b/f.c
+        @@ -10 +10 @@
+         a
+         b
+         c
+        +new1
+        +new2
+         d
+         e
+         f
+        @@ -50 +50 @@
+         x
+         y
+         z
+        -gone
+         p
+         q
+         r
+        """
+    )
+    out = normalize_diff(diff)
+    assert "diff --git a/f.c b/f.c" in out
+    assert "@@ -10,6 +10,8 @@" in out
+    assert "@@ -50,7 +52,6 @@" in out
+
+
+def test_uneven_context_is_refused():
+    diff = "--- a/f.c\n+++ b/f.c\n@@ -10 +10 @@\n a\n b\n c\n+n\n d\n"
+    with pytest.raises(KitError, match="3 lines of context before the change and 1 after"):
+        normalize_diff(diff, "0001-x.patch")
+
+
+def test_diffstat_shape():
+    from sgkit.patch_series import FileStat
+
+    text = format_diffstat([FileStat("a/b.c", 3, 1), FileStat("x.h", 10, 0)])
+    assert " a/b.c |  4 +++-" in text
+    assert "2 files changed, 13 insertions(+), 1 deletion(-)" in text
+
+
+def _copy_patches(tmp_path: Path) -> Path:
+    dst = tmp_path / "patches"
+    shutil.copytree(PATCHES_DIR, dst)
+    return dst
+
+
+def test_missing_template_in_series_is_named(tmp_path):
+    patches = _copy_patches(tmp_path)
+    (patches / "series").write_text("0009-nope.patch.j2\n")
+    with pytest.raises(KitError, match="0009-nope.patch.j2"):
+        render_series("4.17", patches)
+
+
+def test_undefined_context_value_names_the_version_file(tmp_path):
+    patches = _copy_patches(tmp_path)
+    ctx = patches / "contexts" / "4.17.toml"
+    ctx.write_text(ctx.read_text().replace("[hunks.xen_h]", "[hunks.xen_h_renamed]"))
+    with pytest.raises(KitError, match=r"contexts/4\.17\.toml"):
+        render_series("4.17", patches)

@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from sgkit.errors import KitError
 from sgkit.patch_series import format_diffstat, normalize_diff, render_file, render_series
 from sgkit.paths import PATCHES_DIR
@@ -122,7 +121,7 @@ def _copy_patches(tmp_path: Path) -> Path:
 def test_missing_template_in_series_is_named(tmp_path):
     patches = _copy_patches(tmp_path)
     (patches / "series").write_text("0009-nope.patch.j2\n")
-    with pytest.raises(KitError, match="0009-nope.patch.j2"):
+    with pytest.raises(KitError, match=r"0009-nope\.patch\.j2"):
         render_series("4.17", patches)
 
 

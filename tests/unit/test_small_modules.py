@@ -1,0 +1,116 @@
+"""Versions, trees, QEMU command lines, host set-up: the small pure pieces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sgkit import host_setup, qemu_lab
+from sgkit.errors import KitError
+from sgkit.procs import require, run
+from sgkit.trees import hash_tree, sync_tree
+from sgkit.xen_versions import known_versions, series_of, tree_version
+
+
+def test_series_of_versions():
+    assert series_of("4.17") == series_of("4.17.5") == series_of("4.17.5+72-g01140da4e8") == "4.17"
+    with pytest.raises(KitError, match="cannot read a Xen version"):
+        series_of("latest")
+    assert "4.17" in known_versions()
+
+
+def test_tree_version_reads_extraversion(tmp_path):
+    (tmp_path / "xen").mkdir()
+    (tmp_path / "xen" / "Makefile").write_text(
+        "export XEN_VERSION       = 4\nexport XEN_SUBVERSION    = 17\n"
+        "export XEN_EXTRAVERSION ?= .5$(XEN_VENDORVERSION)\n"
+    )
+    assert tree_version(tmp_path) == "4.17.5"
+
+
+def test_sync_tree_deletes_adds_and_keeps_unchanged(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "same").write_text("same")
+    (src / "new").write_text("new")
+    (dst / "d").mkdir(parents=True)
+    (dst / "d" / "same").write_text("same")
+    (dst / "stale").write_text("stale")
+    os.utime(dst / "d" / "same", (1000, 1000))
+    changed = sync_tree(src, dst)
+    assert sorted(map(str, changed)) == ["new", "stale"]
+    assert (dst / "d" / "same").stat().st_mtime == 1000
+    assert hash_tree(src) == hash_tree(dst)
+
+
+def test_hash_tree_sees_content_and_exec_bit(tmp_path):
+    (tmp_path / "f").write_text("a")
+    h1 = hash_tree(tmp_path)
+    (tmp_path / "f").chmod(0o755)
+    h2 = hash_tree(tmp_path)
+    (tmp_path / "f").write_text("b")
+    assert len({h1, h2, hash_tree(tmp_path)}) == 3
+
+
+def test_require_names_the_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(
+        KitError, match=r"(?s)qemu-system-x86_64 is not installed.*apt-get install qemu-system-x86"
+    ):
+        require("qemu-system-x86_64")
+
+
+def test_run_failure_carries_output_and_fix():
+    with pytest.raises(KitError, match=r"(?s)sh failed with exit status 3.*boom.*fix: do X"):
+        run(["sh", "-c", "echo boom; exit 3"], what="sh", fix="do X")
+
+
+def test_qemu_argv_refuses_commas(tmp_path):
+    bad = tmp_path / "a,b"
+    bad.mkdir()
+    for name in ("xen", "vmlinuz", "initrd"):
+        (bad / name).write_text("x")
+    spec = qemu_lab.BootSpec(xen=bad / "xen", kernel=bad / "vmlinuz", initrd=bad / "initrd")
+    with pytest.raises(KitError, match="comma or space"):
+        qemu_lab.qemu_argv(spec, "tcg")
+
+
+def test_qemu_argv_shape(tmp_path):
+    for name in ("xen", "vmlinuz", "initrd"):
+        (tmp_path / name).write_text("x")
+    spec = qemu_lab.BootSpec(tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "initrd")
+    argv = qemu_lab.qemu_argv(spec, "tcg")
+    assert argv[argv.index("-cpu") + 1] == "qemu64,+svm"
+    assert argv[argv.index("-initrd") + 1] == (
+        f"{tmp_path}/vmlinuz console=hvc0 quiet rdinit=/init,{tmp_path}/initrd"
+    )
+
+
+def test_missing_boot_file_is_named(tmp_path):
+    spec = qemu_lab.BootSpec(tmp_path / "xen", tmp_path / "k", tmp_path / "i")
+    with pytest.raises(KitError, match=r"boot file .*xen is missing"):
+        qemu_lab.qemu_argv(spec, "tcg")
+
+
+def test_kvm_is_refused_when_unusable(monkeypatch):
+    monkeypatch.setattr(qemu_lab, "kvm_usable", lambda: False)
+    assert qemu_lab.choose_accel("auto") == "tcg"
+    with pytest.raises(KitError, match="cannot run a nested hypervisor"):
+        qemu_lab.choose_accel("kvm")
+
+
+def test_setup_packages_include_headers_for_the_kernel():
+    pkgs = host_setup.required_packages("6.1.0-47-amd64")
+    assert "linux-headers-6.1.0-47-amd64" in pkgs and "qemu-system-x86" in pkgs
+
+
+def test_deb_src_entry_mirrors_the_suite():
+    entry = host_setup.deb_src_entry()
+    assert "Types: deb-src" in entry and "Components: main" in entry
+
+
+def test_missing_qemu_via_sgkit_qemu_is_named(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("SGKIT_QEMU", str(tmp_path / "qemu-nope"))
+    with pytest.raises(KitError, match="qemu-nope does not exist"):
+        require(qemu_lab.qemu_binary())

@@ -30,6 +30,8 @@ from sgkit.procs import require
 def qemu_binary() -> str:
     """qemu-system-x86_64, or the QEMU build named by $SGKIT_QEMU."""
     return os.environ.get("SGKIT_QEMU") or "qemu-system-x86_64"
+
+
 DONE_MARKER = "SGKIT-DONE"
 
 

@@ -27,6 +27,7 @@ PACKAGES: dict[str, str] = {
     "dpkg-dev": "dpkg-source, to unpack Debian's xen source package",
     "git": "git sources and patch export",
     "cpio": "initramfs images for the lab",
+    "debootstrap": "the lab's Debian dom0 root with the xl toolstack",
     "qemu-system-x86": "the emulated lab",
     "ca-certificates": "https downloads",
 }

@@ -1,0 +1,75 @@
+"""The emulated lab's first step, for real: Xen under QEMU/TCG, a PV dom0, sgtest."""
+
+from __future__ import annotations
+
+import json
+
+import junitparser
+import pytest
+
+from sgkit import driver_build, xen_build
+from sgkit.initramfs import build_initramfs
+from sgkit.kernels import kernel_image
+from sgkit.lab_smoke import run_smoke
+from sgkit.qemu_lab import BootSpec, boot
+from sgkit.xen_versions import load_context
+
+
+def test_patched_xen_answers_the_query(tmp_path):
+    outcome = run_smoke("patched", out_root=tmp_path)
+    assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
+    assert outcome.report.verdict.kind == "ok"
+    context = load_context("4.17")
+    query = outcome.query
+    assert query["rc"] == "0"
+    assert int(query["abi_version"]) == (context["abi"]["major"] << 16) | context["abi"]["minor"]
+    for key, value in context["limits"].items():
+        assert int(query[key]) == value
+    data = json.loads((outcome.results / "results.json").read_text())
+    dom0 = [r for r in data["results"] if r["domain"] == "dom0"]
+    assert dom0 and all(r["status"] == "pass" for r in dom0)
+    xml = junitparser.JUnitXml.fromfile(str(outcome.results / "junit.xml"))
+    assert xml.tests >= 5 and xml.failures == 0 and xml.errors == 0
+
+
+def test_stock_debian_xen_says_enosys(tmp_path):
+    outcome = run_smoke("stock", out_root=tmp_path)
+    assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
+    assert outcome.query["rc"] == "-38"
+    dom0 = [r for r in outcome.report.results if r.domain == "dom0"]
+    assert dom0 and all(r.status == "skip" for r in dom0)
+    assert "sg_op: ABI" not in (outcome.results / "console.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def boot_parts():
+    xen = xen_build.build("4.17")
+    drivers = driver_build.build()
+    return xen.xen, kernel_image(drivers.headers.release), drivers
+
+
+def _boot_with_init(tmp_path, boot_parts, script: str, timeout: float):
+    xen, kernel, _drivers = boot_parts
+    init = tmp_path / "init.sh"
+    init.write_text(script)
+    initrd = build_initramfs(tmp_path / "initrd.cpio.gz", init, {})
+    return boot(BootSpec(xen, kernel, initrd), tmp_path / "console.log", timeout_s=timeout)
+
+
+def test_a_dom0_crash_ends_the_run_and_is_named(tmp_path, boot_parts):
+    script = (
+        "#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n"
+        "echo 1 > /proc/sys/kernel/sysrq\necho c > /proc/sysrq-trigger\n"
+    )
+    result = _boot_with_init(tmp_path, boot_parts, script, timeout=300)
+    assert result.verdict.kind in {"kernel_panic", "oops"}, result.verdict
+    assert result.verdict.line_no is not None
+    assert str(result.log) in str(tmp_path / "console.log")
+
+
+def test_a_hang_ends_at_the_timeout(tmp_path, boot_parts):
+    script = "#!/bin/busybox sh\necho waiting forever\nwhile :; do /bin/busybox sleep 5; done\n"
+    result = _boot_with_init(tmp_path, boot_parts, script, timeout=45)
+    assert result.verdict.kind == "hang"
+    assert "timeout" in result.verdict.reason and str(result.log) in result.verdict.reason
+    assert "waiting forever" in result.log.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sgkit.console_log import FATAL_PATTERNS, ConsoleWatcher, classify, context
 
 BOOT = """\

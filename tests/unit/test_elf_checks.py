@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from sgkit.elf_checks import (
     check_module,
     check_xen_syms,

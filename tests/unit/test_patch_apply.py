@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sgkit.errors import KitError
 from sgkit.patch_apply import apply_series
 from sgkit.patch_series import render_series

@@ -6,7 +6,6 @@ import subprocess
 
 from sgkit.patch_export import export_series
 from sgkit.patch_series import render_series
-
 from tests.unit.test_patch_apply import make_patches, make_tree
 
 

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sgkit.errors import KitError
 from sgkit.patch_series import format_diffstat, normalize_diff, render_file, render_series
 from sgkit.paths import PATCHES_DIR

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import junitparser
+
 from sgkit.console_log import Verdict
 from sgkit.ktap import parse
 from sgkit.reports import Result, RunReport, results_from_ktap, summary, write_json, write_junit

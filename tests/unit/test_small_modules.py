@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from sgkit import host_setup, qemu_lab
 from sgkit.errors import KitError
 from sgkit.procs import require, run

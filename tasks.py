@@ -194,7 +194,7 @@ def build(
         "xen": "Xen version",
         "source": SOURCE_HELP,
         "kernel": "dom0 kernel release",
-        "accel": "tcg (default), kvm or auto",
+        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
     }
 )
@@ -205,14 +205,14 @@ def lab_smoke(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str = "",
-    accel: str = "tcg",
+    accel: str = "",
     timeout: int = 600,
 ) -> None:
     """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
     from sgkit.lab_smoke import answer_line, run_smoke
     from sgkit.reports import summary
 
-    outcome = run_smoke(hypervisor, xen, source, kernel or None, accel, float(timeout))
+    outcome = run_smoke(hypervisor, xen, source, kernel or None, accel or None, float(timeout))
     print(summary(outcome.report))
     print(answer_line(hypervisor, outcome.query))
     print(f"results: {outcome.results}")

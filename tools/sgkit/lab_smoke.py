@@ -63,7 +63,7 @@ def run_smoke(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str | None = None,
-    accel: str = "tcg",
+    accel: str | None = None,
     timeout_s: float = 600.0,
     out_root: Path | None = None,
 ) -> SmokeOutcome:
@@ -92,7 +92,7 @@ def run_smoke(
         xen=xen_image,
         kernel=kernel_image(drivers.headers.release),
         initrd=initrd,
-        accel=accel,
+        **({"accel": accel} if accel else {}),
     )
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({hypervisor})")

@@ -6,9 +6,9 @@ and fed to a ConsoleWatcher: the run ends when the guest prints its done
 marker, when the console shows a crash (Xen panic, dom0 oops), when QEMU
 exits, or at the timeout; the verdict names which, with the log.
 
-Acceleration: TCG by default.  KVM is used only when asked for and usable
-for a nested hypervisor (a /dev/kvm we can open and nested virtualisation
-enabled in kvm_intel or kvm_amd).
+Acceleration: TCG by default ($SGKIT_ACCEL or --accel: tcg, kvm, auto).  KVM
+is used only when asked for and usable for a nested hypervisor (a /dev/kvm we
+can open and nested virtualisation enabled in kvm_intel or kvm_amd).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import selectors
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgkit import progress
@@ -44,7 +44,7 @@ class BootSpec:
     kernel_args: str = "console=hvc0 quiet rdinit=/init"
     memory_mb: int = 1536
     cpus: int = 2
-    accel: str = "tcg"  # tcg | kvm | auto
+    accel: str = field(default_factory=lambda: os.environ.get("SGKIT_ACCEL", "tcg"))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+#!/bin/sh
+# /init of the lab's dom0: Debian (debootstrap minbase) with Xen's own
+# toolstack.  It starts xenstored and xenconsoled, creates the lab's PV domUs
+# with xl, loads sgtest in dom0, waits for every domU to finish, copies their
+# console logs to the serial console, destroys them, and powers off.
+#
+# The host reads everything from the one serial console:
+#   SGKIT-INIT ...                      init started
+#   SGKIT-STEP what rc=N                a setup step and its exit status
+#   SGKIT-INSMOD m rc=N                 a module was loaded in dom0
+#   SGKIT-DOMU name state=S seconds=N   a domU's end: done | timeout | gone | create-failed
+#   SGKIT-GUEST-LOG-BEGIN name          the domU's console log follows ...
+#   SGKIT-GUEST-LOG-END name            ... up to here
+#   SGKIT-DOM0-AFTER-BEGIN / -END       sgtest loaded again in dom0 after the domUs are gone
+#   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
+#   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
+#   SGKIT-LAB-DONE                      the end; the host may stop the machine
+# dom0's own sgtest KTAP is the unprefixed KTAP outside those sections.
+# (The domUs print SGKIT-DONE in their logs, hence a different final marker.)
+# Settings come from /etc/sgkit/lab.conf (written by the host).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+exec </dev/console >/dev/console 2>&1
+
+# Defaults; lab.conf overrides them.
+DOMUS="sg-a sg-b"
+DOMU_MEMORY=128
+DOMU_TIMEOUT=300
+SGTEST_ARGS="suites=sg_op"
+[ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
+
+step() {
+	what="$1"
+	shift
+	"$@"
+	echo "SGKIT-STEP $what rc=$?"
+}
+
+free_memory() {
+	xl info 2>/dev/null | awk -F: '$1 ~ /^free_memory/ { gsub(/ /, "", $2); print $2 }'
+}
+
+finish() {
+	echo "SGKIT-LAB-DONE"
+	sync
+	busybox poweroff -f
+	echo o >/proc/sysrq-trigger
+	sleep 60
+}
+
+echo "SGKIT-INIT kernel=$(uname -r) domain=dom0 lab=multi domus=\"$DOMUS\""
+# Let KERN_INFO through to the console: the KTAP lines are printed at that level.
+echo 8 >/proc/sys/kernel/printk
+
+# xl needs /var/run/xen (/var/run is /run) and these directories.
+mkdir -p /run/xen /run/lock /var/log/xen /var/lib/xen /var/lib/xenstored
+XENBIN=$(ls -d /usr/lib/xen-*/bin | head -n 1)
+export PATH="$XENBIN:$PATH"
+
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback; do
+	step "modprobe-$m" modprobe "$m"
+done
+step mount-xenfs mount -t xenfs xenfs /proc/xen
+step xenstored xenstored --pid-file /run/xen/xenstored.pid
+step xen-init-dom0 xen-init-dom0
+step xenconsoled xenconsoled --pid-file=/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/xen
+
+before=$(free_memory)
+echo "SGKIT-FREE-MEMORY-BEFORE $before"
+
+for name in $DOMUS; do
+	cat >"/run/xen/$name.cfg" <<-EOF
+		name = "$name"
+		type = "pv"
+		kernel = "/lab/vmlinuz"
+		ramdisk = "/lab/domU.cpio.gz"
+		extra = "console=hvc0 quiet rdinit=/init sgkit.domain=$name"
+		memory = $DOMU_MEMORY
+		maxmem = $DOMU_MEMORY
+		vcpus = 1
+		on_crash = "preserve"
+	EOF
+	xl create "/run/xen/$name.cfg"
+	echo "SGKIT-STEP xl-create-$name rc=$?"
+done
+
+# dom0's own sgtest run, while the domUs boot.
+while read -r module args; do
+	case "$module" in '' | '#'*) continue ;; esac
+	insmod "/lab/$module.ko" $args
+	echo "SGKIT-INSMOD $module rc=$?"
+done </etc/sgkit/modules
+
+# Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
+start=$(cut -d. -f1 /proc/uptime)
+for name in $DOMUS; do
+	log="/var/log/xen/guest-$name.log"
+	state=timeout
+	while :; do
+		now=$(cut -d. -f1 /proc/uptime)
+		if grep -q "SGKIT-DONE" "$log" 2>/dev/null; then
+			state=done
+			break
+		fi
+		if ! xl domid "$name" >/dev/null 2>&1; then
+			state=gone
+			break
+		fi
+		if [ $((now - start)) -ge "$DOMU_TIMEOUT" ]; then
+			break
+		fi
+		sleep 2
+	done
+	echo "SGKIT-DOMU $name state=$state seconds=$(($(cut -d. -f1 /proc/uptime) - start))"
+done
+
+xl list
+for name in $DOMUS; do
+	echo "SGKIT-GUEST-LOG-BEGIN $name"
+	[ -f "/var/log/xen/guest-$name.log" ] && tr -d '\r' <"/var/log/xen/guest-$name.log"
+	echo
+	echo "SGKIT-GUEST-LOG-END $name"
+done
+
+for name in $DOMUS; do
+	xl destroy "$name"
+	echo "SGKIT-STEP xl-destroy-$name rc=$?"
+done
+# Domain teardown can finish just after xl returns: wait (bounded) for the
+# memory to come back before reading it.
+after=$(free_memory)
+tries=0
+while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
+	sleep 1
+	tries=$((tries + 1))
+	after=$(free_memory)
+done
+echo "SGKIT-FREE-MEMORY before=$before after=$after"
+
+# sgtest again in dom0, to read sg_op's counters now that the domUs are gone.
+echo "SGKIT-DOM0-AFTER-BEGIN"
+while read -r module args; do
+	case "$module" in '' | '#'*) continue ;; esac
+	rmmod "$module"
+	insmod "/lab/$module.ko" $args
+	echo "SGKIT-INSMOD $module rc=$?"
+done </etc/sgkit/modules
+echo "SGKIT-DOM0-AFTER-END"
+
+echo "SGKIT-XL-DMESG-BEGIN"
+xl dmesg
+echo "SGKIT-XL-DMESG-END"
+
+finish

@@ -1,0 +1,348 @@
+"""The lab with several domains: Xen, a Debian dom0 with xl, and PV domUs.
+
+``run_lab_test`` boots the built hypervisor under QEMU with the dom0 root of
+``sgkit.dom0_rootfs`` (the cached Debian base plus a small overlay holding
+``tools/guest/dom0-lab-init.sh``, sgtest, and the domU kernel and
+initramfs).  dom0 creates the domUs with ``xl``, runs sgtest itself, and
+copies each domU's console log to the serial console between markers, so
+the host reads every domain's KTAP from the one serial log:
+
+- dom0's own KTAP is the unprefixed KTAP outside every marked section;
+- ``SGKIT-GUEST-LOG-BEGIN name`` .. ``SGKIT-GUEST-LOG-END name`` is domU
+  ``name``'s console;
+- ``SGKIT-DOM0-AFTER-*`` holds a second sgtest run in dom0 after the domUs
+  are destroyed (read only for sg_op's counters), ``SGKIT-XL-DMESG-*`` the
+  hypervisor's log.
+
+Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
+log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side
+checks (each domU finished, free memory returned exactly, every domain
+answered the sg_op query) next to the tests the domains reported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sgkit import driver_build, ktap, progress, reports, xen_build
+from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
+from sgkit.errors import KitError
+from sgkit.initramfs import build_initramfs, guest_script
+from sgkit.kernels import kernel_image
+from sgkit.lab_smoke import stock_xen
+from sgkit.paths import builds_dir, results_dir
+from sgkit.qemu_lab import BootSpec, boot
+from sgkit.xen_versions import DEFAULT_XEN
+
+LAB_DONE_MARKER = "SGKIT-LAB-DONE"
+DEFAULT_DOMUS = ("sg-a", "sg-b")
+DEFAULT_SUITES = "sg_op"
+XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
+DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
+MEMORY_MB = 3072
+USAGE_KEYS = ("regs", "pinned_pages", "bindings")
+
+_MARKER = re.compile(
+    r"SGKIT-(?P<kind>GUEST-LOG|DOM0-AFTER|XL-DMESG)-(?P<edge>BEGIN|END)(?: +(?P<name>\S+))?\s*$"
+)
+_FREE = re.compile(r"SGKIT-FREE-MEMORY before=(?P<before>\d*) after=(?P<after>\d*)")
+_DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
+_STEP = re.compile(r"SGKIT-STEP (?P<what>\S+) rc=(?P<rc>-?\d+)")
+
+
+@dataclass
+class LabConsole:
+    """The serial log of a lab run, cut into what each domain printed."""
+
+    dom0: str  # every line outside a marked section
+    guests: dict[str, str] = field(default_factory=dict)  # domU name -> its console
+    dom0_after: str | None = None
+    xl_dmesg: str | None = None
+    unterminated: list[str] = field(default_factory=list)  # sections cut short
+
+
+def split_console(text: str) -> LabConsole:
+    """Split a lab serial log into dom0's lines and the marked sections."""
+    outside: list[str] = []
+    sections: dict[tuple[str, str | None], list[str]] = {}
+    current: tuple[str, str | None] | None = None
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        found = _MARKER.search(line)
+        if found:
+            key = (found["kind"], found["name"])
+            if found["edge"] == "BEGIN":
+                current = key
+                sections[key] = []
+                continue
+            if current == key:
+                current = None
+                continue
+        if current is None:
+            outside.append(line)
+        else:
+            sections[current].append(line)
+    console = LabConsole(dom0="\n".join(outside) + "\n")
+    for (kind, name), lines in sections.items():
+        body = "\n".join(lines) + "\n"
+        if kind == "GUEST-LOG" and name:
+            console.guests[name] = body
+        elif kind == "DOM0-AFTER":
+            console.dom0_after = body
+        elif kind == "XL-DMESG":
+            console.xl_dmesg = body
+    if current is not None:
+        kind, name = current
+        console.unterminated.append(f"{kind} {name}" if name else kind)
+    return console
+
+
+def free_memory(text: str) -> tuple[int, int] | None:
+    """``xl info`` free_memory (MB) before the domUs were created and after they were destroyed."""
+    found = None
+    for match in _FREE.finditer(text):
+        found = match  # the last one counts
+    if found is None or not found["before"] or not found["after"]:
+        return None
+    return int(found["before"]), int(found["after"])
+
+
+def domu_states(text: str) -> dict[str, tuple[str, int]]:
+    """How each domU ended as dom0 saw it: name -> (done|timeout|gone, seconds)."""
+    return {m["name"]: (m["state"], int(m["seconds"])) for m in _DOMU.finditer(text)}
+
+
+def failed_steps(text: str) -> list[str]:
+    return [f"{m['what']} rc={m['rc']}" for m in _STEP.finditer(text) if m["rc"] != "0"]
+
+
+def query_of(text: str) -> dict[str, str] | None:
+    """The fields of the first ``sgtest.query`` diagnostic in ``text``'s KTAP."""
+    return next((f for d in ktap.parse(text) if (f := ktap.diag_fields(d, "sgtest.query"))), None)
+
+
+@dataclass(frozen=True)
+class LabOutcome:
+    report: reports.RunReport
+    results: Path
+    text_summary: str
+
+
+def run_lab_test(
+    suites: str = DEFAULT_SUITES,
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str | None = None,
+    accel: str = "tcg",
+    timeout_s: float = 900.0,
+    domus: Sequence[str] = DEFAULT_DOMUS,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+) -> LabOutcome:
+    """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report."""
+    if hypervisor not in {"patched", "stock"}:
+        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    if not re.fullmatch(r"[A-Za-z0-9_,]+", suites):
+        raise KitError(f"bad suite list {suites!r}", "give suite names separated by commas")
+    for name in domus:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or name == "dom0":
+            raise KitError(f"bad domU name {name!r}", "use lower-case letters, digits and -")
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    release = drivers.headers.release
+    meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": release, "suites": suites}
+    if hypervisor == "patched":
+        built = xen_build.build(xen, source)
+        xen_image = built.xen
+        meta["xen_build_id"] = built.manifest["build_id"]
+        meta["xen_version"] = built.manifest["xen_version"]
+    else:
+        xen_image = stock_xen(xen)
+    base = base_rootfs(xen, release)
+    meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
+    initrd = _lab_initrd(base.archive, release, drivers.modules["sgtest"], suites, domus, {
+        "DOMU_MEMORY": str(domu_memory_mb),
+        "DOMU_TIMEOUT": str(domu_timeout_s),
+    })  # fmt: skip
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = (out_root or results_dir()) / f"lab-test-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    spec = BootSpec(
+        xen=xen_image,
+        kernel=kernel_image(release),
+        initrd=initrd,
+        xen_args=XEN_ARGS,
+        kernel_args=DOM0_KERNEL_ARGS,
+        memory_mb=MEMORY_MB,
+        accel=accel,
+    )
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result = boot(
+        spec,
+        out / "console.log",
+        timeout_s=timeout_s,
+        done_marker=LAB_DONE_MARKER,
+        label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
+    )
+    text = result.log.read_text(errors="replace")
+    console = split_console(text)
+    _write_logs(out, console)
+
+    results: list[reports.Result] = []
+    queries: dict[str, dict[str, str] | None] = {}
+    for domain, body in [("dom0", console.dom0), *console.guests.items()]:
+        results += reports.results_from_ktap(ktap.parse(body, domain=domain), domain)
+        queries[domain] = query_of(body)
+    dom0_after = query_of(console.dom0_after) if console.dom0_after else None
+    memory = free_memory(text)
+    states = domu_states(text)
+    results += host_checks(console, domus, queries, memory, states, failed_steps(console.dom0))
+    meta.update(
+        accel=result.accel,
+        domus=list(domus),
+        queries=queries,
+        dom0_query_after=dom0_after,
+        free_memory_mb=None if memory is None else {"before": memory[0], "after": memory[1]},
+        domu_states={k: {"state": s, "seconds": n} for k, (s, n) in states.items()},
+    )
+    report = reports.RunReport(
+        name="lab-test",
+        results=results,
+        verdict=result.verdict,
+        started=started,
+        duration_s=result.duration_s,
+        meta=meta,
+    )
+    reports.write_json(report, out / "results.json")
+    reports.write_junit(report, out / "junit.xml")
+    text_summary = summarize(report, queries, dom0_after, memory)
+    (out / "summary.txt").write_text(text_summary + "\n")
+    _link_latest(out, "latest-lab-test")
+    return LabOutcome(report, out, text_summary)
+
+
+def _lab_initrd(
+    base: Path,
+    release: str,
+    sgtest: Path,
+    suites: str,
+    domus: Sequence[str],
+    settings: dict[str, str],
+) -> Path:
+    """The cached dom0 base followed by a fresh overlay with the changing files."""
+    lab = builds_dir() / "lab"
+    with progress.step("packing the lab's domU initramfs and dom0 overlay"):
+        domu = build_initramfs(
+            lab / f"domU-{release}.cpio.gz",
+            guest_script("domU-init.sh"),
+            {"sgtest": sgtest},
+            {"sgtest": f"suites={suites}"},
+        )
+        conf = {"DOMUS": " ".join(domus), "SGTEST_ARGS": f"suites={suites}", **settings}
+        conf_text = "".join(f'{key}="{value}"\n' for key, value in conf.items())
+        overlay = pack_files(
+            {
+                "init": guest_script("dom0-lab-init.sh"),
+                "lab/vmlinuz": kernel_image(release),
+                "lab/domU.cpio.gz": domu,
+                "lab/sgtest.ko": sgtest,
+                "etc/sgkit/modules": f"sgtest suites={suites}\n".encode(),
+                "etc/sgkit/lab.conf": conf_text.encode(),
+            },
+            lab / f"dom0-overlay-{release}.cpio.gz",
+            modes={"init": 0o755},
+        )
+        return concatenate([base, overlay], lab / f"dom0-lab-{release}.cpio.gz")
+
+
+def host_checks(
+    console: LabConsole,
+    domus: Sequence[str],
+    queries: dict[str, dict[str, str] | None],
+    memory: tuple[int, int] | None,
+    states: dict[str, tuple[str, int]],
+    failed: list[str],
+) -> list[reports.Result]:
+    """What the host checks itself, as Results of domain "host", suite "lab"."""
+
+    def check(test: str, ok: bool, why: str | None) -> reports.Result:
+        return reports.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+
+    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
+    for name in domus:
+        state, seconds = states.get(name, ("unreported", 0))
+        log = console.guests.get(name)
+        problems = []
+        if state != "done":
+            problems.append(f"dom0 saw the domU end as {state!r} after {seconds}s")
+        if log is None:
+            problems.append("its console log is missing from the serial log")
+        elif "SGKIT-DONE" not in log:
+            problems.append("its console log has no SGKIT-DONE")
+        out.append(check(f"{name}_finished", not problems, "; ".join(problems)))
+    if memory is None:
+        out.append(check("free_memory_returned", False, "dom0 printed no SGKIT-FREE-MEMORY line"))
+    else:
+        before, after = memory
+        why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
+        out.append(check("free_memory_returned", before == after, why))
+    for domain in ["dom0", *domus]:
+        why = f"{domain} printed no sgtest.query line"
+        out.append(check(f"{domain}_query_printed", queries.get(domain) is not None, why))
+    if console.unterminated:
+        why = "the serial log ends inside: " + ", ".join(console.unterminated)
+        out.append(check("console_sections_complete", False, why))
+    return out
+
+
+def _usage(query: dict[str, str] | None) -> str:
+    if query is None:
+        return "no answer"
+    if query.get("rc", "0") != "0":
+        return f"rc={query['rc']}"
+    return " ".join(f"{key}={query.get(key, '?')}" for key in USAGE_KEYS)
+
+
+def summarize(
+    report: reports.RunReport,
+    queries: dict[str, dict[str, str] | None],
+    dom0_after: dict[str, str] | None,
+    memory: tuple[int, int] | None,
+) -> str:
+    lines = [reports.summary(report)]
+    if memory is not None:
+        state = "returned exactly" if memory[0] == memory[1] else "NOT returned"
+        lines.append(
+            f"  free memory (xl info): before={memory[0]} MB after={memory[1]} MB ({state})"
+        )
+    for domain, query in queries.items():
+        lines.append(f"  sg_op usage {domain}: {_usage(query)}")
+    if queries.get("dom0") is not None or dom0_after is not None:
+        lines.append(
+            f"  sg_op usage dom0 before domUs: {_usage(queries.get('dom0'))}; "
+            f"after they were destroyed: {_usage(dom0_after)}"
+        )
+    return "\n".join(lines)
+
+
+def _write_logs(out: Path, console: LabConsole) -> None:
+    (out / "dom0.log").write_text(console.dom0)
+    for name, body in console.guests.items():
+        (out / f"guest-{name}.log").write_text(body)
+    if console.xl_dmesg is not None:
+        (out / "xl-dmesg.log").write_text(console.xl_dmesg)
+
+
+def _link_latest(out: Path, name: str) -> None:
+    link = out.parent / name
+    tmp = out.parent / f".{name}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(out.name)
+    tmp.replace(link)

@@ -24,6 +24,7 @@ from sgkit.kernels import KernelHeaders, find_headers
 from sgkit.patch_series import render_file
 from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
 from sgkit.procs import require, run
+from sgkit.trees import file_sha256, publish_dir
 from sgkit.xen_versions import DEFAULT_XEN
 
 MODULES = ("sgtest",)
@@ -77,7 +78,7 @@ def build(
     inputs = {
         "kernel_release": headers.release,
         "kdir": str(headers.kdir),
-        "symvers_sha256": _sha256(headers.symvers) if headers.symvers.is_file() else None,
+        "symvers_sha256": file_sha256(headers.symvers) if headers.symvers.is_file() else None,
         "sources_sha256": digest.hexdigest(),
     }
     manifest_path = out / "manifest.json"
@@ -116,17 +117,14 @@ def build(
         "kernel_release": headers.release,
         "modules": {
             name: {
-                "sha256": _sha256(staging / f"{name}.ko"),
+                "sha256": file_sha256(staging / f"{name}.ko"),
                 "vermagic": read_modinfo(staging / f"{name}.ko").get("vermagic", [""])[0],
             }
             for name in MODULES
         },
         "inputs": inputs,
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    publish_dir(staging, out, manifest)
     progress.say(f"modules built for {headers.release}: {out}")
     return DriverBuild(headers, out, mods, manifest, rebuilt=True)
 
@@ -134,11 +132,7 @@ def build(
 def _outputs_intact(out: Path, manifest: dict[str, Any]) -> bool:
     for name in MODULES:
         ko = out / f"{name}.ko"
-        if not ko.is_file() or _sha256(ko) != manifest["modules"].get(name, {}).get("sha256"):
+        if not ko.is_file() or file_sha256(ko) != manifest["modules"].get(name, {}).get("sha256"):
             return False
     return True
 
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -10,6 +11,23 @@ from pathlib import Path
 
 # Names never part of a source tree's identity.
 IGNORED = {".git", ".sgkit-source.json", ".sgkit-applied.json"}
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def publish_dir(staging: Path, dest: Path, manifest: dict[str, object]) -> None:
+    """Write manifest.json into a finished staging directory and move it to dest.
+
+    Readers see either the old complete directory or the new one: a build
+    that fails or is interrupted before this point leaves dest as it was.
+    """
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if dest.exists():
+        shutil.rmtree(dest)
+    staging.rename(dest)
 
 
 def iter_files(root: Path) -> list[Path]:

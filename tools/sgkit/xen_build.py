@@ -30,7 +30,7 @@ from sgkit.patch_apply import apply_series
 from sgkit.patch_series import render_series
 from sgkit.paths import XEN_HYPERVISOR_DIR, builds_dir
 from sgkit.procs import require, run
-from sgkit.trees import newest_mtime
+from sgkit.trees import file_sha256, newest_mtime, publish_dir
 from sgkit.xen_sources import PristineTree, fetch, parse_spec
 from sgkit.xen_versions import series_of
 
@@ -110,7 +110,7 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
 
 
 def _outputs_intact(out: Path, manifest: dict[str, Any]) -> bool:
-    return all(_sha256(out / name) == manifest.get("outputs", {}).get(name) for name in OUTPUTS)
+    return all(file_sha256(out / name) == manifest.get("outputs", {}).get(name) for name in OUTPUTS)
 
 
 def _configure(src: Path, obj: Path, fragment: str, logs: Path) -> None:
@@ -210,21 +210,14 @@ def _install_outputs(
         "series_digest": inputs["series_digest"],
         "build_id": build_id,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "outputs": {name: _sha256(staging / name) for name in OUTPUTS},
+        "outputs": {name: file_sha256(staging / name) for name in OUTPUTS},
         "inputs": inputs,
         "src_newest_mtime": src_mtime,
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    publish_dir(staging, out, manifest)
     progress.say(f"Xen {inputs['xen_version']} built: build id {build_id} in {out}")
     return manifest
 
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def load_manifest(out: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from sgkit import progress
 from sgkit.errors import KitError
 from sgkit.paths import downloads_dir, sources_dir
 from sgkit.procs import require, run
-from sgkit.trees import hash_tree
+from sgkit.trees import file_sha256, hash_tree
 from sgkit.xen_versions import DEFAULT_XEN, load_context, tree_version
 
 MARKER = ".sgkit-source.json"
@@ -218,7 +218,7 @@ def _fetch_tarball(source: Source, staging: Path) -> None:
     url = source.location
     name = Path(urllib.parse.urlparse(url).path).name or "source.tar"
     dest = downloads_dir() / "tarballs" / f"{source.sha256[:16]}-{name}"
-    if not dest.is_file() or _sha256(dest) != source.sha256:
+    if not dest.is_file() or file_sha256(dest) != source.sha256:
         download_verified(url, source.sha256, dest)
     with progress.step(f"extracting {dest.name}"):
         _extract_tarball(dest, staging)
@@ -240,7 +240,7 @@ def download_verified(url: str, sha256: str, dest: Path) -> None:
                 f"cannot download {url}: {reason}",
                 "check the URL and the network (or use --source debian / local:PATH)",
             ) from None
-    actual = _sha256(tmp_path)
+    actual = file_sha256(tmp_path)
     if actual != sha256:
         tmp_path.unlink()
         raise KitError(
@@ -249,10 +249,6 @@ def download_verified(url: str, sha256: str, dest: Path) -> None:
         )
     tmp_path.replace(dest)
 
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _extract_tarball(archive: Path, staging: Path) -> None:

@@ -3,6 +3,7 @@
     invoke setup                 install what the kit needs (apt)
     invoke build                 fetch, render, apply, build Xen and modules, verify
     invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
+    invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
     invoke test                  unit tests, then the real build and lab tests
 
 Run `invoke --list` for all of them and `invoke --help TASK` for options.
@@ -220,6 +221,38 @@ def lab_smoke(
         raise Exit("sgkit: the smoke run failed", code=1)
 
 
+@task(
+    help={
+        "suites": "sgtest suites to run in every domain, comma-separated (default sg_op)",
+        "hypervisor": "patched (the one built here) or stock (Debian's)",
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "dom0 and domU kernel release",
+        "accel": "tcg (default), kvm or auto",
+        "timeout": "seconds before the run counts as hung",
+    }
+)
+@kit_errors
+def lab_test(
+    c: Context,
+    suites: str = "sg_op",
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    accel: str = "tcg",
+    timeout: int = 900,
+) -> None:
+    """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
+    from sgkit.lab_test import run_lab_test
+
+    outcome = run_lab_test(suites, hypervisor, xen, source, kernel or None, accel, float(timeout))
+    print(outcome.text_summary)
+    print(f"results: {outcome.results}")
+    if not outcome.report.ok():
+        raise Exit("sgkit: the lab test failed", code=1)
+
+
 # --- tests ---------------------------------------------------------------------
 
 
@@ -243,4 +276,4 @@ ns.add_collection(
     Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)
 )
 ns.add_collection(Collection("driver", build=driver_build))
-ns.add_collection(Collection("lab", smoke=lab_smoke))
+ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test))

@@ -1,0 +1,193 @@
+"""The lab test's reading of its serial log: sections per domain, markers, host checks."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+
+from sgkit import ktap, reports
+from sgkit.dom0_rootfs import concatenate, pack_files
+from sgkit.lab_test import (
+    domu_states,
+    failed_steps,
+    free_memory,
+    host_checks,
+    query_of,
+    split_console,
+    summarize,
+)
+
+
+def _suite(domain_rc: int = 0, ok: str = "ok", stamp: bool = True) -> list[str]:
+    t = "[    3.157144] " if stamp else ""
+    return [
+        f"{t}KTAP version 1",
+        f"{t}1..1",
+        f"{t}    KTAP version 1",
+        f"{t}    # Subtest: sg_op",
+        f"{t}    1..2",
+        f"{t}    # sgtest.query rc={domain_rc} abi_version=65536 regs=0 pinned_pages=0 bindings=0",
+        f"{t}    ok 1 query_returns_abi_version",
+        f"{t}    {ok} 2 query_reports_limits",
+        f"{t}{ok} 1 sg_op",
+    ]
+
+
+def _guest(name: str, ok: str = "ok") -> list[str]:
+    return [
+        f"SGKIT-GUEST-LOG-BEGIN {name}",
+        f"SGKIT-INIT kernel=6.1.0-50-amd64 domain={name}",
+        *_suite(ok=ok),
+        "SGKIT-INSMOD sgtest rc=0",
+        "SGKIT-DONE",
+        "",
+        f"SGKIT-GUEST-LOG-END {name}",
+    ]
+
+
+def _console(guest_b_ok: str = "ok", memory: str = "before=1502 after=1502") -> str:
+    lines = [
+        "(XEN) Xen version 4.17.5",
+        "SGKIT-INIT kernel=6.1.0-50-amd64 domain=dom0 lab=multi",
+        "SGKIT-STEP xenstored rc=0",
+        "SGKIT-FREE-MEMORY-BEFORE 1502",
+        *_suite(stamp=False),
+        "SGKIT-INSMOD sgtest rc=0",
+        "SGKIT-DOMU sg-a state=done seconds=3",
+        "SGKIT-DOMU sg-b state=done seconds=9",
+        *_guest("sg-a"),
+        *_guest("sg-b", guest_b_ok),
+        "SGKIT-STEP xl-destroy-sg-a rc=0",
+        f"SGKIT-FREE-MEMORY {memory}",
+        "SGKIT-DOM0-AFTER-BEGIN",
+        *_suite(stamp=False),
+        "SGKIT-DOM0-AFTER-END",
+        "SGKIT-XL-DMESG-BEGIN",
+        "(XEN) sg_op: ABI 1.0, limits max_regs=256",
+        "SGKIT-XL-DMESG-END",
+        "SGKIT-LAB-DONE",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_split_console_separates_each_domain() -> None:
+    console = split_console(_console())
+    assert sorted(console.guests) == ["sg-a", "sg-b"]
+    assert "domain=sg-a" in console.guests["sg-a"]
+    assert "domain=sg-b" not in console.guests["sg-a"]
+    assert "SGKIT-DONE" in console.guests["sg-b"]
+    assert "SGKIT-DONE\n" not in console.dom0 and "SGKIT-LAB-DONE" in console.dom0
+    assert console.dom0_after is not None and "sgtest.query" in console.dom0_after
+    assert console.xl_dmesg is not None and "sg_op: ABI" in console.xl_dmesg
+    assert "(XEN) sg_op" not in console.dom0
+    assert console.unterminated == []
+    assert "\r" not in console.dom0
+
+
+def test_dom0_ktap_is_only_the_lines_outside_sections() -> None:
+    console = split_console(_console(guest_b_ok="not ok"))
+    docs = ktap.parse(console.dom0, domain="dom0")
+    assert len(docs) == 1  # neither the guests' nor the after-run's document
+    results = reports.results_from_ktap(docs, "dom0")
+    assert {(r.suite, r.test, r.status) for r in results} == {
+        ("sg_op", "query_returns_abi_version", "pass"),
+        ("sg_op", "query_reports_limits", "pass"),
+    }
+    guest_b = reports.results_from_ktap(ktap.parse(console.guests["sg-b"], "sg-b"), "sg-b")
+    assert [r.status for r in guest_b] == ["pass", "fail"]
+
+
+def test_unterminated_section_is_reported() -> None:
+    text = "SGKIT-INIT\nSGKIT-GUEST-LOG-BEGIN sg-a\nKTAP version 1\n1..1\n"
+    console = split_console(text)
+    assert console.unterminated == ["GUEST-LOG sg-a"]
+    assert "KTAP version 1" in console.guests["sg-a"]
+    assert "KTAP" not in console.dom0
+
+
+def test_end_marker_of_another_section_does_not_close() -> None:
+    text = "SGKIT-GUEST-LOG-BEGIN sg-a\nSGKIT-GUEST-LOG-END sg-b\nx\nSGKIT-GUEST-LOG-END sg-a\ny\n"
+    console = split_console(text)
+    assert "x" in console.guests["sg-a"].split()
+    assert console.dom0.split() == ["y"]
+
+
+def test_markers_with_a_timestamp_or_prefix_are_found() -> None:
+    text = "[   1.0] SGKIT-GUEST-LOG-BEGIN sg-a\ninside\n(d0) SGKIT-GUEST-LOG-END sg-a\n"
+    console = split_console(text)
+    assert console.guests["sg-a"].strip() == "inside"
+
+
+def test_free_memory_and_domu_states_and_steps() -> None:
+    text = _console(memory="before=1502 after=1374")
+    assert free_memory(text) == (1502, 1374)
+    assert free_memory("SGKIT-FREE-MEMORY before= after=\n") is None
+    assert free_memory("nothing") is None
+    assert domu_states(text) == {"sg-a": ("done", 3), "sg-b": ("done", 9)}
+    assert failed_steps("SGKIT-STEP a rc=0\nSGKIT-STEP xenstored rc=1\n") == ["xenstored rc=1"]
+
+
+def _checks(text: str, domus: tuple[str, ...] = ("sg-a", "sg-b")) -> dict[str, reports.Result]:
+    console = split_console(text)
+    queries = {"dom0": query_of(console.dom0)} | {
+        name: query_of(body) for name, body in console.guests.items()
+    }
+    results = host_checks(
+        console, domus, queries, free_memory(text), domu_states(text), failed_steps(console.dom0)
+    )
+    assert all(r.domain == "host" and r.suite == "lab" for r in results)
+    return {r.test: r for r in results}
+
+
+def test_host_checks_pass_on_a_good_run() -> None:
+    checks = _checks(_console())
+    assert set(checks) == {
+        "dom0_setup",
+        "sg-a_finished",
+        "sg-b_finished",
+        "free_memory_returned",
+        "dom0_query_printed",
+        "sg-a_query_printed",
+        "sg-b_query_printed",
+    }
+    assert all(r.status == "pass" for r in checks.values())
+
+
+def test_host_checks_catch_leaks_and_missing_domains() -> None:
+    checks = _checks(_console(memory="before=1502 after=1374"), ("sg-a", "sg-b", "sg-c"))
+    assert checks["free_memory_returned"].status == "fail"
+    assert "1502" in (checks["free_memory_returned"].reason or "")
+    assert checks["sg-c_finished"].status == "fail"
+    assert checks["sg-c_query_printed"].status == "fail"
+    assert checks["sg-a_finished"].status == "pass"
+
+
+def test_host_checks_catch_a_timed_out_domu_and_a_cut_log() -> None:
+    text = _console().replace("sg-b state=done", "sg-b state=timeout")
+    text = text.split("SGKIT-GUEST-LOG-END sg-b")[0]
+    checks = _checks(text)
+    assert checks["sg-b_finished"].status == "fail"
+    assert "timeout" in (checks["sg-b_finished"].reason or "")
+    assert checks["console_sections_complete"].status == "fail"
+    assert checks["free_memory_returned"].status == "fail"  # never printed
+
+
+def test_summary_names_memory_and_counters() -> None:
+    console = split_console(_console())
+    queries = {"dom0": query_of(console.dom0), "sg-a": query_of(console.guests["sg-a"])}
+    report = reports.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
+    text = summarize(report, queries, query_of(console.dom0_after or ""), (1502, 1502))
+    assert "before=1502 MB after=1502 MB (returned exactly)" in text
+    assert "sg_op usage sg-a: regs=0 pinned_pages=0 bindings=0" in text
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="needs cpio")
+def test_concatenated_archives_are_one_gzip_stream_of_two_cpios(tmp_path) -> None:
+    first = pack_files({"a/one": b"1"}, tmp_path / "first.cpio.gz")
+    second = pack_files({"init": b"#!/bin/sh\n"}, tmp_path / "second.cpio.gz", {"init": 0o755})
+    both = concatenate([first, second], tmp_path / "both.cpio.gz")
+    data = gzip.decompress(both.read_bytes())  # multi-member gzip, as the kernel reads it
+    assert data.count(b"TRAILER!!!") == 2
+    assert data.index(b"a/one") < data.index(b"init")

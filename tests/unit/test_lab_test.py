@@ -164,6 +164,16 @@ def test_host_checks_catch_leaks_and_missing_domains() -> None:
     assert checks["sg-a_finished"].status == "pass"
 
 
+def test_host_checks_want_the_query_answer_the_hypervisor_gives() -> None:
+    checks = _checks(_console().replace("rc=0 abi_version", "rc=-38 abi_version"))
+    assert checks["dom0_query_printed"].status == "fail"
+    assert "rc=-38" in (checks["dom0_query_printed"].reason or "")
+    console = split_console(_console().replace("rc=0 abi_version", "rc=-38 abi_version"))
+    queries = {"dom0": query_of(console.dom0)}
+    stock = host_checks(console, (), queries, (1, 1), {}, [], expect_rc=-38)
+    assert all(r.status == "pass" for r in stock)
+
+
 def test_host_checks_catch_a_timed_out_domu_and_a_cut_log() -> None:
     text = _console().replace("sg-b state=done", "sg-b state=timeout")
     text = text.split("SGKIT-GUEST-LOG-END sg-b")[0]

@@ -22,7 +22,10 @@ answered the sg_op query) next to the tests the domains reported.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +37,7 @@ from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
 from sgkit.errors import KitError
 from sgkit.initramfs import build_initramfs, guest_script
 from sgkit.kernels import kernel_image
-from sgkit.lab_smoke import stock_xen
+from sgkit.lab_smoke import ENOSYS, stock_xen
 from sgkit.paths import builds_dir, results_dir
 from sgkit.qemu_lab import BootSpec, boot
 from sgkit.xen_versions import DEFAULT_XEN
@@ -166,31 +169,34 @@ def run_lab_test(
         xen_image = stock_xen(xen)
     base = base_rootfs(xen, release)
     meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
-    initrd = _lab_initrd(base.archive, release, drivers.modules["sgtest"], suites, domus, {
-        "DOMU_MEMORY": str(domu_memory_mb),
-        "DOMU_TIMEOUT": str(domu_timeout_s),
-    })  # fmt: skip
+    work = _run_dir()
+    settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = (out_root or results_dir()) / f"lab-test-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    spec = BootSpec(
-        xen=xen_image,
-        kernel=kernel_image(release),
-        initrd=initrd,
-        xen_args=XEN_ARGS,
-        kernel_args=DOM0_KERNEL_ARGS,
-        memory_mb=MEMORY_MB,
-        accel=accel,
-    )
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    result = boot(
-        spec,
-        out / "console.log",
-        timeout_s=timeout_s,
-        done_marker=LAB_DONE_MARKER,
-        label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
-    )
+    try:
+        sgtest = drivers.modules["sgtest"]
+        initrd = _lab_initrd(work, base.archive, release, sgtest, suites, domus, settings)
+        spec = BootSpec(
+            xen=xen_image,
+            kernel=kernel_image(release),
+            initrd=initrd,
+            xen_args=XEN_ARGS,
+            kernel_args=DOM0_KERNEL_ARGS,
+            memory_mb=MEMORY_MB,
+            accel=accel,
+        )
+        result = boot(
+            spec,
+            out / "console.log",
+            timeout_s=timeout_s,
+            done_marker=LAB_DONE_MARKER,
+            label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     text = result.log.read_text(errors="replace")
     console = split_console(text)
     _write_logs(out, console)
@@ -203,7 +209,9 @@ def run_lab_test(
     dom0_after = query_of(console.dom0_after) if console.dom0_after else None
     memory = free_memory(text)
     states = domu_states(text)
-    results += host_checks(console, domus, queries, memory, states, failed_steps(console.dom0))
+    failed = failed_steps(console.dom0)
+    expect_rc = 0 if hypervisor == "patched" else ENOSYS
+    results += host_checks(console, domus, queries, memory, states, failed, expect_rc)
     meta.update(
         accel=result.accel,
         domus=list(domus),
@@ -228,7 +236,19 @@ def run_lab_test(
     return LabOutcome(report, out, text_summary)
 
 
+def _run_dir() -> Path:
+    """A private directory for one run's boot files (removed after the boot)."""
+    lab = builds_dir() / "lab"
+    lab.mkdir(parents=True, exist_ok=True)
+    for stale in lab.glob("run-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted run
+    return Path(tempfile.mkdtemp(dir=lab, prefix=f"run-{os.getpid()}-"))
+
+
 def _lab_initrd(
+    work: Path,
     base: Path,
     release: str,
     sgtest: Path,
@@ -237,10 +257,9 @@ def _lab_initrd(
     settings: dict[str, str],
 ) -> Path:
     """The cached dom0 base followed by a fresh overlay with the changing files."""
-    lab = builds_dir() / "lab"
     with progress.step("packing the lab's domU initramfs and dom0 overlay"):
         domu = build_initramfs(
-            lab / f"domU-{release}.cpio.gz",
+            work / "domU.cpio.gz",
             guest_script("domU-init.sh"),
             {"sgtest": sgtest},
             {"sgtest": f"suites={suites}"},
@@ -256,10 +275,10 @@ def _lab_initrd(
                 "etc/sgkit/modules": f"sgtest suites={suites}\n".encode(),
                 "etc/sgkit/lab.conf": conf_text.encode(),
             },
-            lab / f"dom0-overlay-{release}.cpio.gz",
+            work / "dom0-overlay.cpio.gz",
             modes={"init": 0o755},
         )
-        return concatenate([base, overlay], lab / f"dom0-lab-{release}.cpio.gz")
+        return concatenate([base, overlay], work / "dom0-lab.cpio.gz")
 
 
 def host_checks(
@@ -269,8 +288,13 @@ def host_checks(
     memory: tuple[int, int] | None,
     states: dict[str, tuple[str, int]],
     failed: list[str],
+    expect_rc: int = 0,
 ) -> list[reports.Result]:
-    """What the host checks itself, as Results of domain "host", suite "lab"."""
+    """What the host checks itself, as Results of domain "host", suite "lab".
+
+    ``expect_rc`` is the query's answer every domain must print: 0 from the
+    patched hypervisor, -38 (-ENOSYS) from a stock one.
+    """
 
     def check(test: str, ok: bool, why: str | None) -> reports.Result:
         return reports.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
@@ -294,8 +318,14 @@ def host_checks(
         why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
         out.append(check("free_memory_returned", before == after, why))
     for domain in ["dom0", *domus]:
-        why = f"{domain} printed no sgtest.query line"
-        out.append(check(f"{domain}_query_printed", queries.get(domain) is not None, why))
+        query = queries.get(domain)
+        if query is None:
+            why = f"{domain} printed no sgtest.query line"
+        else:
+            rc = query.get("rc", "?")
+            why = f"{domain}'s query answered rc={rc}, expected rc={expect_rc}"
+        ok = query is not None and query.get("rc") == str(expect_rc)
+        out.append(check(f"{domain}_query_printed", ok, why))
     if console.unterminated:
         why = "the serial log ends inside: " + ", ".join(console.unterminated)
         out.append(check("console_sections_complete", False, why))

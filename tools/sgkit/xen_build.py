@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from sgkit.xen_versions import series_of
 OUTPUTS = ("xen", "xen.gz", "xen-syms")
 CONFIG_FRAGMENT = XEN_HYPERVISOR_DIR / "sgkit.config"
 BUILD_PROGRAMS = ("make", "gcc", "flex", "bison", "python3")
+
+# Xen records every command line and rebuilds what a changed one produced.  Its
+# default PYTHON is python3's absolute path, which differs between a shell, a
+# virtualenv and pyenv; naming it plainly keeps incremental builds incremental.
+MAKE_VARS = ("PYTHON=python3",)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
         "source": pristine.describe(),
         "series_digest": series.digest,
         "config_sha256": hashlib.sha256(fragment.encode()).hexdigest(),
+        "compiler": _compiler_version(),
     }
     manifest_path = out / "manifest.json"
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
@@ -109,6 +116,11 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
     return XenBuild(workdir, out, manifest, rebuilt=True)
 
 
+def _compiler_version() -> str:
+    proc = subprocess.run(["gcc", "--version"], capture_output=True, text=True)
+    return proc.stdout.splitlines()[0] if proc.stdout else "unknown"
+
+
 def _outputs_intact(out: Path, manifest: dict[str, Any]) -> bool:
     return all(file_sha256(out / name) == manifest.get("outputs", {}).get(name) for name in OUTPUTS)
 
@@ -120,7 +132,7 @@ def _configure(src: Path, obj: Path, fragment: str, logs: Path) -> None:
     wanted = _parse_fragment(fragment)
     if config.is_file() and _config_matches(config.read_text(), wanted):
         return
-    make = ["make", "-C", src / "xen", f"O={obj}"]
+    make = ["make", "-C", src / "xen", f"O={obj}", *MAKE_VARS]
     with progress.step("configuring Xen (defconfig + xen-hypervisor/sgkit.config)"):
         run([*make, "defconfig"], what="make defconfig", log=logs / "defconfig.log")
         text = config.read_text()
@@ -179,7 +191,7 @@ def _make_with_progress(src: Path, obj: Path, jobs: int, log: Path) -> None:
     thread.start()
     try:
         run(
-            ["make", "-C", src / "xen", f"O={obj}", f"-j{jobs}"],
+            ["make", "-C", src / "xen", f"O={obj}", *MAKE_VARS, f"-j{jobs}"],
             what="building Xen",
             log=log,
             fix="read the log; a compile error in sg_op code points at patches/files/",
@@ -217,7 +229,6 @@ def _install_outputs(
     publish_dir(staging, out, manifest)
     progress.say(f"Xen {inputs['xen_version']} built: build id {build_id} in {out}")
     return manifest
-
 
 
 def load_manifest(out: Path) -> dict[str, Any]:

@@ -201,3 +201,13 @@ def test_concatenated_archives_are_one_gzip_stream_of_two_cpios(tmp_path) -> Non
     data = gzip.decompress(both.read_bytes())  # multi-member gzip, as the kernel reads it
     assert data.count(b"TRAILER!!!") == 2
     assert data.index(b"a/one") < data.index(b"init")
+
+
+def test_building_the_dom0_root_needs_root(isolated_cache, monkeypatch) -> None:
+    from sgkit import dom0_rootfs
+    from sgkit.errors import KitError
+
+    monkeypatch.setattr(dom0_rootfs.os, "geteuid", lambda: 1000)
+    with pytest.raises(KitError, match="needs root"):
+        dom0_rootfs.base_rootfs("4.17", "6.1.0-50-amd64")
+    assert not list((isolated_cache / "builds" / "lab").glob("*"))

@@ -134,3 +134,16 @@ def test_summary_of_a_passing_run() -> None:
     result = Result("dom0", "s", "t", "pass")
     text = summary(RunReport("r", [result], OK, "", 2.0, {}))
     assert text.splitlines() == ["r: PASS (1 pass) in 2.0s", "  dom0: 1 pass"]
+
+
+def test_run_dirs_never_collide_and_latest_follows(tmp_path):
+    from sgkit.reports import RunReport, new_run_dir, publish
+
+    a, b = new_run_dir(tmp_path, "lab-test"), new_run_dir(tmp_path, "lab-test")
+    assert a != b and a.is_dir() and b.is_dir()
+    report = RunReport("x", [Result("dom0", "s", "t", "pass")], None, "2026-01-01T00:00:00Z", 1.0)
+    publish(report, a, "summary", "latest-x")
+    publish(report, b, "summary", "latest-x")
+    assert (tmp_path / "latest-x").resolve() == b.resolve()
+    assert (b / "summary.txt").read_text() == "summary\n"
+    assert {p.name for p in b.iterdir()} == {"results.json", "junit.xml", "summary.txt"}

@@ -172,9 +172,7 @@ def run_lab_test(
     work = _run_dir()
     settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = (out_root or results_dir()) / f"lab-test-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = reports.new_run_dir(out_root or results_dir(), "lab-test")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         sgtest = drivers.modules["sgtest"]
@@ -228,11 +226,8 @@ def run_lab_test(
         duration_s=result.duration_s,
         meta=meta,
     )
-    reports.write_json(report, out / "results.json")
-    reports.write_junit(report, out / "junit.xml")
     text_summary = summarize(report, queries, dom0_after, memory)
-    (out / "summary.txt").write_text(text_summary + "\n")
-    _link_latest(out, "latest-lab-test")
+    reports.publish(report, out, text_summary, "latest-lab-test")
     return LabOutcome(report, out, text_summary)
 
 
@@ -368,11 +363,3 @@ def _write_logs(out: Path, console: LabConsole) -> None:
         (out / f"guest-{name}.log").write_text(body)
     if console.xl_dmesg is not None:
         (out / "xl-dmesg.log").write_text(console.xl_dmesg)
-
-
-def _link_latest(out: Path, name: str) -> None:
-    link = out.parent / name
-    tmp = out.parent / f".{name}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(out.name)
-    tmp.replace(link)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,29 @@ def summary(report: RunReport, max_listed: int = 20) -> str:
 def _count_text(counts: dict[str, int]) -> str:
     parts = [f"{counts[status]} {status}" for status in STATUSES if counts[status]]
     return ", ".join(parts) if parts else "no results"
+
+
+def new_run_dir(root: Path, kind: str) -> Path:
+    """A fresh ``root/<kind>-<time>`` directory; never one another run already has."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = root / (f"{kind}-{stamp}" if n == 1 else f"{kind}-{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free run directory for {kind} in {root}")
+
+
+def publish(report: RunReport, out: Path, text_summary: str, latest: str) -> None:
+    """Write results.json, junit.xml and summary.txt into ``out`` and point ``latest`` at it."""
+    write_json(report, out / "results.json")
+    write_junit(report, out / "junit.xml")
+    (out / "summary.txt").write_text(text_summary.rstrip("\n") + "\n")
+    link = out.parent / latest
+    tmp = out.parent / f".{latest}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(out.name)
+    tmp.replace(link)

@@ -86,7 +86,7 @@ def run_smoke(
         builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
         {"sgtest": drivers.modules["sgtest"]},
-        {"sgtest": "suites=sg_op"},
+        {"sgtest": "suites=sg_op,sg_local"},
     )
     spec = BootSpec(
         xen=xen_image,

@@ -23,6 +23,7 @@ from invoke import Collection, Context, Exit, task
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
 
 from sgkit.errors import KitError
+from sgkit.lab_test import DEFAULT_SUITES
 from sgkit.xen_versions import DEFAULT_XEN
 
 
@@ -223,7 +224,7 @@ def lab_smoke(
 
 @task(
     help={
-        "suites": "sgtest suites to run in every domain, comma-separated (default sg_op)",
+        "suites": "sgtest suites to run in every domain, comma-separated",
         "hypervisor": "patched (the one built here) or stock (Debian's)",
         "xen": "Xen version",
         "source": SOURCE_HELP,
@@ -235,7 +236,7 @@ def lab_smoke(
 @kit_errors
 def lab_test(
     c: Context,
-    suites: str = "sg_op",
+    suites: str = DEFAULT_SUITES,
     hypervisor: str = "patched",
     xen: str = DEFAULT_XEN,
     source: str = "debian",

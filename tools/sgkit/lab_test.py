@@ -44,7 +44,7 @@ from sgkit.xen_versions import DEFAULT_XEN
 
 LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 DEFAULT_DOMUS = ("sg-a", "sg-b")
-DEFAULT_SUITES = "sg_op"
+DEFAULT_SUITES = "sg_op,sg_local"
 XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
 DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
 MEMORY_MB = 3072

@@ -88,6 +88,7 @@ def build(
         mods = {name: out / f"{name}.ko" for name in MODULES}
         return DriverBuild(headers, out, mods, previous, rebuilt=False)
 
+    _drop_stale_sources(src, set(files))
     for rel, data in files.items():
         target = src / rel
         if target.is_file() and target.read_bytes() == data:
@@ -129,10 +130,24 @@ def build(
     return DriverBuild(headers, out, mods, manifest, rebuilt=True)
 
 
+def _drop_stale_sources(src: Path, wanted: set[Path]) -> None:
+    """Remove sources deleted or renamed in linux-driver/ (kbuild would still see them)."""
+    if not src.is_dir():
+        return
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        generated = path.name.endswith(".mod.c")  # kbuild's own
+        is_source = path.suffix in {".c", ".h"} or path.name in {"Kbuild", "Makefile"}
+        is_source = is_source and not generated
+        if path.is_file() and is_source and rel not in wanted:
+            path.unlink()
+            for built in (path.with_suffix(".o"), path.parent / f".{path.stem}.o.cmd"):
+                built.unlink(missing_ok=True)
+
+
 def _outputs_intact(out: Path, manifest: dict[str, Any]) -> bool:
     for name in MODULES:
         ko = out / f"{name}.ko"
         if not ko.is_file() or file_sha256(ko) != manifest["modules"].get(name, {}).get("sha256"):
             return False
     return True
-

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sgtest.h - what the parts of the sgtest module share: KTAP output, the
+ * suite and case types, the hypercall wrapper and Xen's error numbers.
+ */
+#ifndef SGTEST_H
+#define SGTEST_H
+
+/* KTAP lines must reach the log bare: no KBUILD_MODNAME prefix. */
+#define pr_fmt(fmt) fmt
+
+#include <linux/atomic.h>
+#include <linux/build_bug.h>
+#include <linux/delay.h>
+#include <linux/gfp.h>
+#include <linux/init.h>
+#include <linux/interrupt.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/printk.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
+#include <linux/types.h>
+
+#include <xen/events.h>
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/interface/event_channel.h>
+#include <xen/interface/xen.h>
+#include <asm/xen/hypercall.h>
+
+#include "sg_op.h"
+
+/*
+ * Hypercalls return Xen's error numbers (xen/include/public/errno.h), for
+ * which Linux has no header.  They have the values of Linux's on x86, but
+ * are spelt as Xen spells them to make clear whose codes are compared.
+ * XEN_ENOSYS is what Xen returns for a hypercall it does not implement.
+ */
+#define XEN_EINVAL	22
+#define XEN_ENOSYS	38
+#define XEN_EOPNOTSUPP	95
+
+/* The layout of struct xen_sg_query must not depend on the word size. */
+static_assert(offsetof(struct xen_sg_query, abi_version) == 8);
+static_assert(offsetof(struct xen_sg_query, limits) == 16);
+static_assert(offsetof(struct xen_sg_query, usage) == 40);
+static_assert(sizeof(struct xen_sg_limits) == 24);
+static_assert(sizeof(struct xen_sg_usage) == 16);
+
+static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
+{
+	return _hypercall2(long, sg_op, cmd, arg);
+}
+
+/* KTAP output */
+
+#define KTAP_INDENT	4
+
+struct ktap {
+	int indent;		/* spaces before each line */
+	unsigned int next;	/* number of the next result line */
+	bool failed;		/* a test at this level failed */
+};
+
+void ktap_start(struct ktap *k, int indent, const char *name,
+		unsigned int count);
+void ktap_suite_start(const struct ktap *parent, struct ktap *sub,
+		      const char *name, unsigned int count);
+void ktap_test(struct ktap *k, bool ok, const char *name);
+void ktap_suite_end(struct ktap *parent, const struct ktap *sub,
+		    const char *name);
+void ktap_skip(struct ktap *k, const char *name, const char *reason);
+__printf(2, 3) void ktap_diag(const struct ktap *k, const char *fmt, ...);
+
+/* Suites and test cases */
+
+enum sgtest_result {
+	SGTEST_PASS,
+	SGTEST_FAIL,
+	SGTEST_SKIP,
+};
+
+struct sgtest_ctx {
+	struct ktap *ktap;	/* the suite's output, for diagnostics */
+	void *priv;		/* the suite's private data, zeroed */
+	bool skip_all;		/* set by the suite's init: skip every case */
+	char reason[80];	/* why the case or the suite is skipped */
+};
+
+struct sgtest_case {
+	const char *name;
+	/* Print "# " diagnostics through ctx->ktap; on SGTEST_SKIP, set reason. */
+	enum sgtest_result (*run)(struct sgtest_ctx *ctx);
+};
+
+struct sgtest_suite {
+	const char *name;
+	/* Optional; runs after the plan line.  An error fails every case. */
+	int (*init)(struct sgtest_ctx *ctx);
+	size_t priv_size;
+	const struct sgtest_case *cases;
+	unsigned int num_cases;
+};
+
+__printf(2, 3) void sgtest_set_reason(struct sgtest_ctx *ctx,
+				      const char *fmt, ...);
+
+/* The suites, each in its own file. */
+extern const struct sgtest_suite sgtest_suite_sg_op;
+extern const struct sgtest_suite sgtest_suite_sg_local;
+
+#endif /* SGTEST_H */

@@ -79,9 +79,7 @@ def run_smoke(
     else:
         xen_image = stock_xen(xen)
         meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = (out_root or results_dir()) / f"smoke-{hypervisor}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = reports.new_run_dir(out_root or results_dir(), f"smoke-{hypervisor}")
     initrd = build_initramfs(
         builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
@@ -110,11 +108,8 @@ def run_smoke(
         duration_s=result.duration_s,
         meta=meta,
     )
-    reports.write_json(report, out / "results.json")
-    reports.write_junit(report, out / "junit.xml")
-    text_summary = reports.summary(report) + "\n" + answer_line(hypervisor, query) + "\n"
-    (out / "summary.txt").write_text(text_summary)
-    _link_latest(out, f"latest-smoke-{hypervisor}")
+    text_summary = reports.summary(report) + "\n" + answer_line(hypervisor, query)
+    reports.publish(report, out, text_summary, f"latest-smoke-{hypervisor}")
     return SmokeOutcome(report, out, query)
 
 
@@ -170,11 +165,3 @@ def answer_line(hypervisor: str, query: dict[str, str] | None) -> str:
 def _xen_limits(console: str) -> str | None:
     m = _XEN_LIMITS_RE.search(console)
     return m.group(0).strip() if m else None
-
-
-def _link_latest(out: Path, name: str) -> None:
-    link = out.parent / name
-    tmp = out.parent / f".{name}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(out.name)
-    tmp.replace(link)

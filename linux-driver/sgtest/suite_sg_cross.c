@@ -1,0 +1,1025 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "sgtest.h"
+
+#include <linux/jiffies.h>
+#include <xen/xenbus.h>
+
+/*
+ * The sg_cross suite: sg_op across the lab's three domains, dom0, sg-a and
+ * sg-b, each running this suite at about the same time.  Every domain runs
+ * the same cases and reports its own view; they meet in xenstore, under
+ * /sgtest, which the lab's dom0 creates writable by every domain and where
+ * it writes each domain's domid (/sgtest/domid/NAME).  A domain learns its
+ * role from the cross_self parameter and its own domid from xenstore
+ * ("domid").  Every wait polls xenstore and gives up after cross_timeout_s
+ * seconds (2 seconds once a wait has failed) with a diagnostic naming the
+ * key and the domain that should have written it.
+ *
+ * Keys (values are decimal u32; NAME, O, P name domains):
+ *	domid/NAME		written by dom0's init after xl create
+ *	up/NAME			NAME joined
+ *	xfer/O/P, xfer-done/O/P	O's registration for P; P is done with it
+ *	rights/O, rights-done/O	O's registration naming the next domain; the
+ *				third domain is done trying it
+ *	nway/reg/P, nway/bound/NAME, nway/step/S, nway/reset/R/NAME,
+ *	nway/end/NAME		N-way triggering on one page of dom0
+ *	tot/O, tot-sent/O	trigger-on-transfer into O's registration
+ *	hold/NAME/{reg,port}	dom0's and sg-b's registrations and sg-b's
+ *				port, left for the destroy test
+ *	after/{reg,port,bdomid,breg}
+ *				what dom0 left for sg_cross_after
+ *
+ * xenstored deletes the nodes a domain owns (and everything below them)
+ * when the domain dies, so what dom0 must read after sg-b's death is under
+ * after/, a directory only dom0 writes.
+ *
+ * The sg_cross_after suite runs in dom0 after the lab destroyed the domUs:
+ * it checks that what dom0 held through sg-b is gone and releases what dom0
+ * left for it.
+ */
+
+#define XEN_ENOENT	2
+#define XEN_ESRCH	3
+#define XEN_EACCES	13
+#define XEN_ERANGE	34
+
+#define SGX_DIR		"/sgtest"
+#define SGX_NDOM	3
+#define SGX_DOM0	0
+#define SGX_B		2
+#define SGX_PAGES	8
+#define SGX_N		3	/* the counters' N */
+#define SGX_ROUNDS	2
+
+/* Registration layout of the transfer case: two elements, 7680 bytes. */
+#define SGX_E0_OFF	512
+#define SGX_E0_LEN	(PAGE_SIZE - SGX_E0_OFF)
+#define SGX_REG_LEN	(SGX_E0_LEN + PAGE_SIZE)
+
+static char *cross_self = "";
+module_param(cross_self, charp, 0444);
+MODULE_PARM_DESC(cross_self,
+		 "sg_cross: this domain's role in the lab: dom0, sg-a or sg-b");
+
+static unsigned int cross_timeout_s = 60;
+module_param(cross_timeout_s, uint, 0444);
+MODULE_PARM_DESC(cross_timeout_s,
+		 "sg_cross: seconds to wait for another domain at each step");
+
+static const char *const sgx_names[SGX_NDOM] = { "dom0", "sg-a", "sg-b" };
+
+struct sgx_state {
+	int self;			/* index in sgx_names */
+	u32 domid[SGX_NDOM];
+	bool ready;			/* every domain joined */
+	bool timed_out;			/* a wait failed: fail fast */
+	struct page *pg[SGX_PAGES];	/* zeroed pages for each case */
+	atomic_t irqs;			/* events seen by sgx_irq() */
+};
+
+/* Events on the binding sg-b leaves in place; it outlives the suite. */
+static atomic_t sgx_hold_irqs = ATOMIC_INIT(0);
+
+static irqreturn_t sgx_irq(int irq, void *dev_id)
+{
+	atomic_t *count = dev_id;
+
+	atomic_inc(count);
+	return IRQ_HANDLED;
+}
+
+#define sgx_diag(ctx, fmt, ...) ktap_diag((ctx)->ktap, fmt, ##__VA_ARGS__)
+
+static const char *__init sgx_name(int i)
+{
+	return sgx_names[i];
+}
+
+/* Xenstore */
+
+static __printf(3, 4) bool __init sgx_put(struct sgtest_ctx *ctx, u32 val,
+					  const char *fmt, ...)
+{
+	char key[64];
+	va_list args;
+	int rc;
+
+	va_start(args, fmt);
+	vscnprintf(key, sizeof(key), fmt, args);
+	va_end(args);
+	rc = xenbus_printf(XBT_NIL, SGX_DIR, key, "%u", val);
+	if (rc)
+		sgx_diag(ctx, "xenstore write %s/%s: %d", SGX_DIR, key, rc);
+	return !rc;
+}
+
+/* Wait for @writer's key; its value in @val. */
+static __printf(4, 5) bool __init sgx_wait(struct sgtest_ctx *ctx, u32 *val,
+					   int writer, const char *fmt, ...)
+{
+	struct sgx_state *st = ctx->priv;
+	unsigned int secs = st->timed_out ? 2 : cross_timeout_s;
+	unsigned long end = jiffies + secs * HZ;
+	char key[64];
+	va_list args;
+
+	va_start(args, fmt);
+	vscnprintf(key, sizeof(key), fmt, args);
+	va_end(args);
+	for (;;) {
+		if (xenbus_scanf(XBT_NIL, SGX_DIR, key, "%u", val) == 1)
+			return true;
+		if (time_after(jiffies, end))
+			break;
+		msleep(100);
+	}
+	st->timed_out = true;
+	sgx_diag(ctx, "waited %us for %s/%s from %s (domid %u): not written",
+		 secs, SGX_DIR, key, sgx_name(writer), st->domid[writer]);
+	return false;
+}
+
+/* Hypercall helpers */
+
+static bool __init sgx_rc(struct sgtest_ctx *ctx, const char *what,
+			  int peer, long rc, long expected)
+{
+	struct sgx_state *st = ctx->priv;
+
+	if (rc == expected)
+		return true;
+	sgx_diag(ctx, "%s (peer %s, domid %u): expected rc=%ld, got rc=%ld",
+		 what, sgx_name(peer), st->domid[peer], expected, rc);
+	return false;
+}
+
+static void __init sgx_elem(struct xen_sg_elem *e, struct page *pg, u32 off,
+			    u32 len)
+{
+	e->frame = xen_page_to_gfn(pg);
+	e->offset = off;
+	e->len = len;
+}
+
+static long __init sgx_register(const struct xen_sg_elem *e, unsigned int n,
+				domid_t peer, u16 access, u32 *id)
+{
+	struct xen_sg_register r = {
+		.elems = (u64)(uintptr_t)e,
+		.nr_elems = n,
+		.peer = peer,
+		.access = access,
+	};
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
+
+	*id = rc ? 0 : r.id;
+	return rc;
+}
+
+static long __init sgx_unregister(u32 id)
+{
+	struct xen_sg_id a = { .id = id };
+
+	return HYPERVISOR_sg_op(XEN_SGOP_unregister, &a);
+}
+
+static void __init sgx_xfer(struct xen_sg_transfer *op, domid_t owner,
+			    u32 id, u8 dir, u64 off, u64 len,
+			    const struct xen_sg_elem *local, u32 nr, u32 flags)
+{
+	memset(op, 0, sizeof(*op));
+	op->local = (u64)(uintptr_t)local;
+	op->nr_local = nr;
+	op->peer = owner;
+	op->dir = dir;
+	op->reg_id = id;
+	op->flags = flags;
+	op->offset = off;
+	op->length = len;
+	op->status = 1;
+}
+
+static long __init sgx_batch(struct xen_sg_transfer *ops, u32 n)
+{
+	struct xen_sg_transfer_batch b = {
+		.ops = (u64)(uintptr_t)ops,
+		.nr_ops = n,
+	};
+
+	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+}
+
+static long __init sgx_xfer1(domid_t owner, u32 id, u8 dir, u64 off, u64 len,
+			     const struct xen_sg_elem *local, u32 flags)
+{
+	struct xen_sg_transfer op;
+	long rc;
+
+	sgx_xfer(&op, owner, id, dir, off, len, local, 1, flags);
+	rc = sgx_batch(&op, 1);
+	return rc ? rc : op.status;
+}
+
+static void __init sgx_addr(struct xen_sg_addr *a, domid_t owner, u32 id,
+			    u64 off)
+{
+	memset(a, 0, sizeof(*a));
+	a->owner = owner;
+	a->reg_id = id;
+	a->offset = off;
+}
+
+static long __init sgx_bind(const struct xen_sg_addr *a, u32 port,
+			    struct page *cpg, u32 coff)
+{
+	struct xen_sg_bind b = { .addr = *a, .port = port };
+
+	if (cpg) {
+		b.flags = XEN_SG_BIND_COUNTER;
+		b.counter_frame = xen_page_to_gfn(cpg);
+		b.counter_offset = coff;
+	}
+	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
+}
+
+static long __init sgx_trigger(const struct xen_sg_addr *a, u32 *fired)
+{
+	struct xen_sg_trigger t = { .addr = *a };
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
+
+	*fired = t.fired;
+	return rc;
+}
+
+static long __init sgx_alloc_port(u32 *port)
+{
+	struct evtchn_alloc_unbound alloc = {
+		.dom = DOMID_SELF,
+		.remote_dom = DOMID_SELF,
+	};
+	long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
+
+	*port = rc ? 0 : alloc.port;
+	return rc;
+}
+
+static void __init sgx_close_port(u32 port)
+{
+	struct evtchn_close close = { .port = port };
+
+	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
+}
+
+/* A port of ours with sgx_irq() counting in @count; its irq or an error. */
+static int __init sgx_port_irq(struct sgtest_ctx *ctx, u32 *port,
+			       atomic_t *count)
+{
+	int irq;
+
+	if (sgx_alloc_port(port)) {
+		sgx_diag(ctx, "EVTCHNOP_alloc_unbound failed");
+		return -EIO;
+	}
+	irq = bind_evtchn_to_irqhandler(*port, sgx_irq, 0, "sgtest-cross",
+					count);
+	if (irq < 0) {
+		sgx_diag(ctx, "bind_evtchn_to_irqhandler: %d", irq);
+		sgx_close_port(*port);
+	}
+	return irq;
+}
+
+static void __init sgx_usage(struct xen_sg_usage *u)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+
+	memset(u, 0xff, sizeof(*u));
+	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
+		*u = q.usage;
+}
+
+/* Wait (up to 10 s) until @count reaches @want; then is it exactly that? */
+static bool __init sgx_events_are(struct sgtest_ctx *ctx, atomic_t *count,
+				  int want, const char *what)
+{
+	unsigned long end = jiffies + 10 * HZ;
+
+	while (atomic_read(count) < want && time_before(jiffies, end))
+		usleep_range(5000, 6000);
+	if (atomic_read(count) >= want) {
+		msleep(50);	/* and no event beyond it */
+		if (atomic_read(count) == want)
+			return true;
+	}
+	sgx_diag(ctx, "%s: expected %d events, saw %d", what, want,
+		 atomic_read(count));
+	return false;
+}
+
+/* Per-case pages */
+
+static bool __init sgx_get(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	unsigned int i;
+
+	for (i = 0; i < SGX_PAGES; i++) {
+		st->pg[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!st->pg[i]) {
+			sgx_diag(ctx, "alloc_page failed");
+			return false;
+		}
+	}
+	atomic_set(&st->irqs, 0);
+	return true;
+}
+
+static enum sgtest_result __init sgx_result(struct sgtest_ctx *ctx, bool ok)
+{
+	struct sgx_state *st = ctx->priv;
+	unsigned int i;
+
+	for (i = 0; i < SGX_PAGES; i++) {
+		if (st->pg[i])
+			__free_page(st->pg[i]);
+		st->pg[i] = NULL;
+	}
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+static u8 *__init sgx_va(struct sgx_state *st, int i)
+{
+	return page_address(st->pg[i]);
+}
+
+/* Setup */
+
+static int __init sgx_role(void)
+{
+	int i;
+
+	for (i = 0; i < SGX_NDOM; i++)
+		if (!strcmp(cross_self, sgx_names[i]))
+			return i;
+	return -1;
+}
+
+/* sg_op present with our ABI?  Otherwise skip every case. */
+static bool __init sgx_available(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
+
+	if (rc) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "sg_op not available (rc=%ld)", rc);
+		return false;
+	}
+	if ((q.abi_version >> 16) != XEN_SGOP_ABI_MAJOR ||
+	    q.abi_version < XEN_SGOP_ABI_VERSION) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "sg_op ABI %u.%u, need %d.%d",
+				  q.abi_version >> 16, q.abi_version & 0xffff,
+				  XEN_SGOP_ABI_MAJOR, XEN_SGOP_ABI_MINOR);
+		return false;
+	}
+	return true;
+}
+
+static int __init sg_cross_init(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+
+	if (!sgx_available(ctx))
+		return 0;
+	st->self = sgx_role();
+	if (st->self < 0) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "cross_self=\"%s\": not in the lab",
+				  cross_self);
+	}
+	return 0;
+}
+
+static bool __init sgx_ready(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+
+	if (!st->ready)
+		sgx_diag(ctx, "the domains never met (see rendezvous)");
+	return st->ready;
+}
+
+/* Cases */
+
+/* Learn every domain's domid, say we are here, wait for the others. */
+static enum sgtest_result __init sgx_rendezvous(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	u32 self_domid, up;
+	bool ok = true;
+	int i;
+
+	if (xenbus_scanf(XBT_NIL, "domid", "", "%u", &self_domid) != 1) {
+		sgx_diag(ctx, "cannot read our own xenstore domid");
+		return SGTEST_FAIL;
+	}
+	for (i = 0; i < SGX_NDOM && ok; i++)
+		ok &= sgx_wait(ctx, &st->domid[i], SGX_DOM0, "domid/%s",
+			       sgx_name(i));
+	if (!ok)
+		return SGTEST_FAIL;
+	if (st->domid[st->self] != self_domid) {
+		sgx_diag(ctx, "we are %s with domid %u, but %s/domid/%s is %u",
+			 cross_self, self_domid, SGX_DIR, cross_self,
+			 st->domid[st->self]);
+		return SGTEST_FAIL;
+	}
+	sgx_diag(ctx, "sgtest.cross self=%s domid=%u dom0=%u sg-a=%u sg-b=%u",
+		 cross_self, self_domid, st->domid[0], st->domid[1],
+		 st->domid[2]);
+	ok = sgx_put(ctx, 1, "up/%s", cross_self);
+	for (i = 0; i < SGX_NDOM && ok; i++)
+		ok &= sgx_wait(ctx, &up, i, "up/%s", sgx_name(i));
+	st->ready = ok;
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* The byte at registration offset @i: first @o's, then @p's pattern. */
+static u8 __init sgx_pat(int o, int p, int phase, unsigned int i)
+{
+	return phase ? (u8)(i * 29 + o * 3 + p * 53 + 5)
+		     : (u8)(i * 13 + o * 41 + p * 7 + 1);
+}
+
+static u8 *__init sgx_reg_byte(struct sgx_state *st, int p, unsigned int i)
+{
+	if (i < SGX_E0_LEN)
+		return sgx_va(st, 2 * p) + SGX_E0_OFF + i;
+	return sgx_va(st, 2 * p + 1) + i - SGX_E0_LEN;
+}
+
+/*
+ * Every domain registers two pages for each peer (pages 2p, 2p + 1), the
+ * peer reads and writes them with a batch of four ops, and the registrant
+ * checks what changed.  The peer's own two pages (6, 7) are its local list.
+ */
+static bool __init sgx_use_peer_reg(struct sgtest_ctx *ctx, int o)
+{
+	struct sgx_state *st = ctx->priv;
+	const long want[4] = { 0, 0, -XEN_ERANGE, -XEN_ENOENT };
+	struct xen_sg_transfer ops[4];
+	struct xen_sg_elem l0, l1[2];
+	u8 *in = sgx_va(st, 6), *out = sgx_va(st, 7);
+	domid_t od = st->domid[o];
+	bool ok = true;
+	unsigned int i;
+	u32 id;
+
+	if (!sgx_wait(ctx, &id, o, "xfer/%s/%s", sgx_name(o), cross_self))
+		return false;
+	memset(in, 0, PAGE_SIZE);
+	for (i = 0; i < 2000; i++)
+		out[i < 500 ? 1000 + i : 2048 + i - 500] =
+			sgx_pat(o, st->self, 1, 5000 + i);
+	/* Out of 3000..4499, across the registration's two elements. */
+	sgx_elem(&l0, st->pg[6], 0, 1500);
+	sgx_xfer(&ops[0], od, id, XEN_SG_TRANSFER_FROM_PEER, 3000, 1500,
+		 &l0, 1, 0);
+	/* Into 5000..6999, from two local elements. */
+	sgx_elem(&l1[0], st->pg[7], 1000, 500);
+	sgx_elem(&l1[1], st->pg[7], 2048, 1500);
+	sgx_xfer(&ops[1], od, id, XEN_SG_TRANSFER_TO_PEER, 5000, 2000, l1, 2,
+		 0);
+	/* Past the end, and an ID that is not there: no bytes move. */
+	sgx_xfer(&ops[2], od, id, XEN_SG_TRANSFER_TO_PEER, SGX_REG_LEN - 10, 20,
+		 l1, 2, 0);
+	sgx_xfer(&ops[3], od, id + 1000, XEN_SG_TRANSFER_TO_PEER, 0, 64, l1, 2,
+		 0);
+	ok &= sgx_rc(ctx, "batch", o, sgx_batch(ops, 4), 0);
+	for (i = 0; i < 4; i++)
+		ok &= sgx_rc(ctx, "op status", o, ops[i].status, want[i]);
+	for (i = 0; i < 1500; i++) {
+		if (in[i] != sgx_pat(o, st->self, 0, 3000 + i)) {
+			sgx_diag(ctx,
+				 "copied out of %s's registration %u: byte %u is %u, expected %u",
+				 sgx_name(o), id, 3000 + i, in[i],
+				 sgx_pat(o, st->self, 0, 3000 + i));
+			ok = false;
+			break;
+		}
+	}
+	ok &= sgx_put(ctx, 1, "xfer-done/%s/%s", sgx_name(o), cross_self);
+	return ok;
+}
+
+static bool __init sgx_check_own_reg(struct sgtest_ctx *ctx, int p, u32 id)
+{
+	struct sgx_state *st = ctx->priv;
+	unsigned int i;
+	u32 done;
+
+	if (!sgx_wait(ctx, &done, p, "xfer-done/%s/%s", cross_self,
+		      sgx_name(p)))
+		return false;
+	for (i = 0; i < SGX_REG_LEN; i++) {
+		int phase = i >= 5000 && i < 7000;
+		u8 want = sgx_pat(st->self, p, phase, i);
+		u8 got = *sgx_reg_byte(st, p, i);
+
+		if (got != want) {
+			sgx_diag(ctx,
+				 "registration %u for %s (domid %u): byte %u is %u, expected %u (%s)",
+				 id, sgx_name(p), st->domid[p], i, got, want,
+				 phase ? "the peer's pattern" : "untouched");
+			return false;
+		}
+	}
+	return true;
+}
+
+static enum sgtest_result __init sgx_transfers(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	u32 ids[SGX_NDOM] = { };
+	struct xen_sg_elem e[2];
+	bool ok = true;
+	unsigned int i;
+	int p;
+
+	if (!sgx_ready(ctx) || !sgx_get(ctx))
+		return sgx_result(ctx, false);
+	for (p = 0; p < SGX_NDOM; p++) {
+		if (p == st->self)
+			continue;
+		for (i = 0; i < SGX_REG_LEN; i++)
+			*sgx_reg_byte(st, p, i) = sgx_pat(st->self, p, 0, i);
+		sgx_elem(&e[0], st->pg[2 * p], SGX_E0_OFF, SGX_E0_LEN);
+		sgx_elem(&e[1], st->pg[2 * p + 1], 0, PAGE_SIZE);
+		ok &= sgx_rc(ctx, "register", p,
+			     sgx_register(e, 2, st->domid[p], XEN_SG_ACCESS_READ |
+					  XEN_SG_ACCESS_WRITE, &ids[p]), 0);
+		if (ids[p])
+			ok &= sgx_put(ctx, ids[p], "xfer/%s/%s", cross_self,
+				      sgx_name(p));
+	}
+	for (p = 0; p < SGX_NDOM; p++)
+		if (p != st->self)
+			ok &= sgx_use_peer_reg(ctx, p);
+	for (p = 0; p < SGX_NDOM; p++) {
+		if (p == st->self || !ids[p])
+			continue;
+		ok &= sgx_check_own_reg(ctx, p, ids[p]);
+		ok &= sgx_rc(ctx, "unregister", p, sgx_unregister(ids[p]), 0);
+	}
+	return sgx_result(ctx, ok);
+}
+
+/*
+ * Each domain O registers a page naming the next domain; the third one,
+ * not named, tries to use it and gets -EACCES; O checks nothing moved.
+ */
+static enum sgtest_result __init sgx_unnamed_refused(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	int named = (st->self + 1) % SGX_NDOM, o = (st->self + 1) % SGX_NDOM;
+	struct xen_sg_elem e, l;
+	struct xen_sg_addr a;
+	u8 *reg, *local;
+	u32 id = 0, oid, done, port, fired;
+	bool ok = true;
+	unsigned int i;
+
+	if (!sgx_ready(ctx) || !sgx_get(ctx))
+		return sgx_result(ctx, false);
+	reg = sgx_va(st, 0);
+	local = sgx_va(st, 1);
+	memset(reg, 0xa5, PAGE_SIZE);
+	sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+	ok &= sgx_rc(ctx, "register", named,
+		     sgx_register(&e, 1, st->domid[named], XEN_SG_ACCESS_READ |
+				  XEN_SG_ACCESS_WRITE, &id), 0);
+	if (id)
+		ok &= sgx_put(ctx, id, "rights/%s", cross_self);
+
+	/* We are the third domain for the next domain's registration. */
+	if (sgx_wait(ctx, &oid, o, "rights/%s", sgx_name(o))) {
+		domid_t od = st->domid[o];
+
+		memset(local, 0x5a, PAGE_SIZE);
+		sgx_elem(&l, st->pg[1], 0, PAGE_SIZE);
+		ok &= sgx_rc(ctx, "copy into a registration naming another domain",
+			     o, sgx_xfer1(od, oid, XEN_SG_TRANSFER_TO_PEER, 0,
+					  64, &l, 0), -XEN_EACCES);
+		ok &= sgx_rc(ctx, "copy out of a registration naming another domain",
+			     o, sgx_xfer1(od, oid, XEN_SG_TRANSFER_FROM_PEER, 0,
+					  64, &l, 0), -XEN_EACCES);
+		if (memchr_inv(local, 0x5a, PAGE_SIZE)) {
+			sgx_diag(ctx, "refused copy out of %s's registration changed our page",
+				 sgx_name(o));
+			ok = false;
+		}
+		sgx_addr(&a, od, oid, 0);
+		ok &= sgx_rc(ctx, "trigger in a registration naming another domain",
+			     o, sgx_trigger(&a, &fired), -XEN_EACCES);
+		if (!sgx_alloc_port(&port)) {
+			ok &= sgx_rc(ctx, "bind in a registration naming another domain",
+				     o, sgx_bind(&a, port, NULL, 0),
+				     -XEN_EACCES);
+			sgx_close_port(port);
+		}
+		ok &= sgx_put(ctx, 1, "rights-done/%s", sgx_name(o));
+	} else {
+		ok = false;
+	}
+
+	/* The domain before us tried ours. */
+	if (id) {
+		int third = (st->self + 2) % SGX_NDOM;
+
+		ok &= sgx_wait(ctx, &done, third, "rights-done/%s", cross_self);
+		for (i = 0; i < PAGE_SIZE; i++) {
+			if (reg[i] != 0xa5) {
+				sgx_diag(ctx,
+					 "%s (domid %u), not named, changed byte %u of registration %u",
+					 sgx_name(third), st->domid[third], i,
+					 id);
+				ok = false;
+				break;
+			}
+		}
+		ok &= sgx_rc(ctx, "unregister", named, sgx_unregister(id), 0);
+	}
+	return sgx_result(ctx, ok);
+}
+
+/*
+ * dom0 registers page 0 twice, for sg-a and for sg-b: one address at byte
+ * 256, which dom0 binds by frame and the domUs through their registration.
+ * Each binding has a counter of N.  In each round every domain triggers
+ * once, in turn; every domain sees its counter reach zero exactly once.
+ */
+static enum sgtest_result __init sgx_nway(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	u32 ids[SGX_NDOM] = { }, id = 0, port, fired, v;
+	int self = st->self, i, r, k, irq;
+	struct xen_sg_addr a;
+	struct xen_sg_elem e;
+	bool ok = true;
+	s32 *counter;
+
+	if (!sgx_ready(ctx) || !sgx_get(ctx))
+		return sgx_result(ctx, false);
+	counter = (s32 *)(sgx_va(st, 1) + 64);
+	if (self == SGX_DOM0) {
+		sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+		for (i = 1; i < SGX_NDOM; i++) {
+			ok &= sgx_rc(ctx, "register", i,
+				     sgx_register(&e, 1, st->domid[i],
+						  XEN_SG_ACCESS_READ, &ids[i]),
+				     0);
+			ok &= sgx_put(ctx, ids[i], "nway/reg/%s", sgx_name(i));
+		}
+		memset(&a, 0, sizeof(a));
+		a.owner = DOMID_SELF;
+		a.frame = xen_page_to_gfn(st->pg[0]);
+		a.offset = 256;
+	} else {
+		ok &= sgx_wait(ctx, &id, SGX_DOM0, "nway/reg/%s", cross_self);
+		sgx_addr(&a, st->domid[SGX_DOM0], id, 256);
+	}
+	if (!ok)
+		goto out_unreg;
+	irq = sgx_port_irq(ctx, &port, &st->irqs);
+	if (irq < 0) {
+		ok = false;
+		goto out_unreg;
+	}
+	WRITE_ONCE(*counter, SGX_N);
+	ok &= sgx_rc(ctx, "bind with a counter", SGX_DOM0,
+		     sgx_bind(&a, port, st->pg[1], 64), 0);
+	ok &= sgx_put(ctx, 1, "nway/bound/%s", cross_self);
+
+	for (r = 0; r < SGX_ROUNDS && ok; r++) {
+		for (k = 0; k < SGX_NDOM && ok; k++) {
+			int s = r * SGX_NDOM + k, t = (k + r) % SGX_NDOM;
+
+			if (t != self)
+				continue;
+			for (i = 0; i < SGX_NDOM && k == 0; i++)
+				ok &= r ? sgx_wait(ctx, &v, i, "nway/reset/%d/%s",
+						   r - 1, sgx_name(i))
+					: sgx_wait(ctx, &v, i, "nway/bound/%s",
+						   sgx_name(i));
+			if (k)
+				ok &= sgx_wait(ctx, &v, (k - 1 + r) % SGX_NDOM,
+					       "nway/step/%d", s - 1);
+			if (!ok)
+				break;
+			ok &= sgx_rc(ctx, "trigger", SGX_DOM0,
+				     sgx_trigger(&a, &fired), 0);
+			if (fired != SGX_NDOM) {
+				sgx_diag(ctx, "trigger %d fired %u bindings, expected %d",
+					 s, fired, SGX_NDOM);
+				ok = false;
+			}
+			ok &= sgx_put(ctx, 1, "nway/step/%d", s);
+		}
+		if (!ok)
+			break;
+		/* The round's last trigger, by (2 + r) % 3. */
+		ok &= sgx_wait(ctx, &v, (2 + r) % SGX_NDOM, "nway/step/%d",
+			       r * SGX_NDOM + 2);
+		ok &= sgx_events_are(ctx, &st->irqs, r + 1,
+				     "after a round of triggers from dom0, sg-a and sg-b");
+		if (READ_ONCE(*counter) != 0) {
+			sgx_diag(ctx, "round %d: counter is %d, expected 0", r,
+				 READ_ONCE(*counter));
+			ok = false;
+		}
+		WRITE_ONCE(*counter, SGX_N);
+		ok &= sgx_put(ctx, 1, "nway/reset/%d/%s", r, cross_self);
+	}
+	if (ok)
+		sgx_diag(ctx, "%d rounds of %d triggers: %d events, one per round",
+			 SGX_ROUNDS, SGX_NDOM, atomic_read(&st->irqs));
+	unbind_from_irqhandler(irq, &st->irqs);
+	ok &= sgx_put(ctx, 1, "nway/end/%s", cross_self);
+out_unreg:
+	if (self == SGX_DOM0) {
+		for (i = 1; i < SGX_NDOM; i++) {
+			ok &= sgx_wait(ctx, &v, i, "nway/end/%s", sgx_name(i));
+			if (ids[i])
+				ok &= sgx_rc(ctx, "unregister", i,
+					     sgx_unregister(ids[i]), 0);
+		}
+	}
+	return sgx_result(ctx, ok);
+}
+
+/*
+ * Each domain O registers a page for the next domain and binds byte 64 of
+ * it; the next domain copies in with XEN_SG_TRANSFER_TRIGGER, then without.
+ */
+static enum sgtest_result __init sgx_trigger_on_transfer(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	int peer = (st->self + 1) % SGX_NDOM, o = (st->self + 2) % SGX_NDOM;
+	u32 id = 0, oid, port, v;
+	struct xen_sg_elem e, l;
+	struct xen_sg_addr a;
+	bool ok = true;
+	int irq = -1;
+	u8 *reg, *src;
+
+	if (!sgx_ready(ctx) || !sgx_get(ctx))
+		return sgx_result(ctx, false);
+	reg = sgx_va(st, 0);
+	src = sgx_va(st, 1);
+	sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+	ok &= sgx_rc(ctx, "register", peer,
+		     sgx_register(&e, 1, st->domid[peer], XEN_SG_ACCESS_WRITE,
+				  &id), 0);
+	if (id) {
+		irq = sgx_port_irq(ctx, &port, &st->irqs);
+		sgx_addr(&a, DOMID_SELF, id, 64);
+		if (irq >= 0)
+			ok &= sgx_rc(ctx, "bind", peer,
+				     sgx_bind(&a, port, NULL, 0), 0);
+		else
+			ok = false;
+		ok &= sgx_put(ctx, id, "tot/%s", cross_self);
+	}
+
+	/* Copy into the registration of the domain before us. */
+	if (sgx_wait(ctx, &oid, o, "tot/%s", sgx_name(o))) {
+		memset(src, 0xc0 + st->self, 64);
+		sgx_elem(&l, st->pg[1], 0, 32);
+		ok &= sgx_rc(ctx, "transfer with trigger", o,
+			     sgx_xfer1(st->domid[o], oid,
+				       XEN_SG_TRANSFER_TO_PEER, 64, 32, &l,
+				       XEN_SG_TRANSFER_TRIGGER), 0);
+		ok &= sgx_rc(ctx, "transfer without trigger", o,
+			     sgx_xfer1(st->domid[o], oid,
+				       XEN_SG_TRANSFER_TO_PEER, 128, 32, &l,
+				       0), 0);
+		ok &= sgx_put(ctx, 1, "tot-sent/%s", sgx_name(o));
+	} else {
+		ok = false;
+	}
+
+	if (id && sgx_wait(ctx, &v, peer, "tot-sent/%s", cross_self)) {
+		u8 want = 0xc0 + peer;
+
+		ok &= sgx_events_are(ctx, &st->irqs, 1,
+				     "a transfer with trigger from the next domain");
+		if (memchr_inv(reg + 64, want, 32) ||
+		    memchr_inv(reg + 128, want, 32)) {
+			sgx_diag(ctx, "bytes from %s (domid %u) not in registration %u",
+				 sgx_name(peer), st->domid[peer], id);
+			ok = false;
+		}
+	} else {
+		ok = false;
+	}
+	if (irq >= 0)
+		unbind_from_irqhandler(irq, &st->irqs);
+	if (id)
+		ok &= sgx_rc(ctx, "unregister", peer, sgx_unregister(id), 0);
+	return sgx_result(ctx, ok);
+}
+
+/*
+ * Left in place for the lab to destroy sg-b with: sg-b holds a
+ * registration naming dom0 and a binding on dom0's registration; dom0
+ * holds that registration and a binding on sg-b's.  sg_cross_after checks
+ * in dom0 what is left once sg-b is gone.  The pages stay allocated.
+ */
+static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	u32 id = 0, peer_id, port = 0, v, fired;
+	int other = st->self == SGX_B ? SGX_DOM0 : SGX_B;
+	domid_t od = st->domid[other];
+	struct xen_sg_usage u;
+	struct xen_sg_addr a;
+	struct xen_sg_elem e;
+	struct page *pg[2];
+	bool ok = true;
+	int irq;
+
+	if (st->self != SGX_DOM0 && st->self != SGX_B) {
+		sgtest_set_reason(ctx, "only dom0 and sg-b take part");
+		return SGTEST_SKIP;
+	}
+	if (!sgx_ready(ctx))
+		return SGTEST_FAIL;
+	pg[0] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	pg[1] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg[0] || !pg[1]) {
+		sgx_diag(ctx, "alloc_page failed");
+		return SGTEST_FAIL;
+	}
+	sgx_elem(&e, pg[0], 0, PAGE_SIZE);
+	ok &= sgx_rc(ctx, "register", other,
+		     sgx_register(&e, 1, od, XEN_SG_ACCESS_READ |
+				  XEN_SG_ACCESS_WRITE, &id), 0);
+	ok &= id && sgx_put(ctx, id, "hold/%s/reg", cross_self);
+	ok &= sgx_wait(ctx, &peer_id, other, "hold/%s/reg", sgx_name(other));
+	if (!ok)
+		return SGTEST_FAIL;
+	sgx_addr(&a, od, peer_id, 0);
+
+	if (st->self == SGX_B) {
+		irq = sgx_port_irq(ctx, &port, &sgx_hold_irqs);
+		if (irq < 0)
+			return SGTEST_FAIL;
+		*(s32 *)page_address(pg[1]) = 1;
+		ok &= sgx_rc(ctx, "bind on dom0's registration", other,
+			     sgx_bind(&a, port, pg[1], 0), 0);
+		ok &= sgx_put(ctx, port, "hold/%s/port", cross_self);
+		sgx_usage(&u);
+		sgx_diag(ctx,
+			 "left in place on purpose for xl destroy: registration %u naming dom0, port %u bound on dom0's registration %u (usage regs=%u pinned=%u bindings=%u)",
+			 id, port, peer_id, u.regs, u.pinned_pages,
+			 u.bindings);
+		return ok ? SGTEST_PASS : SGTEST_FAIL;
+	}
+
+	/* dom0: a bare port (no handler: it may outlive this module). */
+	ok &= sgx_rc(ctx, "alloc port", other, sgx_alloc_port(&port), 0);
+	ok &= sgx_rc(ctx, "bind on sg-b's registration", other,
+		     sgx_bind(&a, port, NULL, 0), 0);
+	ok &= sgx_wait(ctx, &v, other, "hold/%s/port", sgx_name(other));
+	sgx_addr(&a, DOMID_SELF, id, 0);
+	ok &= sgx_rc(ctx, "trigger our registration", other,
+		     sgx_trigger(&a, &fired), 0);
+	if (fired != 1) {
+		sgx_diag(ctx, "trigger fired %u bindings, expected sg-b's one",
+			 fired);
+		ok = false;
+	}
+	ok &= sgx_put(ctx, id, "after/reg");
+	ok &= sgx_put(ctx, port, "after/port");
+	ok &= sgx_put(ctx, od, "after/bdomid");
+	ok &= sgx_put(ctx, peer_id, "after/breg");
+	sgx_usage(&u);
+	sgx_diag(ctx,
+		 "left in place for sg_cross_after: registration %u naming sg-b (domid %u), port %u bound on sg-b's registration %u (usage regs=%u pinned=%u bindings=%u)",
+		 id, od, port, peer_id, u.regs, u.pinned_pages, u.bindings);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+static const struct sgtest_case sg_cross_cases[] __initconst = {
+	{ "rendezvous", sgx_rendezvous },
+	{ "transfers_both_ways_batch_offsets", sgx_transfers },
+	{ "unnamed_domain_refused", sgx_unnamed_refused },
+	{ "nway_trigger_counters", sgx_nway },
+	{ "trigger_on_transfer", sgx_trigger_on_transfer },
+	{ "hold_for_destroy", sgx_hold_for_destroy },
+};
+
+const struct sgtest_suite sgtest_suite_sg_cross __initconst = {
+	.name = "sg_cross",
+	.init = sg_cross_init,
+	.priv_size = sizeof(struct sgx_state),
+	.cases = sg_cross_cases,
+	.num_cases = ARRAY_SIZE(sg_cross_cases),
+};
+
+/* sg_cross_after: dom0, once the lab has destroyed sg-b. */
+
+static int __init sg_cross_after_init(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+
+	if (!sgx_available(ctx))
+		return 0;
+	st->self = sgx_role();
+	if (st->self != SGX_DOM0) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "runs in dom0 only (cross_self=\"%s\")",
+				  cross_self);
+	}
+	st->timed_out = true;	/* everything is written already */
+	return 0;
+}
+
+static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	u32 id, port, bdomid, breg, fired, p2;
+	struct xen_sg_usage u;
+	struct xen_sg_addr a;
+	struct xen_sg_elem l;
+	bool ok = true;
+
+	st->domid[SGX_B] = DOMID_INVALID;
+	if (!sgx_wait(ctx, &id, SGX_DOM0, "after/reg") ||
+	    !sgx_wait(ctx, &port, SGX_DOM0, "after/port") ||
+	    !sgx_wait(ctx, &bdomid, SGX_DOM0, "after/bdomid") ||
+	    !sgx_wait(ctx, &breg, SGX_DOM0, "after/breg"))
+		return SGTEST_FAIL;
+	st->domid[SGX_B] = bdomid;
+
+	/* dom0's binding through sg-b's memory ended with sg-b. */
+	sgx_usage(&u);
+	if (u.regs != 1 || u.pinned_pages != 1 || u.bindings != 0) {
+		sgx_diag(ctx,
+			 "usage regs=%u pinned=%u bindings=%u, expected 1/1/0 (our registration %u only)",
+			 u.regs, u.pinned_pages, u.bindings, id);
+		ok = false;
+	}
+	/* sg-b's binding on our registration too. */
+	sgx_addr(&a, DOMID_SELF, id, 0);
+	ok &= sgx_rc(ctx, "trigger our registration", SGX_B,
+		     sgx_trigger(&a, &fired), 0);
+	if (fired) {
+		sgx_diag(ctx, "trigger fired %u bindings; sg-b's should be gone",
+			 fired);
+		ok = false;
+	}
+	/* sg-b's registration is unreachable. */
+	if (!sgx_get(ctx))
+		return sgx_result(ctx, false);
+	sgx_elem(&l, st->pg[0], 0, 64);
+	ok &= sgx_rc(ctx, "copy out of the destroyed domain's registration",
+		     SGX_B, sgx_xfer1(bdomid, breg, XEN_SG_TRANSFER_FROM_PEER,
+				      0, 64, &l, 0), -XEN_ESRCH);
+	ok &= sgx_rc(ctx, "copy into the destroyed domain's registration",
+		     SGX_B, sgx_xfer1(bdomid, breg, XEN_SG_TRANSFER_TO_PEER,
+				      0, 64, &l, 0), -XEN_ESRCH);
+	sgx_addr(&a, bdomid, breg, 0);
+	ok &= sgx_rc(ctx, "trigger in the destroyed domain's registration",
+		     SGX_B, sgx_trigger(&a, &fired), -XEN_ESRCH);
+	if (!sgx_alloc_port(&p2)) {
+		ok &= sgx_rc(ctx, "bind in the destroyed domain's registration",
+			     SGX_B, sgx_bind(&a, p2, NULL, 0), -XEN_ESRCH);
+		sgx_close_port(p2);
+	}
+
+	/* Release what the first run left. */
+	ok &= sgx_rc(ctx, "unregister what sg_cross left", SGX_B,
+		     sgx_unregister(id), 0);
+	sgx_close_port(port);
+	sgx_usage(&u);
+	if (u.regs || u.pinned_pages || u.bindings) {
+		sgx_diag(ctx, "usage after cleanup regs=%u pinned=%u bindings=%u, expected 0",
+			 u.regs, u.pinned_pages, u.bindings);
+		ok = false;
+	}
+	return sgx_result(ctx, ok);
+}
+
+static const struct sgtest_case sg_cross_after_cases[] __initconst = {
+	{ "destroyed_domain_state_released", sgx_destroyed },
+};
+
+const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
+	.name = "sg_cross_after",
+	.init = sg_cross_after_init,
+	.priv_size = sizeof(struct sgx_state),
+	.cases = sg_cross_after_cases,
+	.num_cases = ARRAY_SIZE(sg_cross_after_cases),
+};

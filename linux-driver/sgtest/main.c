@@ -37,6 +37,7 @@ MODULE_PARM_DESC(suites,
 static const struct sgtest_suite *const sgtest_suites[] __initconst = {
 	&sgtest_suite_sg_op,
 	&sgtest_suite_sg_local,
+	&sgtest_suite_sg_fuzz,
 	&sgtest_suite_sg_cross,
 	&sgtest_suite_sg_cross_after,
 };

@@ -112,6 +112,7 @@ __printf(2, 3) void sgtest_set_reason(struct sgtest_ctx *ctx,
 /* The suites, each in its own file. */
 extern const struct sgtest_suite sgtest_suite_sg_op;
 extern const struct sgtest_suite sgtest_suite_sg_local;
+extern const struct sgtest_suite sgtest_suite_sg_fuzz;
 extern const struct sgtest_suite sgtest_suite_sg_cross;
 extern const struct sgtest_suite sgtest_suite_sg_cross_after;
 

@@ -13,8 +13,8 @@ DOMAINS = ("dom0", "sg-a", "sg-b")
 
 
 @pytest.mark.integration
-def test_every_domain_runs_sg_op_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test("sg_op", out_root=tmp_path)
+def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
+    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_cross
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -24,7 +24,22 @@ def test_every_domain_runs_sg_op_and_memory_comes_back(tmp_path):
         assert sg_op, f"{domain} reported no sg_op tests\n{summary}"
         assert all(r.status == "pass" for r in sg_op), f"{domain}: {sg_op}"
 
+    for domain in DOMAINS:
+        cross = {
+            r.test: r.status
+            for r in outcome.report.results
+            if r.domain == domain and r.suite == "sg_cross"
+        }
+        # sg-a takes no part in the destroy test (dom0 and sg-b do).
+        skipped = {"hold_for_destroy"} if domain == "sg-a" else set()
+        assert len(cross) == 6, f"{domain}: {cross}"
+        assert {t for t, s in cross.items() if s != "pass"} == skipped, f"{domain}: {cross}"
+        assert all(cross[t] == "skip" for t in skipped), f"{domain}: {cross}"
+    after = [r for r in outcome.report.results if r.suite == "sg_cross_after"]
+    assert [(r.domain, r.status) for r in after] == [("dom0", "pass")], after
+
     host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["global_counters_returned"].status == "pass", host["global_counters_returned"]
     assert host["free_memory_returned"].status == "pass", host["free_memory_returned"].reason
     memory = outcome.report.meta["free_memory_mb"]
     assert memory["before"] == memory["after"] > 0

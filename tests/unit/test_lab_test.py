@@ -13,6 +13,8 @@ from sgkit.lab_test import (
     domu_states,
     failed_steps,
     free_memory,
+    global_check,
+    global_of,
     host_checks,
     query_of,
     split_console,
@@ -35,6 +37,13 @@ def _suite(domain_rc: int = 0, ok: str = "ok", stamp: bool = True) -> list[str]:
     ]
 
 
+def _global(regs: int = 0, domains: int = 1) -> str:
+    return (
+        f"    # sgtest.global regs={regs} pinned_pages={regs} bindings=0 addrs=0"
+        f" domains={domains} continuations=1"
+    )
+
+
 def _guest(name: str, ok: str = "ok") -> list[str]:
     return [
         f"SGKIT-GUEST-LOG-BEGIN {name}",
@@ -47,11 +56,18 @@ def _guest(name: str, ok: str = "ok") -> list[str]:
     ]
 
 
-def _console(guest_b_ok: str = "ok", memory: str = "before=1502 after=1502") -> str:
+def _console(
+    guest_b_ok: str = "ok", memory: str = "before=1502 after=1502", after_regs: int = 0
+) -> str:
     lines = [
         "(XEN) Xen version 4.17.5",
         "SGKIT-INIT kernel=6.1.0-50-amd64 domain=dom0 lab=multi",
         "SGKIT-STEP xenstored rc=0",
+        "SGKIT-DOM0-BEFORE-BEGIN",
+        *_suite(stamp=False)[:6],
+        _global(),
+        *_suite(stamp=False)[6:],
+        "SGKIT-DOM0-BEFORE-END",
         "SGKIT-FREE-MEMORY-BEFORE 1502",
         *_suite(stamp=False),
         "SGKIT-INSMOD sgtest rc=0",
@@ -62,7 +78,9 @@ def _console(guest_b_ok: str = "ok", memory: str = "before=1502 after=1502") -> 
         "SGKIT-STEP xl-destroy-sg-a rc=0",
         f"SGKIT-FREE-MEMORY {memory}",
         "SGKIT-DOM0-AFTER-BEGIN",
-        *_suite(stamp=False),
+        *_suite(stamp=False)[:6],
+        _global(after_regs),
+        *_suite(stamp=False)[6:],
         "SGKIT-DOM0-AFTER-END",
         "SGKIT-XL-DMESG-BEGIN",
         "(XEN) sg_op: ABI 1.0, limits max_regs=256",
@@ -211,3 +229,72 @@ def test_building_the_dom0_root_needs_root(isolated_cache, monkeypatch) -> None:
     with pytest.raises(KitError, match="needs root"):
         dom0_rootfs.base_rootfs("4.17", "6.1.0-50-amd64")
     assert not list((isolated_cache / "builds" / "lab").glob("*"))
+
+
+def test_before_and_after_sections_are_not_dom0_results() -> None:
+    console = split_console(_console())
+    assert console.dom0_before is not None and "sgtest.global" in console.dom0_before
+    assert "sgtest.global" not in console.dom0
+    docs = ktap.parse(console.dom0, domain="dom0")
+    assert len(docs) == 1
+
+
+def test_global_counters_are_parsed_from_before_and_after() -> None:
+    console = split_console(_console(after_regs=2))
+    want = {"regs": 0, "pinned_pages": 0, "bindings": 0, "addrs": 0, "domains": 1}
+    assert global_of(console.dom0_before) == want
+    assert global_of(console.dom0_after) == want | {"regs": 2, "pinned_pages": 2}
+    assert global_of(None) is None
+    assert global_of("KTAP version 1\n1..1\n# sgtest.global regs=0\nok 1 x\n") is None
+    assert global_of("\n".join(_suite())) is None  # not reported
+
+
+def test_global_check_passes_fails_and_skips() -> None:
+    before = {"regs": 0, "pinned_pages": 0, "bindings": 0, "addrs": 0, "domains": 1}
+    assert global_check(before, dict(before)).status == "pass"
+    leaked = global_check(before, before | {"bindings": 1})
+    assert leaked.status == "fail" and "bindings=1" in (leaked.reason or "")
+    missing = global_check(None, before)
+    assert missing.status == "skip" and "not reported before" in (missing.reason or "")
+    assert (missing.domain, missing.suite, missing.test) == (
+        "host",
+        "lab",
+        "global_counters_returned",
+    )
+
+
+def test_summary_shows_global_counters_or_not_reported() -> None:
+    report = reports.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
+    counters = {"regs": 0, "pinned_pages": 0, "bindings": 0, "addrs": 0, "domains": 1}
+    text = summarize(report, {}, None, None, (counters, counters))
+    assert "before domUs: regs=0 pinned_pages=0 bindings=0 addrs=0 domains=1;" in text
+    assert "after they were destroyed: not reported" in summarize(
+        report, {}, None, None, (counters, None)
+    )
+
+
+def test_dom0_cross_after_run_is_a_dom0_result() -> None:
+    after = [
+        "KTAP version 1",
+        "1..1",
+        "    KTAP version 1",
+        "    # Subtest: sg_cross_after",
+        "    1..1",
+        "    ok 1 destroyed_domain_state_released",
+        "ok 1 sg_cross_after",
+    ]
+    text = _console().replace(
+        "SGKIT-DOM0-AFTER-BEGIN", "\r\n".join([*after, "SGKIT-DOM0-AFTER-BEGIN"])
+    )
+    console = split_console(text)
+    results = reports.results_from_ktap(ktap.parse(console.dom0, "dom0"), "dom0")
+    assert ("sg_cross_after", "destroyed_domain_state_released", "pass") in {
+        (r.suite, r.test, r.status) for r in results
+    }
+    assert len(results) == 3
+
+
+def test_the_lab_runs_the_cross_suite_by_default() -> None:
+    from sgkit.lab_test import DEFAULT_SUITES
+
+    assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_cross"]

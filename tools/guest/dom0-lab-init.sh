@@ -11,11 +11,18 @@
 #   SGKIT-DOMU name state=S seconds=N   a domU's end: done | timeout | gone | create-failed
 #   SGKIT-GUEST-LOG-BEGIN name          the domU's console log follows ...
 #   SGKIT-GUEST-LOG-END name            ... up to here
-#   SGKIT-DOM0-AFTER-BEGIN / -END       sgtest loaded again in dom0 after the domUs are gone
+#   SGKIT-DOM0-BEFORE-BEGIN / -END      sgtest's counter suites in dom0 before any domU exists
+#   SGKIT-DOM0-AFTER-BEGIN / -END       the same after the domUs are gone
 #   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
-# dom0's own sgtest KTAP is the unprefixed KTAP outside those sections.
+# dom0's own sgtest KTAP is the unprefixed KTAP outside those sections: the
+# run while the domUs live and, with CROSS_AFTER_ARGS, a run after they were
+# destroyed (sg_cross_after).
+#
+# sg_cross rendezvous: /sgtest in xenstore, created here writable by every
+# domain (owner dom0, others read/write); /sgtest/domid/NAME holds each
+# domain's domid, written here after each xl create.
 # (The domUs print SGKIT-DONE in their logs, hence a different final marker.)
 # Settings come from /etc/sgkit/lab.conf (written by the host).
 
@@ -34,6 +41,8 @@ DOMUS="sg-a sg-b"
 DOMU_MEMORY=128
 DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
+COUNTER_ARGS="suites=sg_op"
+CROSS_AFTER_ARGS=""
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 step() {
@@ -72,6 +81,24 @@ step xenstored xenstored --pid-file /run/xen/xenstored.pid
 step xen-init-dom0 xen-init-dom0
 step xenconsoled xenconsoled --pid-file=/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/xen
 
+# The rendezvous directory of sg_cross.  Nodes a domU creates under it
+# inherit these permissions (with the domU as owner), so every domain can
+# read every other's.
+step sgtest-dir xenstore-write /sgtest/domid/dom0 0
+step sgtest-dir-chmod xenstore-chmod -r /sgtest b0
+xenstore-ls -p /sgtest
+
+# sgtest's counters before any domU exists.  dom0's own sg_op state lives
+# as long as dom0, so it is made first (sg_local, which leaves nothing else
+# behind): then the counters after the domUs must equal these exactly.
+echo "SGKIT-DOM0-BEFORE-BEGIN"
+for args in "suites=sg_local" "$COUNTER_ARGS"; do
+	insmod /lab/sgtest.ko $args
+	echo "SGKIT-INSMOD sgtest rc=$?"
+	rmmod sgtest
+done
+echo "SGKIT-DOM0-BEFORE-END"
+
 before=$(free_memory)
 echo "SGKIT-FREE-MEMORY-BEFORE $before"
 
@@ -89,6 +116,7 @@ for name in $DOMUS; do
 	EOF
 	xl create "/run/xen/$name.cfg"
 	echo "SGKIT-STEP xl-create-$name rc=$?"
+	step "sgtest-domid-$name" xenstore-write "/sgtest/domid/$name" "$(xl domid "$name")"
 done
 
 # dom0's own sgtest run, while the domUs boot.
@@ -144,14 +172,26 @@ while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
 done
 echo "SGKIT-FREE-MEMORY before=$before after=$after"
 
-# sgtest again in dom0, to read sg_op's counters now that the domUs are gone.
-echo "SGKIT-DOM0-AFTER-BEGIN"
+# dom0's modules stay loaded until here; remove them.
 while read -r module args; do
 	case "$module" in '' | '#'*) continue ;; esac
 	rmmod "$module"
-	insmod "/lab/$module.ko" $args
-	echo "SGKIT-INSMOD $module rc=$?"
 done </etc/sgkit/modules
+
+# sg_cross_after: what dom0 held through sg-b is gone; release what
+# sg_cross left in dom0 for this check.
+if [ -n "$CROSS_AFTER_ARGS" ]; then
+	xenstore-ls -p /sgtest
+	insmod /lab/sgtest.ko $CROSS_AFTER_ARGS
+	echo "SGKIT-INSMOD sgtest rc=$?"
+	rmmod sgtest
+fi
+
+# sgtest again in dom0, to read sg_op's counters now that the domUs are gone.
+echo "SGKIT-DOM0-AFTER-BEGIN"
+insmod /lab/sgtest.ko $COUNTER_ARGS
+echo "SGKIT-INSMOD sgtest rc=$?"
+rmmod sgtest
 echo "SGKIT-DOM0-AFTER-END"
 
 echo "SGKIT-XL-DMESG-BEGIN"

@@ -10,9 +10,16 @@ the host reads every domain's KTAP from the one serial log:
 - dom0's own KTAP is the unprefixed KTAP outside every marked section;
 - ``SGKIT-GUEST-LOG-BEGIN name`` .. ``SGKIT-GUEST-LOG-END name`` is domU
   ``name``'s console;
-- ``SGKIT-DOM0-AFTER-*`` holds a second sgtest run in dom0 after the domUs
-  are destroyed (read only for sg_op's counters), ``SGKIT-XL-DMESG-*`` the
-  hypervisor's log.
+- ``SGKIT-DOM0-BEFORE-*`` and ``SGKIT-DOM0-AFTER-*`` hold sgtest's sg_op
+  suite run in dom0 before the domUs are created and after they are
+  destroyed (read only for the counters: dom0's usage and, when the
+  hypervisor reports it, the global ``sgtest.global`` line),
+  ``SGKIT-XL-DMESG-*`` the hypervisor's log.
+
+With ``sg_cross`` in the suites, every domain learns its role from sgtest's
+``cross_self`` parameter (``dom0`` here, the domU's name from domU-init.sh),
+the domains meet in xenstore under ``/sgtest`` (see docs/lab.md), and dom0
+runs ``sg_cross_after`` once the domUs are destroyed; its KTAP is dom0's.
 
 Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
 log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side
@@ -44,14 +51,17 @@ from sgkit.xen_versions import DEFAULT_XEN
 
 LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 DEFAULT_DOMUS = ("sg-a", "sg-b")
-DEFAULT_SUITES = "sg_op,sg_local"
+DEFAULT_SUITES = "sg_op,sg_local,sg_cross"
+COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
 DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
 MEMORY_MB = 3072
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
+GLOBAL_KEYS = ("regs", "pinned_pages", "bindings", "addrs", "domains")
 
 _MARKER = re.compile(
-    r"SGKIT-(?P<kind>GUEST-LOG|DOM0-AFTER|XL-DMESG)-(?P<edge>BEGIN|END)(?: +(?P<name>\S+))?\s*$"
+    r"SGKIT-(?P<kind>GUEST-LOG|DOM0-BEFORE|DOM0-AFTER|XL-DMESG)-(?P<edge>BEGIN|END)"
+    r"(?: +(?P<name>\S+))?\s*$"
 )
 _FREE = re.compile(r"SGKIT-FREE-MEMORY before=(?P<before>\d*) after=(?P<after>\d*)")
 _DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
@@ -64,6 +74,7 @@ class LabConsole:
 
     dom0: str  # every line outside a marked section
     guests: dict[str, str] = field(default_factory=dict)  # domU name -> its console
+    dom0_before: str | None = None
     dom0_after: str | None = None
     xl_dmesg: str | None = None
     unterminated: list[str] = field(default_factory=list)  # sections cut short
@@ -95,6 +106,8 @@ def split_console(text: str) -> LabConsole:
         body = "\n".join(lines) + "\n"
         if kind == "GUEST-LOG" and name:
             console.guests[name] = body
+        elif kind == "DOM0-BEFORE":
+            console.dom0_before = body
         elif kind == "DOM0-AFTER":
             console.dom0_after = body
         elif kind == "XL-DMESG":
@@ -127,6 +140,30 @@ def failed_steps(text: str) -> list[str]:
 def query_of(text: str) -> dict[str, str] | None:
     """The fields of the first ``sgtest.query`` diagnostic in ``text``'s KTAP."""
     return next((f for d in ktap.parse(text) if (f := ktap.diag_fields(d, "sgtest.query"))), None)
+
+
+def global_of(text: str | None) -> dict[str, int] | None:
+    """The hypervisor-wide counters of the first ``sgtest.global`` line, if any.
+
+    None when the line is missing (a hypervisor or sgtest that does not
+    report them yet) or any of ``GLOBAL_KEYS`` is missing or not a number.
+    """
+    if not text:
+        return None
+    for doc in ktap.parse(text):
+        fields = ktap.diag_fields(doc, "sgtest.global")
+        if fields is None:
+            continue
+        if not all(fields.get(key, "").isdigit() for key in GLOBAL_KEYS):
+            return None
+        return {key: int(fields[key]) for key in GLOBAL_KEYS}
+    return None
+
+
+def _global_text(counters: dict[str, int] | None) -> str:
+    if counters is None:
+        return "not reported"
+    return " ".join(f"{key}={counters[key]}" for key in GLOBAL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -205,16 +242,19 @@ def run_lab_test(
         results += reports.results_from_ktap(ktap.parse(body, domain=domain), domain)
         queries[domain] = query_of(body)
     dom0_after = query_of(console.dom0_after) if console.dom0_after else None
+    global_counters = (global_of(console.dom0_before), global_of(console.dom0_after))
     memory = free_memory(text)
     states = domu_states(text)
     failed = failed_steps(console.dom0)
     expect_rc = 0 if hypervisor == "patched" else ENOSYS
     results += host_checks(console, domus, queries, memory, states, failed, expect_rc)
+    results.append(global_check(*global_counters))
     meta.update(
         accel=result.accel,
         domus=list(domus),
         queries=queries,
         dom0_query_after=dom0_after,
+        global_counters={"before": global_counters[0], "after": global_counters[1]},
         free_memory_mb=None if memory is None else {"before": memory[0], "after": memory[1]},
         domu_states={k: {"state": s, "seconds": n} for k, (s, n) in states.items()},
     )
@@ -226,7 +266,7 @@ def run_lab_test(
         duration_s=result.duration_s,
         meta=meta,
     )
-    text_summary = summarize(report, queries, dom0_after, memory)
+    text_summary = summarize(report, queries, dom0_after, memory, global_counters)
     reports.publish(report, out, text_summary, "latest-lab-test")
     return LabOutcome(report, out, text_summary)
 
@@ -259,7 +299,15 @@ def _lab_initrd(
             {"sgtest": sgtest},
             {"sgtest": f"suites={suites}"},
         )
-        conf = {"DOMUS": " ".join(domus), "SGTEST_ARGS": f"suites={suites}", **settings}
+        dom0_args = f"suites={suites} cross_self=dom0"
+        cross = "sg_cross" in suites.split(",")
+        conf = {
+            "DOMUS": " ".join(domus),
+            "SGTEST_ARGS": dom0_args,
+            "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
+            "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
+            **settings,
+        }
         conf_text = "".join(f'{key}="{value}"\n' for key, value in conf.items())
         overlay = pack_files(
             {
@@ -267,7 +315,7 @@ def _lab_initrd(
                 "lab/vmlinuz": kernel_image(release),
                 "lab/domU.cpio.gz": domu,
                 "lab/sgtest.ko": sgtest,
-                "etc/sgkit/modules": f"sgtest suites={suites}\n".encode(),
+                "etc/sgkit/modules": f"sgtest {dom0_args}\n".encode(),
                 "etc/sgkit/lab.conf": conf_text.encode(),
             },
             work / "dom0-overlay.cpio.gz",
@@ -327,6 +375,22 @@ def host_checks(
     return out
 
 
+def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> reports.Result:
+    """Host check: the hypervisor-wide counters after the domUs equal those before.
+
+    Skipped, saying so, when dom0's sgtest did not print them (``sgtest.global``).
+    """
+    name = "global_counters_returned"
+    if before is None or after is None:
+        missing = [w for w, c in (("before", before), ("after", after)) if c is None]
+        why = "sgtest.global not reported " + " and ".join(missing) + " the domUs"
+        return reports.Result("host", "lab", name, "skip", why)
+    if before == after:
+        return reports.Result("host", "lab", name, "pass")
+    why = f"before the domUs: {_global_text(before)}; after: {_global_text(after)}"
+    return reports.Result("host", "lab", name, "fail", why)
+
+
 def _usage(query: dict[str, str] | None) -> str:
     if query is None:
         return "no answer"
@@ -340,6 +404,7 @@ def summarize(
     queries: dict[str, dict[str, str] | None],
     dom0_after: dict[str, str] | None,
     memory: tuple[int, int] | None,
+    global_counters: tuple[dict[str, int] | None, dict[str, int] | None] = (None, None),
 ) -> str:
     lines = [reports.summary(report)]
     if memory is not None:
@@ -354,6 +419,11 @@ def summarize(
             f"  sg_op usage dom0 before domUs: {_usage(queries.get('dom0'))}; "
             f"after they were destroyed: {_usage(dom0_after)}"
         )
+    before, after = global_counters
+    lines.append(
+        f"  hypervisor counters (sgtest.global) before domUs: {_global_text(before)}; "
+        f"after they were destroyed: {_global_text(after)}"
+    )
     return "\n".join(lines)
 
 
@@ -361,5 +431,9 @@ def _write_logs(out: Path, console: LabConsole) -> None:
     (out / "dom0.log").write_text(console.dom0)
     for name, body in console.guests.items():
         (out / f"guest-{name}.log").write_text(body)
+    if console.dom0_before is not None:
+        (out / "dom0-before.log").write_text(console.dom0_before)
+    if console.dom0_after is not None:
+        (out / "dom0-after.log").write_text(console.dom0_after)
     if console.xl_dmesg is not None:
         (out / "xl-dmesg.log").write_text(console.xl_dmesg)

@@ -250,7 +250,6 @@ def download_verified(url: str, sha256: str, dest: Path) -> None:
     tmp_path.replace(dest)
 
 
-
 def _extract_tarball(archive: Path, staging: Path) -> None:
     staging.mkdir(parents=True)
     try:

@@ -113,6 +113,7 @@ __printf(2, 3) void sgtest_set_reason(struct sgtest_ctx *ctx,
 extern const struct sgtest_suite sgtest_suite_sg_op;
 extern const struct sgtest_suite sgtest_suite_sg_local;
 extern const struct sgtest_suite sgtest_suite_sg_fuzz;
+extern const struct sgtest_suite sgtest_suite_sg_hostile;
 extern const struct sgtest_suite sgtest_suite_sg_cross;
 extern const struct sgtest_suite sgtest_suite_sg_cross_after;
 

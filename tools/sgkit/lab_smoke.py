@@ -84,7 +84,7 @@ def run_smoke(
         builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
         {"sgtest": drivers.modules["sgtest"]},
-        {"sgtest": "suites=sg_op,sg_local"},
+        {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
     )
     spec = BootSpec(
         xen=xen_image,

@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/completion.h>
+#include <linux/kthread.h>
+#include <linux/mmzone.h>
+#include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
+
+#include "sgtest.h"
+
+/*
+ * The sg_hostile suite: what one domain can try on its own that sg_local
+ * does not: frames that are not its own (MFN 0, MFNs past all of its
+ * memory, its own page tables), counters on such frames, a batch long
+ * enough to be preempted and continued, unregistering while a batch runs
+ * on the registration, trigger storms, and every limit exactly at and one
+ * past it.  Usage must be unchanged after every refused call.
+ */
+
+#define XEN_EPERM	1
+#define XEN_ENOENT	2
+#define XEN_E2BIG	7
+#define XEN_ENOSPC	28
+
+#define SGH_NOFRAME	BIT_ULL(40)
+#define SGH_BATCH	8192		/* ops in the long batch */
+#define SGH_XLEN	8		/* bytes per op */
+#define SGH_REG_PAGES	16		/* SGH_BATCH * SGH_XLEN / PAGE_SIZE */
+#define SGH_STORM	100000		/* triggers */
+
+static_assert(SGH_BATCH * SGH_XLEN == SGH_REG_PAGES * PAGE_SIZE);
+
+struct sg_hostile_state {
+	struct xen_sg_limits limits;
+	bool privileged;
+	u64 min_mfn, max_mfn;		/* of our memory (PV) */
+};
+
+static bool __init sgh_rc(struct sgtest_ctx *ctx, const char *what, long rc,
+			  long expected)
+{
+	if (rc == expected)
+		return true;
+	ktap_diag(ctx->ktap, "%s: expected rc=%ld, got rc=%ld", what, expected,
+		  rc);
+	return false;
+}
+
+static void __init sgh_usage(struct xen_sg_usage *u)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+
+	memset(u, 0xff, sizeof(*u));
+	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
+		*u = q.usage;
+}
+
+static bool __init sgh_same(struct sgtest_ctx *ctx, const char *what,
+			    const struct xen_sg_usage *before)
+{
+	struct xen_sg_usage u;
+
+	sgh_usage(&u);
+	if (!memcmp(&u, before, sizeof(u)))
+		return true;
+	ktap_diag(ctx->ktap, "%s: usage %u/%u/%u, expected %u/%u/%u", what,
+		  u.regs, u.pinned_pages, u.bindings, before->regs,
+		  before->pinned_pages, before->bindings);
+	return false;
+}
+
+static long __init sgh_register(const struct xen_sg_elem *e, unsigned int n,
+				u16 access, u32 *id)
+{
+	struct xen_sg_register r = {
+		.elems = (u64)(uintptr_t)e,
+		.nr_elems = n,
+		.peer = DOMID_SELF,
+		.access = access,
+	};
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
+
+	*id = rc ? 0 : r.id;
+	return rc;
+}
+
+static long __init sgh_unregister(u32 id)
+{
+	struct xen_sg_id a = { .id = id };
+
+	return HYPERVISOR_sg_op(XEN_SGOP_unregister, &a);
+}
+
+static long __init sgh_batch(struct xen_sg_transfer *ops, u32 n)
+{
+	struct xen_sg_transfer_batch b = {
+		.ops = (u64)(uintptr_t)ops,
+		.nr_ops = n,
+	};
+
+	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+}
+
+static long __init sgh_alloc_port(u32 *port)
+{
+	struct evtchn_alloc_unbound alloc = {
+		.dom = DOMID_SELF,
+		.remote_dom = DOMID_SELF,
+	};
+	long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
+
+	*port = alloc.port;
+	return rc;
+}
+
+static void __init sgh_close_port(u32 port)
+{
+	struct evtchn_close close = { .port = port };
+
+	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
+}
+
+static u64 __init sgh_global_continuations(void)
+{
+	struct xen_sg_global g = { };
+
+	if (HYPERVISOR_sg_op(XEN_SGOP_query_global, &g))
+		return 0;
+	return g.transfer_continuations;
+}
+
+static int __init sg_hostile_init(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+	struct xen_sg_global g = { };
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
+	unsigned long pfn, end = 0;
+	int nid;
+
+	if (rc == -XEN_ENOSYS || (!rc && q.abi_version < 0x10002)) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "sg_op 1.2 not available (rc=%ld)", rc);
+		return 0;
+	}
+	if (rc)
+		return -EIO;
+	st->limits = q.limits;
+	st->privileged = !HYPERVISOR_sg_op(XEN_SGOP_query_global, &g);
+
+	/* The lowest and highest machine frame we own (PV). */
+	st->min_mfn = ~0ULL;
+	st->max_mfn = 0;
+	if (xen_pv_domain()) {
+		for_each_online_node(nid)
+			end = max(end, node_end_pfn(nid));
+		for (pfn = 0; pfn < min(end, xen_p2m_size); pfn++) {
+			unsigned long mfn = __pfn_to_mfn(pfn);
+
+			if (mfn == INVALID_P2M_ENTRY ||
+			    (mfn & (FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT)))
+				continue;
+			st->min_mfn = min_t(u64, st->min_mfn, mfn);
+			st->max_mfn = max_t(u64, st->max_mfn, mfn);
+			if (!(pfn % 4096))
+				cond_resched();
+		}
+		ktap_diag(ctx->ktap, "own mfns %#llx..%#llx", st->min_mfn,
+			  st->max_mfn);
+	}
+	return 0;
+}
+
+/* Registrations naming frames that are not ours, and our page tables. */
+static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	struct xen_sg_usage before;
+	struct xen_sg_elem e = { .offset = 0, .len = 64 };
+	u64 frames[6];
+	unsigned int i, n = 0;
+	struct page *pg;
+	bool ok = true;
+	u64 pgd_mfn;
+	u32 id;
+
+	if (!xen_pv_domain()) {
+		sgtest_set_reason(ctx, "frames are MFNs for PV guests only");
+		return SGTEST_SKIP;
+	}
+	sgh_usage(&before);
+	frames[n++] = st->max_mfn + 1;
+	frames[n++] = st->max_mfn + 4096;
+	frames[n++] = SGH_NOFRAME;
+	if (st->min_mfn > 0)
+		frames[n++] = 0;
+	if (st->min_mfn > 1)
+		frames[n++] = st->min_mfn - 1;
+	for (i = 0; i < n; i++) {
+		e.frame = frames[i];
+		ok &= sgh_rc(ctx, "register a frame that is not ours",
+			     sgh_register(&e, 1, XEN_SG_ACCESS_READ |
+					  XEN_SG_ACCESS_WRITE, &id), -XEN_EINVAL);
+		ok &= sgh_rc(ctx, "register it read-only",
+			     sgh_register(&e, 1, XEN_SG_ACCESS_READ, &id),
+			     -XEN_EINVAL);
+		if (!ok)
+			ktap_diag(ctx->ktap, "frame %#llx", frames[i]);
+	}
+
+	ok &= sgh_same(ctx, "after foreign frames", &before);
+	if (!current->mm) {
+		ktap_diag(ctx->ktap, "no mm: page table checks left out");
+		return ok ? SGTEST_PASS : SGTEST_FAIL;
+	}
+
+	/* A page table of ours: Xen must not let anyone write it. */
+	pgd_mfn = virt_to_mfn(current->mm->pgd);
+	e.frame = pgd_mfn;
+	ok &= sgh_rc(ctx, "register our pgd writable",
+		     sgh_register(&e, 1, XEN_SG_ACCESS_WRITE, &id), -XEN_EINVAL);
+	ok &= sgh_same(ctx, "after refused registrations", &before);
+
+	/* Read-only it is ours to share; a copy into it is refused. */
+	ok &= sgh_rc(ctx, "register our pgd read-only",
+		     sgh_register(&e, 1, XEN_SG_ACCESS_READ, &id), 0);
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (pg && id) {
+		struct xen_sg_elem l = { .frame = pgd_mfn, .len = 8 };
+		struct xen_sg_transfer op = {
+			.local = (u64)(uintptr_t)&l,
+			.nr_local = 1,
+			.peer = DOMID_SELF,
+			.dir = XEN_SG_TRANSFER_FROM_PEER,
+			.reg_id = id,
+			.length = 8,
+		};
+
+		ok &= sgh_rc(ctx, "copy into our pgd", sgh_batch(&op, 1), 0);
+		ok &= sgh_rc(ctx, "copy into our pgd: status", op.status,
+			     -XEN_EINVAL);
+	}
+	if (id)
+		ok &= sgh_rc(ctx, "unregister", sgh_unregister(id), 0);
+	if (pg)
+		__free_page(pg);
+	ok &= sgh_same(ctx, "at the end", &before);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* Counters on frames that are not ours, misaligned, in page tables. */
+static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	static const u32 offs[] = { 1, 2, 3, 4093, 4094, 4095, 4096, 0xfffffffc };
+	struct xen_sg_usage before;
+	struct xen_sg_bind b = { };
+	struct page *pg;
+	bool ok = true;
+	unsigned int i;
+	u32 port;
+
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg)
+		return SGTEST_FAIL;
+	sgh_usage(&before);
+	ok &= sgh_rc(ctx, "alloc port", sgh_alloc_port(&port), 0);
+	b.addr.owner = DOMID_SELF;
+	b.addr.frame = xen_page_to_gfn(pg);
+	b.addr.offset = 0;
+	b.port = port;
+	b.flags = XEN_SG_BIND_COUNTER;
+	b.counter_frame = xen_page_to_gfn(pg);
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		b.counter_offset = offs[i];
+		ok &= sgh_rc(ctx, "misaligned or outside counter",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+	}
+	b.counter_offset = 0;
+	b.counter_frame = SGH_NOFRAME;
+	ok &= sgh_rc(ctx, "counter in no frame",
+		     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+	if (xen_pv_domain()) {
+		b.counter_frame = st->max_mfn + 1;
+		ok &= sgh_rc(ctx, "counter in a foreign frame",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+		if (current->mm) {
+			b.counter_frame = virt_to_mfn(current->mm->pgd);
+			ok &= sgh_rc(ctx, "counter in our pgd",
+				     HYPERVISOR_sg_op(XEN_SGOP_bind, &b),
+				     -XEN_EINVAL);
+		}
+		/* Nor an address on a foreign frame. */
+		b.flags = 0;
+		b.counter_frame = 0;
+		b.addr.frame = st->max_mfn + 1;
+		ok &= sgh_rc(ctx, "address on a foreign frame",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+	}
+	ok &= sgh_same(ctx, "after refused bindings", &before);
+	sgh_close_port(port);
+	__free_page(pg);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* A registration of SGH_REG_PAGES pages and a local page, for batches. */
+struct sgh_bufs {
+	struct page *reg[SGH_REG_PAGES];
+	struct page *local;
+	struct xen_sg_elem relems[SGH_REG_PAGES];
+	struct xen_sg_elem lelem;
+	struct xen_sg_transfer *ops;
+	u32 id;
+};
+
+static void __init sgh_bufs_free(struct sgh_bufs *bf)
+{
+	unsigned int i;
+
+	for (i = 0; i < SGH_REG_PAGES; i++)
+		if (bf->reg[i])
+			__free_page(bf->reg[i]);
+	if (bf->local)
+		__free_page(bf->local);
+	vfree(bf->ops);
+	kfree(bf);
+}
+
+static struct sgh_bufs *__init sgh_bufs_alloc(void)
+{
+	struct sgh_bufs *bf = kzalloc(sizeof(*bf), GFP_KERNEL);
+	unsigned int i;
+	u8 *lp;
+
+	if (!bf)
+		return NULL;
+	bf->ops = vzalloc(array_size(SGH_BATCH, sizeof(*bf->ops)));
+	bf->local = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	for (i = 0; i < SGH_REG_PAGES; i++) {
+		bf->reg[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!bf->reg[i])
+			break;
+		bf->relems[i].frame = xen_page_to_gfn(bf->reg[i]);
+		bf->relems[i].len = PAGE_SIZE;
+	}
+	if (!bf->ops || !bf->local || i < SGH_REG_PAGES) {
+		sgh_bufs_free(bf);
+		return NULL;
+	}
+	lp = page_address(bf->local);
+	for (i = 0; i < PAGE_SIZE; i++)
+		lp[i] = i * 13 + 5;
+	bf->lelem.frame = xen_page_to_gfn(bf->local);
+	bf->lelem.len = PAGE_SIZE;
+	/* Op i copies 8 bytes of the local page to registration offset 8i. */
+	for (i = 0; i < SGH_BATCH; i++) {
+		struct xen_sg_transfer *op = &bf->ops[i];
+
+		op->local = (u64)(uintptr_t)&bf->lelem;
+		op->nr_local = 1;
+		op->peer = DOMID_SELF;
+		op->dir = XEN_SG_TRANSFER_TO_PEER;
+		op->offset = (u64)i * SGH_XLEN;
+		op->length = SGH_XLEN;
+		op->status = 1;
+	}
+	return bf;
+}
+
+static void __init sgh_bufs_arm(struct sgh_bufs *bf, u32 id)
+{
+	unsigned int i;
+
+	bf->id = id;
+	for (i = 0; i < SGH_BATCH; i++) {
+		bf->ops[i].reg_id = id;
+		bf->ops[i].status = 1;
+	}
+}
+
+/* Thousands of small transfers in one batch: preempted and continued. */
+static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	struct xen_sg_usage before;
+	struct sgh_bufs *bf;
+	unsigned int i, bad = 0;
+	bool ok = true;
+	u64 c0, c1, t0;
+	u32 id;
+
+	bf = sgh_bufs_alloc();
+	if (!bf)
+		return SGTEST_FAIL;
+	sgh_usage(&before);
+	ok &= sgh_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
+						   XEN_SG_ACCESS_WRITE, &id), 0);
+	sgh_bufs_arm(bf, id);
+	c0 = sgh_global_continuations();
+	t0 = ktime_get_ns();
+	ok &= sgh_rc(ctx, "batch", sgh_batch(bf->ops, SGH_BATCH), 0);
+	t0 = ktime_get_ns() - t0;
+	c1 = sgh_global_continuations();
+	for (i = 0; i < SGH_BATCH; i++) {
+		const u8 *lp = page_address(bf->local);
+		unsigned int off = i * SGH_XLEN;
+		const u8 *rp = (u8 *)page_address(bf->reg[off / PAGE_SIZE]) +
+			       off % PAGE_SIZE;
+
+		if (bf->ops[i].status || memcmp(rp, lp, SGH_XLEN)) {
+			if (!bad++)
+				ktap_diag(ctx->ktap, "op %u: status %d", i,
+					  bf->ops[i].status);
+		}
+	}
+	ok &= !bad;
+	ktap_diag(ctx->ktap,
+		  "sgtest.hostile batch ops=%u us=%llu bad=%u continuations=%llu",
+		  SGH_BATCH, t0 / 1000, bad, c1 - c0);
+	if (st->privileged && c1 == c0) {
+		ktap_diag(ctx->ktap, "the batch was never preempted");
+		ok = false;
+	}
+	if (id)
+		ok &= sgh_rc(ctx, "unregister", sgh_unregister(id), 0);
+	ok &= sgh_same(ctx, "after the batch", &before);
+	sgh_bufs_free(bf);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+struct sgh_racer {
+	struct completion done;
+	atomic_t *started;
+	u32 id;
+	long rc;
+};
+
+static int sgh_racer_fn(void *arg)
+{
+	struct sgh_racer *r = arg;
+	struct xen_sg_id a = { .id = r->id };
+
+	while (!atomic_read(r->started))
+		cond_resched();
+	usleep_range(500, 600);
+	r->rc = HYPERVISOR_sg_op(XEN_SGOP_unregister, &a);
+	complete(&r->done);
+	return 0;
+}
+
+/* Unregister from another thread while a batch runs on the registration. */
+static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_usage before;
+	struct task_struct *t;
+	struct sgh_racer r;
+	atomic_t started = ATOMIC_INIT(0);
+	unsigned int i, nok = 0, nent = 0, other = 0, flips = 0;
+	struct sgh_bufs *bf;
+	bool ok = true;
+	u32 id;
+
+	bf = sgh_bufs_alloc();
+	if (!bf)
+		return SGTEST_FAIL;
+	sgh_usage(&before);
+	ok &= sgh_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
+						   XEN_SG_ACCESS_WRITE, &id), 0);
+	sgh_bufs_arm(bf, id);
+	init_completion(&r.done);
+	r.started = &started;
+	r.id = id;
+	r.rc = 1;
+	t = kthread_create(sgh_racer_fn, &r, "sgtest-racer");
+	if (IS_ERR(t)) {
+		sgh_unregister(id);
+		sgh_bufs_free(bf);
+		return SGTEST_FAIL;
+	}
+	if (num_online_cpus() > 1)
+		kthread_bind(t, (raw_smp_processor_id() + 1) % num_online_cpus());
+	wake_up_process(t);
+
+	atomic_set(&started, 1);
+	ok &= sgh_rc(ctx, "batch", sgh_batch(bf->ops, SGH_BATCH), 0);
+	wait_for_completion(&r.done);
+	ok &= sgh_rc(ctx, "unregister from the other thread", r.rc, 0);
+
+	/* A run of successes, then only -ENOENT. */
+	for (i = 0; i < SGH_BATCH; i++) {
+		s32 s = bf->ops[i].status;
+
+		if (i && !s != !bf->ops[i - 1].status)
+			flips++;
+		if (!s)
+			nok++;
+		else if (s == -XEN_ENOENT)
+			nent++;
+		else
+			other++;
+	}
+	ktap_diag(ctx->ktap,
+		  "sgtest.hostile race ok=%u enoent=%u other=%u interleaved=%s",
+		  nok, nent, other, nent && nok ? "yes" : "no");
+	if (other || flips > 1 || (flips == 1 && bf->ops[0].status)) {
+		ktap_diag(ctx->ktap, "statuses are not successes then -ENOENT");
+		ok = false;
+	}
+	ok &= sgh_rc(ctx, "unregister again", sgh_unregister(id), -XEN_ENOENT);
+	ok &= sgh_same(ctx, "after the race", &before);
+	sgh_bufs_free(bf);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+struct sgh_port {
+	atomic_t events;
+	u32 port;
+	int irq;
+};
+
+static irqreturn_t sgh_irq(int irq, void *dev_id)
+{
+	struct sgh_port *p = dev_id;
+
+	atomic_inc(&p->events);
+	return IRQ_HANDLED;
+}
+
+/* max_binds_per_addr bindings with counters on one address, many triggers. */
+static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	unsigned int i, n = min(st->limits.max_binds_per_addr, 64U), bad = 0;
+	struct xen_sg_usage before;
+	struct xen_sg_trigger t = { };
+	struct sgh_port *p;
+	struct page *apg, *cpg;
+	bool ok = true;
+	s32 *cnt;
+	u64 t0;
+
+	p = kcalloc(n, sizeof(*p), GFP_KERNEL);
+	apg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	cpg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!p || !apg || !cpg) {
+		ok = false;
+		goto out;
+	}
+	cnt = page_address(cpg);
+	sgh_usage(&before);
+	t.addr.owner = DOMID_SELF;
+	t.addr.frame = xen_page_to_gfn(apg);
+	t.addr.offset = 100;
+	for (i = 0; i < n; i++) {
+		struct xen_sg_bind b = {
+			.addr = t.addr,
+			.flags = XEN_SG_BIND_COUNTER,
+			.counter_frame = xen_page_to_gfn(cpg),
+			.counter_offset = i * 4,
+		};
+
+		p[i].irq = -1;
+		if (sgh_alloc_port(&p[i].port)) {
+			ok = false;
+			break;
+		}
+		p[i].irq = bind_evtchn_to_irqhandler(p[i].port, sgh_irq, 0,
+						     "sgtest-storm", &p[i]);
+		if (p[i].irq < 0) {
+			sgh_close_port(p[i].port);
+			ok = false;
+			break;
+		}
+		/* Counter i reaches zero after 1000 * (i + 1) triggers. */
+		WRITE_ONCE(cnt[i], 1000 * (i + 1));
+		b.port = p[i].port;
+		ok &= sgh_rc(ctx, "bind", HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
+	}
+	if (!ok)
+		goto unbind;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < SGH_STORM; i++) {
+		long rc = HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
+
+		if ((rc || t.fired != n) && !bad++)
+			ktap_diag(ctx->ktap, "trigger %u: rc=%ld fired=%u", i,
+				  rc, t.fired);
+		if (!(i % 1024))
+			cond_resched();
+	}
+	t0 = ktime_get_ns() - t0;
+	msleep(50);
+	ok &= !bad;
+	for (i = 0; i < n; i++) {
+		s32 want = 1000 * (i + 1) - SGH_STORM;
+
+		if (READ_ONCE(cnt[i]) != want) {
+			ktap_diag(ctx->ktap, "counter %u: %d, expected %d", i,
+				  READ_ONCE(cnt[i]), want);
+			ok = false;
+		}
+		/* At least one event once the counter reached zero. */
+		if (want <= 0 && !atomic_read(&p[i].events)) {
+			ktap_diag(ctx->ktap, "port %u: no event", i);
+			ok = false;
+		}
+	}
+	ktap_diag(ctx->ktap, "sgtest.hostile storm triggers=%u bindings=%u ms=%llu events0=%d",
+		  SGH_STORM, n, t0 / 1000000, atomic_read(&p[0].events));
+unbind:
+	for (i = 0; i < n; i++)
+		if (p[i].irq >= 0)
+			unbind_from_irqhandler(p[i].irq, &p[i]);
+	ok &= sgh_same(ctx, "after closing the ports", &before);
+out:
+	if (apg)
+		__free_page(apg);
+	if (cpg)
+		__free_page(cpg);
+	kfree(p);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* max_regs, max_pinned_pages, max_elems: exactly at the limit, then one past. */
+static enum sgtest_result __init sgh_reg_limits_exact(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	const struct xen_sg_limits *lim = &st->limits;
+	unsigned int i, nregs = 0, pinned = 0, me = lim->max_elems;
+	struct xen_sg_usage before, full;
+	struct xen_sg_elem *e;
+	struct page *pg;
+	bool ok = true;
+	u32 *ids, id;
+
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	e = kcalloc(me + 1, sizeof(*e), GFP_KERNEL);
+	ids = kcalloc(lim->max_regs + 1, sizeof(*ids), GFP_KERNEL);
+	if (!pg || !e || !ids) {
+		ok = false;
+		goto out;
+	}
+	for (i = 0; i <= me; i++) {
+		e[i].frame = xen_page_to_gfn(pg);
+		e[i].offset = (i * 4) % PAGE_SIZE;
+		e[i].len = 4;
+	}
+	sgh_usage(&before);
+
+	/* max_elems exactly, then one more. */
+	ok &= sgh_rc(ctx, "register max_elems", sgh_register(e, me,
+		     XEN_SG_ACCESS_READ, &id), 0);
+	if (id)
+		sgh_unregister(id);
+	ok &= sgh_rc(ctx, "register max_elems + 1", sgh_register(e, me + 1,
+		     XEN_SG_ACCESS_READ, &id), -XEN_E2BIG);
+	ok &= sgh_same(ctx, "after max_elems", &before);
+
+	/* Pin exactly max_pinned_pages (if max_regs allows), then one more. */
+	while (pinned < lim->max_pinned_pages && nregs < lim->max_regs) {
+		unsigned int k = min(me, lim->max_pinned_pages - pinned);
+
+		if (sgh_register(e, k, XEN_SG_ACCESS_READ, &ids[nregs])) {
+			ok &= sgh_rc(ctx, "register below max_pinned", -1, 0);
+			break;
+		}
+		nregs++;
+		pinned += k;
+	}
+	sgh_usage(&full);
+	if (pinned == lim->max_pinned_pages) {
+		ok &= sgh_rc(ctx, "pinned_pages at the limit",
+			     full.pinned_pages, before.pinned_pages + pinned);
+		ok &= sgh_rc(ctx, "one page past max_pinned_pages",
+			     sgh_register(e, 1, XEN_SG_ACCESS_READ, &id),
+			     -XEN_ENOSPC);
+		ok &= sgh_same(ctx, "after one page past", &full);
+	} else {
+		ktap_diag(ctx->ktap, "max_regs %u caps pinning below %u",
+			  lim->max_regs, lim->max_pinned_pages);
+	}
+	while (nregs)
+		ok &= sgh_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
+	ok &= sgh_same(ctx, "after unpinning", &before);
+
+	/* max_regs exactly, then one more. */
+	while (nregs < lim->max_regs) {
+		if (sgh_register(e, 1, XEN_SG_ACCESS_READ, &ids[nregs])) {
+			ok &= sgh_rc(ctx, "register below max_regs", -1, 0);
+			break;
+		}
+		nregs++;
+	}
+	sgh_usage(&full);
+	ok &= sgh_rc(ctx, "regs at the limit", full.regs,
+		     before.regs + lim->max_regs);
+	ok &= sgh_rc(ctx, "register past max_regs",
+		     sgh_register(e, 1, XEN_SG_ACCESS_READ, &id), -XEN_ENOSPC);
+	ok &= sgh_same(ctx, "after max_regs + 1", &full);
+	while (nregs)
+		ok &= sgh_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
+	ok &= sgh_same(ctx, "after unregistering", &before);
+out:
+	kfree(ids);
+	kfree(e);
+	if (pg)
+		__free_page(pg);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* max_bindings exactly, then one more; closing the port ends them all. */
+static enum sgtest_result __init sgh_bind_limit_exact(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	unsigned int i, max = st->limits.max_bindings;
+	struct xen_sg_usage before, full;
+	struct page *pg[2] = { };
+	struct xen_sg_bind b = { };
+	bool ok = true;
+	u32 port;
+
+	pg[0] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	pg[1] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg[0] || !pg[1] || max >= 2 * PAGE_SIZE) {
+		ok = false;
+		goto out;
+	}
+	sgh_usage(&before);
+	ok &= sgh_rc(ctx, "alloc port", sgh_alloc_port(&port), 0);
+	b.addr.owner = DOMID_SELF;
+	b.port = port;
+	for (i = 0; i < max - before.bindings && ok; i++) {
+		b.addr.frame = xen_page_to_gfn(pg[i / PAGE_SIZE]);
+		b.addr.offset = i % PAGE_SIZE;
+		ok &= sgh_rc(ctx, "bind below max_bindings",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
+	}
+	sgh_usage(&full);
+	ok &= sgh_rc(ctx, "bindings at the limit", full.bindings, max);
+	b.addr.frame = xen_page_to_gfn(pg[1]);
+	b.addr.offset = PAGE_SIZE - 1;
+	ok &= sgh_rc(ctx, "bind past max_bindings",
+		     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_ENOSPC);
+	ok &= sgh_same(ctx, "after one past", &full);
+	sgh_close_port(port);
+	ok &= sgh_same(ctx, "after closing the port", &before);
+out:
+	if (pg[0])
+		__free_page(pg[0]);
+	if (pg[1])
+		__free_page(pg[1]);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/* The global query is the control domain's; the progress bits are Xen's. */
+static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *ctx)
+{
+	struct sg_hostile_state *st = ctx->priv;
+	struct xen_sg_transfer_batch b = { };
+	struct xen_sg_global g = { };
+	struct xen_sg_id a = { .id = 1 };
+	bool ok = true;
+
+	ok &= sgh_rc(ctx, "query_global", HYPERVISOR_sg_op(XEN_SGOP_query_global,
+							    &g),
+		     st->privileged ? 0 : -XEN_EPERM);
+	g.flags = 1;
+	ok &= sgh_rc(ctx, "query_global with flags",
+		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g), -XEN_EINVAL);
+	g.flags = 0;
+	g._pad0 = 1;
+	ok &= sgh_rc(ctx, "query_global with padding",
+		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g), -XEN_EINVAL);
+
+	/* Progress past the batch is refused; at its end, nothing is done. */
+	b.nr_ops = 0;
+	ok &= sgh_rc(ctx, "transfer progress past nr_ops",
+		     HYPERVISOR_sg_op(XEN_SGOP_transfer | (1U << XEN_SGOP_CMD_BITS),
+				      &b), -XEN_EINVAL);
+	b.nr_ops = (UINT_MAX >> XEN_SGOP_CMD_BITS) + 1;
+	ok &= sgh_rc(ctx, "transfer nr_ops past the progress bits",
+		     HYPERVISOR_sg_op(XEN_SGOP_transfer, &b), -XEN_EINVAL);
+	ok &= sgh_rc(ctx, "unregister with high cmd bits",
+		     HYPERVISOR_sg_op(XEN_SGOP_unregister |
+				      (1U << XEN_SGOP_CMD_BITS), &a),
+		     -XEN_EOPNOTSUPP);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+static const struct sgtest_case sg_hostile_cases[] __initconst = {
+	{ "foreign_frames_refused", sgh_foreign_frames },
+	{ "bad_counters_refused", sgh_bad_counters },
+	{ "long_batch_continues", sgh_long_batch },
+	{ "unregister_during_batch", sgh_unregister_during_batch },
+	{ "trigger_storm_counters_exact", sgh_trigger_storm },
+	{ "reg_limits_exact", sgh_reg_limits_exact },
+	{ "bind_limit_exact", sgh_bind_limit_exact },
+	{ "privilege_and_cmd_bits", sgh_privilege_and_cmd_bits },
+};
+
+const struct sgtest_suite sgtest_suite_sg_hostile __initconst = {
+	.name = "sg_hostile",
+	.init = sg_hostile_init,
+	.priv_size = sizeof(struct sg_hostile_state),
+	.cases = sg_hostile_cases,
+	.num_cases = ARRAY_SIZE(sg_hostile_cases),
+};

@@ -717,6 +717,15 @@ static enum sgtest_result __init sgx_nway(struct sgtest_ctx *ctx)
 					       "nway/step/%d", s - 1);
 			if (!ok)
 				break;
+			/* k triggers so far this round: no event yet. */
+			if (READ_ONCE(*counter) != SGX_N - k ||
+			    atomic_read(&st->irqs) != r) {
+				sgx_diag(ctx,
+					 "before trigger %d: counter %d, events %d; expected %d, %d",
+					 s, READ_ONCE(*counter),
+					 atomic_read(&st->irqs), SGX_N - k, r);
+				ok = false;
+			}
 			ok &= sgx_rc(ctx, "trigger", SGX_DOM0,
 				     sgx_trigger(&a, &fired), 0);
 			if (fired != SGX_NDOM) {
@@ -888,6 +897,7 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 	}
 
 	/* dom0: a bare port (no handler: it may outlive this module). */
+	__free_page(pg[1]);
 	ok &= sgx_rc(ctx, "alloc port", other, sgx_alloc_port(&port), 0);
 	ok &= sgx_rc(ctx, "bind on sg-b's registration", other,
 		     sgx_bind(&a, port, NULL, 0), 0);

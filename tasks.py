@@ -229,8 +229,9 @@ def lab_smoke(
         "xen": "Xen version",
         "source": SOURCE_HELP,
         "kernel": "dom0 and domU kernel release",
-        "accel": "tcg (default), kvm or auto",
+        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
+        "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
     }
 )
 @kit_errors
@@ -241,13 +242,23 @@ def lab_test(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str = "",
-    accel: str = "tcg",
+    accel: str = "",
     timeout: int = 900,
+    seed: int = 0,
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
     from sgkit.lab_test import run_lab_test
 
-    outcome = run_lab_test(suites, hypervisor, xen, source, kernel or None, accel, float(timeout))
+    outcome = run_lab_test(
+        suites,
+        hypervisor,
+        xen,
+        source,
+        kernel or None,
+        accel or None,
+        float(timeout),
+        seed=seed or None,
+    )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():

@@ -14,7 +14,7 @@ DOMAINS = ("dom0", "sg-a", "sg-b")
 
 @pytest.mark.integration
 def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_cross
+    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -35,6 +35,17 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
         assert len(cross) == 6, f"{domain}: {cross}"
         assert {t for t, s in cross.items() if s != "pass"} == skipped, f"{domain}: {cross}"
         assert all(cross[t] == "skip" for t in skipped), f"{domain}: {cross}"
+    for domain in ("sg-a", "sg-b"):  # unprivileged
+        for suite in ("sg_local", "sg_hostile", "sg_fuzz"):
+            got = {
+                r.test: r.status
+                for r in outcome.report.results
+                if r.domain == domain and r.suite == suite
+            }
+            # Only the control domain may read the hypervisor-wide counters.
+            allowed = {"global_counters_unchanged"} if suite == "sg_fuzz" else set()
+            assert got, f"{domain} ran no {suite}"
+            assert {t for t, st in got.items() if st != "pass"} <= allowed, f"{domain}: {got}"
     after = [r for r in outcome.report.results if r.suite == "sg_cross_after"]
     assert [(r.domain, r.status) for r in after] == [("dom0", "pass")], after
 
@@ -54,3 +65,31 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
     xml = junitparser.JUnitXml.fromfile(str(outcome.results / "junit.xml"))
     assert xml.failures == 0 and xml.errors == 0
     assert (tmp_path / "latest-lab-test").resolve() == outcome.results.resolve()
+
+
+# How long the run took and how many interrupts arrived depend on timing; the
+# calls made and what each returned depend on the seed alone.
+TIMING_FIELDS = ("ms=", "events=", "dropped=")
+
+
+def _fuzz_lines(results_dir, domain: str) -> list[str]:
+    log = (results_dir / f"guest-{domain}.log").read_text()
+    lines = [line.split("] ", 1)[-1].strip() for line in log.splitlines() if "sgtest.fuzz" in line]
+    return [" ".join(w for w in line.split() if not w.startswith(TIMING_FIELDS)) for line in lines]
+
+
+@pytest.mark.integration
+def test_fuzz_from_an_unprivileged_domu_replays_from_its_seed(tmp_path):
+    seed = 20261125
+    first = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "1")
+    second = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "2")
+    for outcome in (first, second):
+        assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
+        fuzz = [r for r in outcome.report.results if r.domain == "sg-a" and r.suite == "sg_fuzz"]
+        assert fuzz and all(r.status in ("pass", "skip") for r in fuzz), fuzz
+        assert f"--seed {seed}" in outcome.text_summary
+    lines = _fuzz_lines(first.results, "sg-a")
+    assert f"# sgtest.fuzz seed={seed} calls=100000" in lines
+    assert any("violations=0" in line for line in lines), lines
+    assert sum(line.startswith("# sgtest.fuzz.rc ") for line in lines) >= 8, lines
+    assert lines == _fuzz_lines(second.results, "sg-a")

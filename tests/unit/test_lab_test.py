@@ -294,7 +294,7 @@ def test_dom0_cross_after_run_is_a_dom0_result() -> None:
     assert len(results) == 3
 
 
-def test_the_lab_runs_the_cross_suite_by_default() -> None:
+def test_the_lab_runs_conformance_hostile_fuzz_and_cross_suites_by_default() -> None:
     from sgkit.lab_test import DEFAULT_SUITES
 
-    assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_cross"]
+    assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_hostile", "sg_fuzz", "sg_cross"]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -51,7 +52,7 @@ from sgkit.xen_versions import DEFAULT_XEN
 
 LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 DEFAULT_DOMUS = ("sg-a", "sg-b")
-DEFAULT_SUITES = "sg_op,sg_local,sg_cross"
+DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
 DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
@@ -179,14 +180,23 @@ def run_lab_test(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str | None = None,
-    accel: str = "tcg",
+    accel: str | None = None,
     timeout_s: float = 900.0,
     domus: Sequence[str] = DEFAULT_DOMUS,
     domu_memory_mb: int = 128,
     domu_timeout_s: int = 300,
     out_root: Path | None = None,
+    seed: int | None = None,
 ) -> LabOutcome:
-    """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report."""
+    """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report.
+
+    ``seed`` drives sg_fuzz in every domain; without one a random seed is
+    chosen, and the summary prints it so that ``--seed`` replays the run.
+    """
+    if seed is None:
+        seed = secrets.randbits(63) or 1
+    if not 0 < seed < 2**64:
+        raise KitError(f"bad fuzz seed {seed}", "give a seed between 1 and 2**64-1")
     if hypervisor not in {"patched", "stock"}:
         raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
     if not re.fullmatch(r"[A-Za-z0-9_,]+", suites):
@@ -196,7 +206,12 @@ def run_lab_test(
             raise KitError(f"bad domU name {name!r}", "use lower-case letters, digits and -")
     drivers = driver_build.build(kernel=kernel, xen=xen)
     release = drivers.headers.release
-    meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": release, "suites": suites}
+    meta: dict[str, Any] = {
+        "hypervisor": hypervisor,
+        "kernel": release,
+        "suites": suites,
+        "seed": seed,
+    }
     if hypervisor == "patched":
         built = xen_build.build(xen, source)
         xen_image = built.xen
@@ -213,7 +228,7 @@ def run_lab_test(
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         sgtest = drivers.modules["sgtest"]
-        initrd = _lab_initrd(work, base.archive, release, sgtest, suites, domus, settings)
+        initrd = _lab_initrd(work, base.archive, release, sgtest, suites, domus, settings, seed)
         spec = BootSpec(
             xen=xen_image,
             kernel=kernel_image(release),
@@ -221,7 +236,7 @@ def run_lab_test(
             xen_args=XEN_ARGS,
             kernel_args=DOM0_KERNEL_ARGS,
             memory_mb=MEMORY_MB,
-            accel=accel,
+            **({"accel": accel} if accel else {}),
         )
         result = boot(
             spec,
@@ -267,6 +282,11 @@ def run_lab_test(
         meta=meta,
     )
     text_summary = summarize(report, queries, dom0_after, memory, global_counters)
+    if "sg_fuzz" in suites.split(","):
+        again = f"invoke lab.test --seed {seed}"
+        if suites != DEFAULT_SUITES:
+            again += f" --suites {suites}"
+        text_summary += f"\n  sg_fuzz seed {seed}: replay with `{again}`"
     reports.publish(report, out, text_summary, "latest-lab-test")
     return LabOutcome(report, out, text_summary)
 
@@ -290,6 +310,7 @@ def _lab_initrd(
     suites: str,
     domus: Sequence[str],
     settings: dict[str, str],
+    seed: int,
 ) -> Path:
     """The cached dom0 base followed by a fresh overlay with the changing files."""
     with progress.step("packing the lab's domU initramfs and dom0 overlay"):
@@ -297,9 +318,9 @@ def _lab_initrd(
             work / "domU.cpio.gz",
             guest_script("domU-init.sh"),
             {"sgtest": sgtest},
-            {"sgtest": f"suites={suites}"},
+            {"sgtest": f"suites={suites} seed={seed}"},
         )
-        dom0_args = f"suites={suites} cross_self=dom0"
+        dom0_args = f"suites={suites} seed={seed} cross_self=dom0"
         cross = "sg_cross" in suites.split(",")
         conf = {
             "DOMUS": " ".join(domus),

@@ -15,6 +15,7 @@
 #   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
+#   SGKIT-NET*, SGKIT-PING              lab.net only: see sgnet-lab.sh
 # dom0's own sgtest KTAP is the unprefixed KTAP outside those sections.
 # (The domUs print SGKIT-DONE in their logs, hence a different final marker.)
 # Settings come from /etc/sgkit/lab.conf (written by the host).
@@ -98,6 +99,13 @@ while read -r module args; do
 	echo "SGKIT-INSMOD $module rc=$?"
 done </etc/sgkit/modules
 
+# lab.net: connect the sgnet links, configure dom0's end and ping (see
+# sgnet-lab.sh; lab.test has no net.conf).
+if [ -f /etc/sgkit/net.conf ]; then
+	. /lab/sgnet-lab.sh
+	sgnet_lab_dom0
+fi
+
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
 start=$(cut -d. -f1 /proc/uptime)
 for name in $DOMUS; do
@@ -143,6 +151,7 @@ while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
 	after=$(free_memory)
 done
 echo "SGKIT-FREE-MEMORY before=$before after=$after"
+[ -f /etc/sgkit/net.conf ] && sgnet_lab_after
 
 # sgtest again in dom0, to read sg_op's counters now that the domUs are gone.
 echo "SGKIT-DOM0-AFTER-BEGIN"

@@ -35,6 +35,7 @@ if [ -f /etc/sgkit/net.conf ]; then
 	. /lib/sgkit/sgnet-lab.sh
 	sgnet_configure "$domain"
 	sgnet_ping "$domain"
+	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
 fi
 
 echo "SGKIT-DONE"

@@ -4,12 +4,16 @@
 #   link BACKEND FRONTEND DEVID        dom0 connects a pair (sgnet-connect.sh)
 #   addr DOMAIN DEVID ADDR/PREFIX PEER  DOMAIN configures its link DEVID and
 #                                       pings PEER over it
+#   reload DOMAIN                       then DOMAIN unbinds its sgnet devices,
+#                                       unloads and reloads sgnet, configures
+#                                       and pings again
 # DOMAIN is dom0 or a domU name; BACKEND and FRONTEND are names or 0.
 # What the host reads from the consoles:
 #   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C   an interface was set up
 #   SGKIT-PING from=DOMAIN to=PEER if=IF rc=N          ping's exit status
 #   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
 #   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
+#   SGKIT-RELOAD DOMAIN unbind=N rmmod=N insmod=N      sgnet was reloaded
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
@@ -122,4 +126,31 @@ sgnet_lab_after() {
 		echo "SGKIT-NET-AFTER dom0 if=$ifc carrier=$(sgnet_carrier "$ifc")"
 		sgnet_stats dom0-after "$ifc"
 	done <"$SGNET_CONF"
+	sgnet_unbind_all
+	echo "SGKIT-STEP sgnet-unbind rc=$?"
+}
+
+# Unbind every sgnet device from its driver: xenbus holds a reference on the
+# module while a device is bound, so this comes before rmmod.
+sgnet_unbind_all() {
+	rc=0
+	for d in /sys/bus/xen/drivers/vsg/vsg-* /sys/bus/xen-backend/drivers/vsg-back/vsg-*; do
+		[ -e "$d" ] || continue
+		echo "${d##*/}" >"${d%/*}/unbind" || rc=1
+	done
+	return $rc
+}
+
+# DOMAIN KO: if net.conf says so, reload sgnet (from KO) and ping again.
+sgnet_reload() {
+	grep -q "^reload $1\$" "$SGNET_CONF" || return 0
+	sgnet_unbind_all
+	u=$?
+	rmmod sgnet
+	r=$?
+	insmod "$2"
+	i=$?
+	echo "SGKIT-RELOAD $1 unbind=$u rmmod=$r insmod=$i"
+	sgnet_configure "$1"
+	sgnet_ping "$1"
 }

@@ -65,18 +65,24 @@ DEFAULT_LINKS = (
     Link("sg-a", "sg-b", 1, "10.77.2"),
 )
 
+# Domains that unload and reload sgnet after their first pings.
+DEFAULT_RELOAD = ("sg-b",)
+
 _NET = re.compile(
     r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
     r" carrier=(?P<carrier>\S+)"
 )
 _PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)")
-_STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>.*)$")
+_STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)")
 _AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)")
+_RELOAD = re.compile(
+    r"SGKIT-RELOAD (?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)"
+)
 _INSMOD = re.compile(r"SGKIT-INSMOD (?P<mod>\S+) rc=(?P<rc>-?\d+)")
 _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
 
 
-def net_conf(links: Sequence[Link]) -> str:
+def net_conf(links: Sequence[Link], reload: Sequence[str] = ()) -> str:
     lines = []
     for link in links:
         lines.append(f"link {link.backend} {link.frontend} {link.devid}")
@@ -84,6 +90,7 @@ def net_conf(links: Sequence[Link]) -> str:
         be, fe = link.domain(link.backend), link.domain(link.frontend)
         lines.append(f"addr {be} {link.devid} {link.subnet}.1/24 {link.subnet}.2")
         lines.append(f"addr {fe} {link.devid} {link.subnet}.2/24 {link.subnet}.1")
+    lines += [f"reload {name}" for name in reload]
     return "\n".join(lines) + "\n"
 
 
@@ -122,7 +129,7 @@ class NetOutcome:
 
 
 def net_results(
-    console: LabConsole, links: Sequence[Link]
+    console: LabConsole, links: Sequence[Link], reload: Sequence[str] = ()
 ) -> tuple[list[reports.Result], dict[str, Any]]:
     """Results for every expected interface and ping, and what was measured."""
     texts = {"dom0": console.dom0, **console.guests}
@@ -136,26 +143,35 @@ def net_results(
     for dom, devid, peer in expected:
         text = texts.get(dom, "")
         nets = [m for m in _NET.finditer(text) if m["dom"] == dom and int(m["devid"]) == devid]
-        if not nets:
-            results.append(_res(dom, f"link{devid}_up", False, "no SGKIT-NET line"))
-        else:
-            m = nets[-1]
-            ok = m["state"] == "up" and m["carrier"] == "1"
-            why = f"interface {m['ifc']} state={m['state']} carrier={m['carrier']}"
-            results.append(_res(dom, f"link{devid}_up", ok, why))
-            measured["interfaces"][f"{dom}/{devid}"] = m["ifc"]
         pings = [
             (m, text.count("\n", 0, m.start()))
             for m in _PING.finditer(text)
             if m["src"] == dom and m["dst"] == peer
         ]
-        if not pings:
-            results.append(_res(dom, f"ping_{peer}", False, "no SGKIT-PING line"))
-            continue
-        m, line_no = pings[-1]
-        rtt = ping_rtt(text, line_no)
-        measured["pings"][f"{dom}->{peer}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
-        results.append(_res(dom, f"ping_{peer}", m["rc"] == "0", f"ping exited {m['rc']}"))
+        rounds = 2 if dom in reload else 1
+        for n in range(rounds):
+            suffix = "" if n == 0 else "_after_reload"
+            if len(nets) <= n:
+                results.append(_res(dom, f"link{devid}_up{suffix}", False, "no SGKIT-NET line"))
+            else:
+                m = nets[n]
+                ok = m["state"] == "up" and m["carrier"] == "1"
+                why = f"interface {m['ifc']} state={m['state']} carrier={m['carrier']}"
+                results.append(_res(dom, f"link{devid}_up{suffix}", ok, why))
+                measured["interfaces"][f"{dom}/{devid}"] = m["ifc"]
+            if len(pings) <= n:
+                results.append(_res(dom, f"ping_{peer}{suffix}", False, "no SGKIT-PING line"))
+                continue
+            m, line_no = pings[n]
+            rtt = ping_rtt(text, line_no)
+            measured["pings"][f"{dom}->{peer}{suffix}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
+            why = f"ping exited {m['rc']}"
+            results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
+    for dom in reload:
+        found = [m for m in _RELOAD.finditer(texts.get(dom, "")) if m["dom"] == dom]
+        ok = bool(found) and found[-1]["u"] == found[-1]["r"] == found[-1]["i"] == "0"
+        why = found[-1].group(0) if found else "no SGKIT-RELOAD line"
+        results.append(_res(dom, "unload_reload", ok, why))
     for text in texts.values():
         for m in _STAT.finditer(text):
             measured["stats"][f"{m['dom']}/{m['ifc']}"] = parse_stats(m["rest"])
@@ -211,6 +227,7 @@ def run_lab_net(
     accel: str = "tcg",
     timeout_s: float = 900.0,
     links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
     domu_memory_mb: int = 128,
     domu_timeout_s: int = 300,
     out_root: Path | None = None,
@@ -233,7 +250,7 @@ def run_lab_net(
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         sgnet = drivers.modules["sgnet"]
-        conf = net_conf(links)
+        conf = net_conf(links, reload)
         (work / "net.conf").write_text(conf)
         settings = {
             "DOMUS": " ".join(domus),
@@ -289,7 +306,7 @@ def run_lab_net(
     text = result.log.read_text(errors="replace")
     console = split_console(text)
     _write_logs(out, console)
-    results, measured = net_results(console, links)
+    results, measured = net_results(console, links, reload)
     memory = free_memory(text)
     states = domu_states(text)
     results += host_checks(console, text, domus, memory, states, failed_steps(console.dom0))

@@ -14,6 +14,7 @@
 #   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
 #   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
 #   SGKIT-RELOAD DOMAIN unbind=N rmmod=N insmod=N      sgnet was reloaded
+#   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
@@ -115,6 +116,23 @@ sgnet_lab_dom0() {
 	done <"$SGNET_CONF"
 	sgnet_configure dom0
 	sgnet_ping dom0
+	sgnet_burst dom0
+}
+
+# A burst: many echo requests in flight at once (more than the peer has
+# receive buffers), to exercise -EBUSY, the stopped queue and credit.
+sgnet_burst() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
+		ifc=$(sgnet_if "$devid") || ifc=none
+		out=$(ping -q -l 128 -i 0.002 -c 512 -s 1400 -W 5 "$peer" 2>&1)
+		rc=$?
+		echo "$out"
+		sent=$(echo "$out" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+		received=$(echo "$out" | sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p')
+		echo "SGKIT-BURST from=$1 to=$peer if=$ifc rc=$rc sent=${sent:-0} received=${received:-0}"
+		sgnet_stats "$1" "$ifc"
+	done <"$SGNET_CONF"
 }
 
 # dom0, after the domUs are destroyed: the links must have lost carrier.

@@ -78,6 +78,10 @@ _AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\
 _RELOAD = re.compile(
     r"SGKIT-RELOAD (?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)"
 )
+_BURST = re.compile(
+    r"SGKIT-BURST from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
+    r" sent=(?P<sent>\d+) received=(?P<received>\d+)"
+)
 _INSMOD = re.compile(r"SGKIT-INSMOD (?P<mod>\S+) rc=(?P<rc>-?\d+)")
 _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
 
@@ -134,7 +138,7 @@ def net_results(
     """Results for every expected interface and ping, and what was measured."""
     texts = {"dom0": console.dom0, **console.guests}
     results: list[reports.Result] = []
-    measured: dict[str, Any] = {"pings": {}, "stats": {}, "interfaces": {}}
+    measured: dict[str, Any] = {"pings": {}, "bursts": {}, "stats": {}, "interfaces": {}}
     expected = []
     for link in links:
         be, fe = link.domain(link.backend), link.domain(link.frontend)
@@ -167,6 +171,12 @@ def net_results(
             measured["pings"][f"{dom}->{peer}{suffix}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
             why = f"ping exited {m['rc']}"
             results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
+    for m in _BURST.finditer(console.dom0):
+        sent, received = int(m["sent"]), int(m["received"])
+        measured["bursts"][f"{m['src']}->{m['dst']}"] = {"sent": sent, "received": received}
+        ok = m["rc"] == "0" and sent > 0 and sent == received
+        why = f"ping burst: rc={m['rc']}, {received} of {sent} replies"
+        results.append(_res(m["src"], f"burst_{m['dst']}", ok, why))
     for dom in reload:
         found = [m for m in _RELOAD.finditer(texts.get(dom, "")) if m["dom"] == dom]
         ok = bool(found) and found[-1]["u"] == found[-1]["r"] == found[-1]["i"] == "0"
@@ -328,6 +338,8 @@ def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:
     lines = [reports.summary(report)]
     for pair, ping in measured["pings"].items():
         lines.append(f"  ping {pair}: rc={ping['rc']} rtt min/avg/max={ping['rtt_ms']} ms")
+    for pair, burst in measured["bursts"].items():
+        lines.append(f"  burst {pair}: {burst['received']} of {burst['sent']} replies")
     for where, stats in measured["stats"].items():
         packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)
         calls = stats.get("tx_hypercalls", 0) + stats.get("rx_hypercalls", 0)

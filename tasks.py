@@ -4,6 +4,7 @@
     invoke build                 fetch, render, apply, build Xen and modules, verify
     invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
     invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
+    invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping both ways
     invoke test                  unit tests, then the real build and lab tests
 
 Run `invoke --list` for all of them and `invoke --help TASK` for options.
@@ -265,6 +266,34 @@ def lab_test(
         raise Exit("sgkit: the lab test failed", code=1)
 
 
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "dom0 and domU kernel release",
+        "accel": "tcg (default), kvm or auto",
+        "timeout": "seconds before the run counts as hung",
+    }
+)
+@kit_errors
+def lab_net(
+    c: Context,
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    accel: str = "tcg",
+    timeout: int = 900,
+) -> None:
+    """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
+    from sgkit.lab_net import run_lab_net
+
+    outcome = run_lab_net(xen, source, kernel or None, accel, float(timeout))
+    print(outcome.text_summary)
+    print(f"results: {outcome.results}")
+    if not outcome.report.ok():
+        raise Exit("sgkit: the lab.net run failed", code=1)
+
+
 # --- tests ---------------------------------------------------------------------
 
 
@@ -288,4 +317,4 @@ ns.add_collection(
     Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)
 )
 ns.add_collection(Collection("driver", build=driver_build))
-ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test))
+ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net))

@@ -16,6 +16,7 @@
 #   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
+#   SGKIT-NET*, SGKIT-PING              lab.net only: see sgnet-lab.sh
 # dom0's own sgtest KTAP is the unprefixed KTAP outside those sections: the
 # run while the domUs live and, with CROSS_AFTER_ARGS, a run after they were
 # destroyed (sg_cross_after).
@@ -41,7 +42,7 @@ DOMUS="sg-a sg-b"
 DOMU_MEMORY=128
 DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
-COUNTER_ARGS="suites=sg_op"
+COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
@@ -91,13 +92,15 @@ xenstore-ls -p /sgtest
 # sgtest's counters before any domU exists.  dom0's own sg_op state lives
 # as long as dom0, so it is made first (sg_local, which leaves nothing else
 # behind): then the counters after the domUs must equal these exactly.
-echo "SGKIT-DOM0-BEFORE-BEGIN"
-for args in "suites=sg_local" "$COUNTER_ARGS"; do
-	insmod /lab/sgtest.ko $args
-	echo "SGKIT-INSMOD sgtest rc=$?"
-	rmmod sgtest
-done
-echo "SGKIT-DOM0-BEFORE-END"
+if [ -n "$COUNTER_ARGS" ]; then
+	echo "SGKIT-DOM0-BEFORE-BEGIN"
+	for args in "suites=sg_local" "$COUNTER_ARGS"; do
+		insmod /lab/sgtest.ko $args
+		echo "SGKIT-INSMOD sgtest rc=$?"
+		rmmod sgtest
+	done
+	echo "SGKIT-DOM0-BEFORE-END"
+fi
 
 before=$(free_memory)
 echo "SGKIT-FREE-MEMORY-BEFORE $before"
@@ -125,6 +128,13 @@ while read -r module args; do
 	insmod "/lab/$module.ko" $args
 	echo "SGKIT-INSMOD $module rc=$?"
 done </etc/sgkit/modules
+
+# lab.net: connect the sgnet links, configure dom0's end and ping (see
+# sgnet-lab.sh; lab.test has no net.conf).
+if [ -f /etc/sgkit/net.conf ]; then
+	. /lab/sgnet-lab.sh
+	sgnet_lab_dom0
+fi
 
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
 start=$(cut -d. -f1 /proc/uptime)
@@ -171,6 +181,7 @@ while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
 	after=$(free_memory)
 done
 echo "SGKIT-FREE-MEMORY before=$before after=$after"
+[ -f /etc/sgkit/net.conf ] && sgnet_lab_after
 
 # dom0's modules stay loaded until here; remove them.
 while read -r module args; do
@@ -187,11 +198,21 @@ if [ -n "$CROSS_AFTER_ARGS" ]; then
 	rmmod sgtest
 fi
 
-# sgtest again in dom0, to read sg_op's counters now that the domUs are gone.
+# After the domUs are gone: lab.test reads sg_op's counters with sgtest
+# (COUNTER_ARGS); lab.net loads dom0's modules again, to show they load
+# cleanly once their peers died.
 echo "SGKIT-DOM0-AFTER-BEGIN"
-insmod /lab/sgtest.ko $COUNTER_ARGS
-echo "SGKIT-INSMOD sgtest rc=$?"
-rmmod sgtest
+if [ -n "$COUNTER_ARGS" ]; then
+	insmod /lab/sgtest.ko $COUNTER_ARGS
+	echo "SGKIT-INSMOD sgtest rc=$?"
+	rmmod sgtest
+else
+	while read -r module args; do
+		case "$module" in '' | '#'*) continue ;; esac
+		insmod "/lab/$module.ko" $args
+		echo "SGKIT-INSMOD $module rc=$?"
+	done </etc/sgkit/modules
+fi
 echo "SGKIT-DOM0-AFTER-END"
 
 echo "SGKIT-XL-DMESG-BEGIN"

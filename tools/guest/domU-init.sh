@@ -32,6 +32,14 @@ while read -r module args; do
 	echo "SGKIT-INSMOD $module rc=$?"
 done </etc/sgkit/modules
 
+# lab.net: configure this domain's sgnet links and ping the peers.
+if [ -f /etc/sgkit/net.conf ]; then
+	. /lib/sgkit/sgnet-lab.sh
+	sgnet_configure "$domain"
+	sgnet_ping "$domain"
+	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
+fi
+
 echo "SGKIT-DONE"
 # Stay up: dom0 destroys this domain (with sgtest still loaded) when it has
 # collected the log.

@@ -42,7 +42,14 @@ from sgkit.xen_versions import load_context, series_of
 # Bump when the way the base is made changes (invalidates every cached base).
 RECIPE = 1
 # Packages besides the toolstack; debootstrap adds their dependencies.
-EXTRA_PACKAGES = ("xenstore-utils", "iproute2", "kmod", "busybox")
+EXTRA_PACKAGES = (
+    "xenstore-utils",
+    "iproute2",
+    "kmod",
+    "busybox",
+    "ethtool",  # ethtool -S of sgnet in lab.net
+    "iputils-ping",
+)
 # Kernel modules dom0 loads (with their dependencies), by module name.
 DOM0_MODULES = (
     "xen-evtchn",

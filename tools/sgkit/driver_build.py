@@ -27,7 +27,7 @@ from sgkit.procs import require, run
 from sgkit.trees import file_sha256, publish_dir
 from sgkit.xen_versions import DEFAULT_XEN
 
-MODULES = ("sgtest",)
+MODULES = ("sgtest", "sgnet")
 GENERATED_HEADER = "generated/sg_op.h"
 
 

@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sgnet: a paravirtual network link between two Xen domains that moves
+ * packets with the sg_op hypercall only (scatter-gather registrations,
+ * transfers and address-bound event channels), no grant tables, no rings.
+ *
+ * Each side keeps a pool of receive buffers, one page each, registered once
+ * with XEN_SGOP_register for the peer (WRITE, ONESHOT) and re-armed when
+ * recycled.  Every buffer's first byte is bound to the side's one event
+ * channel with a counter in struct sgnet_rxbuf; the interrupt schedules
+ * NAPI, which scans the counters for <= 0.  The sender copies a small
+ * header (the length) and the packet into a free peer buffer with one
+ * XEN_SGOP_transfer op carrying XEN_SG_TRANSFER_TRIGGER.  A small control
+ * registration carries credit: a sender that finds every peer buffer busy
+ * triggers the peer's "request" address, and the peer, once it has drained
+ * its buffers, triggers the sender's "grant" address.  docs/driver.md in
+ * sgkit describes the protocol.
+ *
+ * One module holds both ends: a xenbus frontend and a backend for the
+ * device type "vsg".  Apart from the xenbus state machine the two ends are
+ * the same.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/etherdevice.h>
+#include <linux/ethtool.h>
+#include <linux/if_vlan.h>
+#include <linux/interrupt.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include <xen/events.h>
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <xen/interface/event_channel.h>
+#include <xen/interface/io/xenbus.h>
+#include <asm/xen/hypercall.h>
+
+#include "sg_op.h"
+
+/* Xen's error numbers (xen/include/public/errno.h). */
+#define XEN_ESRCH		3
+#define XEN_EBUSY		16
+
+#define SGNET_PROTOCOL		"sgnet-1"
+#define SGNET_NR_RX		64	/* receive buffers per side */
+#define SGNET_BUF_SIZE		PAGE_SIZE
+#define SGNET_HDR_LEN		sizeof(struct sgnet_hdr)
+#define SGNET_MAX_FRAME		(SGNET_BUF_SIZE - SGNET_HDR_LEN)
+#define SGNET_TX_BATCH		16	/* transfer ops per hypercall */
+#define SGNET_MAX_ELEMS		40	/* header + linear part + frags */
+
+/* Offsets in the control registration: addresses the peer triggers. */
+#define SGNET_CTRL_LEN		64
+#define SGNET_CTRL_REQUEST	0	/* the peer wants credit */
+#define SGNET_CTRL_GRANT	8	/* the peer has re-armed buffers */
+
+/* At the start of every receive buffer, written by the same transfer. */
+struct sgnet_hdr {
+	__le32 len;		/* frame length, after the header */
+	__le32 flags;		/* none yet: zero */
+	__le64 reserved;
+};
+
+struct sgnet_rxbuf {
+	struct page *page;
+	u32 id;			/* registration id */
+	s32 counter;		/* decremented by Xen on each trigger */
+};
+
+enum sgnet_stat {
+	SGNET_TX_PACKETS,
+	SGNET_TX_BYTES,
+	SGNET_TX_HYPERCALLS,
+	SGNET_TX_BUSY,
+	SGNET_TX_STALLS,
+	SGNET_TX_ERRORS,
+	SGNET_TX_DROPPED,
+	SGNET_CREDIT_REQUESTS,
+	SGNET_RX_PACKETS,
+	SGNET_RX_BYTES,
+	SGNET_RX_HYPERCALLS,
+	SGNET_RX_ERRORS,
+	SGNET_RX_DROPPED,
+	SGNET_CREDIT_GRANTS,
+	SGNET_NR_STATS,
+};
+
+static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
+	"tx_packets", "tx_bytes", "tx_hypercalls", "tx_busy", "tx_stalls",
+	"tx_errors", "tx_dropped", "credit_requests",
+	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
+	"credit_grants",
+};
+
+static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
+
+struct sgnet_info {
+	struct net_device *dev;
+	struct xenbus_device *xbdev;
+	struct napi_struct napi;
+	bool backend;
+	domid_t peer;
+
+	/* Local resources: set up and torn down with the connection. */
+	bool local_ready;
+	struct sgnet_rxbuf rx[SGNET_NR_RX];
+	unsigned int rx_scan;		/* where the next poll starts */
+	struct page *ctrl_page;
+	u32 ctrl_id;
+	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
+	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+	evtchn_port_t port;
+	int irq;
+
+	/* The peer, from xenstore; tx state (under the netdev tx lock). */
+	bool connected;
+	u32 peer_rx[SGNET_NR_RX];
+	unsigned int nr_peer_rx;
+	u32 peer_ctrl;
+	unsigned int tx_next;		/* next peer buffer to try */
+	unsigned int busy_run;		/* -EBUSY in a row */
+	bool tx_stalled;		/* waiting for a credit grant */
+	unsigned int tx_n;		/* queued ops */
+	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
+	struct sk_buff *tx_skb[SGNET_TX_BATCH];
+	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
+	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
+
+	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
+	u64 stats[SGNET_NR_STATS];
+	atomic_long_t interrupts;
+};
+
+static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
+{
+	return _hypercall2(long, sg_op, cmd, arg);
+}
+
+static u64 sgnet_frame(const void *va)
+{
+	return xen_page_to_gfn(virt_to_page(va));
+}
+
+static void sgnet_count(struct sgnet_info *info, enum sgnet_stat s, u64 n)
+{
+	WRITE_ONCE(info->stats[s], info->stats[s] + n);
+}
+
+static long sgnet_id_op(unsigned int cmd, u32 id)
+{
+	struct xen_sg_id a = { .id = id };
+
+	return HYPERVISOR_sg_op(cmd, &a);
+}
+
+/* Trigger byte @offset of the peer's control registration. */
+static long sgnet_trigger_peer(struct sgnet_info *info, u64 offset)
+{
+	struct xen_sg_trigger t = {
+		.addr = {
+			.owner = info->peer,
+			.reg_id = info->peer_ctrl,
+			.offset = offset,
+		},
+	};
+
+	return HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
+}
+
+/* --- local resources: buffers, registrations, event channel -------------- */
+
+static long sgnet_register(struct sgnet_info *info, struct page *page,
+			   u32 len, u32 flags, u32 *id)
+{
+	struct xen_sg_elem e = {
+		.frame = xen_page_to_gfn(page),
+		.offset = 0,
+		.len = len,
+	};
+	struct xen_sg_register r = {
+		.elems = (u64)(uintptr_t)&e,
+		.nr_elems = 1,
+		.peer = info->peer,
+		.access = XEN_SG_ACCESS_WRITE,
+		.flags = flags,
+	};
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
+
+	*id = rc ? 0 : r.id;
+	return rc;
+}
+
+/* Bind our port to byte @offset of our registration @id, counting in @ctr. */
+static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
+{
+	struct xen_sg_bind b = {
+		.addr = {
+			.owner = DOMID_SELF,
+			.reg_id = id,
+			.offset = offset,
+		},
+		.port = info->port,
+		.flags = XEN_SG_BIND_COUNTER,
+		.counter_frame = sgnet_frame(ctr),
+		.counter_offset = offset_in_page(ctr),
+	};
+
+	WRITE_ONCE(*ctr, 1);
+	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
+}
+
+static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
+{
+	struct sgnet_info *info = dev_id;
+
+	atomic_long_inc(&info->interrupts);
+	napi_schedule(&info->napi);
+	return IRQ_HANDLED;
+}
+
+static void sgnet_free_local(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	/* Closing the port ends every binding of it. */
+	if (info->irq > 0)
+		unbind_from_irqhandler(info->irq, info);
+	info->irq = 0;
+	info->port = 0;
+	for (i = 0; i < SGNET_NR_RX; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[i];
+
+		if (buf->id)
+			sgnet_id_op(XEN_SGOP_unregister, buf->id);
+		buf->id = 0;
+		if (buf->page)
+			__free_page(buf->page);
+		buf->page = NULL;
+	}
+	if (info->ctrl_id)
+		sgnet_id_op(XEN_SGOP_unregister, info->ctrl_id);
+	info->ctrl_id = 0;
+	if (info->ctrl_page)
+		__free_page(info->ctrl_page);
+	info->ctrl_page = NULL;
+	if (info->tx_hdr_page)
+		__free_page(info->tx_hdr_page);
+	info->tx_hdr_page = NULL;
+	info->local_ready = false;
+}
+
+static int sgnet_setup_local(struct sgnet_info *info)
+{
+	struct evtchn_alloc_unbound alloc = {
+		.dom = DOMID_SELF,
+		.remote_dom = DOMID_SELF,
+	};
+	unsigned int i;
+	long rc;
+	int irq;
+
+	if (info->local_ready)
+		return 0;
+	info->tx_hdr_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	info->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!info->tx_hdr_page || !info->ctrl_page)
+		goto nomem;
+	rc = sgnet_register(info, info->ctrl_page, SGNET_CTRL_LEN, 0,
+			    &info->ctrl_id);
+	if (rc)
+		goto fail;
+	for (i = 0; i < SGNET_NR_RX; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[i];
+
+		buf->page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!buf->page)
+			goto nomem;
+		rc = sgnet_register(info, buf->page, SGNET_BUF_SIZE,
+				    XEN_SG_REG_ONESHOT, &buf->id);
+		if (rc)
+			goto fail;
+	}
+
+	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
+	if (rc)
+		goto fail;
+	info->port = alloc.port;
+	irq = bind_evtchn_to_irqhandler(info->port, sgnet_interrupt, 0,
+					info->dev->name, info);
+	if (irq < 0) {
+		struct evtchn_close close = { .port = info->port };
+
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
+		info->port = 0;
+		rc = irq;
+		goto fail;
+	}
+	info->irq = irq;
+
+	for (i = 0; i < SGNET_NR_RX; i++) {
+		rc = sgnet_bind(info, info->rx[i].id, 0, &info->rx[i].counter);
+		if (rc)
+			goto fail;
+	}
+	rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_REQUEST,
+			&info->request_counter);
+	if (!rc)
+		rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_GRANT,
+				&info->grant_counter);
+	if (rc)
+		goto fail;
+	info->rx_scan = 0;
+	info->local_ready = true;
+	return 0;
+
+nomem:
+	rc = -ENOMEM;
+fail:
+	netdev_err(info->dev, "setting up the receive pool failed: %ld\n", rc);
+	sgnet_free_local(info);
+	return rc < 0 ? (int)rc : -EIO;
+}
+
+/* --- transmit ------------------------------------------------------------- */
+
+/* Append the bytes at @off of @page (may run over pages) to @e[@n..]. */
+static int sgnet_add_elems(struct xen_sg_elem *e, int n, struct page *page,
+			   unsigned int off, unsigned int len)
+{
+	while (len) {
+		struct page *pg = nth_page(page, off >> PAGE_SHIFT);
+		unsigned int o = off & ~PAGE_MASK;
+		unsigned int chunk = min_t(unsigned int, len, PAGE_SIZE - o);
+
+		if (n >= SGNET_MAX_ELEMS)
+			return -E2BIG;
+		e[n].frame = xen_page_to_gfn(pg);
+		e[n].offset = o;
+		e[n].len = chunk;
+		n++;
+		off += chunk;
+		len -= chunk;
+	}
+	return n;
+}
+
+/* Describe @skb as the local list of op @slot: header, then data. */
+static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
+			 struct sk_buff *skb)
+{
+	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct xen_sg_elem *e = info->tx_elem[slot];
+	struct xen_sg_transfer *op = &info->tx_op[slot];
+	unsigned int i;
+	int n;
+
+	hdr += slot;
+	hdr->len = cpu_to_le32(skb->len);
+	hdr->flags = 0;
+	hdr->reserved = 0;
+	n = sgnet_add_elems(e, 0, info->tx_hdr_page,
+			    slot * SGNET_HDR_LEN, SGNET_HDR_LEN);
+	n = sgnet_add_elems(e, n, virt_to_page(skb->data),
+			    offset_in_page(skb->data), skb_headlen(skb));
+	for (i = 0; n >= 0 && i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+
+		n = sgnet_add_elems(e, n, skb_frag_page(frag),
+				    skb_frag_off(frag), skb_frag_size(frag));
+	}
+	if (n < 0)
+		return n;
+
+	memset(op, 0, sizeof(*op));
+	op->local = (u64)(uintptr_t)e;
+	op->nr_local = n;
+	op->peer = info->peer;
+	op->dir = XEN_SG_TRANSFER_TO_PEER;
+	op->flags = XEN_SG_TRANSFER_TRIGGER;
+	op->offset = 0;
+	op->length = SGNET_HDR_LEN + skb->len;
+	info->tx_skb[slot] = skb;
+	return 0;
+}
+
+/* Move queued op @from to slot @to (an op that must be retried). */
+static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
+			  unsigned int to)
+{
+	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct xen_sg_transfer *op = &info->tx_op[to];
+
+	hdr[to] = hdr[from];
+	memcpy(info->tx_elem[to], info->tx_elem[from],
+	       info->tx_op[from].nr_local * sizeof(struct xen_sg_elem));
+	*op = info->tx_op[from];
+	op->local = (u64)(uintptr_t)info->tx_elem[to];
+	info->tx_elem[to][0].offset = to * SGNET_HDR_LEN;
+	info->tx_skb[to] = info->tx_skb[from];
+}
+
+static void sgnet_tx_drop_queued(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < info->tx_n; i++)
+		dev_kfree_skb_any(info->tx_skb[i]);
+	sgnet_count(info, SGNET_TX_DROPPED, info->tx_n);
+	info->tx_n = 0;
+}
+
+/* All peer buffers are busy: stop and ask the peer for credit. */
+static void sgnet_tx_stall(struct sgnet_info *info)
+{
+	info->tx_stalled = true;
+	netif_stop_queue(info->dev);
+	sgnet_count(info, SGNET_TX_STALLS, 1);
+	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
+	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+	if (sgnet_trigger_peer(info, SGNET_CTRL_REQUEST))
+		sgnet_count(info, SGNET_TX_ERRORS, 1);
+}
+
+/* Send the queued ops, one hypercall per round (tx lock held). */
+static void sgnet_tx_flush(struct sgnet_info *info)
+{
+	while (info->tx_n && !info->tx_stalled) {
+		struct xen_sg_transfer_batch batch = {
+			.ops = (u64)(uintptr_t)info->tx_op,
+			.nr_ops = info->tx_n,
+		};
+		unsigned int i, keep = 0;
+		long rc;
+
+		for (i = 0; i < info->tx_n; i++) {
+			info->tx_op[i].reg_id = info->peer_rx[info->tx_next];
+			info->tx_op[i].status = 1;
+			info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
+		}
+		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
+		sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+		if (rc) {
+			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
+			sgnet_count(info, SGNET_TX_ERRORS, info->tx_n);
+			sgnet_tx_drop_queued(info);
+			return;
+		}
+		for (i = 0; i < info->tx_n; i++) {
+			struct sk_buff *skb = info->tx_skb[i];
+			s32 status = info->tx_op[i].status;
+
+			if (status == -XEN_EBUSY) {
+				info->busy_run++;
+				sgnet_count(info, SGNET_TX_BUSY, 1);
+				if (keep != i)
+					sgnet_tx_move(info, i, keep);
+				keep++;
+				continue;
+			}
+			if (status) {
+				netdev_warn_once(info->dev, "transfer: %d\n",
+						 status);
+				sgnet_count(info, SGNET_TX_ERRORS, 1);
+				if (status == -XEN_ESRCH)
+					netif_carrier_off(info->dev);
+				dev_kfree_skb_any(skb);
+				continue;
+			}
+			info->busy_run = 0;
+			sgnet_count(info, SGNET_TX_PACKETS, 1);
+			sgnet_count(info, SGNET_TX_BYTES, skb->len);
+			dev_consume_skb_any(skb);
+		}
+		info->tx_n = keep;
+		if (keep && info->busy_run >= info->nr_peer_rx)
+			sgnet_tx_stall(info);
+	}
+}
+
+static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
+				    struct net_device *dev)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+	unsigned int slot = info->tx_n;
+
+	if (unlikely(!info->connected || skb->len > SGNET_MAX_FRAME ||
+		     slot >= SGNET_TX_BATCH))
+		goto drop;
+	if (sgnet_tx_fill(info, slot, skb)) {
+		/* Too many pieces: one linear buffer is at most two. */
+		if (skb_linearize(skb) || sgnet_tx_fill(info, slot, skb))
+			goto drop;
+	}
+	skb_tx_timestamp(skb);
+	info->tx_n++;
+	if (!netdev_xmit_more() || info->tx_n == SGNET_TX_BATCH ||
+	    netif_queue_stopped(dev))
+		sgnet_tx_flush(info);
+	return NETDEV_TX_OK;
+
+drop:
+	sgnet_count(info, SGNET_TX_DROPPED, 1);
+	dev_kfree_skb_any(skb);
+	return NETDEV_TX_OK;
+}
+
+/* The peer re-armed buffers: send what waits, then let the stack go on. */
+static void sgnet_credit_granted(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+
+	netif_tx_lock(dev);
+	if (info->connected) {
+		info->tx_stalled = false;
+		info->busy_run = 0;
+		sgnet_tx_flush(info);
+		if (!info->tx_stalled)
+			netif_wake_queue(dev);
+	}
+	netif_tx_unlock(dev);
+}
+
+/* --- receive -------------------------------------------------------------- */
+
+static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
+{
+	const u8 *va = page_address(buf->page);
+	const struct sgnet_hdr *hdr = (const void *)va;
+	u32 len = le32_to_cpu(READ_ONCE(hdr->len));
+	struct sk_buff *skb;
+
+	if (len < ETH_HLEN || len > SGNET_MAX_FRAME) {
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		goto rearm;
+	}
+	skb = napi_alloc_skb(&info->napi, len);
+	if (!skb) {
+		sgnet_count(info, SGNET_RX_DROPPED, 1);
+		goto rearm;
+	}
+	skb_put_data(skb, va + SGNET_HDR_LEN, len);
+	skb->protocol = eth_type_trans(skb, info->dev);
+	sgnet_count(info, SGNET_RX_PACKETS, 1);
+	sgnet_count(info, SGNET_RX_BYTES, len);
+	napi_gro_receive(&info->napi, skb);
+rearm:
+	/* Reset the counter first: the next trigger comes after the rearm. */
+	WRITE_ONCE(buf->counter, 1);
+	sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
+	if (sgnet_id_op(XEN_SGOP_rearm, buf->id))
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
+}
+
+static int sgnet_poll(struct napi_struct *napi, int budget)
+{
+	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
+	unsigned int scanned;
+	int work = 0;
+
+	if (!info->local_ready) {
+		napi_complete_done(napi, 0);
+		return 0;
+	}
+	if (READ_ONCE(info->grant_counter) <= 0) {
+		WRITE_ONCE(info->grant_counter, 1);
+		sgnet_credit_granted(info);
+	}
+	for (scanned = 0; scanned < SGNET_NR_RX && work < budget; scanned++) {
+		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
+
+		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		if (READ_ONCE(buf->counter) > 0)
+			continue;
+		/* Xen copied the data before it counted the trigger. */
+		rmb();
+		sgnet_rx_one(info, buf);
+		work++;
+	}
+	if (work >= budget)
+		return budget;
+
+	/* Every buffer is re-armed: answer a pending credit request. */
+	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
+		WRITE_ONCE(info->request_counter, 1);
+		sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
+		sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
+		if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
+			sgnet_count(info, SGNET_RX_ERRORS, 1);
+	}
+	napi_complete_done(napi, work);
+	return work;
+}
+
+/* --- net_device ------------------------------------------------------------ */
+
+static int sgnet_open(struct net_device *dev)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	napi_enable(&info->napi);
+	netif_start_queue(dev);
+	/* Pick up what arrived while the interface was down. */
+	napi_schedule(&info->napi);
+	return 0;
+}
+
+static int sgnet_close(struct net_device *dev)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	netif_tx_disable(dev);
+	napi_disable(&info->napi);
+	return 0;
+}
+
+static void sgnet_get_stats64(struct net_device *dev,
+			      struct rtnl_link_stats64 *s)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	s->tx_packets = READ_ONCE(info->stats[SGNET_TX_PACKETS]);
+	s->tx_bytes = READ_ONCE(info->stats[SGNET_TX_BYTES]);
+	s->tx_errors = READ_ONCE(info->stats[SGNET_TX_ERRORS]);
+	s->tx_dropped = READ_ONCE(info->stats[SGNET_TX_DROPPED]);
+	s->rx_packets = READ_ONCE(info->stats[SGNET_RX_PACKETS]);
+	s->rx_bytes = READ_ONCE(info->stats[SGNET_RX_BYTES]);
+	s->rx_errors = READ_ONCE(info->stats[SGNET_RX_ERRORS]);
+	s->rx_dropped = READ_ONCE(info->stats[SGNET_RX_DROPPED]);
+}
+
+static const struct net_device_ops sgnet_netdev_ops = {
+	.ndo_open = sgnet_open,
+	.ndo_stop = sgnet_close,
+	.ndo_start_xmit = sgnet_start_xmit,
+	.ndo_get_stats64 = sgnet_get_stats64,
+	.ndo_set_mac_address = eth_mac_addr,
+	.ndo_validate_addr = eth_validate_addr,
+};
+
+/* ethtool -S: the counters above, then interrupts. */
+static int sgnet_get_sset_count(struct net_device *dev, int sset)
+{
+	return sset == ETH_SS_STATS ? SGNET_NR_STATS + 1 : -EOPNOTSUPP;
+}
+
+static void sgnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
+{
+	if (sset != ETH_SS_STATS)
+		return;
+	memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
+	strscpy(data + sizeof(sgnet_stat_names), "interrupts",
+		ETH_GSTRING_LEN);
+}
+
+static void sgnet_get_ethtool_stats(struct net_device *dev,
+				    struct ethtool_stats *stats, u64 *data)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+	unsigned int i;
+
+	for (i = 0; i < SGNET_NR_STATS; i++)
+		data[i] = READ_ONCE(info->stats[i]);
+	data[i] = atomic_long_read(&info->interrupts);
+}
+
+static void sgnet_get_drvinfo(struct net_device *dev,
+			      struct ethtool_drvinfo *drvinfo)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	strscpy(drvinfo->driver, KBUILD_MODNAME, sizeof(drvinfo->driver));
+	strscpy(drvinfo->version, SGNET_PROTOCOL, sizeof(drvinfo->version));
+	strscpy(drvinfo->bus_info, dev_name(&info->xbdev->dev),
+		sizeof(drvinfo->bus_info));
+}
+
+static const struct ethtool_ops sgnet_ethtool_ops = {
+	.get_drvinfo = sgnet_get_drvinfo,
+	.get_link = ethtool_op_get_link,
+	.get_sset_count = sgnet_get_sset_count,
+	.get_strings = sgnet_get_strings,
+	.get_ethtool_stats = sgnet_get_ethtool_stats,
+};
+
+/* --- connection ------------------------------------------------------------ */
+
+/* Publish our receive buffers and control registration in our directory. */
+static int sgnet_publish(struct sgnet_info *info)
+{
+	struct xenbus_device *xbdev = info->xbdev;
+	struct xenbus_transaction xbt;
+	size_t size = SGNET_NR_RX * 11 + 1, used = 0;
+	unsigned int i;
+	char *ids;
+	int err;
+
+	ids = kzalloc(size, GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		used += scnprintf(ids + used, size - used, "%s%u", i ? " " : "",
+				  info->rx[i].id);
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err)
+		goto out;
+	err = xenbus_printf(xbt, xbdev->nodename, "protocol", "%s",
+			    SGNET_PROTOCOL);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffers", "%u",
+				    SGNET_NR_RX);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffer-size",
+				    "%lu", SGNET_BUF_SIZE);
+	if (!err)
+		err = xenbus_write(xbt, xbdev->nodename, "rx-ids", ids);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename, "ctrl-id", "%u",
+				    info->ctrl_id);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		goto out;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+out:
+	if (err)
+		xenbus_dev_fatal(xbdev, err, "publishing sgnet details");
+	kfree(ids);
+	return err;
+}
+
+/* Read the peer's receive buffers and control registration. */
+static int sgnet_read_peer(struct sgnet_info *info)
+{
+	struct xenbus_device *xbdev = info->xbdev;
+	unsigned int n = 0;
+	char *ids, *p, *tok;
+	int err = 0;
+	u32 id;
+
+	ids = xenbus_read(XBT_NIL, xbdev->otherend, "rx-ids", NULL);
+	if (IS_ERR(ids)) {
+		err = PTR_ERR(ids);
+		goto out;
+	}
+	p = ids;
+	while ((tok = strsep(&p, " ")) != NULL) {
+		if (!*tok)
+			continue;
+		if (n == SGNET_NR_RX || kstrtou32(tok, 10, &id) || !id) {
+			err = -EINVAL;
+			break;
+		}
+		info->peer_rx[n++] = id;
+	}
+	kfree(ids);
+	id = xenbus_read_unsigned(xbdev->otherend, "ctrl-id", 0);
+	if (!err && (!n || !id))
+		err = -EINVAL;
+out:
+	if (err) {
+		xenbus_dev_fatal(xbdev, err, "reading %s/rx-ids and ctrl-id",
+				 xbdev->otherend);
+		return err;
+	}
+	netif_tx_lock_bh(info->dev);
+	info->nr_peer_rx = n;
+	info->peer_ctrl = id;
+	info->tx_next = 0;
+	info->busy_run = 0;
+	info->tx_stalled = false;
+	netif_tx_unlock_bh(info->dev);
+	return 0;
+}
+
+static void sgnet_set_connected(struct sgnet_info *info)
+{
+	netif_tx_lock_bh(info->dev);
+	info->connected = true;
+	netif_tx_unlock_bh(info->dev);
+	netif_carrier_on(info->dev);
+	netif_wake_queue(info->dev);
+	netdev_info(info->dev, "connected to domain %u (%u peer buffers)\n",
+		    info->peer, info->nr_peer_rx);
+}
+
+/* Forget the peer and release the local resources. */
+static void sgnet_disconnect(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+	bool was = info->connected;
+
+	netif_carrier_off(dev);
+	rtnl_lock();
+	netif_tx_lock_bh(dev);
+	info->connected = false;
+	info->peer_ctrl = 0;
+	info->nr_peer_rx = 0;
+	sgnet_tx_drop_queued(info);
+	netif_tx_unlock_bh(dev);
+	if (netif_running(dev))
+		napi_disable(&info->napi);
+	sgnet_free_local(info);
+	if (netif_running(dev))
+		napi_enable(&info->napi);
+	rtnl_unlock();
+	if (was)
+		netdev_info(dev, "disconnected from domain %u\n", info->peer);
+}
+
+/* Set up the local side and publish it. */
+static int sgnet_prepare(struct sgnet_info *info)
+{
+	int err = sgnet_setup_local(info);
+
+	if (err) {
+		xenbus_dev_fatal(info->xbdev, err, "setting up sgnet buffers");
+		return err;
+	}
+	return sgnet_publish(info);
+}
+
+/* --- xenbus: both ends ---------------------------------------------------- */
+
+static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
+{
+	struct net_device *dev;
+	struct sgnet_info *info;
+	int err;
+
+	dev = alloc_netdev(sizeof(*info), "sgnet%d", NET_NAME_ENUM,
+			   ether_setup);
+	if (!dev)
+		return -ENOMEM;
+	info = netdev_priv(dev);
+	info->dev = dev;
+	info->xbdev = xbdev;
+	info->backend = backend;
+	info->peer = xbdev->otherend_id;
+	atomic_long_set(&info->interrupts, 0);
+	netif_napi_add(dev, &info->napi, sgnet_poll);
+	dev->netdev_ops = &sgnet_netdev_ops;
+	dev->ethtool_ops = &sgnet_ethtool_ops;
+	dev->features = NETIF_F_SG;
+	dev->hw_features = NETIF_F_SG;
+	dev->min_mtu = ETH_MIN_MTU;
+	dev->max_mtu = SGNET_MAX_FRAME - VLAN_ETH_HLEN;
+	eth_hw_addr_random(dev);
+	SET_NETDEV_DEV(dev, &xbdev->dev);
+	netif_carrier_off(dev);
+
+	err = register_netdev(dev);
+	if (err) {
+		netif_napi_del(&info->napi);
+		free_netdev(dev);
+		return err;
+	}
+	dev_set_drvdata(&xbdev->dev, info);
+	return 0;
+}
+
+static void sgnet_remove(struct xenbus_device *xbdev)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+
+	sgnet_disconnect(info);
+	unregister_netdev(info->dev);
+	netif_napi_del(&info->napi);
+	dev_set_drvdata(&xbdev->dev, NULL);
+	free_netdev(info->dev);
+}
+
+/* Frontend: Initialising -> (backend InitWait) -> Connected. */
+static int sgnet_front_probe(struct xenbus_device *xbdev,
+			     const struct xenbus_device_id *id)
+{
+	int err = sgnet_probe_common(xbdev, false);
+
+	if (!err)
+		xenbus_switch_state(xbdev, XenbusStateInitialising);
+	return err;
+}
+
+static void sgnet_backend_changed(struct xenbus_device *xbdev,
+				  enum xenbus_state backend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+
+	switch (backend_state) {
+	case XenbusStateInitWait:
+		if (xbdev->state != XenbusStateInitialising &&
+		    xbdev->state != XenbusStateClosed)
+			break;
+		if (sgnet_prepare(info) || sgnet_read_peer(info))
+			break;
+		xenbus_switch_state(xbdev, XenbusStateConnected);
+		break;
+	case XenbusStateConnected:
+		if (xbdev->state == XenbusStateConnected && !info->connected)
+			sgnet_set_connected(info);
+		break;
+	case XenbusStateClosing:
+		sgnet_disconnect(info);
+		xenbus_frontend_closed(xbdev);
+		break;
+	case XenbusStateClosed:
+	case XenbusStateUnknown:
+		/* Before we connected, a Closed backend is one not yet up. */
+		if (xbdev->state == XenbusStateInitialising ||
+		    xbdev->state == XenbusStateClosed)
+			break;
+		sgnet_disconnect(info);
+		xenbus_frontend_closed(xbdev);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Backend: InitWait -> (frontend Connected) -> Connected. */
+static int sgnet_back_probe(struct xenbus_device *xbdev,
+			    const struct xenbus_device_id *id)
+{
+	struct sgnet_info *info;
+	int err = sgnet_probe_common(xbdev, true);
+
+	if (err)
+		return err;
+	info = dev_get_drvdata(&xbdev->dev);
+	if (sgnet_prepare(info)) {
+		sgnet_remove(xbdev);
+		return -EIO;
+	}
+	xenbus_switch_state(xbdev, XenbusStateInitWait);
+	return 0;
+}
+
+static void sgnet_frontend_changed(struct xenbus_device *xbdev,
+				   enum xenbus_state frontend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+
+	switch (frontend_state) {
+	case XenbusStateInitialising:
+		/* A frontend (re)starting: offer fresh buffers. */
+		if (xbdev->state != XenbusStateClosed &&
+		    xbdev->state != XenbusStateConnected)
+			break;
+		sgnet_disconnect(info);
+		if (sgnet_prepare(info))
+			break;
+		xenbus_switch_state(xbdev, XenbusStateInitWait);
+		break;
+	case XenbusStateConnected:
+		if (xbdev->state != XenbusStateInitWait)
+			break;
+		if (sgnet_read_peer(info))
+			break;
+		xenbus_switch_state(xbdev, XenbusStateConnected);
+		sgnet_set_connected(info);
+		break;
+	case XenbusStateClosing:
+		if (xbdev->state == XenbusStateInitWait)
+			break;
+		sgnet_disconnect(info);
+		xenbus_switch_state(xbdev, XenbusStateClosing);
+		break;
+	case XenbusStateClosed:
+	case XenbusStateUnknown:
+		/* A Closed frontend seen while we wait is an old one. */
+		if (xbdev->state == XenbusStateInitWait ||
+		    xbdev->state == XenbusStateClosed)
+			break;
+		sgnet_disconnect(info);
+		xenbus_switch_state(xbdev, XenbusStateClosed);
+		if (!xenbus_dev_is_online(xbdev))
+			device_unregister(&xbdev->dev);
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct xenbus_device_id sgnet_ids[] = {
+	{ "vsg" },
+	{ "" }
+};
+
+static struct xenbus_driver sgnet_front_driver = {
+	.name = "vsg",
+	.ids = sgnet_ids,
+	.probe = sgnet_front_probe,
+	.remove = sgnet_remove,
+	.otherend_changed = sgnet_backend_changed,
+	.not_essential = true,
+};
+
+static struct xenbus_driver sgnet_back_driver = {
+	.name = "vsg-back",
+	.ids = sgnet_ids,
+	.probe = sgnet_back_probe,
+	.remove = sgnet_remove,
+	.otherend_changed = sgnet_frontend_changed,
+};
+
+static int __init sgnet_init(void)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+	long rc;
+	int err;
+
+	if (!xen_domain())
+		return -ENODEV;
+	rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
+	if (rc) {
+		pr_err("sg_op is not available: %ld\n", rc);
+		return -ENODEV;
+	}
+	if ((q.abi_version >> 16) != XEN_SGOP_ABI_MAJOR) {
+		pr_err("sg_op ABI %u.%u, need %d.x\n", q.abi_version >> 16,
+		       q.abi_version & 0xffff, XEN_SGOP_ABI_MAJOR);
+		return -ENODEV;
+	}
+	err = xenbus_register_frontend(&sgnet_front_driver);
+	if (err)
+		return err;
+	err = xenbus_register_backend(&sgnet_back_driver);
+	if (err) {
+		xenbus_unregister_driver(&sgnet_front_driver);
+		return err;
+	}
+	return 0;
+}
+module_init(sgnet_init);
+
+static void __exit sgnet_exit(void)
+{
+	xenbus_unregister_driver(&sgnet_back_driver);
+	xenbus_unregister_driver(&sgnet_front_driver);
+}
+module_exit(sgnet_exit);
+
+MODULE_DESCRIPTION("sgnet: network link over Xen sg_op transfers");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS("xen:vsg");
+MODULE_ALIAS("xen-backend:vsg");

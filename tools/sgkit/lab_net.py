@@ -1,0 +1,358 @@
+"""lab.net: sgnet links between the lab's domains, and ping over them.
+
+The same lab as ``sgkit.lab_test`` (patched Xen, Debian dom0 with xl, PV
+domUs with a busybox initramfs), with the sgnet module instead of sgtest.
+dom0 connects each link of ``DEFAULT_LINKS`` with ``sgnet-connect.sh`` (the
+xenstore nodes libxl would write for a vif), every domain configures its end
+and pings the other end (``tools/guest/sgnet-lab.sh`` drives both sides from
+``/etc/sgkit/net.conf``).  After the domUs are destroyed, dom0 reports the
+carrier of its links (it must be off) and reloads sgnet.
+
+Results go to ``results/lab-net-<stamp>/``, like lab.test's: one Result per
+ping and per interface, plus host checks (domUs finished, free memory
+returned, dom0's links lost carrier when the peer went away, sgnet reloaded).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgkit import driver_build, progress, reports, xen_build
+from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
+from sgkit.errors import KitError
+from sgkit.initramfs import build_initramfs, guest_script
+from sgkit.kernels import kernel_image
+from sgkit.lab_test import (
+    DOM0_KERNEL_ARGS,
+    LAB_DONE_MARKER,
+    MEMORY_MB,
+    XEN_ARGS,
+    LabConsole,
+    _run_dir,
+    _write_logs,
+    domu_states,
+    failed_steps,
+    free_memory,
+    split_console,
+)
+from sgkit.paths import results_dir
+from sgkit.qemu_lab import BootSpec, boot
+from sgkit.xen_versions import DEFAULT_XEN
+
+SUITE = "sgnet"
+
+
+@dataclass(frozen=True)
+class Link:
+    backend: str  # "0" for dom0, else a domU name
+    frontend: str
+    devid: int
+    subnet: str  # first three octets; the backend is .1, the frontend .2
+
+    def domain(self, end: str) -> str:
+        return "dom0" if end == "0" else end
+
+
+# dom0 <-> sg-a, then sg-a (backend) <-> sg-b.
+DEFAULT_LINKS = (
+    Link("0", "sg-a", 0, "10.77.1"),
+    Link("sg-a", "sg-b", 1, "10.77.2"),
+)
+
+# Domains that unload and reload sgnet after their first pings.
+DEFAULT_RELOAD = ("sg-b",)
+
+_NET = re.compile(
+    r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
+    r" carrier=(?P<carrier>\S+)"
+)
+_PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)")
+_STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)")
+_AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)")
+_RELOAD = re.compile(
+    r"SGKIT-RELOAD (?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)"
+)
+_BURST = re.compile(
+    r"SGKIT-BURST from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
+    r" sent=(?P<sent>\d+) received=(?P<received>\d+)"
+)
+_INSMOD = re.compile(r"SGKIT-INSMOD (?P<mod>\S+) rc=(?P<rc>-?\d+)")
+_RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
+
+
+def net_conf(links: Sequence[Link], reload: Sequence[str] = ()) -> str:
+    lines = []
+    for link in links:
+        lines.append(f"link {link.backend} {link.frontend} {link.devid}")
+    for link in links:
+        be, fe = link.domain(link.backend), link.domain(link.frontend)
+        lines.append(f"addr {be} {link.devid} {link.subnet}.1/24 {link.subnet}.2")
+        lines.append(f"addr {fe} {link.devid} {link.subnet}.2/24 {link.subnet}.1")
+    lines += [f"reload {name}" for name in reload]
+    return "\n".join(lines) + "\n"
+
+
+def domus_of(links: Sequence[Link]) -> list[str]:
+    names: list[str] = []
+    for link in links:
+        for end in (link.backend, link.frontend):
+            if end != "0" and end not in names:
+                names.append(end)
+    return names
+
+
+def parse_stats(rest: str) -> dict[str, int]:
+    out = {}
+    for word in rest.split():
+        key, _, value = word.partition("=")
+        if value.isdigit():
+            out[key] = int(value)
+    return out
+
+
+def ping_rtt(text: str, line_no: int) -> str | None:
+    """The rtt summary printed just before SGKIT-PING line ``line_no``."""
+    lines = text.splitlines()
+    for line in reversed(lines[max(0, line_no - 12) : line_no]):
+        if found := _RTT.search(line):
+            return found["values"]
+    return None
+
+
+@dataclass(frozen=True)
+class NetOutcome:
+    report: reports.RunReport
+    results: Path
+    text_summary: str
+
+
+def net_results(
+    console: LabConsole, links: Sequence[Link], reload: Sequence[str] = ()
+) -> tuple[list[reports.Result], dict[str, Any]]:
+    """Results for every expected interface and ping, and what was measured."""
+    texts = {"dom0": console.dom0, **console.guests}
+    results: list[reports.Result] = []
+    measured: dict[str, Any] = {"pings": {}, "bursts": {}, "stats": {}, "interfaces": {}}
+    expected = []
+    for link in links:
+        be, fe = link.domain(link.backend), link.domain(link.frontend)
+        expected.append((be, link.devid, f"{link.subnet}.2"))
+        expected.append((fe, link.devid, f"{link.subnet}.1"))
+    for dom, devid, peer in expected:
+        text = texts.get(dom, "")
+        nets = [m for m in _NET.finditer(text) if m["dom"] == dom and int(m["devid"]) == devid]
+        pings = [
+            (m, text.count("\n", 0, m.start()))
+            for m in _PING.finditer(text)
+            if m["src"] == dom and m["dst"] == peer
+        ]
+        rounds = 2 if dom in reload else 1
+        for n in range(rounds):
+            suffix = "" if n == 0 else "_after_reload"
+            if len(nets) <= n:
+                results.append(_res(dom, f"link{devid}_up{suffix}", False, "no SGKIT-NET line"))
+            else:
+                m = nets[n]
+                ok = m["state"] == "up" and m["carrier"] == "1"
+                why = f"interface {m['ifc']} state={m['state']} carrier={m['carrier']}"
+                results.append(_res(dom, f"link{devid}_up{suffix}", ok, why))
+                measured["interfaces"][f"{dom}/{devid}"] = m["ifc"]
+            if len(pings) <= n:
+                results.append(_res(dom, f"ping_{peer}{suffix}", False, "no SGKIT-PING line"))
+                continue
+            m, line_no = pings[n]
+            rtt = ping_rtt(text, line_no)
+            measured["pings"][f"{dom}->{peer}{suffix}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
+            why = f"ping exited {m['rc']}"
+            results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
+    for m in _BURST.finditer(console.dom0):
+        sent, received = int(m["sent"]), int(m["received"])
+        measured["bursts"][f"{m['src']}->{m['dst']}"] = {"sent": sent, "received": received}
+        ok = m["rc"] == "0" and sent > 0 and sent == received
+        why = f"ping burst: rc={m['rc']}, {received} of {sent} replies"
+        results.append(_res(m["src"], f"burst_{m['dst']}", ok, why))
+    for dom in reload:
+        found = [m for m in _RELOAD.finditer(texts.get(dom, "")) if m["dom"] == dom]
+        ok = bool(found) and found[-1]["u"] == found[-1]["r"] == found[-1]["i"] == "0"
+        why = found[-1].group(0) if found else "no SGKIT-RELOAD line"
+        results.append(_res(dom, "unload_reload", ok, why))
+    for text in texts.values():
+        for m in _STAT.finditer(text):
+            measured["stats"][f"{m['dom']}/{m['ifc']}"] = parse_stats(m["rest"])
+    return results, measured
+
+
+def _res(domain: str, test: str, ok: bool, why: str | None) -> reports.Result:
+    return reports.Result(domain, SUITE, test, "pass" if ok else "fail", None if ok else why)
+
+
+def host_checks(
+    console: LabConsole,
+    text: str,
+    domus: Sequence[str],
+    memory: tuple[int, int] | None,
+    states: dict[str, tuple[str, int]],
+    failed: list[str],
+) -> list[reports.Result]:
+    def check(test: str, ok: bool, why: str | None) -> reports.Result:
+        return reports.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+
+    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
+    for name in domus:
+        state, seconds = states.get(name, ("unreported", 0))
+        log = console.guests.get(name) or ""
+        ok = state == "done" and "SGKIT-DONE" in log
+        why = f"dom0 saw the domU end as {state!r} after {seconds}s"
+        out.append(check(f"{name}_finished", ok, why))
+    if memory is None:
+        out.append(check("free_memory_returned", False, "dom0 printed no SGKIT-FREE-MEMORY line"))
+    else:
+        why = f"xl info free_memory was {memory[0]} MB before create, {memory[1]} MB after destroy"
+        out.append(check("free_memory_returned", memory[0] == memory[1], why))
+    after = list(_AFTER.finditer(console.dom0))
+    ok = bool(after) and all(m["carrier"] == "0" for m in after)
+    why = "dom0's links after the domUs died: " + (
+        ", ".join(f"{m['ifc']} carrier={m['carrier']}" for m in after) or "not reported"
+    )
+    out.append(check("dom0_carrier_lost", ok, why))
+    reload = [m["rc"] for m in _INSMOD.finditer(console.dom0_after or "") if m["mod"] == "sgnet"]
+    why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
+    out.append(check("dom0_sgnet_reloaded", reload == ["0"], why))
+    if console.unterminated:
+        why = "the serial log ends inside: " + ", ".join(console.unterminated)
+        out.append(check("console_sections_complete", False, why))
+    return out
+
+
+def run_lab_net(
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str | None = None,
+    accel: str = "tcg",
+    timeout_s: float = 900.0,
+    links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+) -> NetOutcome:
+    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    release = drivers.headers.release
+    built = xen_build.build(xen, source)
+    base = base_rootfs(xen, release)
+    domus = domus_of(links)
+    meta: dict[str, Any] = {
+        "kernel": release,
+        "xen_build_id": built.manifest["build_id"],
+        "xen_version": built.manifest["xen_version"],
+        "dom0_root": {"archive": str(base.archive), **base.manifest},
+        "links": [link.__dict__ for link in links],
+    }
+    work = _run_dir()
+    out = reports.new_run_dir(out_root or results_dir(), "lab-net")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        sgnet = drivers.modules["sgnet"]
+        conf = net_conf(links, reload)
+        (work / "net.conf").write_text(conf)
+        settings = {
+            "DOMUS": " ".join(domus),
+            "DOMU_MEMORY": str(domu_memory_mb),
+            "DOMU_TIMEOUT": str(domu_timeout_s),
+        }
+        with progress.step("packing the lab.net domU initramfs and dom0 overlay"):
+            domu = build_initramfs(
+                work / "domU.cpio.gz",
+                guest_script("domU-init.sh"),
+                {"sgnet": sgnet},
+                extra_files={
+                    "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                    "etc/sgkit/net.conf": work / "net.conf",
+                },
+            )
+            overlay = pack_files(
+                {
+                    "init": guest_script("dom0-lab-init.sh"),
+                    "lab/vmlinuz": kernel_image(release),
+                    "lab/domU.cpio.gz": domu,
+                    "lab/sgnet.ko": sgnet,
+                    "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                    "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
+                    "etc/sgkit/modules": b"sgnet\n",
+                    "etc/sgkit/net.conf": conf.encode(),
+                    "etc/sgkit/lab.conf": "".join(
+                        f'{k}="{v}"\n' for k, v in settings.items()
+                    ).encode(),
+                },
+                work / "dom0-overlay.cpio.gz",
+                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755},
+            )
+            initrd = concatenate([base.archive, overlay], work / "dom0-lab.cpio.gz")
+        spec = BootSpec(
+            xen=built.xen,
+            kernel=kernel_image(release),
+            initrd=initrd,
+            xen_args=XEN_ARGS,
+            kernel_args=DOM0_KERNEL_ARGS,
+            memory_mb=MEMORY_MB,
+            accel=accel,
+        )
+        result = boot(
+            spec,
+            out / "console.log",
+            timeout_s=timeout_s,
+            done_marker=LAB_DONE_MARKER,
+            label=f"lab.net (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = result.log.read_text(errors="replace")
+    console = split_console(text)
+    _write_logs(out, console)
+    results, measured = net_results(console, links, reload)
+    memory = free_memory(text)
+    states = domu_states(text)
+    results += host_checks(console, text, domus, memory, states, failed_steps(console.dom0))
+    meta.update(accel=result.accel, domus=domus, **measured)
+    report = reports.RunReport(
+        name="lab-net",
+        results=results,
+        verdict=result.verdict,
+        started=started,
+        duration_s=result.duration_s,
+        meta=meta,
+    )
+    text_summary = summarize(report, measured)
+    reports.publish(report, out, text_summary, "latest-lab-net")
+    return NetOutcome(report, out, text_summary)
+
+
+def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:
+    lines = [reports.summary(report)]
+    for pair, ping in measured["pings"].items():
+        lines.append(f"  ping {pair}: rc={ping['rc']} rtt min/avg/max={ping['rtt_ms']} ms")
+    for pair, burst in measured["bursts"].items():
+        lines.append(f"  burst {pair}: {burst['received']} of {burst['sent']} replies")
+    for where, stats in measured["stats"].items():
+        packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)
+        calls = stats.get("tx_hypercalls", 0) + stats.get("rx_hypercalls", 0)
+        per = f"{calls / packets:.2f}" if packets and calls else "?"
+        lines.append(
+            f"  {where}: tx={stats.get('tx_packets', '?')} rx={stats.get('rx_packets', '?')}"
+            f" hypercalls/packet={per} interrupts={stats.get('interrupts', '?')}"
+        )
+    return "\n".join(lines)
+
+
+def check_links(links: Sequence[Link]) -> None:
+    for link in links:
+        for end in (link.backend, link.frontend):
+            if end != "0" and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", end):
+                raise KitError(f"bad domain {end!r} in an sgnet link")

@@ -57,7 +57,10 @@ def _guest(name: str, ok: str = "ok") -> list[str]:
 
 
 def _console(
-    guest_b_ok: str = "ok", memory: str = "before=1502 after=1502", after_regs: int = 0
+    guest_b_ok: str = "ok",
+    memory: str = "before=1502 after=1502",
+    after_regs: int = 0,
+    left: str = "count=0 ",
 ) -> str:
     lines = [
         "(XEN) Xen version 4.17.5",
@@ -77,6 +80,7 @@ def _console(
         *_guest("sg-b", guest_b_ok),
         "SGKIT-STEP xl-destroy-sg-a rc=0",
         f"SGKIT-FREE-MEMORY {memory}",
+        f"SGKIT-DOMAINS-LEFT {left}",
         "SGKIT-DOM0-AFTER-BEGIN",
         *_suite(stamp=False)[:6],
         _global(after_regs),
@@ -166,6 +170,7 @@ def test_host_checks_pass_on_a_good_run() -> None:
         "sg-a_finished",
         "sg-b_finished",
         "free_memory_returned",
+        "no_domain_left",
         "dom0_query_printed",
         "sg-a_query_printed",
         "sg-b_query_printed",
@@ -180,6 +185,12 @@ def test_host_checks_catch_leaks_and_missing_domains() -> None:
     assert checks["sg-c_finished"].status == "fail"
     assert checks["sg-c_query_printed"].status == "fail"
     assert checks["sg-a_finished"].status == "pass"
+
+
+def test_host_checks_catch_a_domain_left_dying() -> None:
+    checks = _checks(_console(left="count=1 (null)(7) "))
+    assert checks["no_domain_left"].status == "fail"
+    assert "(null)(7)" in (checks["no_domain_left"].reason or "")
 
 
 def test_host_checks_want_the_query_answer_the_hypervisor_gives() -> None:

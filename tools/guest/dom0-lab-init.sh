@@ -15,6 +15,7 @@
 #   SGKIT-DOM0-AFTER-BEGIN / -END       the same after the domUs are gone
 #   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
+#   SGKIT-DOMAINS-LEFT count=N ...      domains other than dom0 still in `xl list` then
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
 #   SGKIT-NET*, SGKIT-PING              lab.net only: see sgnet-lab.sh
 # dom0's own sgtest KTAP is the unprefixed KTAP outside those sections: the
@@ -181,6 +182,10 @@ while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
 	after=$(free_memory)
 done
 echo "SGKIT-FREE-MEMORY before=$before after=$after"
+# Every domU must be gone, not left dying: a domain whose pages someone still
+# references stays in `xl list` as a zombie.
+left=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s(%s) ", $1, $2 }')
+echo "SGKIT-DOMAINS-LEFT count=$(echo $left | wc -w) $left"
 [ -f /etc/sgkit/net.conf ] && sgnet_lab_after
 
 # dom0's modules stay loaded until here; remove them.

@@ -65,6 +65,7 @@ _MARKER = re.compile(
     r"(?: +(?P<name>\S+))?\s*$"
 )
 _FREE = re.compile(r"SGKIT-FREE-MEMORY before=(?P<before>\d*) after=(?P<after>\d*)")
+_LEFT = re.compile(r"SGKIT-DOMAINS-LEFT count=(?P<count>\d+) ?(?P<names>.*)")
 _DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
 _STEP = re.compile(r"SGKIT-STEP (?P<what>\S+) rc=(?P<rc>-?\d+)")
 
@@ -381,6 +382,12 @@ def host_checks(
         before, after = memory
         why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
         out.append(check("free_memory_returned", before == after, why))
+    left = _LEFT.search(console.dom0)
+    if left is None:
+        out.append(check("no_domain_left", False, "dom0 printed no SGKIT-DOMAINS-LEFT line"))
+    else:
+        why = f"after xl destroy, xl list still shows: {left['names'].strip() or 'nothing'}"
+        out.append(check("no_domain_left", left["count"] == "0", why))
     for domain in ["dom0", *domus]:
         query = queries.get(domain)
         if query is None:

@@ -199,6 +199,7 @@ def build(
         "kernel": "dom0 kernel release",
         "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
+        "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
     }
 )
 @kit_errors
@@ -210,12 +211,21 @@ def lab_smoke(
     kernel: str = "",
     accel: str = "",
     timeout: int = 600,
+    limits: str = "",
 ) -> None:
     """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
-    from sgkit.lab_smoke import answer_line, run_smoke
+    from sgkit.lab_smoke import answer_line, parse_limits, run_smoke
     from sgkit.reports import summary
 
-    outcome = run_smoke(hypervisor, xen, source, kernel or None, accel or None, float(timeout))
+    outcome = run_smoke(
+        hypervisor,
+        xen,
+        source,
+        kernel or None,
+        accel or None,
+        float(timeout),
+        limits=parse_limits(limits),
+    )
     print(summary(outcome.report))
     print(answer_line(hypervisor, outcome.query))
     print(f"results: {outcome.results}")

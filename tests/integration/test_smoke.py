@@ -73,3 +73,27 @@ def test_a_hang_ends_at_the_timeout(tmp_path, boot_parts):
     assert result.verdict.kind == "hang"
     assert "timeout" in result.verdict.reason and str(result.log) in result.verdict.reason
     assert "waiting forever" in result.log.read_text()
+
+
+def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):
+    limits = {
+        "max_regs": 8,
+        "max_elems": 4,
+        "max_pinned_pages": 16,
+        "max_bindings": 8,
+        "max_binds_per_addr": 4,
+    }
+    outcome = run_smoke("patched", out_root=tmp_path, limits=limits)
+    assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
+    for key, value in limits.items():
+        assert int(outcome.query[key]) == value
+    console = (outcome.results / "console.log").read_text()
+    assert "sg_max_regs=8" in console.splitlines()[0]  # the QEMU command line
+    assert "limits regs=8 elems=4 pinned=16 bindings=8 per-addr=4" in console
+    # The tests that exhaust each limit ran against these values, and passed.
+    limit_tests = {
+        r.test: r.status
+        for r in outcome.report.results
+        if r.suite in ("sg_local", "sg_hostile") and "limit" in r.test
+    }
+    assert limit_tests and all(s == "pass" for s in limit_tests.values()), limit_tests

@@ -115,3 +115,14 @@ def test_missing_qemu_via_sgkit_qemu_is_named(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("SGKIT_QEMU", str(tmp_path / "qemu-nope"))
     with pytest.raises(KitError, match="qemu-nope does not exist"):
         require(qemu_lab.qemu_binary())
+
+
+def test_parse_limits():
+    from sgkit.lab_smoke import parse_limits
+
+    assert parse_limits("max_regs=8, max_elems=4") == {"max_regs": 8, "max_elems": 4}
+    assert parse_limits("") == {}
+    with pytest.raises(KitError, match="bad limit 'max_cake=1'"):
+        parse_limits("max_cake=1")
+    with pytest.raises(KitError, match="bad limit"):
+        parse_limits("max_regs=-1")

@@ -13,6 +13,7 @@ in a fresh directory under results/.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import shutil
@@ -31,6 +32,31 @@ from sgkit.qemu_lab import BootSpec, boot
 from sgkit.xen_versions import DEFAULT_XEN, load_context
 
 ENOSYS = -38
+
+# The query's name for each limit -> the Xen command-line option that sets it.
+LIMIT_OPTIONS = {
+    "max_regs": "sg_max_regs",
+    "max_elems": "sg_max_elems",
+    "max_pinned_pages": "sg_max_pinned",
+    "max_bindings": "sg_max_bindings",
+    "max_binds_per_addr": "sg_max_binds_per_addr",
+}
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``max_regs=8,max_elems=4`` -> {"max_regs": 8, "max_elems": 4}, checked."""
+    limits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in LIMIT_OPTIONS or not value.isdigit():
+            raise KitError(
+                f"bad limit {item!r}",
+                "use NAME=N with NAME one of " + ", ".join(LIMIT_OPTIONS),
+            )
+        limits[key] = int(value)
+    return limits
+
+
 _XEN_LIMITS_RE = re.compile(r"sg_op: ABI (\d+)\.(\d+), limits (.*)$", re.M)
 
 
@@ -66,7 +92,13 @@ def run_smoke(
     accel: str | None = None,
     timeout_s: float = 600.0,
     out_root: Path | None = None,
+    limits: dict[str, int] | None = None,
 ) -> SmokeOutcome:
+    """Boot and query; ``limits`` are set on Xen's command line and must come back."""
+    limits = limits or {}
+    unknown = set(limits) - set(LIMIT_OPTIONS)
+    if unknown:
+        raise KitError(f"unknown limits {sorted(unknown)}", "use " + ", ".join(LIMIT_OPTIONS))
     if hypervisor not in {"patched", "stock"}:
         raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
     drivers = driver_build.build(kernel=kernel, xen=xen)
@@ -86,19 +118,23 @@ def run_smoke(
         {"sgtest": drivers.modules["sgtest"]},
         {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
     )
+    options = " ".join(f"{LIMIT_OPTIONS[k]}={v}" for k, v in sorted(limits.items()))
     spec = BootSpec(
         xen=xen_image,
         kernel=kernel_image(drivers.headers.release),
         initrd=initrd,
         **({"accel": accel} if accel else {}),
     )
+    if options:
+        spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")
+        meta["xen_limits"] = limits
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({hypervisor})")
     text = result.log.read_text(errors="replace")
     docs = ktap.parse(text, domain="dom0")
     results = reports.results_from_ktap(docs, "dom0")
     query = next((f for d in docs if (f := ktap.diag_fields(d, "sgtest.query"))), None)
-    results.append(_expectation(hypervisor, xen, query, text))
+    results.append(_expectation(hypervisor, xen, query, text, limits))
     meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
     report = reports.RunReport(
         name=f"smoke-{hypervisor}",
@@ -114,7 +150,11 @@ def run_smoke(
 
 
 def _expectation(
-    hypervisor: str, xen: str, query: dict[str, str] | None, console: str
+    hypervisor: str,
+    xen: str,
+    query: dict[str, str] | None,
+    console: str,
+    limits: dict[str, int] | None = None,
 ) -> reports.Result:
     """The smoke's own check: did the hypervisor answer as this kind of Xen must?"""
     name = "sg_op_answers_query" if hypervisor == "patched" else "sg_op_absent_is_enosys"
@@ -133,9 +173,10 @@ def _expectation(
     elif int(query.get("abi_version", "-1")) != want_abi:
         problems.append(f"abi_version {query.get('abi_version')} != {want_abi}")
     else:
-        for key, want in context["limits"].items():
+        for key, want in {**context["limits"], **(limits or {})}.items():
             if int(query.get(key, "-1")) != want:
-                problems.append(f"{key}={query.get(key)} but the series sets {want}")
+                source = "the command line" if key in (limits or {}) else "the series"
+                problems.append(f"{key}={query.get(key)} but {source} sets {want}")
     if "sg_op: ABI" not in console:
         problems.append("Xen did not print its sg_op limits at boot")
     status = "fail" if problems else "pass"

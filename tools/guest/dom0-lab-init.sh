@@ -16,7 +16,7 @@
 #   SGKIT-XL-DMESG-BEGIN / -END         `xl dmesg`
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
-#   SGKIT-NET*, SGKIT-PING              lab.net only: see sgnet-lab.sh
+#   SGKIT-NET*, SGKIT-PING, SGKIT-IPERF lab.net only: see sgnet-lab.sh
 # dom0's own sgtest KTAP is the unprefixed KTAP outside those sections: the
 # run while the domUs live and, with CROSS_AFTER_ARGS, a run after they were
 # destroyed (sg_cross_after).
@@ -167,7 +167,10 @@ for name in $DOMUS; do
 	echo "SGKIT-GUEST-LOG-END $name"
 done
 
+# lab.net: a domU destroyed in the middle of a transfer first.
+[ -f /etc/sgkit/net.conf ] && sgnet_busy_destroy
 for name in $DOMUS; do
+	xl domid "$name" >/dev/null 2>&1 || continue
 	xl destroy "$name"
 	echo "SGKIT-STEP xl-destroy-$name rc=$?"
 done

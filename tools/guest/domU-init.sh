@@ -36,6 +36,7 @@ done </etc/sgkit/modules
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lib/sgkit/sgnet-lab.sh
 	sgnet_configure "$domain"
+	sgnet_iperf_server "$domain"
 	sgnet_ping "$domain"
 	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
 fi

@@ -442,6 +442,7 @@ def run_lab_net(
     states = domu_states(text)
     results += host_checks(console, text, domus, memory, states, failed_steps(console.dom0))
     meta.update(accel=result.accel, domus=domus, **measured)
+    meta["free_memory_mb"] = None if memory is None else {"before": memory[0], "after": memory[1]}
     report = reports.RunReport(
         name="lab-net",
         results=results,

@@ -44,6 +44,7 @@ DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
+DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 step() {
@@ -116,6 +117,7 @@ for name in $DOMUS; do
 		maxmem = $DOMU_MEMORY
 		vcpus = 1
 		on_crash = "preserve"
+		$DOMU_CFG_EXTRA
 	EOF
 	xl create "/run/xen/$name.cfg"
 	echo "SGKIT-STEP xl-create-$name rc=$?"
@@ -134,6 +136,11 @@ done </etc/sgkit/modules
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lab/sgnet-lab.sh
 	sgnet_lab_dom0
+fi
+# bench.net: sgnet against netfront/netback over the same pair (bench-net.sh).
+if [ -f /etc/sgkit/bench.conf ]; then
+	. /lab/bench-net.sh
+	bench_net_dom0
 fi
 
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).

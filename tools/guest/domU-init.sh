@@ -40,6 +40,11 @@ if [ -f /etc/sgkit/net.conf ]; then
 	sgnet_ping "$domain"
 	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
 fi
+# bench.net: netfront next to sgnet, an iperf3 server and a counter service.
+if [ -f /etc/sgkit/bench.conf ]; then
+	. /lib/sgkit/bench-net.sh
+	bench_net_domu
+fi
 
 echo "SGKIT-DONE"
 # Stay up: dom0 destroys this domain (with sgtest still loaded) when it has

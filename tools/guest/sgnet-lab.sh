@@ -166,8 +166,9 @@ sgnet_iperf_run() {
 	shift 2
 	n=0
 	while :; do
-		timeout 60 iperf3 -c "$addr" -J -i 0 "$@" </dev/null >/tmp/iperf.json 2>&1
+		timeout 60 iperf3 -c "$addr" -J -i 0 "$@" </dev/null >/tmp/iperf.json 2>/tmp/iperf.err
 		rc=$?
+		cat /tmp/iperf.err
 		[ $rc = 0 ] && break
 		n=$((n + 1))
 		[ $n -ge 20 ] && break

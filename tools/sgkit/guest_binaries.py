@@ -26,6 +26,7 @@ _SEARCH = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib")
 
 # iperf3 and what libiperf0 links: Debian bookworm's names.
 IPERF3_PACKAGES = ("iperf3", "libiperf0", "libsctp1", "libssl3", "libc6")
+ETHTOOL_PACKAGES = ("ethtool", "libmnl0", "libc6")
 
 
 def needed(path: Path) -> list[str]:
@@ -63,10 +64,20 @@ def closure(program: Path, roots: Sequence[Path]) -> dict[str, Path]:
     return files
 
 
+def program_files(packages: Sequence[str], program: str) -> dict[str, Path]:
+    """``bin/NAME`` and its libraries, from ``program`` (a path) in ``packages[0]``."""
+    roots = [unpacked(p) for p in packages]
+    source = roots[0] / program
+    if not source.is_file():
+        raise KitError(f"the {packages[0]} package has no {program}")
+    return {f"bin/{source.name}": source, **closure(source, roots)}
+
+
 def iperf3_files() -> dict[str, Path]:
     """``bin/iperf3`` and its libraries, for ``build_initramfs(extra_files=...)``."""
-    roots = [unpacked(p) for p in IPERF3_PACKAGES]
-    program = roots[0] / "usr" / "bin" / "iperf3"
-    if not program.is_file():
-        raise KitError(f"the iperf3 package has no {program}")
-    return {"bin/iperf3": program, **closure(program, roots)}
+    return program_files(IPERF3_PACKAGES, "usr/bin/iperf3")
+
+
+def ethtool_files() -> dict[str, Path]:
+    """``bin/ethtool`` and its libraries (sgnet's ``ethtool -S`` in the domUs)."""
+    return program_files(ETHTOOL_PACKAGES, "sbin/ethtool")

@@ -19,8 +19,8 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from sgkit.lab_test import (
     split_console,
 )
 from sgkit.paths import results_dir
-from sgkit.qemu_lab import BootSpec, boot
+from sgkit.qemu_lab import BootResult, BootSpec, boot
 from sgkit.xen_versions import DEFAULT_XEN
 
 SUITE = "sgnet"
@@ -164,6 +164,7 @@ def iperf_summary(data: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(float(sent.get("seconds", 0.0)), 2),
         "sent_mbps": round(sent.get("bits_per_second", 0.0) / 1e6, 3),
         "received_mbps": round(received.get("bits_per_second", 0.0) / 1e6, 3),
+        "received_bytes": int(received.get("bytes", 0)),
     }
     if udp:
         out["packets"] = int(received.get("packets", sent.get("packets", 0)))
@@ -349,7 +350,31 @@ def host_checks(
     return out
 
 
-def run_lab_net(
+@dataclass(frozen=True)
+class LabExtras:
+    """What a sibling of lab.net (bench.net) adds to the same lab."""
+
+    domu_files: Mapping[str, Path] = field(default_factory=dict)  # domU initramfs
+    dom0_files: Mapping[str, Path | bytes] = field(default_factory=dict)  # dom0 overlay
+    settings: Mapping[str, str] = field(default_factory=dict)  # lab.conf
+    modes: Mapping[str, int] = field(default_factory=dict)  # dom0 overlay modes
+
+
+@dataclass(frozen=True)
+class NetBoot:
+    """One boot of the sgnet lab: its console, split, and what was built for it."""
+
+    result: BootResult
+    text: str
+    console: LabConsole
+    meta: dict[str, Any]
+    out: Path
+    started: str
+    domus: list[str]
+
+
+def boot_net_lab(
+    kind: str,
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str | None = None,
@@ -361,8 +386,10 @@ def run_lab_net(
     domu_memory_mb: int = 128,
     domu_timeout_s: int = 300,
     out_root: Path | None = None,
-) -> NetOutcome:
-    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    extras: LabExtras | None = None,
+) -> NetBoot:
+    """Build what the lab needs, boot it, return the console (results in ``<kind>-<stamp>``)."""
+    extras = extras or LabExtras()
     drivers = driver_build.build(kernel=kernel, xen=xen)
     release = drivers.headers.release
     built = xen_build.build(xen, source)
@@ -376,7 +403,7 @@ def run_lab_net(
         "links": [link.__dict__ for link in links],
     }
     work = _run_dir()
-    out = reports.new_run_dir(out_root or results_dir(), "lab-net")
+    out = reports.new_run_dir(out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         sgnet = drivers.modules["sgnet"]
@@ -386,8 +413,9 @@ def run_lab_net(
             "DOMUS": " ".join(domus),
             "DOMU_MEMORY": str(domu_memory_mb),
             "DOMU_TIMEOUT": str(domu_timeout_s),
+            **extras.settings,
         }
-        with progress.step("packing the lab.net domU initramfs and dom0 overlay"):
+        with progress.step(f"packing the {kind} domU initramfs and dom0 overlay"):
             domu = build_initramfs(
                 work / "domU.cpio.gz",
                 guest_script("domU-init.sh"),
@@ -396,6 +424,7 @@ def run_lab_net(
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
                     **(iperf3_files() if iperf else {}),
+                    **extras.domu_files,
                 },
             )
             overlay = pack_files(
@@ -409,11 +438,12 @@ def run_lab_net(
                     "etc/sgkit/modules": b"sgnet\n",
                     "etc/sgkit/net.conf": conf.encode(),
                     "etc/sgkit/lab.conf": "".join(
-                        f'{k}="{v}"\n' for k, v in settings.items()
+                        f"{k}='{v}'\n" for k, v in settings.items()
                     ).encode(),
+                    **extras.dom0_files,
                 },
                 work / "dom0-overlay.cpio.gz",
-                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755},
+                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755, **extras.modes},
             )
             initrd = concatenate([base.archive, overlay], work / "dom0-lab.cpio.gz")
         spec = BootSpec(
@@ -430,30 +460,64 @@ def run_lab_net(
             out / "console.log",
             timeout_s=timeout_s,
             done_marker=LAB_DONE_MARKER,
-            label=f"lab.net (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
+            label=f"{kind} (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = result.log.read_text(errors="replace")
     console = split_console(text)
     _write_logs(out, console)
+    meta["accel"] = result.accel
+    meta["domus"] = domus
+    return NetBoot(result, text, console, meta, out, started, domus)
+
+
+def run_lab_net(
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str | None = None,
+    accel: str = "tcg",
+    timeout_s: float = 900.0,
+    links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
+    iperf: Sequence[str] = DEFAULT_IPERF,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+) -> NetOutcome:
+    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    lab = boot_net_lab(
+        "lab-net",
+        xen,
+        source,
+        kernel,
+        accel,
+        timeout_s,
+        links,
+        reload,
+        iperf,
+        domu_memory_mb,
+        domu_timeout_s,
+        out_root,
+    )
+    console, text, meta = lab.console, lab.text, lab.meta
     results, measured = net_results(console, links, reload, iperf)
     memory = free_memory(text)
     states = domu_states(text)
-    results += host_checks(console, text, domus, memory, states, failed_steps(console.dom0))
-    meta.update(accel=result.accel, domus=domus, **measured)
+    results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))
+    meta.update(**measured)
     meta["free_memory_mb"] = None if memory is None else {"before": memory[0], "after": memory[1]}
     report = reports.RunReport(
         name="lab-net",
         results=results,
-        verdict=result.verdict,
-        started=started,
-        duration_s=result.duration_s,
+        verdict=lab.result.verdict,
+        started=lab.started,
+        duration_s=lab.result.duration_s,
         meta=meta,
     )
     text_summary = summarize(report, measured)
-    reports.publish(report, out, text_summary, "latest-lab-net")
-    return NetOutcome(report, out, text_summary)
+    reports.publish(report, lab.out, text_summary, "latest-lab-net")
+    return NetOutcome(report, lab.out, text_summary)
 
 
 def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:

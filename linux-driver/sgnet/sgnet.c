@@ -121,10 +121,6 @@ struct sgnet_info {
 	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
 	evtchn_port_t port;
 	int irq;
-	/* Rearms of one poll, sent together at its end (NAPI only). */
-	unsigned int rearm_n;
-	struct xen_sg_id rearm_arg[SGNET_NR_RX];
-	struct multicall_entry rearm_mc[SGNET_NR_RX];
 
 	/* The peer, from xenstore; tx state (under the netdev tx lock). */
 	bool connected;
@@ -560,41 +556,9 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 rearm:
 	/* Reset the counter first: the next trigger comes after the rearm. */
 	WRITE_ONCE(buf->counter, 1);
-	info->rearm_arg[info->rearm_n++].id = buf->id;
-}
-
-/* Re-arm the buffers this poll consumed: one hypercall (a multicall). */
-static void sgnet_rearm_flush(struct sgnet_info *info)
-{
-	unsigned int i, n = info->rearm_n;
-	int rc;
-
-	if (!n)
-		return;
-	info->rearm_n = 0;
 	sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-	if (n == 1) {
-		if (HYPERVISOR_sg_op(XEN_SGOP_rearm, &info->rearm_arg[0]))
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		struct multicall_entry *mc = &info->rearm_mc[i];
-
-		mc->op = __HYPERVISOR_sg_op;
-		mc->result = 0;
-		mc->args[0] = XEN_SGOP_rearm;
-		mc->args[1] = (unsigned long)&info->rearm_arg[i];
-	}
-	rc = HYPERVISOR_multicall(info->rearm_mc, n);
-	if (rc) {
-		netdev_warn_once(info->dev, "rearm multicall: %d\n", rc);
-		sgnet_count(info, SGNET_RX_ERRORS, n);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (info->rearm_mc[i].result)
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
+	if (sgnet_id_op(XEN_SGOP_rearm, buf->id))
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
 }
 
 static int sgnet_poll(struct napi_struct *napi, int budget)
@@ -622,7 +586,6 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		sgnet_rx_one(info, buf);
 		work++;
 	}
-	sgnet_rearm_flush(info);
 	if (work >= budget)
 		return budget;
 

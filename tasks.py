@@ -4,7 +4,8 @@
     invoke build                 fetch, render, apply, build Xen and modules, verify
     invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
     invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
-    invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping both ways
+    invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping, iperf3, flood, destroy
+    invoke bench net             sgnet against netfront/netback in one boot: JSON, PNG, ratios
     invoke test                  unit tests, then the real build and lab tests
 
 Run `invoke --list` for all of them and `invoke --help TASK` for options.
@@ -304,6 +305,37 @@ def lab_net(
         raise Exit("sgkit: the lab.net run failed", code=1)
 
 
+# --- bench -------------------------------------------------------------------
+
+
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "dom0 and domU kernel release",
+        "accel": "tcg (default), kvm or auto",
+        "seconds": "length of each iperf3 run",
+        "timeout": "seconds before the run counts as hung",
+    }
+)
+@kit_errors
+def bench_net(
+    c: Context,
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    accel: str = "tcg",
+    seconds: int = 4,
+    timeout: int = 1500,
+) -> None:
+    """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
+    from sgkit.bench_net import run_bench_net
+
+    outcome = run_bench_net(xen, source, kernel or None, accel, float(timeout), seconds)
+    print(outcome.text_summary)
+    print(f"results: {outcome.results}")
+
+
 # --- tests ---------------------------------------------------------------------
 
 
@@ -328,3 +360,4 @@ ns.add_collection(
 )
 ns.add_collection(Collection("driver", build=driver_build))
 ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net))
+ns.add_collection(Collection("bench", net=bench_net))

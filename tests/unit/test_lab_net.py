@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from sgkit.lab_net import (
     DEFAULT_LINKS,
+    counter_delta,
     domus_of,
     host_checks,
+    iperf_results,
+    iperf_summary,
     net_conf,
     net_results,
     parse_stats,
@@ -81,3 +87,69 @@ def test_missing_ping_and_kept_carrier_fail() -> None:
 
 def test_parse_stats_keeps_numbers() -> None:
     assert parse_stats(" a=1 b=x c=22") == {"a": 1, "c": 22}
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "iperf3"
+
+
+def _iperf_lines() -> str:
+    tcp = (FIXTURES / "tcp.json").read_text().strip()
+    udp = (FIXTURES / "udp.json").read_text().strip()
+    lines = [f"SGKIT-IPERF test=tcp to=10.77.1.2 rc=0 json={tcp}"]
+    lines.append(f"SGKIT-IPERF test=tcp-reverse to=10.77.1.2 rc=0 json={tcp}")
+    lines.append(f"SGKIT-IPERF test=udp to=10.77.1.2 rc=0 json={udp}")
+    lines.append(f"SGKIT-IPERF test=udp-reverse to=10.77.1.2 rc=0 json={udp}")
+    lines.append("SGKIT-NETSTAT dom0-preflood if=sgnet0 tx_packets=10 tx_busy=0 credit_requests=0")
+    lines.append(f"SGKIT-IPERF test=flood to=10.77.1.2 rc=0 json={udp}")
+    lines.append(
+        "SGKIT-NETSTAT dom0-postflood if=sgnet0 tx_packets=900 tx_busy=70 credit_requests=1"
+    )
+    lines.append("SGKIT-FLOOD-PING to=10.77.1.2 rc=0")
+    return "\n".join(lines) + "\n"
+
+
+def test_iperf_summary_reads_tcp_and_udp() -> None:
+    tcp = iperf_summary(json.loads((FIXTURES / "tcp.json").read_text()))
+    assert tcp["protocol"] == "tcp" and not tcp["reverse"]
+    assert tcp["sent_mbps"] > tcp["received_mbps"] > 1000
+    assert tcp["retransmits"] == 2
+    udp = iperf_summary(json.loads((FIXTURES / "udp.json").read_text()))
+    assert udp["protocol"] == "udp"
+    assert (udp["packets"], udp["lost_packets"], udp["lost_percent"]) == (1785, 47, 2.63)
+    assert udp["received_pps"] == round((1785 - 47) / 1.000192, 1)
+    err = iperf_summary(json.loads((FIXTURES / "err.json").read_text()))
+    assert err == {"error": "unable to connect to server: Connection refused"}
+
+
+def test_iperf_flood_and_busy_destroy_pass() -> None:
+    busy = "SGKIT-BUSY-DESTROY dom=sg-a running=1 destroy=0 carrier=0 client=killed seconds=1\n"
+    text = GOOD.replace("SGKIT-GUEST-LOG-BEGIN sg-a", _iperf_lines() + "SGKIT-GUEST-LOG-BEGIN sg-a")
+    text = text.replace("SGKIT-NET-AFTER", busy + "SGKIT-NET-AFTER")
+    console = split_console(text)
+    results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    assert [r for r in results if r.status != "pass"] == []
+    assert {r.test for r in results} >= {"iperf_tcp", "iperf_udp-reverse", "ping_after_flood"}
+    assert measured["flood"]["tx_busy"] == 70
+    assert measured["iperf"]["udp"]["lost_packets"] == 47
+    states = {"sg-a": ("done", 10), "sg-b": ("done", 12)}
+    checks = host_checks(console, text, ["sg-a", "sg-b"], (100, 100), states, [])
+    assert [c for c in checks if c.status != "pass"] == []
+    assert "sg-a_destroyed_mid_transfer" in {c.test for c in checks}
+
+
+def test_flood_without_busy_and_broken_json_fail() -> None:
+    lines = _iperf_lines().replace("tx_busy=70 credit_requests=1", "tx_busy=0 credit_requests=0")
+    lines = lines.replace("test=tcp to=10.77.1.2 rc=0 json={", "test=tcp to=10.77.1.2 rc=0 json={x")
+    console = split_console(lines + GOOD)
+    results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    failed = {r.test for r in results if r.status == "fail"}
+    assert failed == {"iperf_tcp", "flood_full_receive_pool"}
+    assert "unreadable" in measured["iperf"]["tcp"]["error"]
+
+
+def test_counter_delta_and_iperf_conf() -> None:
+    stats = {"a/x": {"k": 1}, "b/x": {"k": 5}}
+    assert counter_delta(stats, "a", "b", "k") == 4
+    assert counter_delta(stats, "a", "c", "k") is None
+    assert net_conf(DEFAULT_LINKS, [], ["sg-a"]).splitlines()[-1] == "iperf sg-a 10.77.1.2"
+    assert iperf_results("SGKIT-IPERF test=tcp to=a rc=1 json=")["tcp"]["rc"] == 1

@@ -17,7 +17,7 @@
 #   SGKIT-FREE-MEMORY before=N after=N  `xl info` free_memory (MB) before create, after destroy
 #   SGKIT-DOMAINS-LEFT count=N ...      domains other than dom0 still in `xl list` then
 #   SGKIT-LAB-DONE                      the end; the host may stop the machine
-#   SGKIT-NET*, SGKIT-PING              lab.net only: see sgnet-lab.sh
+#   SGKIT-NET*, SGKIT-PING, SGKIT-IPERF lab.net only: see sgnet-lab.sh
 # dom0's own sgtest KTAP is the unprefixed KTAP outside those sections: the
 # run while the domUs live and, with CROSS_AFTER_ARGS, a run after they were
 # destroyed (sg_cross_after).
@@ -45,6 +45,7 @@ DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
+DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 step() {
@@ -117,6 +118,7 @@ for name in $DOMUS; do
 		maxmem = $DOMU_MEMORY
 		vcpus = 1
 		on_crash = "preserve"
+		$DOMU_CFG_EXTRA
 	EOF
 	xl create "/run/xen/$name.cfg"
 	echo "SGKIT-STEP xl-create-$name rc=$?"
@@ -135,6 +137,11 @@ done </etc/sgkit/modules
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lab/sgnet-lab.sh
 	sgnet_lab_dom0
+fi
+# bench.net: sgnet against netfront/netback over the same pair (bench-net.sh).
+if [ -f /etc/sgkit/bench.conf ]; then
+	. /lab/bench-net.sh
+	bench_net_dom0
 fi
 
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
@@ -168,7 +175,10 @@ for name in $DOMUS; do
 	echo "SGKIT-GUEST-LOG-END $name"
 done
 
+# lab.net: a domU destroyed in the middle of a transfer first.
+[ -f /etc/sgkit/net.conf ] && sgnet_busy_destroy
 for name in $DOMUS; do
+	xl domid "$name" >/dev/null 2>&1 || continue
 	xl destroy "$name"
 	echo "SGKIT-STEP xl-destroy-$name rc=$?"
 done

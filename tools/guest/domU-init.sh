@@ -36,8 +36,14 @@ done </etc/sgkit/modules
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lib/sgkit/sgnet-lab.sh
 	sgnet_configure "$domain"
+	sgnet_iperf_server "$domain"
 	sgnet_ping "$domain"
 	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
+fi
+# bench.net: netfront next to sgnet, an iperf3 server and a counter service.
+if [ -f /etc/sgkit/bench.conf ]; then
+	. /lib/sgkit/bench-net.sh
+	bench_net_domu
 fi
 
 echo "SGKIT-DONE"

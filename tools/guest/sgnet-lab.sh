@@ -7,14 +7,24 @@
 #   reload DOMAIN                       then DOMAIN unbinds its sgnet devices,
 #                                       unloads and reloads sgnet, configures
 #                                       and pings again
+#   iperf DOMAIN ADDR                   DOMAIN runs an iperf3 server on ADDR;
+#                                       dom0 runs TCP and UDP both ways, a UDP
+#                                       flood (to fill DOMAIN's receive pool)
+#                                       and, at the end, destroys DOMAIN in the
+#                                       middle of a transfer
 # DOMAIN is dom0 or a domU name; BACKEND and FRONTEND are names or 0.
 # What the host reads from the consoles:
 #   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C   an interface was set up
-#   SGKIT-PING from=DOMAIN to=PEER if=IF rc=N          ping's exit status
+#   SGKIT-PING from=DOMAIN to=PEER if=IF rc=N tries=N  ping's exit status
 #   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
 #   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
 #   SGKIT-RELOAD DOMAIN unbind=N rmmod=N insmod=N      sgnet was reloaded
 #   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst
+#   SGKIT-IPERF test=T to=ADDR rc=N json=...          dom0's iperf3 -J, one line
+#   SGKIT-NETSTAT dom0-preflood|dom0-postflood ...    counters around the flood
+#   SGKIT-FLOOD-PING to=ADDR rc=N                     a ping after the flood
+#   SGKIT-BUSY-DESTROY dom=D running=R destroy=N carrier=C client=S
+#                                       D destroyed while an iperf3 ran to it
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
@@ -71,7 +81,7 @@ sgnet_configure() {
 	done <"$SGNET_CONF"
 }
 
-sgnet_ping_one() {
+sgnet_wait_reply() {
 	n=0
 	while :; do
 		out=$(ping -c 1 -W 2 "$1" 2>&1) && break
@@ -79,7 +89,19 @@ sgnet_ping_one() {
 		[ $n -ge $SGNET_WAIT ] && break
 		sleep 1
 	done
-	ping -c 5 -i 0.2 -W 2 "$1" 2>&1
+}
+
+# Wait for a first reply, then five pings.  A peer that reloads sgnet (net.conf
+# "reload") may be away during those five: then wait and ping once more
+# (tries=2 in SGKIT-PING).
+sgnet_ping_one() {
+	tries=0
+	while [ $tries -lt 2 ]; do
+		tries=$((tries + 1))
+		sgnet_wait_reply "$1"
+		ping -c 5 -i 0.2 -W 2 "$1" 2>&1 && return 0
+	done
+	return 1
 }
 
 # Ping every peer of DOMAIN; print the counters.
@@ -88,7 +110,7 @@ sgnet_ping() {
 		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
 		ifc=$(sgnet_if "$devid") || ifc=none
 		sgnet_ping_one "$peer"
-		echo "SGKIT-PING from=$1 to=$peer if=$ifc rc=$?"
+		echo "SGKIT-PING from=$1 to=$peer if=$ifc rc=$? tries=$tries"
 		sgnet_stats "$1" "$ifc"
 	done <"$SGNET_CONF"
 }
@@ -117,6 +139,92 @@ sgnet_lab_dom0() {
 	sgnet_configure dom0
 	sgnet_ping dom0
 	sgnet_burst dom0
+	sgnet_iperf_client
+}
+
+# DOMAIN PEER: the devid of DOMAIN's link to PEER.
+sgnet_devid_to() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$peer" = "$2" ] && echo "$devid"
+	done <"$SGNET_CONF"
+}
+
+# DOMAIN: start the iperf3 servers net.conf gives it.
+sgnet_iperf_server() {
+	while read -r kind dom addr rest; do
+		[ "$kind" = iperf ] && [ "$dom" = "$1" ] || continue
+		iperf3 -s -D -B "$addr"
+		echo "SGKIT-STEP iperf3-server-$addr rc=$?"
+	done <"$SGNET_CONF"
+}
+
+# dom0: one iperf3 client run, NAME ADDR ARGS...; retried while the server
+# is not up yet, bounded by timeout(1) (a stalled link fails, not hangs).
+sgnet_iperf_run() {
+	name=$1
+	addr=$2
+	shift 2
+	n=0
+	while :; do
+		timeout 60 iperf3 -c "$addr" -J -i 0 "$@" </dev/null >/tmp/iperf.json 2>/tmp/iperf.err
+		rc=$?
+		cat /tmp/iperf.err
+		[ $rc = 0 ] && break
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		grep -q "unable to connect\|server is busy" /tmp/iperf.json || break
+		sleep 3
+	done
+	echo "SGKIT-IPERF test=$name to=$addr rc=$rc json=$(tr -d '\n\t' </tmp/iperf.json | tr -s ' ')"
+}
+
+# dom0: TCP and UDP both ways to every iperf server, then a UDP flood
+# without a rate limit toward it, the counters around the flood, and a
+# ping that must still get through.
+sgnet_iperf_client() {
+	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
+		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
+		sgnet_iperf_run tcp "$addr" -t 4
+		sgnet_iperf_run tcp-reverse "$addr" -t 4 -R
+		sgnet_iperf_run udp "$addr" -t 4 -u -b 20M -l 1400
+		sgnet_iperf_run udp-reverse "$addr" -t 4 -u -b 20M -l 1400 -R
+		sgnet_stats dom0-preflood "$ifc"
+		sgnet_iperf_run flood "$addr" -t 4 -u -b 0 -l 1400
+		sgnet_stats dom0-postflood "$ifc"
+		ping -c 3 -W 3 "$addr" </dev/null
+		echo "SGKIT-FLOOD-PING to=$addr rc=$?"
+	done
+}
+
+# dom0, once the domUs are done: destroy every iperf server's domain while
+# a transfer to and from it runs (iperf3 --bidir); its sgnet link in dom0
+# must lose carrier.  The caller destroys the rest and checks free memory.
+sgnet_busy_destroy() {
+	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
+		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
+		timeout 120 iperf3 -c "$addr" -t 60 -i 0 --bidir </dev/null >/tmp/busy.out 2>&1 &
+		client=$!
+		sleep 4
+		running=0
+		kill -0 $client 2>/dev/null && running=1
+		sgnet_stats dom0-busy "$ifc"
+		xl destroy "$dom" </dev/null
+		destroy=$?
+		n=0
+		while [ "$(sgnet_carrier "$ifc")" != 0 ] && [ $n -lt 20 ]; do
+			n=$((n + 1))
+			sleep 1
+		done
+		sleep 2
+		state=exited
+		if kill -0 $client 2>/dev/null; then
+			kill $client
+			state=killed
+		fi
+		wait $client
+		echo "SGKIT-BUSY-DESTROY dom=$dom running=$running destroy=$destroy" \
+			"carrier=$(sgnet_carrier "$ifc") client=$state seconds=$n"
+	done
 }
 
 # A burst: many echo requests in flight at once (more than the peer has

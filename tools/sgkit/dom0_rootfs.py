@@ -49,6 +49,7 @@ EXTRA_PACKAGES = (
     "busybox",
     "ethtool",  # ethtool -S of sgnet in lab.net
     "iputils-ping",
+    "iperf3",  # TCP/UDP transfers over sgnet in lab.net (the domUs get it too)
 )
 # Kernel modules dom0 loads (with their dependencies), by module name.
 DOM0_MODULES = (

@@ -15,17 +15,19 @@ returned, dom0's links lost carrier when the peer went away, sgnet reloaded).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sgkit import driver_build, progress, reports, xen_build
 from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
 from sgkit.errors import KitError
+from sgkit.guest_binaries import iperf3_files
 from sgkit.initramfs import build_initramfs, guest_script
 from sgkit.kernels import kernel_image
 from sgkit.lab_test import (
@@ -42,7 +44,7 @@ from sgkit.lab_test import (
     split_console,
 )
 from sgkit.paths import results_dir
-from sgkit.qemu_lab import BootSpec, boot
+from sgkit.qemu_lab import BootResult, BootSpec, boot
 from sgkit.xen_versions import DEFAULT_XEN
 
 SUITE = "sgnet"
@@ -68,6 +70,12 @@ DEFAULT_LINKS = (
 # Domains that unload and reload sgnet after their first pings.
 DEFAULT_RELOAD = ("sg-b",)
 
+# Domains (frontends of a link to dom0) that run an iperf3 server: dom0 runs
+# TCP and UDP both ways, a UDP flood, and destroys them mid-transfer.
+DEFAULT_IPERF = ("sg-a",)
+# The iperf3 runs dom0 makes to each server (sgnet-lab.sh), in order.
+IPERF_TESTS = ("tcp", "tcp-reverse", "udp", "udp-reverse", "flood")
+
 _NET = re.compile(
     r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
     r" carrier=(?P<carrier>\S+)"
@@ -84,9 +92,26 @@ _BURST = re.compile(
 )
 _INSMOD = re.compile(r"SGKIT-INSMOD (?P<mod>\S+) rc=(?P<rc>-?\d+)")
 _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
+_IPERF = re.compile(
+    r"SGKIT-IPERF test=(?P<test>\S+) to=(?P<to>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)"
+)
+_FLOOD_PING = re.compile(r"SGKIT-FLOOD-PING to=(?P<to>\S+) rc=(?P<rc>-?\d+)")
+_BUSY = re.compile(
+    r"SGKIT-BUSY-DESTROY dom=(?P<dom>\S+) running=(?P<running>\d) destroy=(?P<destroy>-?\d+)"
+    r" carrier=(?P<carrier>\S+) client=(?P<client>\S+) seconds=(?P<seconds>\d+)"
+)
+_OOPS = re.compile(r"^.*(?:\bBUG:|\bOops\b|WARNING: CPU:|Kernel panic).*$", re.MULTILINE)
 
 
-def net_conf(links: Sequence[Link], reload: Sequence[str] = ()) -> str:
+def iperf_addr(links: Sequence[Link], domain: str) -> str:
+    """The address of ``domain`` on its link to dom0 (where its iperf3 server listens)."""
+    for link in links:
+        if link.backend == "0" and link.frontend == domain:
+            return f"{link.subnet}.2"
+    raise KitError(f"iperf3 server {domain!r} has no sgnet link to dom0")
+
+
+def net_conf(links: Sequence[Link], reload: Sequence[str] = (), iperf: Sequence[str] = ()) -> str:
     lines = []
     for link in links:
         lines.append(f"link {link.backend} {link.frontend} {link.devid}")
@@ -95,6 +120,7 @@ def net_conf(links: Sequence[Link], reload: Sequence[str] = ()) -> str:
         lines.append(f"addr {be} {link.devid} {link.subnet}.1/24 {link.subnet}.2")
         lines.append(f"addr {fe} {link.devid} {link.subnet}.2/24 {link.subnet}.1")
     lines += [f"reload {name}" for name in reload]
+    lines += [f"iperf {name} {iperf_addr(links, name)}" for name in iperf]
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +151,57 @@ def ping_rtt(text: str, line_no: int) -> str | None:
     return None
 
 
+def iperf_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """What one ``iperf3 -J`` run measured: rates in Mbit/s, UDP packets and loss."""
+    if "error" in data:
+        return {"error": data["error"]}
+    end = data.get("end", {})
+    udp = data.get("start", {}).get("test_start", {}).get("protocol") == "UDP"
+    sent, received = end.get("sum_sent", {}), end.get("sum_received", {})
+    out: dict[str, Any] = {
+        "protocol": "udp" if udp else "tcp",
+        "reverse": bool(data.get("start", {}).get("test_start", {}).get("reverse")),
+        "seconds": round(float(sent.get("seconds", 0.0)), 2),
+        "sent_mbps": round(sent.get("bits_per_second", 0.0) / 1e6, 3),
+        "received_mbps": round(received.get("bits_per_second", 0.0) / 1e6, 3),
+        "received_bytes": int(received.get("bytes", 0)),
+    }
+    if udp:
+        out["packets"] = int(received.get("packets", sent.get("packets", 0)))
+        out["lost_packets"] = int(received.get("lost_packets", 0))
+        out["lost_percent"] = round(float(received.get("lost_percent", 0.0)), 2)
+        seconds = float(received.get("seconds") or 0.0)
+        delivered = out["packets"] - out["lost_packets"]
+        out["received_pps"] = round(delivered / seconds, 1) if seconds else 0.0
+    else:
+        out["retransmits"] = int(sent.get("retransmits", 0))
+    return out
+
+
+def iperf_results(text: str) -> dict[str, dict[str, Any]]:
+    """Every SGKIT-IPERF line of dom0: ``test -> {rc, to, ...summary}``."""
+    found: dict[str, dict[str, Any]] = {}
+    for m in _IPERF.finditer(text):
+        entry: dict[str, Any] = {"rc": int(m["rc"]), "to": m["to"]}
+        try:
+            entry.update(iperf_summary(json.loads(m["json"])))
+        except (ValueError, TypeError, AttributeError) as e:
+            entry["error"] = f"unreadable iperf3 JSON: {e}"
+        found[m["test"]] = entry
+    return found
+
+
+def counter_delta(
+    stats: dict[str, dict[str, int]], before: str, after: str, key: str
+) -> int | None:
+    """``after - before`` of counter ``key`` between two SGKIT-NETSTAT tags (any interface)."""
+    b = next((v for k, v in stats.items() if k.startswith(before + "/")), None)
+    a = next((v for k, v in stats.items() if k.startswith(after + "/")), None)
+    if a is None or b is None or key not in a or key not in b:
+        return None
+    return a[key] - b[key]
+
+
 @dataclass(frozen=True)
 class NetOutcome:
     report: reports.RunReport
@@ -133,7 +210,10 @@ class NetOutcome:
 
 
 def net_results(
-    console: LabConsole, links: Sequence[Link], reload: Sequence[str] = ()
+    console: LabConsole,
+    links: Sequence[Link],
+    reload: Sequence[str] = (),
+    iperf: Sequence[str] = (),
 ) -> tuple[list[reports.Result], dict[str, Any]]:
     """Results for every expected interface and ping, and what was measured."""
     texts = {"dom0": console.dom0, **console.guests}
@@ -185,7 +265,37 @@ def net_results(
     for text in texts.values():
         for m in _STAT.finditer(text):
             measured["stats"][f"{m['dom']}/{m['ifc']}"] = parse_stats(m["rest"])
+    if iperf:
+        results += _iperf_checks(console.dom0, measured)
     return results, measured
+
+
+def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
+    """iperf3 runs completed with data through; the flood filled the peer's pool."""
+    out = []
+    runs = measured["iperf"] = iperf_results(dom0)
+    for test in IPERF_TESTS:
+        run = runs.get(test)
+        if run is None:
+            out.append(_res("dom0", f"iperf_{test}", False, "no SGKIT-IPERF line"))
+            continue
+        ok = run["rc"] == 0 and "error" not in run and run.get("received_mbps", 0) > 0
+        why = f"iperf3 rc={run['rc']} {run.get('error') or ''}".strip()
+        out.append(_res("dom0", f"iperf_{test}", ok, why))
+    stats = measured["stats"]
+    flood = {
+        key: counter_delta(stats, "dom0-preflood", "dom0-postflood", key)
+        for key in ("tx_packets", "tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
+    }
+    measured["flood"] = flood
+    busy = (flood["tx_busy"] or 0) + (flood["credit_requests"] or 0)
+    why = "during the flood dom0's sgnet counted " + ", ".join(f"{k}+{v}" for k, v in flood.items())
+    out.append(_res("dom0", "flood_full_receive_pool", busy > 0, why))
+    pings = [m for m in _FLOOD_PING.finditer(dom0)]
+    ok = bool(pings) and all(m["rc"] == "0" for m in pings)
+    why = "ping after the flood: " + (", ".join(m["rc"] for m in pings) or "not run")
+    out.append(_res("dom0", "ping_after_flood", ok, why))
+    return out
 
 
 def _res(domain: str, test: str, ok: bool, why: str | None) -> reports.Result:
@@ -221,6 +331,16 @@ def host_checks(
         ", ".join(f"{m['ifc']} carrier={m['carrier']}" for m in after) or "not reported"
     )
     out.append(check("dom0_carrier_lost", ok, why))
+    for m in _BUSY.finditer(console.dom0):
+        ok = m["running"] == "1" and m["destroy"] == "0" and m["carrier"] == "0"
+        why = (
+            f"{m['dom']} destroyed with iperf3 running={m['running']}: xl destroy rc="
+            f"{m['destroy']}, dom0 carrier={m['carrier']} after {m['seconds']}s"
+        )
+        out.append(check(f"{m['dom']}_destroyed_mid_transfer", ok, why))
+    oops = _OOPS.findall(console.dom0 + (console.dom0_after or ""))
+    why = "dom0's kernel complained: " + " | ".join(line.strip() for line in oops[:3])
+    out.append(check("dom0_no_oops", not oops, why))
     reload = [m["rc"] for m in _INSMOD.finditer(console.dom0_after or "") if m["mod"] == "sgnet"]
     why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
     out.append(check("dom0_sgnet_reloaded", reload == ["0"], why))
@@ -230,7 +350,31 @@ def host_checks(
     return out
 
 
-def run_lab_net(
+@dataclass(frozen=True)
+class LabExtras:
+    """What a sibling of lab.net (bench.net) adds to the same lab."""
+
+    domu_files: Mapping[str, Path] = field(default_factory=dict)  # domU initramfs
+    dom0_files: Mapping[str, Path | bytes] = field(default_factory=dict)  # dom0 overlay
+    settings: Mapping[str, str] = field(default_factory=dict)  # lab.conf
+    modes: Mapping[str, int] = field(default_factory=dict)  # dom0 overlay modes
+
+
+@dataclass(frozen=True)
+class NetBoot:
+    """One boot of the sgnet lab: its console, split, and what was built for it."""
+
+    result: BootResult
+    text: str
+    console: LabConsole
+    meta: dict[str, Any]
+    out: Path
+    started: str
+    domus: list[str]
+
+
+def boot_net_lab(
+    kind: str,
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str | None = None,
@@ -238,11 +382,14 @@ def run_lab_net(
     timeout_s: float = 900.0,
     links: Sequence[Link] = DEFAULT_LINKS,
     reload: Sequence[str] = DEFAULT_RELOAD,
+    iperf: Sequence[str] = DEFAULT_IPERF,
     domu_memory_mb: int = 128,
     domu_timeout_s: int = 300,
     out_root: Path | None = None,
-) -> NetOutcome:
-    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    extras: LabExtras | None = None,
+) -> NetBoot:
+    """Build what the lab needs, boot it, return the console (results in ``<kind>-<stamp>``)."""
+    extras = extras or LabExtras()
     drivers = driver_build.build(kernel=kernel, xen=xen)
     release = drivers.headers.release
     built = xen_build.build(xen, source)
@@ -256,18 +403,19 @@ def run_lab_net(
         "links": [link.__dict__ for link in links],
     }
     work = _run_dir()
-    out = reports.new_run_dir(out_root or results_dir(), "lab-net")
+    out = reports.new_run_dir(out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         sgnet = drivers.modules["sgnet"]
-        conf = net_conf(links, reload)
+        conf = net_conf(links, reload, iperf)
         (work / "net.conf").write_text(conf)
         settings = {
             "DOMUS": " ".join(domus),
             "DOMU_MEMORY": str(domu_memory_mb),
             "DOMU_TIMEOUT": str(domu_timeout_s),
+            **extras.settings,
         }
-        with progress.step("packing the lab.net domU initramfs and dom0 overlay"):
+        with progress.step(f"packing the {kind} domU initramfs and dom0 overlay"):
             domu = build_initramfs(
                 work / "domU.cpio.gz",
                 guest_script("domU-init.sh"),
@@ -275,6 +423,8 @@ def run_lab_net(
                 extra_files={
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
+                    **(iperf3_files() if iperf else {}),
+                    **extras.domu_files,
                 },
             )
             overlay = pack_files(
@@ -288,11 +438,12 @@ def run_lab_net(
                     "etc/sgkit/modules": b"sgnet\n",
                     "etc/sgkit/net.conf": conf.encode(),
                     "etc/sgkit/lab.conf": "".join(
-                        f'{k}="{v}"\n' for k, v in settings.items()
+                        f"{k}='{v}'\n" for k, v in settings.items()
                     ).encode(),
+                    **extras.dom0_files,
                 },
                 work / "dom0-overlay.cpio.gz",
-                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755},
+                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755, **extras.modes},
             )
             initrd = concatenate([base.archive, overlay], work / "dom0-lab.cpio.gz")
         spec = BootSpec(
@@ -309,29 +460,64 @@ def run_lab_net(
             out / "console.log",
             timeout_s=timeout_s,
             done_marker=LAB_DONE_MARKER,
-            label=f"lab.net (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
+            label=f"{kind} (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = result.log.read_text(errors="replace")
     console = split_console(text)
     _write_logs(out, console)
-    results, measured = net_results(console, links, reload)
+    meta["accel"] = result.accel
+    meta["domus"] = domus
+    return NetBoot(result, text, console, meta, out, started, domus)
+
+
+def run_lab_net(
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str | None = None,
+    accel: str = "tcg",
+    timeout_s: float = 900.0,
+    links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
+    iperf: Sequence[str] = DEFAULT_IPERF,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+) -> NetOutcome:
+    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    lab = boot_net_lab(
+        "lab-net",
+        xen,
+        source,
+        kernel,
+        accel,
+        timeout_s,
+        links,
+        reload,
+        iperf,
+        domu_memory_mb,
+        domu_timeout_s,
+        out_root,
+    )
+    console, text, meta = lab.console, lab.text, lab.meta
+    results, measured = net_results(console, links, reload, iperf)
     memory = free_memory(text)
     states = domu_states(text)
-    results += host_checks(console, text, domus, memory, states, failed_steps(console.dom0))
-    meta.update(accel=result.accel, domus=domus, **measured)
+    results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))
+    meta.update(**measured)
+    meta["free_memory_mb"] = None if memory is None else {"before": memory[0], "after": memory[1]}
     report = reports.RunReport(
         name="lab-net",
         results=results,
-        verdict=result.verdict,
-        started=started,
-        duration_s=result.duration_s,
+        verdict=lab.result.verdict,
+        started=lab.started,
+        duration_s=lab.result.duration_s,
         meta=meta,
     )
     text_summary = summarize(report, measured)
-    reports.publish(report, out, text_summary, "latest-lab-net")
-    return NetOutcome(report, out, text_summary)
+    reports.publish(report, lab.out, text_summary, "latest-lab-net")
+    return NetOutcome(report, lab.out, text_summary)
 
 
 def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:
@@ -340,6 +526,23 @@ def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:
         lines.append(f"  ping {pair}: rc={ping['rc']} rtt min/avg/max={ping['rtt_ms']} ms")
     for pair, burst in measured["bursts"].items():
         lines.append(f"  burst {pair}: {burst['received']} of {burst['sent']} replies")
+    for test, run in measured.get("iperf", {}).items():
+        if "error" in run:
+            lines.append(f"  iperf3 {test}: rc={run['rc']} {run['error']}")
+            continue
+        extra = (
+            f" {run['received_pps']} pkt/s lost {run['lost_percent']}%"
+            if run["protocol"] == "udp"
+            else f" retransmits {run['retransmits']}"
+        )
+        lines.append(
+            f"  iperf3 {test}: sent {run['sent_mbps']} Mbit/s, received"
+            f" {run['received_mbps']} Mbit/s{extra}"
+        )
+    if "flood" in measured:
+        lines.append(
+            "  flood: dom0 sgnet " + ", ".join(f"{k}+{v}" for k, v in measured["flood"].items())
+        )
     for where, stats in measured["stats"].items():
         packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)
         calls = stats.get("tx_hypercalls", 0) + stats.get("rx_hypercalls", 0)

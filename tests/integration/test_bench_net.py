@@ -1,0 +1,26 @@
+"""bench.net for real: one boot, sgnet and netfront/netback; valid JSON and PNG (no timings)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sgkit.bench_net import DRIVERS, METRICS, TESTS, run_bench_net
+
+
+@pytest.mark.integration
+def test_bench_net_writes_json_and_png_for_both_drivers(tmp_path):
+    outcome = run_bench_net(seconds=2, out_root=tmp_path)
+    bench = json.loads((outcome.results / "bench.json").read_text())
+    assert bench["complete"], outcome.text_summary
+    for driver in DRIVERS:
+        for test in TESTS:
+            run = bench["tests"][driver][test]
+            assert run.get("rc") == 0 and "error" not in run, (driver, test, run)
+            assert run["costs"] and run["costs"]["packets"] > 0, (driver, test, run)
+        for metric, _, _ in METRICS:
+            assert bench["headline"][driver][metric] is not None, (driver, metric)
+    assert set(bench["ratios_sgnet_over_netfront"]) == {m for m, _, _ in METRICS}
+    png = (outcome.results / "bench.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

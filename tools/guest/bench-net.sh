@@ -1,0 +1,115 @@
+# bench-net.sh: shell functions of `invoke bench net`, sourced by the dom0 init
+# and the domU init (busybox sh) of the sgnet lab.  /etc/sgkit/bench.conf sets:
+#   BENCH_DOMU          the domU (its xl config has a vif with a no-op script)
+#   BENCH_SGNET_DOMU    the domU's sgnet address (link devid 0 to dom0)
+#   BENCH_VIF_DOM0      dom0's address on the vif (netback)
+#   BENCH_VIF_DOMU      the domU's address on eth0 (netfront)
+#   BENCH_SECONDS       length of each iperf3 run
+#   BENCH_PORT          TCP port of the domU's counter service
+# For each driver (sgnet, then netfront) dom0 runs, against an iperf3 server
+# in the domU: TCP each way, UDP without a rate limit with 64- and 1500-byte
+# IP packets, and a ping.  Around each run it reads the counters of both
+# ends (bench-snap.sh; the domU's over the *other* driver's link, so the
+# reading does not add to the measured interfaces) and Xen's hypercall
+# counters (xenperf -f, Xen-wide).  What the host reads:
+#   SGKIT-BENCH-SNAP drv=D test=T when=before|after side=dom0|domU if=IF k=v...
+#   SGKIT-BENCH-HC drv=D test=T when=W hypercalls T= N v0 v1 ...   (xenperf)
+#   SGKIT-BENCH-RUN drv=D test=T rc=N json=...      iperf3 -J, one line
+#   SGKIT-BENCH-PING drv=D rc=N rtt=min/avg/max/mdev
+#   SGKIT-BENCH-END
+
+BENCH_CONF=/etc/sgkit/bench.conf
+
+# domU: netfront up on eth0, an iperf3 server, the counter service.
+bench_net_domu() {
+	. "$BENCH_CONF"
+	insmod /lib/sgkit/xen-netfront.ko
+	echo "SGKIT-INSMOD xen-netfront rc=$?"
+	n=0
+	while [ ! -d /sys/class/net/eth0 ] && [ $n -lt 60 ]; do
+		n=$((n + 1))
+		sleep 1
+	done
+	ip link set eth0 up
+	ip addr add "$BENCH_VIF_DOMU/24" dev eth0
+	iperf3 -s -D
+	echo "SGKIT-BENCH-DOMU iperf3=$?"
+	nc -ll -p "$BENCH_PORT" -e /lib/sgkit/bench-snap.sh &
+	echo "SGKIT-BENCH-DOMU ready eth0=$(cat /sys/class/net/eth0/carrier 2>/dev/null)"
+}
+
+# DRV TEST WHEN DOM0_IF SNAP_ADDR: both ends' counters and Xen's.
+bench_snap() {
+	pre="SGKIT-BENCH-SNAP drv=$1 test=$2 when=$3"
+	if [ "$3" = before ]; then
+		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
+			echo "$pre side=domU $line"
+		done
+		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
+		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+	else
+		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
+		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
+			echo "$pre side=domU $line"
+		done
+	fi
+}
+
+# DRV DOM0_IF ADDR SNAP_ADDR: every test over one driver.
+bench_driver() {
+	for t in tcp tcp-reverse udp64 udp1500 ping; do
+		case $t in
+		tcp) args="" ;;
+		tcp-reverse) args="-R" ;;
+		udp64) args="-u -b 0 -l 36" ;;     # 36 + 8 UDP + 20 IP = 64 bytes
+		udp1500) args="-u -b 0 -l 1472" ;; # 1472 + 28 = 1500 bytes
+		esac
+		bench_snap "$1" $t before "$2" "$4"
+		if [ $t = ping ]; then
+			out=$(ping -c 20 -i 0.2 -W 2 "$3" 2>&1)
+			rc=$?
+			rtt=$(echo "$out" | sed -n 's/.*= \([0-9.]*\/[0-9.]*\/[0-9.]*\/[0-9.]*\) ms.*/\1/p')
+		else
+			timeout 90 iperf3 -c "$3" -J -i 0 -t "$BENCH_SECONDS" $args \
+				</dev/null >/tmp/bench.json 2>/tmp/bench.err
+			rc=$?
+			cat /tmp/bench.err
+		fi
+		bench_snap "$1" $t after "$2" "$4"
+		if [ $t = ping ]; then
+			echo "SGKIT-BENCH-PING drv=$1 rc=$rc rtt=$rtt"
+		else
+			echo "SGKIT-BENCH-RUN drv=$1 test=$t rc=$rc" \
+				"json=$(tr -d '\n\t' </tmp/bench.json | tr -s ' ')"
+		fi
+	done
+}
+
+# dom0: the vif up, both links answering, then the tests, sgnet first.
+bench_net_dom0() {
+	. "$BENCH_CONF"
+	vif="vif$(xl domid "$BENCH_DOMU").0"
+	n=0
+	while [ ! -d "/sys/class/net/$vif" ] && [ $n -lt 60 ]; do
+		n=$((n + 1))
+		sleep 1
+	done
+	ip link set "$vif" up
+	ip addr add "$BENCH_VIF_DOM0/24" dev "$vif"
+	echo "SGKIT-STEP bench-vif-$vif rc=$?"
+	sgnet_wait_reply "$BENCH_VIF_DOMU"
+	sgnet_wait_reply "$BENCH_SGNET_DOMU"
+	n=0
+	while ! busybox nc "$BENCH_VIF_DOMU" "$BENCH_PORT" </dev/null | grep -q "if=eth0"; do
+		n=$((n + 1))
+		[ $n -ge 30 ] && break
+		sleep 2
+	done
+	echo "SGKIT-STEP bench-counter-service rc=$([ $n -lt 30 ] && echo 0 || echo 1)"
+	sgif=$(sgnet_if 0) || sgif=none
+	echo "SGKIT-BENCH-IF sgnet=$sgif netfront=$vif"
+	bench_driver sgnet "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
+	bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+	echo "SGKIT-BENCH-END"
+}

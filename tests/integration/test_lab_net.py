@@ -31,9 +31,14 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
         assert runs[test]["received_mbps"] > 0, runs[test]
     assert runs["tcp-reverse"]["reverse"] and runs["udp-reverse"]["reverse"]
 
-    # the flood filled the receive pool and the link still works
+    # the flood filled the receive pool (when the receiver fell behind: that
+    # depends on scheduling, so a run where it kept up reports a skip) and
+    # the link still works
     flood = outcome.report.meta["flood"]
-    assert (flood["tx_busy"] or 0) + (flood["credit_requests"] or 0) > 0, flood
+    filled = (flood["tx_busy"] or 0) + (flood["credit_requests"] or 0) > 0
+    status = results[("dom0", "flood_full_receive_pool")].status
+    assert status == ("pass" if filled else "skip"), (flood, status)
+    assert (flood["tx_dropped"] or 0) == 0, flood
     assert results[("dom0", "ping_after_flood")].status == "pass", summary
 
     # sg-a destroyed mid-transfer: carrier off, dom0 fine, memory back

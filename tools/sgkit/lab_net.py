@@ -290,7 +290,13 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
     measured["flood"] = flood
     busy = (flood["tx_busy"] or 0) + (flood["credit_requests"] or 0)
     why = "during the flood dom0's sgnet counted " + ", ".join(f"{k}+{v}" for k, v in flood.items())
-    out.append(_res("dom0", "flood_full_receive_pool", busy > 0, why))
+    if busy > 0:
+        out.append(_res("dom0", "flood_full_receive_pool", True, why))
+    else:
+        # Whether the receiver falls behind depends on how the host schedules
+        # the two vCPUs: a run where it kept up says nothing either way.
+        reason = "the receiver kept up, the pool never filled: " + why
+        out.append(reports.Result("dom0", SUITE, "flood_full_receive_pool", "skip", reason))
     pings = [m for m in _FLOOD_PING.finditer(dom0)]
     ok = bool(pings) and all(m["rc"] == "0" for m in pings)
     why = "ping after the flood: " + (", ".join(m["rc"] for m in pings) or "not run")

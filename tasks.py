@@ -5,6 +5,7 @@
     invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
     invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
     invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping both ways
+    invoke deploy --host H       install the build on Xen lab hosts over SSH
     invoke test                  unit tests, then the real build and lab tests
 
 Run `invoke --list` for all of them and `invoke --help TASK` for options.
@@ -294,6 +295,51 @@ def lab_net(
         raise Exit("sgkit: the lab.net run failed", code=1)
 
 
+# --- deploy --------------------------------------------------------------------
+
+
+@task(
+    iterable=["host"],
+    help={
+        "host": "an SSH host (a ~/.ssh/config alias, [user@]host[:port]); repeatable",
+        "reboot": "boot the new hypervisor once and check its build id",
+        "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "kernel release of the hosts' dom0 (modules are built for it)",
+        "reboot_timeout": "seconds to wait for SSH after the reboot",
+    },
+)
+@kit_errors
+def deploy(
+    c: Context,
+    host: list[str],
+    reboot: bool = False,
+    accept_new_host_key: bool = False,
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    reboot_timeout: int = 900,
+) -> None:
+    """Install the built hypervisor (as a one-shot GRUB entry) and modules on hosts."""
+    from sgkit.deploy import Options, deploy_hosts, local_build, summary
+    from sgkit.paths import results_dir
+
+    if not host:
+        raise Exit("sgkit: error: pass --host HOST (repeatable)", code=2)
+    build = local_build(xen, source, kernel or None)
+    opts = Options(
+        reboot=reboot,
+        accept_new_host_key=accept_new_host_key,
+        reboot_timeout_s=float(reboot_timeout),
+    )
+    outcomes, run_dir = deploy_hosts(host, build, opts, results_dir())
+    print(summary(outcomes))
+    print(f"results: {run_dir}")
+    if not all(o.ok for o in outcomes):
+        raise Exit("sgkit: the deploy failed on some hosts", code=1)
+
+
 # --- tests ---------------------------------------------------------------------
 
 
@@ -311,7 +357,7 @@ def test(c: Context, unit_only: bool = False) -> None:
         )
 
 
-ns = Collection(setup, build, verify, test)
+ns = Collection(setup, build, verify, deploy, test)
 ns.add_collection(Collection("xen", fetch=xen_fetch, build=xen_build))
 ns.add_collection(
     Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)

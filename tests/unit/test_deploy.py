@@ -137,7 +137,9 @@ def test_sysfs_build_id_wins_over_dmesg():
 
 
 def test_a_host_without_xen_is_refused():
-    text = PROBE_OUTPUT.split("== xl-info")[0] + "== xl-info\nsh: xl: not found\nxl-info-failed 127\n"
+    text = (
+        PROBE_OUTPUT.split("== xl-info")[0] + "== xl-info\nsh: xl: not found\nxl-info-failed 127\n"
+    )
     facts = parse_probe(text + "== id\n0\n")
     found = problems(facts, "4.17", KVER)
     assert any("`xl info` failed" in p for p in found)

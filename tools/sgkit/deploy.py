@@ -253,7 +253,9 @@ class _Host:
 
     def _write_grub_entry(self) -> None:
         assert self.client is not None
-        xen_cmdline = check(self.client, "xl info | sed -n 's/^xen_commandline *: //p'").strip()
+        xen_cmdline = kernel_args_from_cmdline(
+            check(self.client, "xl info | sed -n 's/^xen_commandline *: //p'")
+        )
         cmdline = kernel_args_from_cmdline(check(self.client, "cat /proc/cmdline"))
         try:
             script = grub_script(self.art, safe_args(xen_cmdline), safe_args(cmdline))

@@ -29,7 +29,7 @@ for t in grub-reboot grub-editenv update-grub depmod sha256sum; do
   p=$(command -v $t 2>/dev/null) && echo "$t $p"
 done
 [ -f /boot/grub/grub.cfg ] && echo "grub.cfg /boot/grub/grub.cfg"
-echo '== buildid'; cat /sys/hypervisor/properties/buildid 2>/dev/null; echo
+echo '== buildid'; od -An -v -tx1 /sys/hypervisor/properties/buildid 2>/dev/null | tr -d ' \n'; echo
 echo '== dmesg-buildid'; xl dmesg 2>/dev/null | grep -o 'build-id: [0-9a-f]*' | tail -1
 echo "== state"; cat {state} 2>/dev/null
 echo '== id'; id -u

@@ -12,6 +12,7 @@ which of these it was.
 from __future__ import annotations
 
 import getpass
+import logging
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from pathlib import Path
 import paramiko
 
 from sgkit.errors import KitError
+
+# paramiko logs every failed attempt with a traceback (Python's last-resort handler
+# prints it); the kit reports failures itself, as KitErrors.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 DEFAULT_CONFIG = Path("~/.ssh/config")
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")

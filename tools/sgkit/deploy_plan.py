@@ -94,7 +94,15 @@ initrd=/boot/initrd.img-{kver}
 [ -f "$xen" ] && [ -f "$kernel" ] || exit 0
 echo "Found sgkit hypervisor: $xen" >&2
 device=$(${{grub_probe}} --target=device "$xen")
+# A one-shot boot whose entry fails (GRUB cannot load it) must not stop at
+# the menu: GRUB boots the entry named by "fallback" instead, which is the
+# default that next_entry replaced for this boot.
+fallback="${{GRUB_DEFAULT:-0}}"
+[ "$fallback" = saved ] && fallback='${{saved_entry}}'
 cat <<EOF
+if [ "\\${{boot_once}}" ]; then
+	set fallback="$fallback"
+fi
 menuentry '{title}' --id {art.entry_id} {{
 	insmod gzio
 $(prepare_grub_to_access_device "$device" | sed 's/^/\t/')

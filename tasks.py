@@ -303,6 +303,7 @@ def lab_net(
     help={
         "host": "an SSH host (a ~/.ssh/config alias, [user@]host[:port]); repeatable",
         "reboot": "boot the new hypervisor once and check its build id",
+        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local",
         "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
         "xen": "Xen version",
         "source": SOURCE_HELP,
@@ -317,6 +318,7 @@ def deploy(
     c: Context,
     host: list[str],
     reboot: bool = False,
+    run: str = "",
     accept_new_host_key: bool = False,
     xen: str = DEFAULT_XEN,
     source: str = "debian",
@@ -334,6 +336,7 @@ def deploy(
     build = local_build(xen, source, kernel or None)
     opts = Options(
         reboot=reboot,
+        run_suites=run,
         accept_new_host_key=accept_new_host_key,
         reboot_timeout_s=float(reboot_timeout),
         **({"ssh_config": Path(ssh_config)} if ssh_config else {}),

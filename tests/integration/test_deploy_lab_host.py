@@ -32,9 +32,10 @@ def host():
     lab_host.down()
 
 
-def _opts(state) -> Options:
+def _opts(state, run_suites: str = "") -> Options:
     return Options(
         reboot=True,
+        run_suites=run_suites,
         ssh_config=Path(state["ssh_config"]),
         known_hosts=Path(state["known_hosts"]),
         reboot_timeout_s=900,
@@ -63,10 +64,13 @@ def test_deploy_reboot_build_id_then_broken_falls_back(host, tmp_path):
     assert first.running_build_id == build.artifacts.build_id
     assert (run_dir / lab_host.HOST_ALIAS / "junit.xml").is_file()
 
-    [again], _ = deploy_hosts([lab_host.HOST_ALIAS], build, _opts(host), results)
+    # Again, with the sg_op suite run there: nothing to install, no reboot, KTAP back.
+    [again], run_dir = deploy_hosts([lab_host.HOST_ALIAS], build, _opts(host, "sg_op"), results)
     assert again.ok, again.error
     assert any(s.test == "install" and s.status == "skip" for s in again.steps)
     assert not any(s.test == "reboot" and s.status == "pass" for s in again.steps)
+    assert any(s.suite == "sg_op" and s.status == "pass" for s in again.steps)
+    assert "sg_op" in (run_dir / lab_host.HOST_ALIAS / "dom0-dmesg.log").read_text()
 
     [bad], _ = deploy_hosts([lab_host.HOST_ALIAS], _broken(tmp_path, build), _opts(host), results)
     assert not bad.ok

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import paramiko
 
-from sgkit import progress, ssh_hosts
+from sgkit import ktap, progress, ssh_hosts
 from sgkit.deploy_plan import (
     GRUB_SNIPPET,
     Artifacts,
@@ -34,7 +34,14 @@ from sgkit.deploy_plan import (
 )
 from sgkit.errors import KitError
 from sgkit.host_checks import PROBE, STATE_FILE, HostFacts, parse_probe, problems
-from sgkit.reports import Result, RunReport, new_run_dir, write_json, write_junit
+from sgkit.reports import (
+    Result,
+    RunReport,
+    new_run_dir,
+    results_from_ktap,
+    write_json,
+    write_junit,
+)
 from sgkit.ssh_hosts import check, quote
 from sgkit.ssh_hosts import run as ssh_run
 from sgkit.xen_versions import series_of
@@ -43,6 +50,7 @@ from sgkit.xen_versions import series_of
 @dataclass(frozen=True)
 class Options:
     reboot: bool = False
+    run_suites: str = ""  # sgtest suites to run on the host afterwards (comma-separated)
     accept_new_host_key: bool = False
     reboot_timeout_s: float = 900.0
     connect_timeout_s: float = 15.0
@@ -66,6 +74,7 @@ class HostOutcome:
     steps: list[Result] = field(default_factory=list)
     running_build_id: str | None = None
     duration_s: float = 0.0
+    logs: dict[str, str] = field(default_factory=dict)  # file name -> text, for results
 
 
 def sha256_of(path: Path) -> str:
@@ -183,7 +192,12 @@ class _Host:
             self.step("build-id", "pass", "the host runs this build")
         else:
             self.step("reboot", "skip", "no --reboot: the new entry boots once on request")
-        self.outcome.ok = True
+        if self.opts.run_suites:
+            self.checkpoint()
+            self._run_suites()
+        self.outcome.ok = not any(r.status in ("fail", "error") for r in self.outcome.steps)
+        if not self.outcome.ok:
+            self.outcome.error = "some sgtest results failed on the host (see results)"
 
     def _plan(self, facts: HostFacts) -> Plan:
         assert self.client is not None
@@ -315,6 +329,30 @@ class _Host:
             "look at the host's serial console or `xl dmesg`",
         )
 
+    def _run_suites(self) -> None:
+        """insmod sgtest with the suites on the host; its KTAP comes back as results."""
+        assert self.client is not None
+        suites = self.opts.run_suites
+        if not all(c.isalnum() or c in "_," for c in suites):
+            raise KitError(f"--run {suites!r}: suites are names separated by commas")
+        ko = self.art.module_path("sgtest")
+        marker = f"sgkit-run-{time.time_ns()}"
+        self.say(f"running sgtest suites={suites}")
+        script = (
+            f"rmmod sgtest 2>/dev/null; echo {marker} > /dev/kmsg; "
+            f"insmod {quote(ko)} suites={suites}; rc=$?; rmmod sgtest 2>/dev/null; "
+            f"dmesg | sed -n '/{marker}/,$p'; exit $rc"
+        )
+        done = ssh_run(self.client, script, timeout=1800)
+        self.outcome.logs["dom0-dmesg.log"] = done.stdout
+        self.outcome.logs["xl-dmesg.log"] = ssh_run(self.client, "xl dmesg").stdout
+        found = results_from_ktap(ktap.parse(done.stdout, domain=self.alias), self.alias)
+        if not found:
+            why = (done.stderr or done.stdout).strip()[-300:] or "no KTAP in dmesg"
+            self.step("sgtest", "error", f"insmod status {done.status}: {why}")
+        self.outcome.steps.extend(found)
+        self.say(f"sgtest: {len(found)} results")
+
     def _wait_for_new_boot(self, old_boot_id: str) -> None:
         deadline = time.monotonic() + self.opts.reboot_timeout_s
         start = time.monotonic()
@@ -402,6 +440,8 @@ def deploy_hosts(
         write_json(report, out / "results.json")
         write_junit(report, out / "junit.xml")
         (out / "summary.txt").write_text(summary_line(outcome) + "\n")
+        for name, text in outcome.logs.items():
+            (out / name).write_text(text)
     return outcomes, run_dir
 
 

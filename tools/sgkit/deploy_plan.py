@@ -94,26 +94,27 @@ initrd=/boot/initrd.img-{kver}
 [ -f "$xen" ] && [ -f "$kernel" ] || exit 0
 echo "Found sgkit hypervisor: $xen" >&2
 device=$(${{grub_probe}} --target=device "$xen")
-# A one-shot boot whose entry fails (GRUB cannot load it) must not stop at
-# the menu: GRUB boots the entry named by "fallback" instead, which is the
-# default that next_entry replaced for this boot.
-fallback="${{GRUB_DEFAULT:-0}}"
-[ "$fallback" = saved ] && fallback='${{saved_entry}}'
 cat <<EOF
-if [ "\\${{boot_once}}" ]; then
-	set fallback="$fallback"
-fi
 menuentry '{title}' --id {art.entry_id} {{
 	insmod gzio
 $(prepare_grub_to_access_device "$device" | sed 's/^/\t/')
 	echo 'Loading sgkit Xen {art.build_id[:16]} ...'
-	multiboot2 $(make_system_path_relative_to_its_root "$xen") placeholder {xen_args}
-	module2 $(make_system_path_relative_to_its_root "$kernel") placeholder {kernel_args}
+	if multiboot2 $(make_system_path_relative_to_its_root "$xen") placeholder {xen_args}; then
+		module2 $(make_system_path_relative_to_its_root "$kernel") placeholder {kernel_args}
 EOF
 if [ -f "$initrd" ]; then
-	echo "	module2 --nounzip $(make_system_path_relative_to_its_root "$initrd")"
+	echo "		module2 --nounzip $(make_system_path_relative_to_its_root "$initrd")"
 fi
-echo "}}"
+cat <<EOF
+	else
+		# GRUB cannot load it.  A failed entry would stop at the menu with no
+		# timeout; next_entry is already used up, so a reboot boots the default.
+		echo 'sgkit: cannot load this hypervisor; rebooting into the default entry'
+		sleep 3
+		reboot
+	fi
+}}
+EOF
 """
 
 

@@ -5,7 +5,8 @@
     invoke lab.smoke             boot the built Xen in QEMU and query sg_op from dom0
     invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
     invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping, iperf3, flood, destroy
-    invoke bench net             sgnet against netfront/netback in one boot: JSON, PNG, ratios
+    invoke bench.net             sgnet against netfront/netback in one boot: JSON, PNG, ratios
+    invoke deploy --host H       install the build on Xen lab hosts over SSH
     invoke test                  unit tests, then the real build and lab tests
 
 Run `invoke --list` for all of them and `invoke --help TASK` for options.
@@ -336,6 +337,91 @@ def bench_net(
     print(f"results: {outcome.results}")
 
 
+# --- deploy --------------------------------------------------------------------
+
+
+@task(
+    iterable=["host"],
+    help={
+        "host": "an SSH host (a ~/.ssh/config alias, [user@]host[:port]); repeatable",
+        "reboot": "boot the new hypervisor once and check its build id",
+        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local",
+        "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "kernel release of the hosts' dom0 (modules are built for it)",
+        "reboot_timeout": "seconds to wait for SSH after the reboot",
+        "ssh_config": "ssh config file (default ~/.ssh/config)",
+        "known_hosts": "known_hosts file (default ~/.ssh/known_hosts)",
+    },
+)
+@kit_errors
+def deploy(
+    c: Context,
+    host: list[str],
+    reboot: bool = False,
+    run: str = "",
+    accept_new_host_key: bool = False,
+    xen: str = DEFAULT_XEN,
+    source: str = "debian",
+    kernel: str = "",
+    reboot_timeout: int = 900,
+    ssh_config: str = "",
+    known_hosts: str = "",
+) -> None:
+    """Install the built hypervisor (as a one-shot GRUB entry) and modules on hosts."""
+    from sgkit.deploy import Options, deploy_hosts, local_build, summary
+    from sgkit.paths import results_dir
+
+    if not host:
+        raise Exit("sgkit: error: pass --host HOST (repeatable)", code=2)
+    build = local_build(xen, source, kernel or None)
+    opts = Options(
+        reboot=reboot,
+        run_suites=run,
+        accept_new_host_key=accept_new_host_key,
+        reboot_timeout_s=float(reboot_timeout),
+        **({"ssh_config": Path(ssh_config)} if ssh_config else {}),
+        **({"known_hosts": Path(known_hosts)} if known_hosts else {}),
+    )
+    outcomes, run_dir = deploy_hosts(host, build, opts, results_dir())
+    print(summary(outcomes))
+    print(f"results: {run_dir}")
+    if not all(o.ok for o in outcomes):
+        raise Exit("sgkit: the deploy failed on some hosts", code=1)
+
+
+@task(
+    positional=["action"],
+    help={
+        "action": "up (build the cached image if needed, boot, wait for SSH) or down",
+        "xen": "Xen version",
+        "kernel": "dom0 kernel release",
+        "timeout": "seconds to wait for the host's sshd",
+    },
+)
+@kit_errors
+def lab_host(
+    c: Context, action: str, xen: str = DEFAULT_XEN, kernel: str = "", timeout: int = 600
+) -> None:
+    """A QEMU Xen machine that boots from its own disk through GRUB, reached by SSH."""
+    from sgkit import lab_host as lh
+    from sgkit.kernels import DEFAULT_KERNEL
+
+    if action == "up":
+        state = lh.up(xen, kernel or DEFAULT_KERNEL, float(timeout))
+        print(f"lab host up: ssh -F {state['ssh_config']} {lh.HOST_ALIAS}")
+        print(
+            f"deploy to it: invoke deploy --host {lh.HOST_ALIAS} "
+            f"--ssh-config {state['ssh_config']} --known-hosts {state['known_hosts']}"
+        )
+        print(f"console: {state['console']}")
+    elif action == "down":
+        print("lab host stopped" if lh.down() else "no lab host was running")
+    else:
+        raise Exit(f"sgkit: error: unknown action {action!r}: use up or down", code=2)
+
+
 # --- tests ---------------------------------------------------------------------
 
 
@@ -353,11 +439,11 @@ def test(c: Context, unit_only: bool = False) -> None:
         )
 
 
-ns = Collection(setup, build, verify, test)
+ns = Collection(setup, build, verify, deploy, test)
 ns.add_collection(Collection("xen", fetch=xen_fetch, build=xen_build))
 ns.add_collection(
     Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)
 )
 ns.add_collection(Collection("driver", build=driver_build))
-ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net))
+ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net, host=lab_host))
 ns.add_collection(Collection("bench", net=bench_net))

@@ -30,6 +30,10 @@ PACKAGES: dict[str, str] = {
     "debootstrap": "the lab's Debian dom0 root with the xl toolstack",
     "qemu-system-x86": "the emulated lab",
     "ca-certificates": "https downloads",
+    "qemu-utils": "qemu-img: copy-on-write overlays of the lab host's disk",
+    "fdisk": "sfdisk: the lab host's partition table",
+    "openssh-client": "ssh-keygen for deploy's SSH tests",
+    "openssh-server": "a throwaway sshd for deploy's SSH tests",
 }
 
 DEB_SRC_FILE = Path("/etc/apt/sources.list.d/sgkit-deb-src.sources")

@@ -23,6 +23,10 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "make": "make",
     "patch": "patch",
     "qemu-system-x86_64": "qemu-system-x86",
+    "qemu-img": "qemu-utils",
+    "sfdisk": "fdisk",
+    "debootstrap": "debootstrap",
+    "ssh-keygen": "openssh-client",
 }
 
 

@@ -1,0 +1,251 @@
+"""Pure logic of invoke deploy: ssh config, host probe parsing, checks, plans, GRUB text."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from sgkit.deploy import HostOutcome, summary
+from sgkit.deploy_plan import (
+    Artifacts,
+    grub_script,
+    kernel_args_from_cmdline,
+    make_plan,
+    safe_args,
+)
+from sgkit.host_checks import parse_df, parse_probe, problems
+from sgkit.ssh_hosts import resolve
+
+BUILD_ID = "4517c7f7a9b049c3db322d50979c93411be92cad"
+KVER = "6.1.0-50-amd64"
+
+
+def artifacts() -> Artifacts:
+    return Artifacts(
+        build_id=BUILD_ID,
+        xen_version="4.17.5",
+        xen_gz_sha256="aa" * 32,
+        kernel_release=KVER,
+        modules={"sgtest": "bb" * 32, "sgnet": "cc" * 32},
+    )
+
+
+# --- ssh config ------------------------------------------------------------------
+
+SSH_CONFIG = """\
+Host lab1
+    HostName 10.0.0.5
+    User labadmin
+    Port 2222
+    IdentityFile ~/.ssh/lab_key
+    ProxyJump bastion
+
+Host bastion
+    HostName bastion.example.org
+    User jump
+
+Host *.lab
+    User root
+    Port 2200
+"""
+
+
+@pytest.fixture
+def ssh_config(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(SSH_CONFIG)
+    return path
+
+
+def test_resolve_reads_every_field(ssh_config):
+    spec = resolve("lab1", ssh_config)
+    assert (spec.hostname, spec.user, spec.port) == ("10.0.0.5", "labadmin", 2222)
+    assert spec.proxy_jump == "bastion"
+    assert spec.identity_files[0].endswith("/.ssh/lab_key")
+    assert "via bastion" in spec.describe()
+
+
+def test_resolve_wildcards_and_command_line_overrides(ssh_config):
+    spec = resolve("box.lab", ssh_config)
+    assert (spec.hostname, spec.user, spec.port, spec.proxy_jump) == ("box.lab", "root", 2200, None)
+    spec = resolve("admin@box.lab:2022", ssh_config)
+    assert (spec.user, spec.port) == ("admin", 2022)
+
+
+def test_resolve_without_a_config(tmp_path):
+    spec = resolve("root@127.0.0.1:10022", tmp_path / "missing")
+    assert (spec.hostname, spec.user, spec.port) == ("127.0.0.1", "root", 10022)
+
+
+# --- the probe -------------------------------------------------------------------
+
+PROBE_OUTPUT = f"""\
+== os-release
+PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+ID=debian
+VERSION_CODENAME=bookworm
+== uname
+{KVER}
+== xl-info
+host                   : lab1
+release                : {KVER}
+xen_major              : 4
+xen_minor              : 17
+xen_extra              : .5
+xen_version            : 4.17.5
+xen_commandline        : placeholder dom0_mem=2G,max:2G
+== df
+Filesystem     1024-blocks    Used Available Capacity Mounted on
+/dev/vda1           480000   90000    390000      19% /boot
+/dev/vda2         10000000 4000000   6000000      40% /
+== tools
+grub-reboot /usr/sbin/grub-reboot
+grub-editenv /usr/bin/grub-editenv
+update-grub /usr/sbin/update-grub
+depmod /usr/sbin/depmod
+sha256sum /usr/bin/sha256sum
+grub.cfg /boot/grub/grub.cfg
+== buildid
+
+== dmesg-buildid
+build-id: 0123456789abcdef0123456789abcdef01234567
+== state
+{{"build_id": "{BUILD_ID}"}}
+== id
+0
+"""
+
+
+def test_parse_probe_reads_every_section():
+    facts = parse_probe(PROBE_OUTPUT)
+    assert facts.os_release["ID"] == "debian"
+    assert facts.kernel_release == KVER
+    assert facts.xen_series == "4.17"
+    assert facts.xl_info["xen_commandline"] == "placeholder dom0_mem=2G,max:2G"
+    assert facts.free_kb == {"/boot": 390000, "/lib/modules": 6000000}
+    assert facts.boot_loader == "grub"
+    assert facts.running_build_id == "0123456789abcdef0123456789abcdef01234567"
+    assert facts.state == {"build_id": BUILD_ID}
+    assert facts.uid == 0
+    assert problems(facts, "4.17", KVER) == []
+
+
+def test_sysfs_build_id_wins_over_dmesg():
+    text = PROBE_OUTPUT.replace("== buildid\n", f"== buildid\n{BUILD_ID}\n")
+    assert parse_probe(text).running_build_id == BUILD_ID
+
+
+def test_a_host_without_xen_is_refused():
+    text = (
+        PROBE_OUTPUT.split("== xl-info")[0] + "== xl-info\nsh: xl: not found\nxl-info-failed 127\n"
+    )
+    facts = parse_probe(text + "== id\n0\n")
+    found = problems(facts, "4.17", KVER)
+    assert any("`xl info` failed" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("ID=debian", "ID=fedora", "not a Debian-like system"),
+        ("xen_minor              : 17", "xen_minor              : 18", "the build is Xen 4.17"),
+        (f"== uname\n{KVER}", "== uname\n6.1.0-99-amd64", "built for 6.1.0-50-amd64"),
+        ("   390000      19% /boot", "     2000      99% /boot", "/boot has 1 MiB free"),
+        ("update-grub /usr/sbin/update-grub\n", "", "no GRUB with update-grub"),
+        ("== id\n0", "== id\n1000", "not root"),
+    ],
+)
+def test_each_misfit_is_named(old, new, expected):
+    assert old in PROBE_OUTPUT
+    facts = parse_probe(PROBE_OUTPUT.replace(old, new))
+    found = problems(facts, "4.17", KVER)
+    assert len(found) == 1 and expected in found[0], found
+
+
+def test_ubuntu_counts_as_debian_like():
+    facts = parse_probe(PROBE_OUTPUT.replace("ID=debian", "ID=ubuntu\nID_LIKE=debian"))
+    assert problems(facts, "4.17", KVER) == []
+
+
+def test_df_failure_is_reported():
+    assert parse_df(["df: /boot: No such file or directory"]) == {}
+    facts = parse_probe(PROBE_OUTPUT.replace("/dev/vda1", "df: x\n").replace("/dev/vda2", "y"))
+    assert any("free space" in p for p in problems(facts, "4.17", KVER))
+
+
+# --- plans -----------------------------------------------------------------------
+
+
+def test_fresh_host_gets_everything():
+    plan = make_plan(artifacts(), {}, entry_present=False, running_build_id=None, want_reboot=True)
+    assert plan.upload_xen and plan.write_entry and plan.reboot
+    assert plan.upload_modules == ["sgnet", "sgtest"]
+
+
+def test_second_run_is_a_no_op():
+    art = artifacts()
+    remote = {art.xen_path: art.xen_gz_sha256} | {
+        art.module_path(n): s for n, s in art.modules.items()
+    }
+    plan = make_plan(art, remote, entry_present=True, running_build_id=BUILD_ID, want_reboot=True)
+    assert not plan.changes_anything and not plan.reboot
+    assert any("already runs" in n for n in plan.notes)
+
+
+def test_installed_but_not_running_reboots_without_uploading():
+    art = artifacts()
+    remote = {art.xen_path: art.xen_gz_sha256} | {
+        art.module_path(n): s for n, s in art.modules.items()
+    }
+    plan = make_plan(art, remote, entry_present=True, running_build_id="ff" * 20, want_reboot=True)
+    assert not plan.changes_anything and plan.reboot
+
+
+def test_a_changed_file_on_the_host_is_uploaded_again():
+    art = artifacts()
+    remote = {art.xen_path: "00" * 32, art.module_path("sgtest"): art.modules["sgtest"]}
+    plan = make_plan(art, remote, entry_present=True, running_build_id=None, want_reboot=False)
+    assert plan.upload_xen and plan.write_entry and plan.upload_modules == ["sgnet"]
+    assert not plan.reboot
+
+
+def test_paths_live_in_sgkit_places():
+    art = artifacts()
+    assert art.xen_path == f"/boot/sgkit/xen-{BUILD_ID}.gz"
+    assert art.module_path("sgtest") == f"/lib/modules/{KVER}/extra/sgkit/sgtest.ko"
+    assert art.entry_id == f"sgkit-{BUILD_ID[:16]}"
+
+
+# --- GRUB ------------------------------------------------------------------------
+
+
+def test_grub_script_is_valid_shell_and_names_the_entry(tmp_path):
+    script = grub_script(artifacts(), "dom0_mem=2G,max:2G", "root=/dev/vda2 ro console=hvc0")
+    path = tmp_path / "42_sgkit"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
+    assert f"--id sgkit-{BUILD_ID[:16]}" in script
+    assert "multiboot2" in script and "module2 --nounzip" in script
+    assert "else\n\t\t# GRUB cannot load it" in script and "\t\treboot\n" in script
+    assert "dom0_mem=2G,max:2G" in script and "root=/dev/vda2 ro console=hvc0" in script
+
+
+def test_boot_arguments():
+    assert kernel_args_from_cmdline("BOOT_IMAGE=/vmlinuz placeholder root=/dev/sda1 ro\n") == (
+        "root=/dev/sda1 ro"
+    )
+    with pytest.raises(ValueError):
+        safe_args("root=/dev/sda1 $(reboot)")
+
+
+# --- summary ---------------------------------------------------------------------
+
+
+def test_summary_names_failed_hosts_and_why():
+    ok = HostOutcome("lab1", ok=True, left="running build 4517c7f7a9b049c3")
+    bad = HostOutcome("lab2", error="lab2: the host key is unknown")
+    text = summary([ok, bad])
+    assert text.splitlines()[0] == "deploy: 1 of 2 hosts ok"
+    assert "lab2: FAILED; left: nothing changed" in text
+    assert "host key is unknown" in text

@@ -109,6 +109,16 @@ struct sgtest_suite {
 __printf(2, 3) void sgtest_set_reason(struct sgtest_ctx *ctx,
 				      const char *fmt, ...);
 
+/* sgops.c: thin hypercall wrappers the suites share. */
+long sgt_register(const struct xen_sg_elem *e, unsigned int n, domid_t peer,
+		  u16 access, u32 flags, u32 *id);
+long sgt_id_op(unsigned int cmd, u32 id);
+long sgt_bind(const struct xen_sg_addr *a, u32 port, struct page *cpg,
+	      u32 coff);
+long sgt_trigger(const struct xen_sg_addr *a, u32 *fired);
+long sgt_alloc_port(u32 *port);
+void sgt_close_port(u32 port);
+
 /* The suites, each in its own file. */
 extern const struct sgtest_suite sgtest_suite_sg_op;
 extern const struct sgtest_suite sgtest_suite_sg_local;

@@ -164,23 +164,12 @@ static void __init sgx_elem(struct xen_sg_elem *e, struct page *pg, u32 off,
 static long __init sgx_register(const struct xen_sg_elem *e, unsigned int n,
 				domid_t peer, u16 access, u32 *id)
 {
-	struct xen_sg_register r = {
-		.elems = (u64)(uintptr_t)e,
-		.nr_elems = n,
-		.peer = peer,
-		.access = access,
-	};
-	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
-
-	*id = rc ? 0 : r.id;
-	return rc;
+	return sgt_register(e, n, peer, access, 0, id);
 }
 
 static long __init sgx_unregister(u32 id)
 {
-	struct xen_sg_id a = { .id = id };
-
-	return HYPERVISOR_sg_op(XEN_SGOP_unregister, &a);
+	return sgt_id_op(XEN_SGOP_unregister, id);
 }
 
 static void __init sgx_xfer(struct xen_sg_transfer *op, domid_t owner,
@@ -229,54 +218,13 @@ static void __init sgx_addr(struct xen_sg_addr *a, domid_t owner, u32 id,
 	a->offset = off;
 }
 
-static long __init sgx_bind(const struct xen_sg_addr *a, u32 port,
-			    struct page *cpg, u32 coff)
-{
-	struct xen_sg_bind b = { .addr = *a, .port = port };
-
-	if (cpg) {
-		b.flags = XEN_SG_BIND_COUNTER;
-		b.counter_frame = xen_page_to_gfn(cpg);
-		b.counter_offset = coff;
-	}
-	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
-}
-
-static long __init sgx_trigger(const struct xen_sg_addr *a, u32 *fired)
-{
-	struct xen_sg_trigger t = { .addr = *a };
-	long rc = HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
-
-	*fired = t.fired;
-	return rc;
-}
-
-static long __init sgx_alloc_port(u32 *port)
-{
-	struct evtchn_alloc_unbound alloc = {
-		.dom = DOMID_SELF,
-		.remote_dom = DOMID_SELF,
-	};
-	long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
-
-	*port = rc ? 0 : alloc.port;
-	return rc;
-}
-
-static void __init sgx_close_port(u32 port)
-{
-	struct evtchn_close close = { .port = port };
-
-	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
-}
-
 /* A port of ours with sgx_irq() counting in @count; its irq or an error. */
 static int __init sgx_port_irq(struct sgtest_ctx *ctx, u32 *port,
 			       atomic_t *count)
 {
 	int irq;
 
-	if (sgx_alloc_port(port)) {
+	if (sgt_alloc_port(port)) {
 		sgx_diag(ctx, "EVTCHNOP_alloc_unbound failed");
 		return -EIO;
 	}
@@ -284,7 +232,7 @@ static int __init sgx_port_irq(struct sgtest_ctx *ctx, u32 *port,
 					count);
 	if (irq < 0) {
 		sgx_diag(ctx, "bind_evtchn_to_irqhandler: %d", irq);
-		sgx_close_port(*port);
+		sgt_close_port(*port);
 	}
 	return irq;
 }
@@ -621,12 +569,12 @@ static enum sgtest_result __init sgx_unnamed_refused(struct sgtest_ctx *ctx)
 		}
 		sgx_addr(&a, od, oid, 0);
 		ok &= sgx_rc(ctx, "trigger in a registration naming another domain",
-			     o, sgx_trigger(&a, &fired), -XEN_EACCES);
-		if (!sgx_alloc_port(&port)) {
+			     o, sgt_trigger(&a, &fired), -XEN_EACCES);
+		if (!sgt_alloc_port(&port)) {
 			ok &= sgx_rc(ctx, "bind in a registration naming another domain",
-				     o, sgx_bind(&a, port, NULL, 0),
+				     o, sgt_bind(&a, port, NULL, 0),
 				     -XEN_EACCES);
-			sgx_close_port(port);
+			sgt_close_port(port);
 		}
 		ok &= sgx_put(ctx, 1, "rights-done/%s", sgx_name(o));
 	} else {
@@ -698,7 +646,7 @@ static enum sgtest_result __init sgx_nway(struct sgtest_ctx *ctx)
 	}
 	WRITE_ONCE(*counter, SGX_N);
 	ok &= sgx_rc(ctx, "bind with a counter", SGX_DOM0,
-		     sgx_bind(&a, port, st->pg[1], 64), 0);
+		     sgt_bind(&a, port, st->pg[1], 64), 0);
 	ok &= sgx_put(ctx, 1, "nway/bound/%s", cross_self);
 
 	for (r = 0; r < SGX_ROUNDS && ok; r++) {
@@ -727,7 +675,7 @@ static enum sgtest_result __init sgx_nway(struct sgtest_ctx *ctx)
 				ok = false;
 			}
 			ok &= sgx_rc(ctx, "trigger", SGX_DOM0,
-				     sgx_trigger(&a, &fired), 0);
+				     sgt_trigger(&a, &fired), 0);
 			if (fired != SGX_NDOM) {
 				sgx_diag(ctx, "trigger %d fired %u bindings, expected %d",
 					 s, fired, SGX_NDOM);
@@ -795,7 +743,7 @@ static enum sgtest_result __init sgx_trigger_on_transfer(struct sgtest_ctx *ctx)
 		sgx_addr(&a, DOMID_SELF, id, 64);
 		if (irq >= 0)
 			ok &= sgx_rc(ctx, "bind", peer,
-				     sgx_bind(&a, port, NULL, 0), 0);
+				     sgt_bind(&a, port, NULL, 0), 0);
 		else
 			ok = false;
 		ok &= sgx_put(ctx, id, "tot/%s", cross_self);
@@ -886,7 +834,7 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 			return SGTEST_FAIL;
 		*(s32 *)page_address(pg[1]) = 1;
 		ok &= sgx_rc(ctx, "bind on dom0's registration", other,
-			     sgx_bind(&a, port, pg[1], 0), 0);
+			     sgt_bind(&a, port, pg[1], 0), 0);
 		ok &= sgx_put(ctx, port, "hold/%s/port", cross_self);
 		sgx_usage(&u);
 		sgx_diag(ctx,
@@ -898,13 +846,13 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 
 	/* dom0: a bare port (no handler: it may outlive this module). */
 	__free_page(pg[1]);
-	ok &= sgx_rc(ctx, "alloc port", other, sgx_alloc_port(&port), 0);
+	ok &= sgx_rc(ctx, "alloc port", other, sgt_alloc_port(&port), 0);
 	ok &= sgx_rc(ctx, "bind on sg-b's registration", other,
-		     sgx_bind(&a, port, NULL, 0), 0);
+		     sgt_bind(&a, port, NULL, 0), 0);
 	ok &= sgx_wait(ctx, &v, other, "hold/%s/port", sgx_name(other));
 	sgx_addr(&a, DOMID_SELF, id, 0);
 	ok &= sgx_rc(ctx, "trigger our registration", other,
-		     sgx_trigger(&a, &fired), 0);
+		     sgt_trigger(&a, &fired), 0);
 	if (fired != 1) {
 		sgx_diag(ctx, "trigger fired %u bindings, expected sg-b's one",
 			 fired);
@@ -984,7 +932,7 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 	/* sg-b's binding on our registration too. */
 	sgx_addr(&a, DOMID_SELF, id, 0);
 	ok &= sgx_rc(ctx, "trigger our registration", SGX_B,
-		     sgx_trigger(&a, &fired), 0);
+		     sgt_trigger(&a, &fired), 0);
 	if (fired) {
 		sgx_diag(ctx, "trigger fired %u bindings; sg-b's should be gone",
 			 fired);
@@ -1002,17 +950,17 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 				      0, 64, &l, 0), -XEN_ESRCH);
 	sgx_addr(&a, bdomid, breg, 0);
 	ok &= sgx_rc(ctx, "trigger in the destroyed domain's registration",
-		     SGX_B, sgx_trigger(&a, &fired), -XEN_ESRCH);
-	if (!sgx_alloc_port(&p2)) {
+		     SGX_B, sgt_trigger(&a, &fired), -XEN_ESRCH);
+	if (!sgt_alloc_port(&p2)) {
 		ok &= sgx_rc(ctx, "bind in the destroyed domain's registration",
-			     SGX_B, sgx_bind(&a, p2, NULL, 0), -XEN_ESRCH);
-		sgx_close_port(p2);
+			     SGX_B, sgt_bind(&a, p2, NULL, 0), -XEN_ESRCH);
+		sgt_close_port(p2);
 	}
 
 	/* Release what the first run left. */
 	ok &= sgx_rc(ctx, "unregister what sg_cross left", SGX_B,
 		     sgx_unregister(id), 0);
-	sgx_close_port(port);
+	sgt_close_port(port);
 	sgx_usage(&u);
 	if (u.regs || u.pinned_pages || u.bindings) {
 		sgx_diag(ctx, "usage after cleanup regs=%u pinned=%u bindings=%u, expected 0",

@@ -910,11 +910,10 @@ static void __init fz_global(struct xen_sg_global *g)
 		memset(g, 0xff, sizeof(*g));
 }
 
-/* Release everything the model holds; close the ports. */
+/* Release every binding and registration the model holds. */
 static void __init fz_cleanup(struct sgtest_ctx *ctx)
 {
 	struct sg_fuzz_state *st = ctx->priv;
-	unsigned int i;
 
 	while (st->nbinds) {
 		struct xen_sg_unbind u = {

@@ -57,24 +57,7 @@ static void sgl_elem(struct xen_sg_elem *e, struct page *pg, u32 off, u32 len)
 static long __init sgl_register(const struct xen_sg_elem *e, unsigned int n,
 				u16 access, u32 flags, u32 *id)
 {
-	struct xen_sg_register r = {
-		.elems = (u64)(uintptr_t)e,
-		.nr_elems = n,
-		.peer = DOMID_SELF,
-		.access = access,
-		.flags = flags,
-	};
-	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
-
-	*id = rc ? 0 : r.id;
-	return rc;
-}
-
-static long __init sgl_id_op(unsigned int cmd, u32 id)
-{
-	struct xen_sg_id a = { .id = id };
-
-	return HYPERVISOR_sg_op(cmd, &a);
+	return sgt_register(e, n, DOMID_SELF, access, flags, id);
 }
 
 static void __init sgl_usage(struct xen_sg_usage *u)
@@ -165,48 +148,6 @@ static void __init sgl_addr_frame(struct xen_sg_addr *a, struct page *pg,
 	a->owner = DOMID_SELF;
 	a->frame = sgl_frame(pg);
 	a->offset = off;
-}
-
-/* Bind @port to @a; with @counter, count down the u32 at @counter. */
-static long __init sgl_bind(const struct xen_sg_addr *a, u32 port,
-			    struct page *cpg, u32 coff)
-{
-	struct xen_sg_bind b = { .addr = *a, .port = port };
-
-	if (cpg) {
-		b.flags = XEN_SG_BIND_COUNTER;
-		b.counter_frame = sgl_frame(cpg);
-		b.counter_offset = coff;
-	}
-	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
-}
-
-static long __init sgl_trigger(const struct xen_sg_addr *a, u32 *fired)
-{
-	struct xen_sg_trigger t = { .addr = *a };
-	long rc = HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
-
-	*fired = t.fired;
-	return rc;
-}
-
-static long __init sgl_alloc_port(u32 *port)
-{
-	struct evtchn_alloc_unbound alloc = {
-		.dom = DOMID_SELF,
-		.remote_dom = DOMID_SELF,
-	};
-	long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
-
-	*port = alloc.port;
-	return rc;
-}
-
-static void __init sgl_close_port(u32 port)
-{
-	struct evtchn_close close = { .port = port };
-
-	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
 }
 
 /* Wait until sgl_irq() has run @want times in all; is that the count? */
@@ -314,10 +255,10 @@ static enum sgtest_result __init sgl_register_unregister(struct sgtest_ctx *ctx)
 			  u.regs, u.pinned_pages);
 		ok = false;
 	}
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);
 	ok &= sgl_rc(ctx, "unregister twice",
-		     sgl_id_op(XEN_SGOP_unregister, id), -XEN_ENOENT);
+		     sgt_id_op(XEN_SGOP_unregister, id), -XEN_ENOENT);
 	return sgl_result(ctx, ok);
 }
 
@@ -366,7 +307,7 @@ static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 		ok = false;
 	}
 
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
@@ -400,7 +341,7 @@ static enum sgtest_result __init sgl_batch_status(struct sgtest_ctx *ctx)
 	for (i = 0; i < 5; i++)
 		ok &= sgl_rc(ctx, "op status", ops[i].status, want[i]);
 
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
@@ -452,7 +393,7 @@ static enum sgtest_result __init sgl_access_and_bounds(struct sgtest_ctx *ctx)
 		     -XEN_EINVAL);
 	ok &= sgl_rc(ctx, "bad direction",
 		     sgl_xfer1(2, id, 0, 8, l, 1, 0), -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 
 	/* Registrations that are refused take nothing. */
 	sgl_elem(&e, st->pg[0], 4000, 100);
@@ -491,17 +432,17 @@ static enum sgtest_result __init sgl_bad_ids(struct sgtest_ctx *ctx)
 	sgl_usage(&before);
 	sgl_elem(&l, st->pg[0], 0, 64);
 	ok &= sgl_rc(ctx, "unregister unknown id",
-		     sgl_id_op(XEN_SGOP_unregister, 0xdead), -XEN_ENOENT);
+		     sgt_id_op(XEN_SGOP_unregister, 0xdead), -XEN_ENOENT);
 	ok &= sgl_rc(ctx, "rearm unknown id",
-		     sgl_id_op(XEN_SGOP_rearm, 0xdead), -XEN_ENOENT);
+		     sgt_id_op(XEN_SGOP_rearm, 0xdead), -XEN_ENOENT);
 	ok &= sgl_rc(ctx, "transfer to unknown id",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, 0xdead, 0, 8, &l, 1, 0),
 		     -XEN_ENOENT);
 	sgl_addr_reg(&a, 0xdead, 0);
-	ok &= sgl_rc(ctx, "trigger unknown id", sgl_trigger(&a, &fired),
+	ok &= sgl_rc(ctx, "trigger unknown id", sgt_trigger(&a, &fired),
 		     -XEN_ENOENT);
 	a.owner = 0x7f00;
-	ok &= sgl_rc(ctx, "trigger in no domain", sgl_trigger(&a, &fired),
+	ok &= sgl_rc(ctx, "trigger in no domain", sgt_trigger(&a, &fired),
 		     -XEN_ESRCH);
 	ok &= sgl_usage_same(ctx, "after bad ids", &before);
 	return sgl_result(ctx, ok);
@@ -528,10 +469,10 @@ static enum sgtest_result __init sgl_oneshot_rearm(struct sgtest_ctx *ctx)
 	ok &= sgl_rc(ctx, "second transfer",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 16, &l, 1, 0),
 		     -XEN_EBUSY);
-	ok &= sgl_rc(ctx, "rearm", sgl_id_op(XEN_SGOP_rearm, id), 0);
+	ok &= sgl_rc(ctx, "rearm", sgt_id_op(XEN_SGOP_rearm, id), 0);
 	ok &= sgl_rc(ctx, "transfer after rearm",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 16, &l, 1, 0), 0);
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
@@ -585,7 +526,7 @@ static enum sgtest_result __init sgl_limits(struct sgtest_ctx *ctx)
 	ok &= sgl_usage_same(ctx, "after refused pinning", &full);
 	while (nregs)
 		ok &= sgl_rc(ctx, "unregister",
-			     sgl_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
+			     sgt_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
 	ok &= sgl_usage_same(ctx, "after unpinning", &before);
 
 	/* Registrations: one-element ones until max_regs. */
@@ -604,7 +545,7 @@ static enum sgtest_result __init sgl_limits(struct sgtest_ctx *ctx)
 
 	while (nregs)
 		ok &= sgl_rc(ctx, "unregister",
-			     sgl_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
+			     sgt_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
 	ok &= sgl_usage_same(ctx, "after unregistering all", &before);
 out:
 	kfree(ids);
@@ -629,16 +570,16 @@ static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 		return sgl_result(ctx, false);
 	sgl_usage(&before);
 	for (i = 0; i < nports; i++)
-		ok &= sgl_rc(ctx, "alloc port", sgl_alloc_port(&ports[i]), 0);
+		ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&ports[i]), 0);
 
 	/* max_binds_per_addr ports on one address, then one more. */
 	sgl_addr_frame(&a, st->pg[0], 64);
 	for (i = 0; i + 1 < nports; i++)
-		ok &= sgl_rc(ctx, "bind", sgl_bind(&a, ports[i], NULL, 0), 0);
+		ok &= sgl_rc(ctx, "bind", sgt_bind(&a, ports[i], NULL, 0), 0);
 	ok &= sgl_rc(ctx, "bind the same port twice",
-		     sgl_bind(&a, ports[0], NULL, 0), -XEN_EEXIST);
+		     sgt_bind(&a, ports[0], NULL, 0), -XEN_EEXIST);
 	ok &= sgl_rc(ctx, "bind past max_binds_per_addr",
-		     sgl_bind(&a, ports[nports - 1], NULL, 0), -XEN_ENOSPC);
+		     sgt_bind(&a, ports[nports - 1], NULL, 0), -XEN_ENOSPC);
 	for (i = 0; i + 1 < nports; i++)
 		ok &= sgl_rc(ctx, "unbind", HYPERVISOR_sg_op(XEN_SGOP_unbind,
 			     &(struct xen_sg_unbind){ .addr = a,
@@ -649,7 +590,7 @@ static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 	while (nbound < lim->max_bindings) {
 		sgl_addr_frame(&a, st->pg[nbound / PAGE_SIZE % SGL_PAGES],
 			       nbound % PAGE_SIZE);
-		if (sgl_bind(&a, ports[0], NULL, 0)) {
+		if (sgt_bind(&a, ports[0], NULL, 0)) {
 			ok &= sgl_rc(ctx, "bind below max_bindings", -1, 0);
 			break;
 		}
@@ -658,13 +599,13 @@ static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 	sgl_usage(&full);
 	sgl_addr_frame(&a, st->pg[2], PAGE_SIZE - 1);
 	ok &= sgl_rc(ctx, "bind past max_bindings",
-		     sgl_bind(&a, ports[1], NULL, 0),
+		     sgt_bind(&a, ports[1], NULL, 0),
 		     full.bindings >= lim->max_bindings ? -XEN_ENOSPC : 0);
 	ok &= sgl_usage_same(ctx, "after refused binding", &full);
 
 	/* Closing the port ends every binding of it. */
 	for (i = 0; i < nports; i++)
-		sgl_close_port(ports[i]);
+		sgt_close_port(ports[i]);
 	ok &= sgl_usage_same(ctx, "after closing the ports", &before);
 	kfree(ports);
 	return sgl_result(ctx, ok);
@@ -682,29 +623,29 @@ static enum sgtest_result __init sgl_bind_errors(struct sgtest_ctx *ctx)
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
 	sgl_usage(&before);
-	ok &= sgl_rc(ctx, "alloc port", sgl_alloc_port(&port), 0);
+	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	sgl_elem(&e, st->pg[0], 0, 128);
 	ok &= sgl_rc(ctx, "register",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &id), 0);
 
 	sgl_addr_reg(&a, id, 0);
 	ok &= sgl_rc(ctx, "misaligned counter",
-		     sgl_bind(&a, port, st->pg[1], 2), -XEN_EINVAL);
+		     sgt_bind(&a, port, st->pg[1], 2), -XEN_EINVAL);
 	ok &= sgl_rc(ctx, "counter past its page",
-		     sgl_bind(&a, port, st->pg[1], PAGE_SIZE), -XEN_EINVAL);
+		     sgt_bind(&a, port, st->pg[1], PAGE_SIZE), -XEN_EINVAL);
 	sgl_addr_reg(&a, id, 128);
 	ok &= sgl_rc(ctx, "address past the registration",
-		     sgl_bind(&a, port, NULL, 0), -XEN_ERANGE);
+		     sgt_bind(&a, port, NULL, 0), -XEN_ERANGE);
 	sgl_addr_frame(&a, st->pg[1], PAGE_SIZE);
 	ok &= sgl_rc(ctx, "address past the frame",
-		     sgl_bind(&a, port, NULL, 0), -XEN_ERANGE);
+		     sgt_bind(&a, port, NULL, 0), -XEN_ERANGE);
 	sgl_addr_reg(&a, id, 0);
 	a.frame = 1;
 	ok &= sgl_rc(ctx, "frame with a registration",
-		     sgl_bind(&a, port, NULL, 0), -XEN_EINVAL);
+		     sgt_bind(&a, port, NULL, 0), -XEN_EINVAL);
 	sgl_addr_reg(&a, id, 0);
 	ok &= sgl_rc(ctx, "port that is not ours",
-		     sgl_bind(&a, 0x7ffffff, NULL, 0), -XEN_EINVAL);
+		     sgt_bind(&a, 0x7ffffff, NULL, 0), -XEN_EINVAL);
 	ok &= sgl_rc(ctx, "unbind what is not bound",
 		     HYPERVISOR_sg_op(XEN_SGOP_unbind,
 				      &(struct xen_sg_unbind){ .addr = a,
@@ -712,10 +653,10 @@ static enum sgtest_result __init sgl_bind_errors(struct sgtest_ctx *ctx)
 		     -XEN_ENOENT);
 
 	/* Unregistering ends the bindings made through the registration. */
-	ok &= sgl_rc(ctx, "bind", sgl_bind(&a, port, st->pg[1], 0), 0);
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "bind", sgt_bind(&a, port, st->pg[1], 0), 0);
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);
-	sgl_close_port(port);
+	sgt_close_port(port);
 	return sgl_result(ctx, ok);
 }
 
@@ -734,22 +675,22 @@ static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 		return sgl_result(ctx, false);
 	sgl_usage(&before);
 	counter = (s32 *)((u8 *)page_address(st->pg[1]) + 64);
-	ok &= sgl_rc(ctx, "alloc port", sgl_alloc_port(&port), 0);
+	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	irq = bind_evtchn_to_irqhandler(port, sgl_irq, 0, "sgtest", st);
 	if (irq < 0) {
 		ktap_diag(ctx->ktap, "bind_evtchn_to_irqhandler: %d", irq);
-		sgl_close_port(port);
+		sgt_close_port(port);
 		return sgl_result(ctx, false);
 	}
 
 	sgl_addr_frame(&a, st->pg[0], 16);
 	WRITE_ONCE(*counter, 3);
 	ok &= sgl_rc(ctx, "bind with counter",
-		     sgl_bind(&a, port, st->pg[1], 64), 0);
+		     sgt_bind(&a, port, st->pg[1], 64), 0);
 	for (round = 0; round < 3 && ok; round++) {
 		WRITE_ONCE(*counter, 3);
 		for (i = 0; i < 3; i++) {
-			ok &= sgl_rc(ctx, "trigger", sgl_trigger(&a, &fired), 0);
+			ok &= sgl_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
 			ok &= sgl_rc(ctx, "bindings fired", fired, 1);
 			if (i == 2)
 				want++;
@@ -759,7 +700,7 @@ static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 			     READ_ONCE(*counter), 0);
 	}
 	/* At or below zero, every trigger fires. */
-	ok &= sgl_rc(ctx, "trigger", sgl_trigger(&a, &fired), 0);
+	ok &= sgl_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
 	ok &= sgl_irqs_are(ctx, st, ++want, "counter below zero");
 	ok &= sgl_rc(ctx, "counter", READ_ONCE(*counter), -1);
 
@@ -787,17 +728,17 @@ static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 	sgl_elem(&l, st->pg[1], 0, 64);
 	ok &= sgl_rc(ctx, "register", sgl_register(&e, 1, XEN_SG_ACCESS_READ |
 						   XEN_SG_ACCESS_WRITE, 0, &id), 0);
-	ok &= sgl_rc(ctx, "alloc port", sgl_alloc_port(&port), 0);
+	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	irq = bind_evtchn_to_irqhandler(port, sgl_irq, 0, "sgtest", st);
 	if (irq < 0) {
 		ktap_diag(ctx->ktap, "bind_evtchn_to_irqhandler: %d", irq);
-		sgl_close_port(port);
-		sgl_id_op(XEN_SGOP_unregister, id);
+		sgt_close_port(port);
+		sgt_id_op(XEN_SGOP_unregister, id);
 		return sgl_result(ctx, false);
 	}
 
 	sgl_addr_reg(&a, id, 8);
-	ok &= sgl_rc(ctx, "bind", sgl_bind(&a, port, NULL, 0), 0);
+	ok &= sgl_rc(ctx, "bind", sgt_bind(&a, port, NULL, 0), 0);
 	ok &= sgl_rc(ctx, "transfer with trigger",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 8, 32, &l, 1,
 			       XEN_SG_TRANSFER_TRIGGER), 0);
@@ -812,19 +753,19 @@ static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 
 	/* The byte at registration offset 8 is page 0 byte 264. */
 	sgl_addr_frame(&raw, st->pg[0], 264);
-	ok &= sgl_rc(ctx, "trigger by frame", sgl_trigger(&raw, &fired), 0);
+	ok &= sgl_rc(ctx, "trigger by frame", sgt_trigger(&raw, &fired), 0);
 	ok &= sgl_rc(ctx, "bindings fired by frame", fired, 1);
 	ok &= sgl_irqs_are(ctx, st, 3, "trigger by frame");
 	sgl_addr_frame(&raw, st->pg[0], 265);
-	ok &= sgl_rc(ctx, "trigger next byte", sgl_trigger(&raw, &fired), 0);
+	ok &= sgl_rc(ctx, "trigger next byte", sgt_trigger(&raw, &fired), 0);
 	ok &= sgl_rc(ctx, "bindings fired on next byte", fired, 0);
 
-	ok &= sgl_rc(ctx, "unregister", sgl_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_rc(ctx, "trigger after unregister", sgl_trigger(&a, &fired),
+	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgl_rc(ctx, "trigger after unregister", sgt_trigger(&a, &fired),
 		     -XEN_ENOENT);
 	sgl_addr_frame(&raw, st->pg[0], 264);
 	ok &= sgl_rc(ctx, "trigger frame after unregister",
-		     sgl_trigger(&raw, &fired), 0);
+		     sgt_trigger(&raw, &fired), 0);
 	ok &= sgl_rc(ctx, "bindings left after unregister", fired, 0);
 	unbind_from_irqhandler(irq, st);
 	ok &= sgl_usage_same(ctx, "after unregister", &before);

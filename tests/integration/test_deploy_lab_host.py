@@ -64,12 +64,16 @@ def test_deploy_reboot_build_id_then_broken_falls_back(host, tmp_path):
     assert first.running_build_id == build.artifacts.build_id
     assert (run_dir / lab_host.HOST_ALIAS / "junit.xml").is_file()
 
-    # Again, with the sg_op suite run there: nothing to install, no reboot, KTAP back.
-    [again], run_dir = deploy_hosts([lab_host.HOST_ALIAS], build, _opts(host, "sg_op"), results)
+    # Again, with the conformance suites run there: nothing to install, no
+    # reboot, KTAP back.
+    suites = "sg_op,sg_local"
+    [again], run_dir = deploy_hosts([lab_host.HOST_ALIAS], build, _opts(host, suites), results)
     assert again.ok, again.error
     assert any(s.test == "install" and s.status == "skip" for s in again.steps)
     assert not any(s.test == "reboot" and s.status == "pass" for s in again.steps)
-    assert any(s.suite == "sg_op" and s.status == "pass" for s in again.steps)
+    for suite in suites.split(","):
+        ran = [s for s in again.steps if s.suite == suite]
+        assert ran and all(s.status == "pass" for s in ran), ran
     assert "sg_op" in (run_dir / lab_host.HOST_ALIAS / "dom0-dmesg.log").read_text()
 
     [bad], _ = deploy_hosts([lab_host.HOST_ALIAS], _broken(tmp_path, build), _opts(host), results)

@@ -75,3 +75,67 @@ void __init sgt_close_port(u32 port)
 
 	HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
 }
+
+/* This domain's usage, or all ones if the query fails. */
+void __init sgt_usage(struct xen_sg_usage *u)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+
+	memset(u, 0xff, sizeof(*u));
+	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
+		*u = q.usage;
+}
+
+/* Is usage what it was in @before?  If not, say so in a diagnostic. */
+bool __init sgt_usage_same(struct sgtest_ctx *ctx, const char *what,
+			   const struct xen_sg_usage *before)
+{
+	struct xen_sg_usage u;
+
+	sgt_usage(&u);
+	if (!memcmp(&u, before, sizeof(u)))
+		return true;
+	ktap_diag(ctx->ktap,
+		  "%s: usage regs=%u pinned=%u bindings=%u, expected %u/%u/%u",
+		  what, u.regs, u.pinned_pages, u.bindings, before->regs,
+		  before->pinned_pages, before->bindings);
+	return false;
+}
+
+/* Did a call return @expected?  If not, say so in a diagnostic. */
+bool __init sgt_rc(struct sgtest_ctx *ctx, const char *what, long rc,
+		   long expected)
+{
+	if (rc == expected)
+		return true;
+	ktap_diag(ctx->ktap, "%s: expected rc=%ld, got rc=%ld", what, expected,
+		  rc);
+	return false;
+}
+
+/* Fill @op: @len bytes at @off of @owner's registration @id. */
+void __init sgt_xfer(struct xen_sg_transfer *op, domid_t owner, u32 id, u8 dir,
+		     u64 off, u64 len, const struct xen_sg_elem *local, u32 nr,
+		     u32 flags)
+{
+	memset(op, 0, sizeof(*op));
+	op->local = (u64)(uintptr_t)local;
+	op->nr_local = nr;
+	op->peer = owner;
+	op->dir = dir;
+	op->reg_id = id;
+	op->flags = flags;
+	op->offset = off;
+	op->length = len;
+	op->status = 1;
+}
+
+long __init sgt_batch(struct xen_sg_transfer *ops, u32 n)
+{
+	struct xen_sg_transfer_batch b = {
+		.ops = (u64)(uintptr_t)ops,
+		.nr_ops = n,
+	};
+
+	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+}

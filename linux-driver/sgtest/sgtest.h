@@ -118,6 +118,14 @@ long sgt_bind(const struct xen_sg_addr *a, u32 port, struct page *cpg,
 long sgt_trigger(const struct xen_sg_addr *a, u32 *fired);
 long sgt_alloc_port(u32 *port);
 void sgt_close_port(u32 port);
+void sgt_usage(struct xen_sg_usage *u);
+bool sgt_usage_same(struct sgtest_ctx *ctx, const char *what,
+		    const struct xen_sg_usage *before);
+bool sgt_rc(struct sgtest_ctx *ctx, const char *what, long rc, long expected);
+void sgt_xfer(struct xen_sg_transfer *op, domid_t owner, u32 id, u8 dir,
+	      u64 off, u64 len, const struct xen_sg_elem *local, u32 nr,
+	      u32 flags);
+long sgt_batch(struct xen_sg_transfer *ops, u32 n);
 
 /* The suites, each in its own file. */
 extern const struct sgtest_suite sgtest_suite_sg_op;

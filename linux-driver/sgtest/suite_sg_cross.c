@@ -172,40 +172,14 @@ static long __init sgx_unregister(u32 id)
 	return sgt_id_op(XEN_SGOP_unregister, id);
 }
 
-static void __init sgx_xfer(struct xen_sg_transfer *op, domid_t owner,
-			    u32 id, u8 dir, u64 off, u64 len,
-			    const struct xen_sg_elem *local, u32 nr, u32 flags)
-{
-	memset(op, 0, sizeof(*op));
-	op->local = (u64)(uintptr_t)local;
-	op->nr_local = nr;
-	op->peer = owner;
-	op->dir = dir;
-	op->reg_id = id;
-	op->flags = flags;
-	op->offset = off;
-	op->length = len;
-	op->status = 1;
-}
-
-static long __init sgx_batch(struct xen_sg_transfer *ops, u32 n)
-{
-	struct xen_sg_transfer_batch b = {
-		.ops = (u64)(uintptr_t)ops,
-		.nr_ops = n,
-	};
-
-	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
-}
-
 static long __init sgx_xfer1(domid_t owner, u32 id, u8 dir, u64 off, u64 len,
 			     const struct xen_sg_elem *local, u32 flags)
 {
 	struct xen_sg_transfer op;
 	long rc;
 
-	sgx_xfer(&op, owner, id, dir, off, len, local, 1, flags);
-	rc = sgx_batch(&op, 1);
+	sgt_xfer(&op, owner, id, dir, off, len, local, 1, flags);
+	rc = sgt_batch(&op, 1);
 	return rc ? rc : op.status;
 }
 
@@ -235,15 +209,6 @@ static int __init sgx_port_irq(struct sgtest_ctx *ctx, u32 *port,
 		sgt_close_port(*port);
 	}
 	return irq;
-}
-
-static void __init sgx_usage(struct xen_sg_usage *u)
-{
-	struct xen_sg_query q = { .domid = DOMID_SELF };
-
-	memset(u, 0xff, sizeof(*u));
-	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
-		*u = q.usage;
 }
 
 /* Wait (up to 10 s) until @count reaches @want; then is it exactly that? */
@@ -432,19 +397,19 @@ static bool __init sgx_use_peer_reg(struct sgtest_ctx *ctx, int o)
 			sgx_pat(o, st->self, 1, 5000 + i);
 	/* Out of 3000..4499, across the registration's two elements. */
 	sgx_elem(&l0, st->pg[6], 0, 1500);
-	sgx_xfer(&ops[0], od, id, XEN_SG_TRANSFER_FROM_PEER, 3000, 1500,
+	sgt_xfer(&ops[0], od, id, XEN_SG_TRANSFER_FROM_PEER, 3000, 1500,
 		 &l0, 1, 0);
 	/* Into 5000..6999, from two local elements. */
 	sgx_elem(&l1[0], st->pg[7], 1000, 500);
 	sgx_elem(&l1[1], st->pg[7], 2048, 1500);
-	sgx_xfer(&ops[1], od, id, XEN_SG_TRANSFER_TO_PEER, 5000, 2000, l1, 2,
+	sgt_xfer(&ops[1], od, id, XEN_SG_TRANSFER_TO_PEER, 5000, 2000, l1, 2,
 		 0);
 	/* Past the end, and an ID that is not there: no bytes move. */
-	sgx_xfer(&ops[2], od, id, XEN_SG_TRANSFER_TO_PEER, SGX_REG_LEN - 10, 20,
+	sgt_xfer(&ops[2], od, id, XEN_SG_TRANSFER_TO_PEER, SGX_REG_LEN - 10, 20,
 		 l1, 2, 0);
-	sgx_xfer(&ops[3], od, id + 1000, XEN_SG_TRANSFER_TO_PEER, 0, 64, l1, 2,
+	sgt_xfer(&ops[3], od, id + 1000, XEN_SG_TRANSFER_TO_PEER, 0, 64, l1, 2,
 		 0);
-	ok &= sgx_rc(ctx, "batch", o, sgx_batch(ops, 4), 0);
+	ok &= sgx_rc(ctx, "batch", o, sgt_batch(ops, 4), 0);
 	for (i = 0; i < 4; i++)
 		ok &= sgx_rc(ctx, "op status", o, ops[i].status, want[i]);
 	for (i = 0; i < 1500; i++) {
@@ -836,7 +801,7 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 		ok &= sgx_rc(ctx, "bind on dom0's registration", other,
 			     sgt_bind(&a, port, pg[1], 0), 0);
 		ok &= sgx_put(ctx, port, "hold/%s/port", cross_self);
-		sgx_usage(&u);
+		sgt_usage(&u);
 		sgx_diag(ctx,
 			 "left in place on purpose for xl destroy: registration %u naming dom0, port %u bound on dom0's registration %u (usage regs=%u pinned=%u bindings=%u)",
 			 id, port, peer_id, u.regs, u.pinned_pages,
@@ -862,7 +827,7 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 	ok &= sgx_put(ctx, port, "after/port");
 	ok &= sgx_put(ctx, od, "after/bdomid");
 	ok &= sgx_put(ctx, peer_id, "after/breg");
-	sgx_usage(&u);
+	sgt_usage(&u);
 	sgx_diag(ctx,
 		 "left in place for sg_cross_after: registration %u naming sg-b (domid %u), port %u bound on sg-b's registration %u (usage regs=%u pinned=%u bindings=%u)",
 		 id, od, port, peer_id, u.regs, u.pinned_pages, u.bindings);
@@ -922,7 +887,7 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 	st->domid[SGX_B] = bdomid;
 
 	/* dom0's binding through sg-b's memory ended with sg-b. */
-	sgx_usage(&u);
+	sgt_usage(&u);
 	if (u.regs != 1 || u.pinned_pages != 1 || u.bindings != 0) {
 		sgx_diag(ctx,
 			 "usage regs=%u pinned=%u bindings=%u, expected 1/1/0 (our registration %u only)",
@@ -961,7 +926,7 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 	ok &= sgx_rc(ctx, "unregister what sg_cross left", SGX_B,
 		     sgx_unregister(id), 0);
 	sgt_close_port(port);
-	sgx_usage(&u);
+	sgt_usage(&u);
 	if (u.regs || u.pinned_pages || u.bindings) {
 		sgx_diag(ctx, "usage after cleanup regs=%u pinned=%u bindings=%u, expected 0",
 			 u.regs, u.pinned_pages, u.bindings);

@@ -330,21 +330,12 @@ static void __init fz_forget_reg(struct sg_fuzz_state *st, u32 id)
 	fz_forget_binds(st, id, 0, false);
 }
 
-static void __init fz_usage(struct xen_sg_usage *u)
-{
-	struct xen_sg_query q = { .domid = DOMID_SELF };
-
-	memset(u, 0xff, sizeof(*u));
-	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
-		*u = q.usage;
-}
-
 static void __init fz_check_model(struct sgtest_ctx *ctx)
 {
 	struct sg_fuzz_state *st = ctx->priv;
 	struct xen_sg_usage u;
 
-	fz_usage(&u);
+	sgt_usage(&u);
 	if (u.regs == st->before.regs + st->nregs &&
 	    u.bindings == st->before.bindings + st->nbinds)
 		return;
@@ -1051,7 +1042,7 @@ static int __init sg_fuzz_init(struct sgtest_ctx *ctx)
 	}
 
 	fz_ensure_state(st);
-	fz_usage(&st->before);
+	sgt_usage(&st->before);
 	st->privileged = !HYPERVISOR_sg_op(XEN_SGOP_query_global, &st->gbefore);
 	if (!st->privileged)
 		memset(&st->gbefore, 0, sizeof(st->gbefore));
@@ -1139,7 +1130,7 @@ static enum sgtest_result __init fz_usage_returns(struct sgtest_ctx *ctx)
 	struct sg_fuzz_state *st = ctx->priv;
 	struct xen_sg_usage u;
 
-	fz_usage(&u);
+	sgt_usage(&u);
 	ktap_diag(ctx->ktap, "usage regs=%u pinned_pages=%u bindings=%u",
 		  u.regs, u.pinned_pages, u.bindings);
 	if (memcmp(&u, &st->before, sizeof(u)) || u.regs || u.pinned_pages ||

@@ -35,39 +35,6 @@ struct sg_hostile_state {
 	u64 min_mfn, max_mfn;		/* of our memory (PV) */
 };
 
-static bool __init sgh_rc(struct sgtest_ctx *ctx, const char *what, long rc,
-			  long expected)
-{
-	if (rc == expected)
-		return true;
-	ktap_diag(ctx->ktap, "%s: expected rc=%ld, got rc=%ld", what, expected,
-		  rc);
-	return false;
-}
-
-static void __init sgh_usage(struct xen_sg_usage *u)
-{
-	struct xen_sg_query q = { .domid = DOMID_SELF };
-
-	memset(u, 0xff, sizeof(*u));
-	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
-		*u = q.usage;
-}
-
-static bool __init sgh_same(struct sgtest_ctx *ctx, const char *what,
-			    const struct xen_sg_usage *before)
-{
-	struct xen_sg_usage u;
-
-	sgh_usage(&u);
-	if (!memcmp(&u, before, sizeof(u)))
-		return true;
-	ktap_diag(ctx->ktap, "%s: usage %u/%u/%u, expected %u/%u/%u", what,
-		  u.regs, u.pinned_pages, u.bindings, before->regs,
-		  before->pinned_pages, before->bindings);
-	return false;
-}
-
 static long __init sgh_register(const struct xen_sg_elem *e, unsigned int n,
 				u16 access, u32 *id)
 {
@@ -77,16 +44,6 @@ static long __init sgh_register(const struct xen_sg_elem *e, unsigned int n,
 static long __init sgh_unregister(u32 id)
 {
 	return sgt_id_op(XEN_SGOP_unregister, id);
-}
-
-static long __init sgh_batch(struct xen_sg_transfer *ops, u32 n)
-{
-	struct xen_sg_transfer_batch b = {
-		.ops = (u64)(uintptr_t)ops,
-		.nr_ops = n,
-	};
-
-	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
 }
 
 static u64 __init sgh_global_continuations(void)
@@ -157,7 +114,7 @@ static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 		sgtest_set_reason(ctx, "frames are MFNs for PV guests only");
 		return SGTEST_SKIP;
 	}
-	sgh_usage(&before);
+	sgt_usage(&before);
 	/*
 	 * Xen's dom0 builder gives dom0 pages its p2m does not list (initial
 	 * page tables, start info), so only a domU can be sure that the frames
@@ -174,17 +131,17 @@ static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 		frames[n++] = st->min_mfn - 1;
 	for (i = 0; i < n; i++) {
 		e.frame = frames[i];
-		ok &= sgh_rc(ctx, "register a frame that is not ours",
+		ok &= sgt_rc(ctx, "register a frame that is not ours",
 			     sgh_register(&e, 1, XEN_SG_ACCESS_READ |
 					  XEN_SG_ACCESS_WRITE, &id), -XEN_EINVAL);
-		ok &= sgh_rc(ctx, "register it read-only",
+		ok &= sgt_rc(ctx, "register it read-only",
 			     sgh_register(&e, 1, XEN_SG_ACCESS_READ, &id),
 			     -XEN_EINVAL);
 		if (!ok)
 			ktap_diag(ctx->ktap, "frame %#llx", frames[i]);
 	}
 
-	ok &= sgh_same(ctx, "after foreign frames", &before);
+	ok &= sgt_usage_same(ctx, "after foreign frames", &before);
 	if (!current->mm) {
 		ktap_diag(ctx->ktap, "no mm: page table checks left out");
 		return ok ? SGTEST_PASS : SGTEST_FAIL;
@@ -193,12 +150,12 @@ static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 	/* A page table of ours: Xen must not let anyone write it. */
 	pgd_mfn = virt_to_mfn(current->mm->pgd);
 	e.frame = pgd_mfn;
-	ok &= sgh_rc(ctx, "register our pgd writable",
+	ok &= sgt_rc(ctx, "register our pgd writable",
 		     sgh_register(&e, 1, XEN_SG_ACCESS_WRITE, &id), -XEN_EINVAL);
-	ok &= sgh_same(ctx, "after refused registrations", &before);
+	ok &= sgt_usage_same(ctx, "after refused registrations", &before);
 
 	/* Read-only it is ours to share; a copy into it is refused. */
-	ok &= sgh_rc(ctx, "register our pgd read-only",
+	ok &= sgt_rc(ctx, "register our pgd read-only",
 		     sgh_register(&e, 1, XEN_SG_ACCESS_READ, &id), 0);
 	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (pg && id) {
@@ -212,15 +169,15 @@ static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 			.length = 8,
 		};
 
-		ok &= sgh_rc(ctx, "copy into our pgd", sgh_batch(&op, 1), 0);
-		ok &= sgh_rc(ctx, "copy into our pgd: status", op.status,
+		ok &= sgt_rc(ctx, "copy into our pgd", sgt_batch(&op, 1), 0);
+		ok &= sgt_rc(ctx, "copy into our pgd: status", op.status,
 			     -XEN_EINVAL);
 	}
 	if (id)
-		ok &= sgh_rc(ctx, "unregister", sgh_unregister(id), 0);
+		ok &= sgt_rc(ctx, "unregister", sgh_unregister(id), 0);
 	if (pg)
 		__free_page(pg);
-	ok &= sgh_same(ctx, "at the end", &before);
+	ok &= sgt_usage_same(ctx, "at the end", &before);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
@@ -239,8 +196,8 @@ static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
 	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!pg)
 		return SGTEST_FAIL;
-	sgh_usage(&before);
-	ok &= sgh_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	b.addr.owner = DOMID_SELF;
 	b.addr.frame = xen_page_to_gfn(pg);
 	b.addr.offset = 0;
@@ -249,21 +206,21 @@ static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
 	b.counter_frame = xen_page_to_gfn(pg);
 	for (i = 0; i < ARRAY_SIZE(offs); i++) {
 		b.counter_offset = offs[i];
-		ok &= sgh_rc(ctx, "misaligned or outside counter",
+		ok &= sgt_rc(ctx, "misaligned or outside counter",
 			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
 	}
 	b.counter_offset = 0;
 	b.counter_frame = SGH_NOFRAME;
-	ok &= sgh_rc(ctx, "counter in no frame",
+	ok &= sgt_rc(ctx, "counter in no frame",
 		     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
 	if (xen_pv_domain()) {
 		/* dom0 may own the frame past its p2m: see sgh_foreign_frames(). */
 		b.counter_frame = st->privileged ? 0 : st->max_mfn + 1;
-		ok &= sgh_rc(ctx, "counter in a foreign frame",
+		ok &= sgt_rc(ctx, "counter in a foreign frame",
 			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
 		if (current->mm) {
 			b.counter_frame = virt_to_mfn(current->mm->pgd);
-			ok &= sgh_rc(ctx, "counter in our pgd",
+			ok &= sgt_rc(ctx, "counter in our pgd",
 				     HYPERVISOR_sg_op(XEN_SGOP_bind, &b),
 				     -XEN_EINVAL);
 		}
@@ -271,10 +228,10 @@ static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
 		b.flags = 0;
 		b.counter_frame = 0;
 		b.addr.frame = st->privileged ? 0 : st->max_mfn + 1;
-		ok &= sgh_rc(ctx, "address on a foreign frame",
+		ok &= sgt_rc(ctx, "address on a foreign frame",
 			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
 	}
-	ok &= sgh_same(ctx, "after refused bindings", &before);
+	ok &= sgt_usage_same(ctx, "after refused bindings", &before);
 	sgt_close_port(port);
 	__free_page(pg);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
@@ -387,13 +344,13 @@ static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 	bf = sgh_bufs_alloc();
 	if (!bf)
 		return SGTEST_FAIL;
-	sgh_usage(&before);
-	ok &= sgh_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
 						   XEN_SG_ACCESS_WRITE, &id), 0);
 	sgh_bufs_arm(bf, id);
 	c0 = sgh_global_continuations();
 	t0 = ktime_get_ns();
-	ok &= sgh_rc(ctx, "batch", sgh_batch(bf->ops, SGH_BATCH), 0);
+	ok &= sgt_rc(ctx, "batch", sgt_batch(bf->ops, SGH_BATCH), 0);
 	t0 = ktime_get_ns() - t0;
 	c1 = sgh_global_continuations();
 	for (i = 0; i < SGH_BATCH; i++) {
@@ -417,8 +374,8 @@ static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 		ok = false;
 	}
 	if (id)
-		ok &= sgh_rc(ctx, "unregister", sgh_unregister(id), 0);
-	ok &= sgh_same(ctx, "after the batch", &before);
+		ok &= sgt_rc(ctx, "unregister", sgh_unregister(id), 0);
+	ok &= sgt_usage_same(ctx, "after the batch", &before);
 	sgh_bufs_free(bf);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
@@ -460,8 +417,8 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 	bf = sgh_bufs_alloc();
 	if (!bf)
 		return SGTEST_FAIL;
-	sgh_usage(&before);
-	ok &= sgh_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
 						   XEN_SG_ACCESS_WRITE, &id), 0);
 	sgh_bufs_arm(bf, id);
 	init_completion(&r.done);
@@ -479,9 +436,9 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 	wake_up_process(t);
 
 	atomic_set(&started, 1);
-	ok &= sgh_rc(ctx, "batch", sgh_batch(bf->ops, SGH_BATCH), 0);
+	ok &= sgt_rc(ctx, "batch", sgt_batch(bf->ops, SGH_BATCH), 0);
 	wait_for_completion(&r.done);
-	ok &= sgh_rc(ctx, "unregister from the other thread", r.rc, 0);
+	ok &= sgt_rc(ctx, "unregister from the other thread", r.rc, 0);
 
 	/* A run of successes, then only -ENOENT. */
 	for (i = 0; i < SGH_BATCH; i++) {
@@ -503,8 +460,8 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 		ktap_diag(ctx->ktap, "statuses are not successes then -ENOENT");
 		ok = false;
 	}
-	ok &= sgh_rc(ctx, "unregister again", sgh_unregister(id), -XEN_ENOENT);
-	ok &= sgh_same(ctx, "after the race", &before);
+	ok &= sgt_rc(ctx, "unregister again", sgh_unregister(id), -XEN_ENOENT);
+	ok &= sgt_usage_same(ctx, "after the race", &before);
 	sgh_bufs_free(bf);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
@@ -544,7 +501,7 @@ static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 		goto out;
 	}
 	cnt = page_address(cpg);
-	sgh_usage(&before);
+	sgt_usage(&before);
 	t.addr.owner = DOMID_SELF;
 	t.addr.frame = xen_page_to_gfn(apg);
 	t.addr.offset = 100;
@@ -571,7 +528,7 @@ static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 		/* Counter i reaches zero after 1000 * (i + 1) triggers. */
 		WRITE_ONCE(cnt[i], 1000 * (i + 1));
 		b.port = p[i].port;
-		ok &= sgh_rc(ctx, "bind", HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
+		ok &= sgt_rc(ctx, "bind", HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
 	}
 	if (!ok)
 		goto unbind;
@@ -609,7 +566,7 @@ unbind:
 	for (i = 0; i < n; i++)
 		if (p[i].irq >= 0)
 			unbind_from_irqhandler(p[i].irq, &p[i]);
-	ok &= sgh_same(ctx, "after closing the ports", &before);
+	ok &= sgt_usage_same(ctx, "after closing the ports", &before);
 out:
 	if (apg)
 		__free_page(apg);
@@ -643,61 +600,61 @@ static enum sgtest_result __init sgh_reg_limits_exact(struct sgtest_ctx *ctx)
 		e[i].offset = (i * 4) % PAGE_SIZE;
 		e[i].len = 4;
 	}
-	sgh_usage(&before);
+	sgt_usage(&before);
 
 	/* max_elems exactly, then one more. */
-	ok &= sgh_rc(ctx, "register max_elems", sgh_register(e, me,
+	ok &= sgt_rc(ctx, "register max_elems", sgh_register(e, me,
 		     XEN_SG_ACCESS_READ, &id), 0);
 	if (id)
 		sgh_unregister(id);
-	ok &= sgh_rc(ctx, "register max_elems + 1", sgh_register(e, me + 1,
+	ok &= sgt_rc(ctx, "register max_elems + 1", sgh_register(e, me + 1,
 		     XEN_SG_ACCESS_READ, &id), -XEN_E2BIG);
-	ok &= sgh_same(ctx, "after max_elems", &before);
+	ok &= sgt_usage_same(ctx, "after max_elems", &before);
 
 	/* Pin exactly max_pinned_pages (if max_regs allows), then one more. */
 	while (pinned < lim->max_pinned_pages && nregs < lim->max_regs) {
 		unsigned int k = min(me, lim->max_pinned_pages - pinned);
 
 		if (sgh_register(e, k, XEN_SG_ACCESS_READ, &ids[nregs])) {
-			ok &= sgh_rc(ctx, "register below max_pinned", -1, 0);
+			ok &= sgt_rc(ctx, "register below max_pinned", -1, 0);
 			break;
 		}
 		nregs++;
 		pinned += k;
 	}
-	sgh_usage(&full);
+	sgt_usage(&full);
 	if (pinned == lim->max_pinned_pages) {
-		ok &= sgh_rc(ctx, "pinned_pages at the limit",
+		ok &= sgt_rc(ctx, "pinned_pages at the limit",
 			     full.pinned_pages, before.pinned_pages + pinned);
-		ok &= sgh_rc(ctx, "one page past max_pinned_pages",
+		ok &= sgt_rc(ctx, "one page past max_pinned_pages",
 			     sgh_register(e, 1, XEN_SG_ACCESS_READ, &id),
 			     -XEN_ENOSPC);
-		ok &= sgh_same(ctx, "after one page past", &full);
+		ok &= sgt_usage_same(ctx, "after one page past", &full);
 	} else {
 		ktap_diag(ctx->ktap, "max_regs %u caps pinning below %u",
 			  lim->max_regs, lim->max_pinned_pages);
 	}
 	while (nregs)
-		ok &= sgh_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
-	ok &= sgh_same(ctx, "after unpinning", &before);
+		ok &= sgt_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
+	ok &= sgt_usage_same(ctx, "after unpinning", &before);
 
 	/* max_regs exactly, then one more. */
 	while (nregs < lim->max_regs) {
 		if (sgh_register(e, 1, XEN_SG_ACCESS_READ, &ids[nregs])) {
-			ok &= sgh_rc(ctx, "register below max_regs", -1, 0);
+			ok &= sgt_rc(ctx, "register below max_regs", -1, 0);
 			break;
 		}
 		nregs++;
 	}
-	sgh_usage(&full);
-	ok &= sgh_rc(ctx, "regs at the limit", full.regs,
+	sgt_usage(&full);
+	ok &= sgt_rc(ctx, "regs at the limit", full.regs,
 		     before.regs + lim->max_regs);
-	ok &= sgh_rc(ctx, "register past max_regs",
+	ok &= sgt_rc(ctx, "register past max_regs",
 		     sgh_register(e, 1, XEN_SG_ACCESS_READ, &id), -XEN_ENOSPC);
-	ok &= sgh_same(ctx, "after max_regs + 1", &full);
+	ok &= sgt_usage_same(ctx, "after max_regs + 1", &full);
 	while (nregs)
-		ok &= sgh_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
-	ok &= sgh_same(ctx, "after unregistering", &before);
+		ok &= sgt_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
+	ok &= sgt_usage_same(ctx, "after unregistering", &before);
 out:
 	kfree(ids);
 	kfree(e);
@@ -723,25 +680,25 @@ static enum sgtest_result __init sgh_bind_limit_exact(struct sgtest_ctx *ctx)
 		ok = false;
 		goto out;
 	}
-	sgh_usage(&before);
-	ok &= sgh_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	b.addr.owner = DOMID_SELF;
 	b.port = port;
 	for (i = 0; i < max - before.bindings && ok; i++) {
 		b.addr.frame = xen_page_to_gfn(pg[i / PAGE_SIZE]);
 		b.addr.offset = i % PAGE_SIZE;
-		ok &= sgh_rc(ctx, "bind below max_bindings",
+		ok &= sgt_rc(ctx, "bind below max_bindings",
 			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
 	}
-	sgh_usage(&full);
-	ok &= sgh_rc(ctx, "bindings at the limit", full.bindings, max);
+	sgt_usage(&full);
+	ok &= sgt_rc(ctx, "bindings at the limit", full.bindings, max);
 	b.addr.frame = xen_page_to_gfn(pg[1]);
 	b.addr.offset = PAGE_SIZE - 1;
-	ok &= sgh_rc(ctx, "bind past max_bindings",
+	ok &= sgt_rc(ctx, "bind past max_bindings",
 		     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_ENOSPC);
-	ok &= sgh_same(ctx, "after one past", &full);
+	ok &= sgt_usage_same(ctx, "after one past", &full);
 	sgt_close_port(port);
-	ok &= sgh_same(ctx, "after closing the port", &before);
+	ok &= sgt_usage_same(ctx, "after closing the port", &before);
 out:
 	if (pg[0])
 		__free_page(pg[0]);
@@ -759,26 +716,26 @@ static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *c
 	struct xen_sg_id a = { .id = 1 };
 	bool ok = true;
 
-	ok &= sgh_rc(ctx, "query_global", HYPERVISOR_sg_op(XEN_SGOP_query_global,
+	ok &= sgt_rc(ctx, "query_global", HYPERVISOR_sg_op(XEN_SGOP_query_global,
 							    &g),
 		     st->privileged ? 0 : -XEN_EPERM);
 	g.flags = 1;
-	ok &= sgh_rc(ctx, "query_global with flags",
+	ok &= sgt_rc(ctx, "query_global with flags",
 		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g), -XEN_EINVAL);
 	g.flags = 0;
 	g._pad0 = 1;
-	ok &= sgh_rc(ctx, "query_global with padding",
+	ok &= sgt_rc(ctx, "query_global with padding",
 		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g), -XEN_EINVAL);
 
 	/* Progress past the batch is refused; at its end, nothing is done. */
 	b.nr_ops = 0;
-	ok &= sgh_rc(ctx, "transfer progress past nr_ops",
+	ok &= sgt_rc(ctx, "transfer progress past nr_ops",
 		     HYPERVISOR_sg_op(XEN_SGOP_transfer | (1U << XEN_SGOP_CMD_BITS),
 				      &b), -XEN_EINVAL);
 	b.nr_ops = (UINT_MAX >> XEN_SGOP_CMD_BITS) + 1;
-	ok &= sgh_rc(ctx, "transfer nr_ops past the progress bits",
+	ok &= sgt_rc(ctx, "transfer nr_ops past the progress bits",
 		     HYPERVISOR_sg_op(XEN_SGOP_transfer, &b), -XEN_EINVAL);
-	ok &= sgh_rc(ctx, "unregister with high cmd bits",
+	ok &= sgt_rc(ctx, "unregister with high cmd bits",
 		     HYPERVISOR_sg_op(XEN_SGOP_unregister |
 				      (1U << XEN_SGOP_CMD_BITS), &a),
 		     -XEN_EOPNOTSUPP);

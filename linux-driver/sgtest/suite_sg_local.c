@@ -60,65 +60,11 @@ static long __init sgl_register(const struct xen_sg_elem *e, unsigned int n,
 	return sgt_register(e, n, DOMID_SELF, access, flags, id);
 }
 
-static void __init sgl_usage(struct xen_sg_usage *u)
-{
-	struct xen_sg_query q = { .domid = DOMID_SELF };
-
-	memset(u, 0xff, sizeof(*u));
-	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
-		*u = q.usage;
-}
-
-/* Is usage what it was in @before? */
-static bool __init sgl_usage_same(struct sgtest_ctx *ctx, const char *what,
-				  const struct xen_sg_usage *before)
-{
-	struct xen_sg_usage u;
-
-	sgl_usage(&u);
-	if (!memcmp(&u, before, sizeof(u)))
-		return true;
-	ktap_diag(ctx->ktap,
-		  "%s: usage regs=%u pinned=%u bindings=%u, expected %u/%u/%u",
-		  what, u.regs, u.pinned_pages, u.bindings, before->regs,
-		  before->pinned_pages, before->bindings);
-	return false;
-}
-
-static bool __init sgl_rc(struct sgtest_ctx *ctx, const char *what, long rc,
-			  long expected)
-{
-	if (rc == expected)
-		return true;
-	ktap_diag(ctx->ktap, "%s: expected rc=%ld, got rc=%ld", what, expected,
-		  rc);
-	return false;
-}
-
 static void __init sgl_xfer(struct xen_sg_transfer *op, u8 dir, u32 id,
 			    u64 off, u64 len, const struct xen_sg_elem *local,
 			    u32 nr, u32 flags)
 {
-	memset(op, 0, sizeof(*op));
-	op->local = (u64)(uintptr_t)local;
-	op->nr_local = nr;
-	op->peer = DOMID_SELF;
-	op->dir = dir;
-	op->reg_id = id;
-	op->flags = flags;
-	op->offset = off;
-	op->length = len;
-	op->status = 1;
-}
-
-static long __init sgl_batch(struct xen_sg_transfer *ops, u32 n)
-{
-	struct xen_sg_transfer_batch b = {
-		.ops = (u64)(uintptr_t)ops,
-		.nr_ops = n,
-	};
-
-	return HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+	sgt_xfer(op, DOMID_SELF, id, dir, off, len, local, nr, flags);
 }
 
 /* One transfer: its status, or the batch's error. */
@@ -129,7 +75,7 @@ static long __init sgl_xfer1(u8 dir, u32 id, u64 off, u64 len,
 	long rc;
 
 	sgl_xfer(&op, dir, id, off, len, local, nr, flags);
-	rc = sgl_batch(&op, 1);
+	rc = sgt_batch(&op, 1);
 	return rc ? rc : op.status;
 }
 
@@ -243,21 +189,21 @@ static enum sgtest_result __init sgl_register_unregister(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&e[0], st->pg[0], 100, 1000);
 	sgl_elem(&e[1], st->pg[1], 0, PAGE_SIZE);
-	ok &= sgl_rc(ctx, "register", sgl_register(e, 2, XEN_SG_ACCESS_READ |
+	ok &= sgt_rc(ctx, "register", sgl_register(e, 2, XEN_SG_ACCESS_READ |
 						   XEN_SG_ACCESS_WRITE, 0, &id), 0);
-	sgl_usage(&u);
+	sgt_usage(&u);
 	if (u.regs != before.regs + 1 ||
 	    u.pinned_pages != before.pinned_pages + 2) {
 		ktap_diag(ctx->ktap, "usage after register: regs=%u pinned=%u",
 			  u.regs, u.pinned_pages);
 		ok = false;
 	}
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
-	ok &= sgl_rc(ctx, "unregister twice",
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_rc(ctx, "unregister twice",
 		     sgt_id_op(XEN_SGOP_unregister, id), -XEN_ENOENT);
 	return sgl_result(ctx, ok);
 }
@@ -274,7 +220,7 @@ static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	r0 = page_address(st->pg[0]);
 	r1 = page_address(st->pg[1]);
 	lp = page_address(st->pg[2]);
@@ -284,13 +230,13 @@ static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 	/* 1000 bytes at 100 in page 0, then all of page 1. */
 	sgl_elem(&e[0], st->pg[0], 100, 1000);
 	sgl_elem(&e[1], st->pg[1], 0, PAGE_SIZE);
-	ok &= sgl_rc(ctx, "register", sgl_register(e, 2, XEN_SG_ACCESS_READ |
+	ok &= sgt_rc(ctx, "register", sgl_register(e, 2, XEN_SG_ACCESS_READ |
 						   XEN_SG_ACCESS_WRITE, 0, &id), 0);
 
 	/* 300 bytes to registration offset 900: across both elements. */
 	sgl_elem(&l[0], st->pg[2], 0, 200);
 	sgl_elem(&l[1], st->pg[2], 200, 312);
-	ok &= sgl_rc(ctx, "to peer", sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id,
+	ok &= sgt_rc(ctx, "to peer", sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id,
 					       900, 300, l, 2, 0), 0);
 	if (memcmp(r0 + 1000, lp, 100) || memcmp(r1, lp + 100, 200) ||
 	    r0[999] || r1[200]) {
@@ -300,15 +246,15 @@ static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 
 	/* And back, to local offset 2048. */
 	sgl_elem(&l[0], st->pg[2], 2048, 300);
-	ok &= sgl_rc(ctx, "from peer", sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id,
+	ok &= sgt_rc(ctx, "from peer", sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id,
 						 900, 300, l, 1, 0), 0);
 	if (memcmp(lp + 2048, lp, 300)) {
 		ktap_diag(ctx->ktap, "from peer: local bytes wrong");
 		ok = false;
 	}
 
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -325,10 +271,10 @@ static enum sgtest_result __init sgl_batch_status(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&e, st->pg[0], 0, PAGE_SIZE);
 	sgl_elem(&l, st->pg[1], 0, PAGE_SIZE);
-	ok &= sgl_rc(ctx, "register", sgl_register(&e, 1, XEN_SG_ACCESS_READ |
+	ok &= sgt_rc(ctx, "register", sgl_register(&e, 1, XEN_SG_ACCESS_READ |
 						   XEN_SG_ACCESS_WRITE, 0, &id), 0);
 	sgl_xfer(&ops[0], XEN_SG_TRANSFER_TO_PEER, id, 0, 64, &l, 1, 0);
 	sgl_xfer(&ops[1], XEN_SG_TRANSFER_TO_PEER, id + 1000, 0, 64, &l, 1, 0);
@@ -337,12 +283,12 @@ static enum sgtest_result __init sgl_batch_status(struct sgtest_ctx *ctx)
 	sgl_xfer(&ops[3], XEN_SG_TRANSFER_FROM_PEER, id, 0, 64, &l, 1, 0);
 	ops[3]._pad0 = 1;
 	sgl_xfer(&ops[4], XEN_SG_TRANSFER_FROM_PEER, id, 0, 64, &l, 1, 0);
-	ok &= sgl_rc(ctx, "batch", sgl_batch(ops, 5), 0);
+	ok &= sgt_rc(ctx, "batch", sgt_batch(ops, 5), 0);
 	for (i = 0; i < 5; i++)
-		ok &= sgl_rc(ctx, "op status", ops[i].status, want[i]);
+		ok &= sgt_rc(ctx, "op status", ops[i].status, want[i]);
 
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -356,65 +302,65 @@ static enum sgtest_result __init sgl_access_and_bounds(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&e, st->pg[0], 0, 512);
 	sgl_elem(&l[0], st->pg[1], 0, 512);
-	ok &= sgl_rc(ctx, "register read-only",
+	ok &= sgt_rc(ctx, "register read-only",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &id), 0);
-	ok &= sgl_rc(ctx, "write to read-only",
+	ok &= sgt_rc(ctx, "write to read-only",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 8, l, 1, 0),
 		     -XEN_EACCES);
-	ok &= sgl_rc(ctx, "read from read-only",
+	ok &= sgt_rc(ctx, "read from read-only",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, 8, l, 1, 0), 0);
-	ok &= sgl_rc(ctx, "offset at end",
+	ok &= sgt_rc(ctx, "offset at end",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 512, 1, l, 1, 0),
 		     -XEN_ERANGE);
-	ok &= sgl_rc(ctx, "offset + length past end",
+	ok &= sgt_rc(ctx, "offset + length past end",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 500, 13, l, 1, 0),
 		     -XEN_ERANGE);
-	ok &= sgl_rc(ctx, "offset + length overflowing",
+	ok &= sgt_rc(ctx, "offset + length overflowing",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, ~0ULL - 3, 8, l,
 			       1, 0), -XEN_ERANGE);
-	ok &= sgl_rc(ctx, "length beyond the local list",
+	ok &= sgt_rc(ctx, "length beyond the local list",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, 513, l, 1, 0),
 		     -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "huge length",
+	ok &= sgt_rc(ctx, "huge length",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, ~0ULL, l, 1, 0),
 		     -XEN_EINVAL);
 	sgl_elem(&l[1], st->pg[1], 4000, 100);
-	ok &= sgl_rc(ctx, "local element past its page",
+	ok &= sgt_rc(ctx, "local element past its page",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, 8, l, 2, 0),
 		     -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "zero local elements",
+	ok &= sgt_rc(ctx, "zero local elements",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, 8, l, 0, 0),
 		     -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "unknown transfer flag",
+	ok &= sgt_rc(ctx, "unknown transfer flag",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 0, 8, l, 1, 2),
 		     -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "bad direction",
+	ok &= sgt_rc(ctx, "bad direction",
 		     sgl_xfer1(2, id, 0, 8, l, 1, 0), -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
 
 	/* Registrations that are refused take nothing. */
 	sgl_elem(&e, st->pg[0], 4000, 100);
-	ok &= sgl_rc(ctx, "register element past its page",
+	ok &= sgt_rc(ctx, "register element past its page",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &bad),
 		     -XEN_EINVAL);
 	sgl_elem(&e, st->pg[0], 0, 0);
-	ok &= sgl_rc(ctx, "register empty element",
+	ok &= sgt_rc(ctx, "register empty element",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &bad),
 		     -XEN_EINVAL);
 	sgl_elem(&e, st->pg[0], 0, 8);
-	ok &= sgl_rc(ctx, "register without access",
+	ok &= sgt_rc(ctx, "register without access",
 		     sgl_register(&e, 1, 0, 0, &bad), -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "register unknown flag",
+	ok &= sgt_rc(ctx, "register unknown flag",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 2, &bad),
 		     -XEN_EINVAL);
 	e.frame = ~0ULL >> 12;
-	ok &= sgl_rc(ctx, "register a frame that is not ours",
+	ok &= sgt_rc(ctx, "register a frame that is not ours",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &bad),
 		     -XEN_EINVAL);
-	ok &= sgl_usage_same(ctx, "after refused registrations", &before);
+	ok &= sgt_usage_same(ctx, "after refused registrations", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -429,22 +375,22 @@ static enum sgtest_result __init sgl_bad_ids(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&l, st->pg[0], 0, 64);
-	ok &= sgl_rc(ctx, "unregister unknown id",
+	ok &= sgt_rc(ctx, "unregister unknown id",
 		     sgt_id_op(XEN_SGOP_unregister, 0xdead), -XEN_ENOENT);
-	ok &= sgl_rc(ctx, "rearm unknown id",
+	ok &= sgt_rc(ctx, "rearm unknown id",
 		     sgt_id_op(XEN_SGOP_rearm, 0xdead), -XEN_ENOENT);
-	ok &= sgl_rc(ctx, "transfer to unknown id",
+	ok &= sgt_rc(ctx, "transfer to unknown id",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, 0xdead, 0, 8, &l, 1, 0),
 		     -XEN_ENOENT);
 	sgl_addr_reg(&a, 0xdead, 0);
-	ok &= sgl_rc(ctx, "trigger unknown id", sgt_trigger(&a, &fired),
+	ok &= sgt_rc(ctx, "trigger unknown id", sgt_trigger(&a, &fired),
 		     -XEN_ENOENT);
 	a.owner = 0x7f00;
-	ok &= sgl_rc(ctx, "trigger in no domain", sgt_trigger(&a, &fired),
+	ok &= sgt_rc(ctx, "trigger in no domain", sgt_trigger(&a, &fired),
 		     -XEN_ESRCH);
-	ok &= sgl_usage_same(ctx, "after bad ids", &before);
+	ok &= sgt_usage_same(ctx, "after bad ids", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -458,22 +404,22 @@ static enum sgtest_result __init sgl_oneshot_rearm(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&e, st->pg[0], 0, 256);
 	sgl_elem(&l, st->pg[1], 0, 256);
-	ok &= sgl_rc(ctx, "register one-shot",
+	ok &= sgt_rc(ctx, "register one-shot",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_WRITE,
 				  XEN_SG_REG_ONESHOT, &id), 0);
-	ok &= sgl_rc(ctx, "first transfer",
+	ok &= sgt_rc(ctx, "first transfer",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 16, &l, 1, 0), 0);
-	ok &= sgl_rc(ctx, "second transfer",
+	ok &= sgt_rc(ctx, "second transfer",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 16, &l, 1, 0),
 		     -XEN_EBUSY);
-	ok &= sgl_rc(ctx, "rearm", sgt_id_op(XEN_SGOP_rearm, id), 0);
-	ok &= sgl_rc(ctx, "transfer after rearm",
+	ok &= sgt_rc(ctx, "rearm", sgt_id_op(XEN_SGOP_rearm, id), 0);
+	ok &= sgt_rc(ctx, "transfer after rearm",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 0, 16, &l, 1, 0), 0);
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -495,14 +441,14 @@ static enum sgtest_result __init sgl_limits(struct sgtest_ctx *ctx)
 		ok = false;
 		goto out;
 	}
-	sgl_usage(&before);
+	sgt_usage(&before);
 	for (i = 0; i <= n_elems; i++)
 		sgl_elem(&e[i], st->pg[0], (i * 8) % PAGE_SIZE, 8);
 
-	ok &= sgl_rc(ctx, "register max_elems + 1",
+	ok &= sgt_rc(ctx, "register max_elems + 1",
 		     sgl_register(e, n_elems + 1, XEN_SG_ACCESS_READ, 0, &id),
 		     -XEN_E2BIG);
-	ok &= sgl_usage_same(ctx, "after max_elems + 1", &before);
+	ok &= sgt_usage_same(ctx, "after max_elems + 1", &before);
 
 	/* Pinned pages: registrations of max_elems elements until refused. */
 	while (nregs < lim->max_regs) {
@@ -510,43 +456,43 @@ static enum sgtest_result __init sgl_limits(struct sgtest_ctx *ctx)
 				       &ids[nregs]);
 
 		if (rc) {
-			ok &= sgl_rc(ctx, "register past max_pinned_pages", rc,
+			ok &= sgt_rc(ctx, "register past max_pinned_pages", rc,
 				     -XEN_ENOSPC);
 			break;
 		}
 		nregs++;
 	}
-	sgl_usage(&full);
+	sgt_usage(&full);
 	if (full.pinned_pages > lim->max_pinned_pages ||
 	    full.pinned_pages + n_elems <= lim->max_pinned_pages) {
 		ktap_diag(ctx->ktap, "pinned_pages=%u of %u after %u regs",
 			  full.pinned_pages, lim->max_pinned_pages, nregs);
 		ok = false;
 	}
-	ok &= sgl_usage_same(ctx, "after refused pinning", &full);
+	ok &= sgt_usage_same(ctx, "after refused pinning", &full);
 	while (nregs)
-		ok &= sgl_rc(ctx, "unregister",
+		ok &= sgt_rc(ctx, "unregister",
 			     sgt_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
-	ok &= sgl_usage_same(ctx, "after unpinning", &before);
+	ok &= sgt_usage_same(ctx, "after unpinning", &before);
 
 	/* Registrations: one-element ones until max_regs. */
 	while (nregs < lim->max_regs) {
 		if (sgl_register(e, 1, XEN_SG_ACCESS_READ, 0, &ids[nregs])) {
-			ok &= sgl_rc(ctx, "register below max_regs", -1, 0);
+			ok &= sgt_rc(ctx, "register below max_regs", -1, 0);
 			break;
 		}
 		nregs++;
 	}
-	sgl_usage(&full);
-	ok &= sgl_rc(ctx, "register past max_regs",
+	sgt_usage(&full);
+	ok &= sgt_rc(ctx, "register past max_regs",
 		     sgl_register(e, 1, XEN_SG_ACCESS_READ, 0, &id),
 		     full.regs >= lim->max_regs ? -XEN_ENOSPC : 0);
-	ok &= sgl_usage_same(ctx, "after refused registration", &full);
+	ok &= sgt_usage_same(ctx, "after refused registration", &full);
 
 	while (nregs)
-		ok &= sgl_rc(ctx, "unregister",
+		ok &= sgt_rc(ctx, "unregister",
 			     sgt_id_op(XEN_SGOP_unregister, ids[--nregs]), 0);
-	ok &= sgl_usage_same(ctx, "after unregistering all", &before);
+	ok &= sgt_usage_same(ctx, "after unregistering all", &before);
 out:
 	kfree(ids);
 	kfree(e);
@@ -568,45 +514,45 @@ static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 	ports = kcalloc(nports, sizeof(*ports), GFP_KERNEL);
 	if (!ports)
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	for (i = 0; i < nports; i++)
-		ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&ports[i]), 0);
+		ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&ports[i]), 0);
 
 	/* max_binds_per_addr ports on one address, then one more. */
 	sgl_addr_frame(&a, st->pg[0], 64);
 	for (i = 0; i + 1 < nports; i++)
-		ok &= sgl_rc(ctx, "bind", sgt_bind(&a, ports[i], NULL, 0), 0);
-	ok &= sgl_rc(ctx, "bind the same port twice",
+		ok &= sgt_rc(ctx, "bind", sgt_bind(&a, ports[i], NULL, 0), 0);
+	ok &= sgt_rc(ctx, "bind the same port twice",
 		     sgt_bind(&a, ports[0], NULL, 0), -XEN_EEXIST);
-	ok &= sgl_rc(ctx, "bind past max_binds_per_addr",
+	ok &= sgt_rc(ctx, "bind past max_binds_per_addr",
 		     sgt_bind(&a, ports[nports - 1], NULL, 0), -XEN_ENOSPC);
 	for (i = 0; i + 1 < nports; i++)
-		ok &= sgl_rc(ctx, "unbind", HYPERVISOR_sg_op(XEN_SGOP_unbind,
+		ok &= sgt_rc(ctx, "unbind", HYPERVISOR_sg_op(XEN_SGOP_unbind,
 			     &(struct xen_sg_unbind){ .addr = a,
 						      .port = ports[i] }), 0);
-	ok &= sgl_usage_same(ctx, "after unbinding", &before);
+	ok &= sgt_usage_same(ctx, "after unbinding", &before);
 
 	/* max_bindings: one port on many addresses of our own pages. */
 	while (nbound < lim->max_bindings) {
 		sgl_addr_frame(&a, st->pg[nbound / PAGE_SIZE % SGL_PAGES],
 			       nbound % PAGE_SIZE);
 		if (sgt_bind(&a, ports[0], NULL, 0)) {
-			ok &= sgl_rc(ctx, "bind below max_bindings", -1, 0);
+			ok &= sgt_rc(ctx, "bind below max_bindings", -1, 0);
 			break;
 		}
 		nbound++;
 	}
-	sgl_usage(&full);
+	sgt_usage(&full);
 	sgl_addr_frame(&a, st->pg[2], PAGE_SIZE - 1);
-	ok &= sgl_rc(ctx, "bind past max_bindings",
+	ok &= sgt_rc(ctx, "bind past max_bindings",
 		     sgt_bind(&a, ports[1], NULL, 0),
 		     full.bindings >= lim->max_bindings ? -XEN_ENOSPC : 0);
-	ok &= sgl_usage_same(ctx, "after refused binding", &full);
+	ok &= sgt_usage_same(ctx, "after refused binding", &full);
 
 	/* Closing the port ends every binding of it. */
 	for (i = 0; i < nports; i++)
 		sgt_close_port(ports[i]);
-	ok &= sgl_usage_same(ctx, "after closing the ports", &before);
+	ok &= sgt_usage_same(ctx, "after closing the ports", &before);
 	kfree(ports);
 	return sgl_result(ctx, ok);
 }
@@ -622,40 +568,40 @@ static enum sgtest_result __init sgl_bind_errors(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
-	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	sgl_elem(&e, st->pg[0], 0, 128);
-	ok &= sgl_rc(ctx, "register",
+	ok &= sgt_rc(ctx, "register",
 		     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &id), 0);
 
 	sgl_addr_reg(&a, id, 0);
-	ok &= sgl_rc(ctx, "misaligned counter",
+	ok &= sgt_rc(ctx, "misaligned counter",
 		     sgt_bind(&a, port, st->pg[1], 2), -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "counter past its page",
+	ok &= sgt_rc(ctx, "counter past its page",
 		     sgt_bind(&a, port, st->pg[1], PAGE_SIZE), -XEN_EINVAL);
 	sgl_addr_reg(&a, id, 128);
-	ok &= sgl_rc(ctx, "address past the registration",
+	ok &= sgt_rc(ctx, "address past the registration",
 		     sgt_bind(&a, port, NULL, 0), -XEN_ERANGE);
 	sgl_addr_frame(&a, st->pg[1], PAGE_SIZE);
-	ok &= sgl_rc(ctx, "address past the frame",
+	ok &= sgt_rc(ctx, "address past the frame",
 		     sgt_bind(&a, port, NULL, 0), -XEN_ERANGE);
 	sgl_addr_reg(&a, id, 0);
 	a.frame = 1;
-	ok &= sgl_rc(ctx, "frame with a registration",
+	ok &= sgt_rc(ctx, "frame with a registration",
 		     sgt_bind(&a, port, NULL, 0), -XEN_EINVAL);
 	sgl_addr_reg(&a, id, 0);
-	ok &= sgl_rc(ctx, "port that is not ours",
+	ok &= sgt_rc(ctx, "port that is not ours",
 		     sgt_bind(&a, 0x7ffffff, NULL, 0), -XEN_EINVAL);
-	ok &= sgl_rc(ctx, "unbind what is not bound",
+	ok &= sgt_rc(ctx, "unbind what is not bound",
 		     HYPERVISOR_sg_op(XEN_SGOP_unbind,
 				      &(struct xen_sg_unbind){ .addr = a,
 							       .port = port }),
 		     -XEN_ENOENT);
 
 	/* Unregistering ends the bindings made through the registration. */
-	ok &= sgl_rc(ctx, "bind", sgt_bind(&a, port, st->pg[1], 0), 0);
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_rc(ctx, "bind", sgt_bind(&a, port, st->pg[1], 0), 0);
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
 	sgt_close_port(port);
 	return sgl_result(ctx, ok);
 }
@@ -673,9 +619,9 @@ static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	counter = (s32 *)((u8 *)page_address(st->pg[1]) + 64);
-	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	irq = bind_evtchn_to_irqhandler(port, sgl_irq, 0, "sgtest", st);
 	if (irq < 0) {
 		ktap_diag(ctx->ktap, "bind_evtchn_to_irqhandler: %d", irq);
@@ -685,28 +631,28 @@ static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 
 	sgl_addr_frame(&a, st->pg[0], 16);
 	WRITE_ONCE(*counter, 3);
-	ok &= sgl_rc(ctx, "bind with counter",
+	ok &= sgt_rc(ctx, "bind with counter",
 		     sgt_bind(&a, port, st->pg[1], 64), 0);
 	for (round = 0; round < 3 && ok; round++) {
 		WRITE_ONCE(*counter, 3);
 		for (i = 0; i < 3; i++) {
-			ok &= sgl_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
-			ok &= sgl_rc(ctx, "bindings fired", fired, 1);
+			ok &= sgt_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
+			ok &= sgt_rc(ctx, "bindings fired", fired, 1);
 			if (i == 2)
 				want++;
 			ok &= sgl_irqs_are(ctx, st, want, "counter of 3");
 		}
-		ok &= sgl_rc(ctx, "counter after 3 triggers",
+		ok &= sgt_rc(ctx, "counter after 3 triggers",
 			     READ_ONCE(*counter), 0);
 	}
 	/* At or below zero, every trigger fires. */
-	ok &= sgl_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
+	ok &= sgt_rc(ctx, "trigger", sgt_trigger(&a, &fired), 0);
 	ok &= sgl_irqs_are(ctx, st, ++want, "counter below zero");
-	ok &= sgl_rc(ctx, "counter", READ_ONCE(*counter), -1);
+	ok &= sgt_rc(ctx, "counter", READ_ONCE(*counter), -1);
 
 	/* Closing the port ends the binding. */
 	unbind_from_irqhandler(irq, st);
-	ok &= sgl_usage_same(ctx, "after closing the port", &before);
+	ok &= sgt_usage_same(ctx, "after closing the port", &before);
 	return sgl_result(ctx, ok);
 }
 
@@ -723,12 +669,12 @@ static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 
 	if (!sgl_get(ctx))
 		return sgl_result(ctx, false);
-	sgl_usage(&before);
+	sgt_usage(&before);
 	sgl_elem(&e, st->pg[0], 256, 512);
 	sgl_elem(&l, st->pg[1], 0, 64);
-	ok &= sgl_rc(ctx, "register", sgl_register(&e, 1, XEN_SG_ACCESS_READ |
+	ok &= sgt_rc(ctx, "register", sgl_register(&e, 1, XEN_SG_ACCESS_READ |
 						   XEN_SG_ACCESS_WRITE, 0, &id), 0);
-	ok &= sgl_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
 	irq = bind_evtchn_to_irqhandler(port, sgl_irq, 0, "sgtest", st);
 	if (irq < 0) {
 		ktap_diag(ctx->ktap, "bind_evtchn_to_irqhandler: %d", irq);
@@ -738,37 +684,37 @@ static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 	}
 
 	sgl_addr_reg(&a, id, 8);
-	ok &= sgl_rc(ctx, "bind", sgt_bind(&a, port, NULL, 0), 0);
-	ok &= sgl_rc(ctx, "transfer with trigger",
+	ok &= sgt_rc(ctx, "bind", sgt_bind(&a, port, NULL, 0), 0);
+	ok &= sgt_rc(ctx, "transfer with trigger",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 8, 32, &l, 1,
 			       XEN_SG_TRANSFER_TRIGGER), 0);
 	ok &= sgl_irqs_are(ctx, st, 1, "transfer to peer with trigger");
-	ok &= sgl_rc(ctx, "transfer without trigger",
+	ok &= sgt_rc(ctx, "transfer without trigger",
 		     sgl_xfer1(XEN_SG_TRANSFER_TO_PEER, id, 8, 32, &l, 1, 0), 0);
 	ok &= sgl_irqs_are(ctx, st, 1, "transfer without trigger");
-	ok &= sgl_rc(ctx, "transfer from peer with trigger",
+	ok &= sgt_rc(ctx, "transfer from peer with trigger",
 		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, id, 8, 32, &l, 1,
 			       XEN_SG_TRANSFER_TRIGGER), 0);
 	ok &= sgl_irqs_are(ctx, st, 2, "transfer from peer with trigger");
 
 	/* The byte at registration offset 8 is page 0 byte 264. */
 	sgl_addr_frame(&raw, st->pg[0], 264);
-	ok &= sgl_rc(ctx, "trigger by frame", sgt_trigger(&raw, &fired), 0);
-	ok &= sgl_rc(ctx, "bindings fired by frame", fired, 1);
+	ok &= sgt_rc(ctx, "trigger by frame", sgt_trigger(&raw, &fired), 0);
+	ok &= sgt_rc(ctx, "bindings fired by frame", fired, 1);
 	ok &= sgl_irqs_are(ctx, st, 3, "trigger by frame");
 	sgl_addr_frame(&raw, st->pg[0], 265);
-	ok &= sgl_rc(ctx, "trigger next byte", sgt_trigger(&raw, &fired), 0);
-	ok &= sgl_rc(ctx, "bindings fired on next byte", fired, 0);
+	ok &= sgt_rc(ctx, "trigger next byte", sgt_trigger(&raw, &fired), 0);
+	ok &= sgt_rc(ctx, "bindings fired on next byte", fired, 0);
 
-	ok &= sgl_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
-	ok &= sgl_rc(ctx, "trigger after unregister", sgt_trigger(&a, &fired),
+	ok &= sgt_rc(ctx, "unregister", sgt_id_op(XEN_SGOP_unregister, id), 0);
+	ok &= sgt_rc(ctx, "trigger after unregister", sgt_trigger(&a, &fired),
 		     -XEN_ENOENT);
 	sgl_addr_frame(&raw, st->pg[0], 264);
-	ok &= sgl_rc(ctx, "trigger frame after unregister",
+	ok &= sgt_rc(ctx, "trigger frame after unregister",
 		     sgt_trigger(&raw, &fired), 0);
-	ok &= sgl_rc(ctx, "bindings left after unregister", fired, 0);
+	ok &= sgt_rc(ctx, "bindings left after unregister", fired, 0);
 	unbind_from_irqhandler(irq, st);
-	ok &= sgl_usage_same(ctx, "after unregister", &before);
+	ok &= sgt_usage_same(ctx, "after unregister", &before);
 	return sgl_result(ctx, ok);
 }
 

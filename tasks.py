@@ -283,7 +283,7 @@ def lab_test(
         "xen": "Xen version",
         "source": SOURCE_HELP,
         "kernel": "dom0 and domU kernel release",
-        "accel": "tcg (default), kvm or auto",
+        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
     }
 )
@@ -293,13 +293,13 @@ def lab_net(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str = "",
-    accel: str = "tcg",
+    accel: str = "",
     timeout: int = 900,
 ) -> None:
     """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
     from sgkit.lab_net import run_lab_net
 
-    outcome = run_lab_net(xen, source, kernel or None, accel, float(timeout))
+    outcome = run_lab_net(xen, source, kernel or None, accel or None, float(timeout))
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():
@@ -314,7 +314,7 @@ def lab_net(
         "xen": "Xen version",
         "source": SOURCE_HELP,
         "kernel": "dom0 and domU kernel release",
-        "accel": "tcg (default), kvm or auto",
+        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "seconds": "length of each iperf3 run",
         "timeout": "seconds before the run counts as hung",
     }
@@ -325,14 +325,14 @@ def bench_net(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str = "",
-    accel: str = "tcg",
+    accel: str = "",
     seconds: int = 4,
     timeout: int = 1500,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.bench_net import run_bench_net
 
-    outcome = run_bench_net(xen, source, kernel or None, accel, float(timeout), seconds)
+    outcome = run_bench_net(xen, source, kernel or None, accel or None, float(timeout), seconds)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

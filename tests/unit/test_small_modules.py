@@ -126,3 +126,15 @@ def test_parse_limits():
         parse_limits("max_cake=1")
     with pytest.raises(KitError, match="bad limit"):
         parse_limits("max_regs=-1")
+
+
+def test_accel_not_given_comes_from_sgkit_accel(monkeypatch):
+    monkeypatch.setattr(qemu_lab, "kvm_usable", lambda: False)
+    monkeypatch.delenv("SGKIT_ACCEL", raising=False)
+    assert qemu_lab.choose_accel(None) == "tcg"
+    monkeypatch.setenv("SGKIT_ACCEL", "auto")
+    assert qemu_lab.choose_accel(None) == "tcg"
+    monkeypatch.setenv("SGKIT_ACCEL", "kvm")
+    with pytest.raises(KitError, match="cannot run a nested hypervisor"):
+        qemu_lab.choose_accel(None)
+    assert qemu_lab.choose_accel("tcg") == "tcg"  # an explicit choice wins

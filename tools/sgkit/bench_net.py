@@ -297,7 +297,7 @@ def run_bench_net(
     xen: str = DEFAULT_XEN,
     source: str = "debian",
     kernel: str | None = None,
-    accel: str = "tcg",
+    accel: str | None = None,
     timeout_s: float = 1500.0,
     seconds: int = 4,
     out_root: Path | None = None,

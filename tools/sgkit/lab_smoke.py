@@ -123,7 +123,7 @@ def run_smoke(
         xen=xen_image,
         kernel=kernel_image(drivers.headers.release),
         initrd=initrd,
-        **({"accel": accel} if accel else {}),
+        accel=accel,
     )
     if options:
         spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")

@@ -237,7 +237,7 @@ def run_lab_test(
             xen_args=XEN_ARGS,
             kernel_args=DOM0_KERNEL_ARGS,
             memory_mb=MEMORY_MB,
-            **({"accel": accel} if accel else {}),
+            accel=accel,
         )
         result = boot(
             spec,

@@ -18,7 +18,7 @@ import selectors
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
@@ -44,7 +44,7 @@ class BootSpec:
     kernel_args: str = "console=hvc0 quiet rdinit=/init"
     memory_mb: int = 1536
     cpus: int = 2
-    accel: str = field(default_factory=lambda: os.environ.get("SGKIT_ACCEL", "tcg"))
+    accel: str | None = None  # tcg | kvm | auto; None: $SGKIT_ACCEL, else tcg
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def kvm_usable() -> bool:
     return False
 
 
-def choose_accel(requested: str) -> str:
+def choose_accel(requested: str | None) -> str:
+    requested = requested or os.environ.get("SGKIT_ACCEL") or "tcg"
     if requested == "auto":
         return "kvm" if kvm_usable() else "tcg"
     if requested == "kvm" and not kvm_usable():

@@ -914,6 +914,7 @@ static int sgnet_read_peer(struct sgnet_info *info)
 	struct xenbus_device *xbdev = info->xbdev;
 	const char *other = xbdev->otherend;
 	unsigned int n = 0, size;
+	bool csum, gso4, gso6;
 	char *ids, *p, *tok;
 	int err = 0;
 	u32 id;
@@ -946,6 +947,9 @@ static int sgnet_read_peer(struct sgnet_info *info)
 	kfree(ids);
 	id = xenbus_read_unsigned(other, "ctrl-id", 0);
 	size = xenbus_read_unsigned(other, "rx-buffer-size", 0);
+	csum = xenbus_read_unsigned(other, "feature-csum", 0);
+	gso4 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv4", 0);
+	gso6 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv6", 0);
 	if (!err && (!n || !id || size < SGNET_HDR_LEN + ETH_FRAME_LEN))
 		err = -EINVAL;
 out:
@@ -959,11 +963,9 @@ out:
 	info->peer_ctrl = id;
 	info->peer_max_frame = min_t(unsigned int, size - SGNET_HDR_LEN,
 				     SGNET_MAX_FRAME);
-	info->peer_csum = xenbus_read_unsigned(other, "feature-csum", 0);
-	info->peer_gso_tcpv4 = info->peer_csum &&
-		xenbus_read_unsigned(other, "feature-gso-tcpv4", 0);
-	info->peer_gso_tcpv6 = info->peer_csum &&
-		xenbus_read_unsigned(other, "feature-gso-tcpv6", 0);
+	info->peer_csum = csum;
+	info->peer_gso_tcpv4 = gso4;
+	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
 	info->busy_run = 0;
 	info->tx_stalled = false;

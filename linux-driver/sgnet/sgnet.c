@@ -116,6 +116,7 @@ enum sgnet_stat {
 	SGNET_RX_GSO,
 	SGNET_RX_CSUM,
 	SGNET_CREDIT_GRANTS,
+	SGNET_CREDIT_REQUESTS_RECEIVED,
 	SGNET_NR_STATS,
 };
 
@@ -125,9 +126,17 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"credit_requests",
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
+	"credit_requests_received",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
+
+/* ethtool --set-priv-flags: rx-paused leaves received buffers unconsumed. */
+#define SGNET_PRIV_RX_PAUSED	BIT(0)
+
+static const char sgnet_priv_flag_names[][ETH_GSTRING_LEN] = {
+	"rx-paused",
+};
 
 struct sgnet_info {
 	struct net_device *dev;
@@ -141,6 +150,8 @@ struct sgnet_info {
 	unsigned int rx_pages;		/* pages per receive buffer */
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
+	bool rx_paused;			/* ethtool: leave the buffers full */
+	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
 	u32 ctrl_id;
 	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
@@ -366,6 +377,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
+	info->request_seen = false;
 	info->local_ready = true;
 	return 0;
 
@@ -702,6 +714,7 @@ rearm:
 static int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
+	bool paused = READ_ONCE(info->rx_paused);
 	unsigned int scanned;
 	int work = 0;
 
@@ -713,7 +726,8 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		WRITE_ONCE(info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
-	for (scanned = 0; scanned < SGNET_NR_RX && work < budget; scanned++) {
+	for (scanned = 0; !paused && scanned < SGNET_NR_RX && work < budget;
+	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
 
 		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
@@ -727,13 +741,20 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	if (work >= budget)
 		return budget;
 
-	/* Every buffer is re-armed: answer a pending credit request. */
 	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
-		WRITE_ONCE(info->request_counter, 1);
-		sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
-		sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-		if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
+		if (!info->request_seen) {
+			info->request_seen = true;
+			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
+		}
+		/* Every buffer is re-armed (unless paused): grant. */
+		if (!paused) {
+			WRITE_ONCE(info->request_counter, 1);
+			info->request_seen = false;
+			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
+			sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
+			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
+				sgnet_count(info, SGNET_RX_ERRORS, 1);
+		}
 	}
 	napi_complete_done(napi, work);
 	return work;
@@ -806,16 +827,55 @@ static const struct net_device_ops sgnet_netdev_ops = {
 /* ethtool -S: the counters above, then interrupts. */
 static int sgnet_get_sset_count(struct net_device *dev, int sset)
 {
-	return sset == ETH_SS_STATS ? SGNET_NR_STATS + 1 : -EOPNOTSUPP;
+	switch (sset) {
+	case ETH_SS_STATS:
+		return SGNET_NR_STATS + 1;
+	case ETH_SS_PRIV_FLAGS:
+		return ARRAY_SIZE(sgnet_priv_flag_names);
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 static void sgnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
-	if (sset != ETH_SS_STATS)
-		return;
-	memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
-	strscpy(data + sizeof(sgnet_stat_names), "interrupts",
-		ETH_GSTRING_LEN);
+	switch (sset) {
+	case ETH_SS_STATS:
+		memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
+		strscpy(data + sizeof(sgnet_stat_names), "interrupts",
+			ETH_GSTRING_LEN);
+		break;
+	case ETH_SS_PRIV_FLAGS:
+		memcpy(data, sgnet_priv_flag_names,
+		       sizeof(sgnet_priv_flag_names));
+		break;
+	}
+}
+
+static u32 sgnet_get_priv_flags(struct net_device *dev)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	return READ_ONCE(info->rx_paused) ? SGNET_PRIV_RX_PAUSED : 0;
+}
+
+/*
+ * rx-paused stops the receive poll from consuming buffers, so that a peer
+ * that keeps sending fills them, stalls and asks for credit
+ * (credit_requests_received); clearing it drains them and grants.
+ */
+static int sgnet_set_priv_flags(struct net_device *dev, u32 flags)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+	bool paused = flags & SGNET_PRIV_RX_PAUSED;
+
+	WRITE_ONCE(info->rx_paused, paused);
+	if (!paused && netif_running(dev)) {
+		local_bh_disable();
+		napi_schedule(&info->napi);
+		local_bh_enable();
+	}
+	return 0;
 }
 
 static void sgnet_get_ethtool_stats(struct net_device *dev,
@@ -846,6 +906,8 @@ static const struct ethtool_ops sgnet_ethtool_ops = {
 	.get_sset_count = sgnet_get_sset_count,
 	.get_strings = sgnet_get_strings,
 	.get_ethtool_stats = sgnet_get_ethtool_stats,
+	.get_priv_flags = sgnet_get_priv_flags,
+	.set_priv_flags = sgnet_set_priv_flags,
 };
 
 /* --- connection ------------------------------------------------------------ */

@@ -51,6 +51,7 @@
 #include "sg_op.h"
 
 /* Xen's error numbers (xen/include/public/errno.h). */
+#define XEN_ENOENT		2
 #define XEN_ESRCH		3
 #define XEN_EBUSY		16
 
@@ -144,6 +145,12 @@ struct sgnet_info {
 	struct napi_struct napi;
 	bool backend;
 	domid_t peer;
+	/*
+	 * The backend's set-up, published as "session"; the frontend echoes
+	 * the one it read as "backend-session", so that a backend reloaded
+	 * under a Connected frontend never takes the frontend's old details.
+	 */
+	u32 session;
 
 	/* Local resources: set up and torn down with the connection. */
 	bool local_ready;
@@ -530,7 +537,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				netdev_warn_once(info->dev, "transfer: %d\n",
 						 status);
 				sgnet_count(info, SGNET_TX_ERRORS, 1);
-				if (status == -XEN_ESRCH)
+				/* The peer died, or dropped its buffers. */
+				if (status == -XEN_ESRCH || status == -XEN_ENOENT)
 					netif_carrier_off(info->dev);
 				dev_kfree_skb_any(skb);
 				continue;
@@ -956,6 +964,10 @@ again:
 	if (!err)
 		err = xenbus_printf(xbt, xbdev->nodename, "ctrl-id", "%u",
 				    info->ctrl_id);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename,
+				    info->backend ? "session" : "backend-session",
+				    "%u", info->session);
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		goto out;
@@ -1012,6 +1024,8 @@ static int sgnet_read_peer(struct sgnet_info *info)
 	csum = xenbus_read_unsigned(other, "feature-csum", 0);
 	gso4 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv4", 0);
 	gso6 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv6", 0);
+	if (!info->backend)
+		info->session = xenbus_read_unsigned(other, "session", 0);
 	if (!err && (!n || !id || size < SGNET_HDR_LEN + ETH_FRAME_LEN))
 		err = -EINVAL;
 out:
@@ -1076,14 +1090,25 @@ static void sgnet_disconnect(struct sgnet_info *info)
 		netdev_info(dev, "disconnected from domain %u\n", info->peer);
 }
 
-/* Set up the local side and publish it. */
+/* Set up the local side and publish it (backend: with a new session). */
 static int sgnet_prepare(struct sgnet_info *info)
 {
 	int err = sgnet_setup_local(info);
+	u32 old = info->session;
 
 	if (err) {
 		xenbus_dev_fatal(info->xbdev, err, "setting up sgnet buffers");
 		return err;
+	}
+	if (info->backend) {
+		do {
+			info->session = get_random_u32();
+		} while (!info->session || info->session == old);
+	} else {
+		/* The frontend publishes what it read from this backend. */
+		err = sgnet_read_peer(info);
+		if (err)
+			return err;
 	}
 	return sgnet_publish(info);
 }
@@ -1140,7 +1165,10 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 	free_netdev(info->dev);
 }
 
-/* Frontend: Initialising -> (backend InitWait) -> Connected. */
+/*
+ * Frontend: Initialising -> (backend InitWait) -> Initialised -> (backend
+ * Connected) -> Connected.
+ */
 static int sgnet_front_probe(struct xenbus_device *xbdev,
 			     const struct xenbus_device_id *id)
 {
@@ -1155,17 +1183,32 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 				  enum xenbus_state backend_state)
 {
 	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	u32 session;
 
 	switch (backend_state) {
 	case XenbusStateInitWait:
-		if (xbdev->state != XenbusStateInitialising &&
-		    xbdev->state != XenbusStateClosed)
+		/*
+		 * A backend waiting for us: a first one, or one that was
+		 * reloaded (a new session) while we were Initialised or even
+		 * Connected to its predecessor, whose buffers are gone.
+		 */
+		session = xenbus_read_unsigned(xbdev->otherend, "session", 0);
+		if ((xbdev->state == XenbusStateInitialised ||
+		     xbdev->state == XenbusStateConnected) &&
+		    session == info->session)
 			break;
-		if (sgnet_prepare(info) || sgnet_read_peer(info))
+		if (xbdev->state == XenbusStateInitialised ||
+		    xbdev->state == XenbusStateConnected) {
+			netdev_info(info->dev, "the backend was reloaded: reconnecting\n");
+			sgnet_disconnect(info);
+		}
+		if (sgnet_prepare(info))
 			break;
-		xenbus_switch_state(xbdev, XenbusStateConnected);
+		xenbus_switch_state(xbdev, XenbusStateInitialised);
 		break;
 	case XenbusStateConnected:
+		if (xbdev->state == XenbusStateInitialised)
+			xenbus_switch_state(xbdev, XenbusStateConnected);
 		if (xbdev->state == XenbusStateConnected && !info->connected)
 			sgnet_set_connected(info);
 		break;
@@ -1187,7 +1230,7 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	}
 }
 
-/* Backend: InitWait -> (frontend Connected) -> Connected. */
+/* Backend: InitWait -> (frontend Initialised, our session) -> Connected. */
 static int sgnet_back_probe(struct xenbus_device *xbdev,
 			    const struct xenbus_device_id *id)
 {
@@ -1221,8 +1264,15 @@ static void sgnet_frontend_changed(struct xenbus_device *xbdev,
 			break;
 		xenbus_switch_state(xbdev, XenbusStateInitWait);
 		break;
+	case XenbusStateInitialised:
 	case XenbusStateConnected:
-		if (xbdev->state != XenbusStateInitWait)
+		/*
+		 * Only a frontend that read this set-up: a Connected one seen
+		 * just after a reload still holds our predecessor's details.
+		 */
+		if (xbdev->state != XenbusStateInitWait ||
+		    xenbus_read_unsigned(xbdev->otherend, "backend-session", 0) !=
+		    info->session)
 			break;
 		if (sgnet_read_peer(info))
 			break;
@@ -1271,6 +1321,8 @@ static struct xenbus_driver sgnet_back_driver = {
 	.probe = sgnet_back_probe,
 	.remove = sgnet_remove,
 	.otherend_changed = sgnet_frontend_changed,
+	/* Unbinding leaves the state: a rebound backend reconnects. */
+	.allow_rebind = true,
 };
 
 static int __init sgnet_init(void)

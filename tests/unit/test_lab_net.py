@@ -8,6 +8,7 @@ from pathlib import Path
 from sgkit.lab_boot import split_console
 from sgkit.lab_net import (
     DEFAULT_LINKS,
+    backend_reload_check,
     counter_delta,
     domus_of,
     host_checks,
@@ -156,7 +157,8 @@ SGKIT-NETSTAT dom0-paused if=sgnet0 rx_packets=5 credit_requests_received=1 cred
 SGKIT-NETSTAT dom0-resumed if=sgnet0 rx_packets=205 credit_requests_received=1 credit_grants=4
 SGKIT-NETSTAT domu-resumed if=sgnet0 tx_busy=3 tx_stalls=1 credit_requests=1 tx_dropped=0
 SGKIT-NETSTAT domu-resumed if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
-SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=200 received=200
+SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=128 received=128
+SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
 """
 
 
@@ -186,6 +188,7 @@ def test_iperf_flood_and_busy_destroy_pass() -> None:
         "ping_after_flood",
         "flood_full_receive_pool",
         "paused_burst_resumed",
+        "backend_reload_reconnects",
     }
     assert measured["flood"]["tx_busy"] == 70
     assert measured["paused_burst"]["domu_tx_stalls"] == 1
@@ -219,7 +222,7 @@ def test_broken_json_fails_and_an_unfilled_pool_fails() -> None:
 
 
 def test_a_lost_reply_or_no_grant_after_resuming_fails() -> None:
-    lost = _iperf_lines().replace("sent=200 received=200", "sent=200 received=199")
+    lost = _iperf_lines().replace("sent=128 received=128", "sent=128 received=127")
     nogrant = _iperf_lines().replace(
         "credit_requests_received=1 credit_grants=4", "credit_requests_received=1 credit_grants=3"
     )
@@ -278,3 +281,14 @@ def test_tso_checks_pass_on_large_frames_and_fail_without_them() -> None:
     assert res["tcp_reverse_gso_received"].status == "fail"
     gone = {r.test: r for r in tso_checks({}, "")}
     assert all(r.status == "fail" for r in gone.values()) and len(gone) == 3
+
+
+def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:
+    good = "SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0"
+    assert backend_reload_check(good).status == "pass"
+    # the frontend had noticed (Closed): not the stale-Connected case
+    closed = backend_reload_check(good.replace("fe_state=4", "fe_state=6"))
+    assert closed.status == "fail" and "state 6" in (closed.reason or "")
+    assert backend_reload_check(good.replace(" rc=0", " rc=1")).status == "fail"
+    assert backend_reload_check(good.replace("insmod=0", "insmod=1")).status == "fail"
+    assert backend_reload_check("").status == "fail"

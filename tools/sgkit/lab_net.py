@@ -95,6 +95,10 @@ _PAUSED = re.compile(
     r"SGKIT-PAUSED-BURST to=(?P<to>\S+) pause=(?P<pause>-?\d+) full=(?P<full>\d) seconds=\d+"
     r" resume=(?P<resume>-?\d+) rc=(?P<rc>-?\d+) sent=(?P<sent>\d+) received=(?P<received>\d+)"
 )
+_BACKEND_RELOAD = re.compile(
+    r"SGKIT-BACKEND-RELOAD dom=(?P<dom>\S+) to=(?P<to>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+)"
+    r" fe_state=(?P<state>\S+) insmod=(?P<i>-?\d+) rc=(?P<rc>-?\d+)"
+)
 _BURST = re.compile(
     r"SGKIT-BURST from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
     r" sent=(?P<sent>\d+) received=(?P<received>\d+)"
@@ -371,7 +375,23 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
     )
     checks, measured["paused_burst"] = paused_burst_checks(stats, dom0, domu_if)
     out += checks
+    out.append(backend_reload_check(dom0))
     return out
+
+
+def backend_reload_check(dom0: str) -> reports.Result:
+    """dom0 reloaded sgnet (its backend) while the domU's frontend showed Connected (4),
+    and the domU answered over the link again."""
+    found = list(_BACKEND_RELOAD.finditer(dom0))
+    if not found:
+        return _res("dom0", "backend_reload_reconnects", False, "no SGKIT-BACKEND-RELOAD line")
+    m = found[-1]
+    ok = (m["u"], m["r"], m["state"], m["i"], m["rc"]) == ("0", "0", "4", "0", "0")
+    why = (
+        f"unbind={m['u']} rmmod={m['r']} with {m['dom']}'s frontend in state {m['state']}"
+        f" (4: Connected), insmod={m['i']}, then ping {m['to']} rc={m['rc']}"
+    )
+    return _res("dom0", "backend_reload_reconnects", ok, why)
 
 
 def paused_burst_checks(

@@ -67,7 +67,6 @@
 #define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
 #define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
 #define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
-#define SGNET_REARM_BATCH	8	/* rearms per hypercall within a poll */
 
 /* Offsets in the control registration: addresses the peer triggers. */
 #define SGNET_CTRL_LEN		64
@@ -157,10 +156,6 @@ struct sgnet_info {
 	bool local_ready;
 	unsigned int rx_pages;		/* pages per receive buffer */
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
-	/* Rearms queued by the poll, sent every SGNET_REARM_BATCH (NAPI). */
-	unsigned int rearm_n;
-	struct xen_sg_id rearm_arg[SGNET_REARM_BATCH];
-	struct multicall_entry rearm_mc[SGNET_REARM_BATCH];
 	unsigned int rx_scan;		/* where the next poll starts */
 	bool rx_paused;			/* ethtool: leave the buffers full */
 	bool request_seen;		/* a credit request waits for a grant */
@@ -719,46 +714,9 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 rearm:
 	/* Reset the counter first: the next trigger comes after the rearm. */
 	WRITE_ONCE(buf->counter, 1);
-	info->rearm_arg[info->rearm_n++].id = buf->id;
-}
-
-/*
- * Re-arm the buffers queued so far with one hypercall (a multicall of
- * rearms for several).  The poll calls it every SGNET_REARM_BATCH buffers,
- * not only at its end, so that the sender finds buffers free again while
- * the receiver still works through a full pool.
- */
-static void sgnet_rearm_flush(struct sgnet_info *info)
-{
-	unsigned int i, n = info->rearm_n;
-	int rc;
-
-	if (!n)
-		return;
-	info->rearm_n = 0;
 	sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-	if (n == 1) {
-		if (HYPERVISOR_sg_op(XEN_SGOP_rearm, &info->rearm_arg[0]))
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		struct multicall_entry *mc = &info->rearm_mc[i];
-
-		mc->op = __HYPERVISOR_sg_op;
-		mc->result = 0;
-		mc->args[0] = XEN_SGOP_rearm;
-		mc->args[1] = (unsigned long)&info->rearm_arg[i];
-	}
-	rc = HYPERVISOR_multicall(info->rearm_mc, n);
-	if (rc) {
-		netdev_warn_once(info->dev, "rearm multicall: %d\n", rc);
-		sgnet_count(info, SGNET_RX_ERRORS, n);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (info->rearm_mc[i].result)
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
+	if (sgnet_id_op(XEN_SGOP_rearm, buf->id))
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
 }
 
 static int sgnet_poll(struct napi_struct *napi, int budget)
@@ -787,10 +745,7 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		rmb();
 		sgnet_rx_one(info, buf);
 		work++;
-		if (info->rearm_n == SGNET_REARM_BATCH)
-			sgnet_rearm_flush(info);
 	}
-	sgnet_rearm_flush(info);
 	if (work >= budget)
 		return budget;
 

@@ -5,8 +5,12 @@ domUs with a busybox initramfs), with the sgnet module instead of sgtest.
 dom0 connects each link of ``DEFAULT_LINKS`` with ``sgnet-connect.sh`` (the
 xenstore nodes libxl would write for a vif), every domain configures its end
 and pings the other end (``tools/guest/sgnet-lab.sh`` drives both sides from
-``/etc/sgkit/net.conf``).  After the domUs are destroyed, dom0 reports the
-carrier of its links (it must be off) and reloads sgnet.
+``/etc/sgkit/net.conf``); a link with an MTU (sg-a <-> sg-b, 65535) is also
+pinged with the largest payload.  dom0 then runs iperf3 against sg-a (TCP
+with and without TSO, UDP, a flood), fills its own receive pool with the
+``rx-paused`` private flag, reloads its sgnet under sg-a's Connected
+frontend and destroys sg-a mid-transfer.  After the domUs are destroyed,
+dom0 reports the carrier of its links (it must be off) and reloads sgnet.
 
 Results go to ``results/lab-net-<stamp>/``, like lab.test's: one Result per
 ping and per interface, plus host checks (domUs finished, free memory

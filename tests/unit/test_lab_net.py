@@ -30,17 +30,17 @@ SGKIT-BURST from=dom0 to=10.77.1.2 if=sgnet0 rc=0 sent=512 received=512
 SGKIT-GUEST-LOG-BEGIN sg-a
 SGKIT-NET sg-a devid=0 if=sgnet0 state=up carrier=1
 SGKIT-PING from=sg-a to=10.77.1.1 if=sgnet0 rc=0
-SGKIT-NET sg-a devid=1 if=sgnet1 state=up carrier=1
+SGKIT-NET sg-a devid=1 if=sgnet1 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-a to=10.77.2.2 if=sgnet1 rc=0
 SGKIT-BIGPING from=sg-a to=10.77.2.2 if=sgnet1 size=65507 rc=0
 SGKIT-DONE
 SGKIT-GUEST-LOG-END sg-a
 SGKIT-GUEST-LOG-BEGIN sg-b
-SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1
+SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-b to=10.77.2.1 if=sgnet0 rc=0
 SGKIT-BIGPING from=sg-b to=10.77.2.1 if=sgnet0 size=65507 rc=0
 SGKIT-RELOAD sg-b unbind=0 rmmod=0 insmod=0
-SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1
+SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-b to=10.77.2.1 if=sgnet0 rc=0
 SGKIT-BIGPING from=sg-b to=10.77.2.1 if=sgnet0 size=65507 rc=0
 SGKIT-DONE
@@ -99,7 +99,18 @@ def test_a_failed_or_missing_or_wrong_sized_bigping_fails() -> None:
     )
     small = GOOD.replace("to=10.77.2.2 if=sgnet1 size=65507", "to=10.77.2.2 if=sgnet1 size=1472")
     gone = GOOD.replace("SGKIT-BIGPING from=sg-a to=10.77.2.2 if=sgnet1 size=65507 rc=0\n", "")
-    for text, why in ((failed, "exited 1"), (small, "-s 1472"), (gone, "no SGKIT-BIGPING")):
+    # the peer's buffers are too small for MTU 65535 (max_mtu refused it):
+    # a fragmented ping of 65507 bytes passes, the check must not
+    refused = GOOD.replace(
+        "if=sgnet1 state=up carrier=1 mtu=65535", "if=sgnet1 state=up carrier=1 mtu=1500"
+    )
+    cases = (
+        (failed, "exited 1"),
+        (small, "-s 1472"),
+        (gone, "no SGKIT-BIGPING"),
+        (refused, "MTU 1500 (want 65535)"),
+    )
+    for text, why in cases:
         results, _ = net_results(split_console(text), DEFAULT_LINKS, ["sg-b"])
         bad = [r for r in results if r.status != "pass"]
         assert [(r.domain, r.test) for r in bad] == [("sg-a", "bigping_10.77.2.2")]

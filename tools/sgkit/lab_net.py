@@ -80,7 +80,7 @@ IPERF_TESTS = ("tcp", "tcp-reverse", "tcp-nooffload", "udp", "udp-reverse", "flo
 
 _NET = re.compile(
     r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
-    r" carrier=(?P<carrier>\S+)"
+    r" carrier=(?P<carrier>\S+)(?: mtu=(?P<mtu>\d+))?"
 )
 _PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)")
 _STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)")
@@ -273,7 +273,9 @@ def net_results(
             why = f"ping exited {m['rc']}"
             results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
             if mtu:
-                results.append(bigping_check(dom, peer, mtu, bigpings[n : n + 1], suffix))
+                shown = nets[n]["mtu"] if len(nets) > n else None
+                found = bigpings[n : n + 1]
+                results.append(bigping_check(dom, peer, mtu, found, suffix, shown))
     for m in _BURST.finditer(console.dom0):
         sent, received = int(m["sent"]), int(m["received"])
         measured["bursts"][f"{m['src']}->{m['dst']}"] = {"sent": sent, "received": received}
@@ -294,16 +296,24 @@ def net_results(
 
 
 def bigping_check(
-    dom: str, peer: str, mtu: int, found: Sequence[re.Match[str]], suffix: str = ""
+    dom: str,
+    peer: str,
+    mtu: int,
+    found: Sequence[re.Match[str]],
+    suffix: str = "",
+    shown: str | None = None,
 ) -> reports.Result:
-    """A ping whose every packet is one frame of ``mtu`` bytes of IP got its replies."""
+    """A ping whose every packet is one frame of ``mtu`` bytes of IP got its replies, with the
+    interface's MTU (``shown``, from its SGKIT-NET line) really ``mtu``: else the kernel would
+    fragment the ping and it would pass at any MTU."""
     name = f"bigping_{peer}{suffix}"
     if not found:
         return _res(dom, name, False, "no SGKIT-BIGPING line")
     m = found[0]
     size = int(m["size"])
-    ok = m["rc"] == "0" and size == mtu - 28
-    return _res(dom, name, ok, f"ping -s {size} (MTU {mtu}) exited {m['rc']}")
+    ok = m["rc"] == "0" and size == mtu - 28 and shown == str(mtu)
+    why = f"ping -s {size} exited {m['rc']}; interface MTU {shown or '?'} (want {mtu})"
+    return _res(dom, name, ok, why)
 
 
 def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[reports.Result]:

@@ -42,7 +42,7 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert results[("dom0", "flood_full_receive_pool")].status == "pass", summary
     assert results[("dom0", "paused_burst_resumed")].status == "pass", summary
     assert paused["domu_tx_stalls"] > 0 and paused["requests_seen_paused"] > 0, paused
-    assert paused["received"] == paused["sent"] > 0, paused
+    assert paused["rx_after_resume"] >= paused["sent"] > 0, paused
 
     # 64 KiB frames: the largest ping on the MTU-65535 link, TSO for TCP,
     # GSO frames received by dom0 (the backend), ethtool -K turning it off

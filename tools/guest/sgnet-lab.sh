@@ -281,9 +281,9 @@ sgnet_counter() {
 # The replies fill dom0's 64 receive buffers whatever the scheduling: the
 # domU's sender gets -EBUSY, stalls and asks for credit.  dom0 waits for
 # that request (credit_requests_received), resumes, and every reply must
-# then arrive (the domU queued them meanwhile).  Small echoes: with 200
-# of 1000 bytes some replies never reached the domU's sgnet (probably its
-# ICMP socket's send buffer, full of replies queued behind the stall).
+# then come up through dom0's sgnet (the domU queued them meanwhile;
+# ping's socket may still miss some, see docs/driver.md).  Small echoes:
+# with 200 of 1000 bytes some replies never reached the domU's sgnet.
 sgnet_paused_burst() {
 	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
 	sgnet_peer_stats domu-prepause "$2"

@@ -413,7 +413,7 @@ def paused_burst_checks(
 ) -> tuple[list[reports.Result], dict[str, Any]]:
     """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
     (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
-    resuming must grant credit and deliver every reply."""
+    resuming must grant credit and bring every reply up through dom0's sgnet."""
     found = list(_PAUSED.finditer(dom0))
     if not found:
         why = "no SGKIT-PAUSED-BURST line"
@@ -437,6 +437,7 @@ def paused_burst_checks(
         ),
         "grants_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "credit_grants"),
         "rx_while_paused": dom0_delta("dom0-prepause", "dom0-paused", "rx_packets"),
+        "rx_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "rx_packets"),
         **{
             f"domu_{k}": domu_delta(k)
             for k in ("tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
@@ -455,11 +456,13 @@ def paused_burst_checks(
     )
     why = f"rx-paused on rc={m['pause']}, request seen={m['full']}: {counted}"
     out = [_res("dom0", "flood_full_receive_pool", full, why)]
+    # Every reply must reach dom0's sgnet; ping itself may miss some: 64
+    # replies come up in one poll and overflow its socket's receive buffer.
     resumed = (
         m["resume"] == "0"
         and m["rc"] == "0"
         and seen["sent"] > 0
-        and seen["received"] == seen["sent"]
+        and seen["rx_after_resume"] >= seen["sent"]
         and seen["grants_after_resume"] > 0
         and seen["domu_tx_dropped"] == 0
     )

@@ -175,8 +175,7 @@ struct sgnet_info {
 	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
 	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
-	unsigned int tx_next;		/* next peer buffer to try */
-	unsigned int busy_run;		/* -EBUSY in a row */
+	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
 	unsigned int tx_n;		/* queued ops */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
@@ -475,6 +474,18 @@ static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
 	info->tx_skb[to] = info->tx_skb[from];
 }
 
+/* Turn queued op @slot into a header-only frame of length 0. */
+static void sgnet_tx_make_filler(struct sgnet_info *info, unsigned int slot)
+{
+	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct xen_sg_transfer *op = &info->tx_op[slot];
+
+	memset(&hdr[slot], 0, sizeof(hdr[slot]));
+	op->nr_local = 1;		/* element 0 is the header */
+	op->length = SGNET_HDR_LEN;
+	info->tx_skb[slot] = NULL;
+}
+
 static void sgnet_tx_drop_queued(struct sgnet_info *info)
 {
 	unsigned int i;
@@ -506,19 +517,19 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			.nr_ops = info->tx_n,
 		};
 		unsigned int i, keep = 0;
+		bool busy = false;
 		long rc;
 
-		for (i = 0; i < info->tx_n; i++) {
-			info->tx_op[i].reg_id = info->peer_rx[info->tx_next];
+		for (i = 0; i < info->tx_n; i++)
 			info->tx_op[i].status = 1;
-			info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
-		}
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
 		sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
 		if (rc) {
+			/* Buffers assigned to these ops would stay empty. */
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
 			sgnet_count(info, SGNET_TX_ERRORS, info->tx_n);
 			sgnet_tx_drop_queued(info);
+			netif_carrier_off(info->dev);
 			return;
 		}
 		for (i = 0; i < info->tx_n; i++) {
@@ -526,7 +537,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			s32 status = info->tx_op[i].status;
 
 			if (status == -XEN_EBUSY) {
-				info->busy_run++;
+				/* Retried into the same buffer: order holds. */
+				busy = true;
 				sgnet_count(info, SGNET_TX_BUSY, 1);
 				if (keep != i)
 					sgnet_tx_move(info, i, keep);
@@ -538,12 +550,26 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 						 status);
 				sgnet_count(info, SGNET_TX_ERRORS, 1);
 				/* The peer died, or dropped its buffers. */
-				if (status == -XEN_ESRCH || status == -XEN_ENOENT)
+				if (status == -XEN_ESRCH ||
+				    status == -XEN_ENOENT || !skb) {
 					netif_carrier_off(info->dev);
+					dev_kfree_skb_any(skb);
+					continue;
+				}
+				/*
+				 * The receiver waits for this buffer before
+				 * the ones after it: fill it with an empty
+				 * frame, which it counts as an error.
+				 */
 				dev_kfree_skb_any(skb);
+				sgnet_tx_make_filler(info, i);
+				if (keep != i)
+					sgnet_tx_move(info, i, keep);
+				keep++;
 				continue;
 			}
-			info->busy_run = 0;
+			if (!skb)
+				continue;	/* a filler went through */
 			sgnet_count(info, SGNET_TX_PACKETS, 1);
 			sgnet_count(info, SGNET_TX_BYTES, skb->len);
 			if (skb_is_gso(skb))
@@ -553,7 +579,11 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			dev_consume_skb_any(skb);
 		}
 		info->tx_n = keep;
-		if (keep && info->busy_run >= info->nr_peer_rx)
+		/*
+		 * The receiver drains its buffers in order, so the one asked
+		 * for is the oldest it holds: wait for its credit grant.
+		 */
+		if (busy)
 			sgnet_tx_stall(info);
 	}
 }
@@ -593,6 +623,9 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	}
 	if (err)
 		goto drop;
+	/* Frames fill the peer's buffers in ring order, which it drains. */
+	info->tx_op[slot].reg_id = info->peer_rx[info->tx_next];
+	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
 	if (!netdev_xmit_more() || info->tx_n == SGNET_TX_BATCH ||
@@ -614,7 +647,6 @@ static void sgnet_credit_granted(struct sgnet_info *info)
 	netif_tx_lock(dev);
 	if (info->connected) {
 		info->tx_stalled = false;
-		info->busy_run = 0;
 		sgnet_tx_flush(info);
 		if (!info->tx_stalled)
 			netif_wake_queue(dev);
@@ -738,11 +770,16 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
 
-		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		/*
+		 * The peer fills the buffers in ring order: until this one
+		 * is full, a later one (an op that overtook a retried one)
+		 * waits, so frames come up in the order they were sent.
+		 */
 		if (READ_ONCE(buf->counter) > 0)
-			continue;
+			break;
 		/* Xen copied the data before it counted the trigger. */
 		rmb();
+		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
 		sgnet_rx_one(info, buf);
 		work++;
 	}
@@ -1043,7 +1080,6 @@ out:
 	info->peer_gso_tcpv4 = gso4;
 	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
-	info->busy_run = 0;
 	info->tx_stalled = false;
 	netif_tx_unlock_bh(info->dev);
 	return 0;

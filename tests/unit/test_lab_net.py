@@ -140,10 +140,12 @@ def _iperf_lines() -> str:
     tcp = (FIXTURES / "tcp.json").read_text().strip()
     udp = (FIXTURES / "udp.json").read_text().strip()
     lines = [TSO_STATS.format(tag="pretcp", tx=100, txb=100_000, gso=0, rx=0, csum=0)]
+    lines.append("SGKIT-TCPEXT pretcp TCPOFOQueue=4 TCPSACKReorder=1 TCPTSReorder=0")
     lines.append(f"SGKIT-IPERF test=tcp to=10.77.1.2 rc=0 json={tcp}")
     lines.append(TSO_STATS.format(tag="posttcp", tx=200, txb=2_100_000, gso=90, rx=0, csum=0))
     lines.append(f"SGKIT-IPERF test=tcp-reverse to=10.77.1.2 rc=0 json={tcp}")
     lines.append(TSO_STATS.format(tag="posttcprev", tx=300, txb=2_110_000, gso=90, rx=80, csum=80))
+    lines.append("SGKIT-TCPEXT posttcp TCPOFOQueue=4 TCPSACKReorder=1 TCPTSReorder=0")
     lines.append(TSO_STATS.format(tag="preoff", tx=300, txb=2_110_000, gso=90, rx=80, csum=80))
     lines.append(f"SGKIT-IPERF test=tcp-nooffload to=10.77.1.2 rc=0 json={tcp}")
     lines.append(TSO_STATS.format(tag="postoff", tx=900, txb=3_000_000, gso=90, rx=80, csum=80))
@@ -312,3 +314,46 @@ def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:
     assert backend_reload_check(good.replace(" rc=0", " rc=1")).status == "fail"
     assert backend_reload_check(good.replace("insmod=0", "insmod=1")).status == "fail"
     assert backend_reload_check("").status == "fail"
+
+
+def test_tcp_order_check_fails_on_segments_out_of_order() -> None:
+    from sgkit.lab_net import tcp_order_check
+
+    lines = _iperf_lines()
+    measured: dict = {}
+    good = tcp_order_check(lines, measured)
+    assert good.status == "pass", good.reason
+    assert measured["tcp_reorder"] == {"TCPOFOQueue": 0, "TCPSACKReorder": 0, "TCPTSReorder": 0}
+    ofo = lines.replace("posttcp TCPOFOQueue=4", "posttcp TCPOFOQueue=137")
+    bad = tcp_order_check(ofo, {})
+    assert bad.status == "fail" and "TCPOFOQueue+133" in (bad.reason or "")
+    missing = tcp_order_check(lines.replace("SGKIT-TCPEXT posttcp", "SGKIT-TCPEXT later"), {})
+    assert missing.status == "fail" and "no SGKIT-TCPEXT" in (missing.reason or "")
+
+
+def test_burst_check_trusts_ping_or_the_frames_sgnet_received() -> None:
+    from sgkit.lab_net import burst_check
+
+    assert burst_check("dom0", "x", "0", 512, 512, None).status == "pass"
+    # ping's socket lost two, but every reply came up through sgnet
+    ok = burst_check("dom0", "x", "0", 512, 510, 514)
+    assert ok.status == "pass"
+    lost = burst_check("dom0", "x", "0", 512, 510, 510)
+    assert lost.status == "fail" and "received 510 frames" in (lost.reason or "")
+    assert burst_check("dom0", "x", "1", 512, 0, None).status == "fail"
+    assert burst_check("dom0", "x", "0", 0, 0, 0).status == "fail"
+
+
+def test_burst_arrivals_come_from_the_preburst_counters() -> None:
+    text = (
+        "SGKIT-NETSTAT dom0-preburst if=sgnet0 rx_packets=20\n"
+        "SGKIT-BURST from=dom0 to=10.77.1.2 if=sgnet0 rc=0 sent=512 received=509\n"
+        "SGKIT-NETSTAT dom0-postburst if=sgnet0 rx_packets=532\n"
+    )
+    good = GOOD.replace(
+        "SGKIT-BURST from=dom0 to=10.77.1.2 if=sgnet0 rc=0 sent=512 received=512\n", ""
+    )
+    results, measured = net_results(split_console(text + good), DEFAULT_LINKS, ["sg-b"])
+    assert {r.test: r.status for r in results}["burst_10.77.1.2"] == "pass"
+    burst = measured["bursts"]["dom0->10.77.1.2"]
+    assert burst == {"sent": 512, "received": 509, "arrived_at_sgnet": 512}

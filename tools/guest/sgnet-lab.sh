@@ -28,13 +28,15 @@
 #   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
 #   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
 #   SGKIT-RELOAD DOMAIN unbind=N rmmod=N insmod=N      sgnet was reloaded
-#   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst
+#   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst,
+#                                       between SGKIT-NETSTAT dom0-preburst and -postburst
 #   SGKIT-IPERF test=T to=ADDR rc=N json=...          dom0's iperf3 -J, one line
 #   SGKIT-NETSTAT dom0-preflood|dom0-postflood ...    counters around the flood
 #   SGKIT-NETSTAT dom0-pretcp|dom0-posttcp|dom0-posttcprev ...  and the TCP runs
 #   SGKIT-ETHTOOL-K if=IF off=N tso=S tx=S on=N       offloads off for one
 #                                       TCP run (tcp-nooffload, between the
 #                                       dom0-preoff and dom0-postoff counters)
+#   SGKIT-TCPEXT pretcp|posttcp key=value ...        dom0's TCP reordering counters
 #   SGKIT-FLOOD-PING to=ADDR rc=N                     a ping after the flood
 #   SGKIT-PAUSED-BURST to=ADDR pause=N full=F seconds=N resume=N rc=N sent=N received=N
 #                                       the burst with dom0's rx-paused on;
@@ -136,6 +138,18 @@ sgnet_ping_one() {
 	return 1
 }
 
+# PEER SIZE: three pings of SIZE bytes, tried twice like sgnet_ping_one (the
+# peer may be reloading sgnet meanwhile).
+sgnet_bigping_one() {
+	tries=0
+	while [ $tries -lt 2 ]; do
+		tries=$((tries + 1))
+		sgnet_wait_reply "$1"
+		ping -c 3 -W 5 -s "$2" "$1" </dev/null && return 0
+	done
+	return 1
+}
+
 # Ping every peer of DOMAIN; print the counters.
 sgnet_ping() {
 	while read -r kind dom devid addr peer; do
@@ -147,11 +161,22 @@ sgnet_ping() {
 		if [ -n "$mtu" ]; then
 			# 20 bytes of IP and 8 of ICMP header: one frame of MTU bytes.
 			size=$((mtu - 28))
-			ping -c 3 -W 5 -s $size "$peer" </dev/null
+			sgnet_bigping_one "$peer" "$size"
 			echo "SGKIT-BIGPING from=$1 to=$peer if=$ifc size=$size rc=$?"
 		fi
 		sgnet_stats "$1" "$ifc"
 	done <"$SGNET_CONF"
+}
+
+# dom0's TCP reordering counters (/proc/net/netstat TcpExt), as a line:
+#   SGKIT-TCPEXT WHEN key=value ...
+sgnet_tcpext() {
+	awk -v when="$1" '$1 == "TcpExt:" { if (!n++) { split($0, k); next }
+		line = "SGKIT-TCPEXT " when
+		for (i = 2; i <= NF; i++)
+			if (k[i] ~ /^(TCPOFOQueue|TCPSACKReorder|TCPTSReorder|TCPRenoReorder|TCPDSACKRecv|TCPLostRetransmit)$/)
+				line = line " " k[i] "=" $i
+		print line }' /proc/net/netstat
 }
 
 sgnet_stats() {
@@ -225,10 +250,12 @@ sgnet_iperf_client() {
 	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
 		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
 		sgnet_stats dom0-pretcp "$ifc"
+		sgnet_tcpext pretcp
 		sgnet_iperf_run tcp "$addr" -t 4
 		sgnet_stats dom0-posttcp "$ifc"
 		sgnet_iperf_run tcp-reverse "$addr" -t 4 -R
 		sgnet_stats dom0-posttcprev "$ifc"
+		sgnet_tcpext posttcp
 		sgnet_offload_off "$ifc" "$addr"
 		sgnet_iperf_run udp "$addr" -t 4 -u -b 20M -l 1400
 		sgnet_iperf_run udp-reverse "$addr" -t 4 -u -b 20M -l 1400 -R
@@ -367,13 +394,14 @@ sgnet_burst() {
 	while read -r kind dom devid addr peer; do
 		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
 		ifc=$(sgnet_if "$devid") || ifc=none
+		sgnet_stats "$1-preburst" "$ifc"
 		out=$(ping -q -l 128 -i 0.002 -c 512 -s 1400 -W 5 "$peer" 2>&1)
 		rc=$?
 		echo "$out"
 		sent=$(echo "$out" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
 		received=$(echo "$out" | sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p')
 		echo "SGKIT-BURST from=$1 to=$peer if=$ifc rc=$rc sent=${sent:-0} received=${received:-0}"
-		sgnet_stats "$1" "$ifc"
+		sgnet_stats "$1-postburst" "$ifc"
 	done <"$SGNET_CONF"
 }
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import pytest
 
-from sgkit.deploy import HostOutcome, summary
+from sgkit import host_config
+from sgkit.deploy import HostOutcome, Options, summary
 from sgkit.deploy_plan import (
     Artifacts,
+    entry_xen_args,
     grub_script,
     kernel_args_from_cmdline,
     make_plan,
     safe_args,
 )
+from sgkit.errors import KitError
 from sgkit.host_checks import parse_df, parse_probe, problems
+from sgkit.power_cycle import power_cycle
 from sgkit.ssh_hosts import resolve
 
 BUILD_ID = "4517c7f7a9b049c3db322d50979c93411be92cad"
@@ -249,3 +254,87 @@ def test_summary_names_failed_hosts_and_why():
     assert text.splitlines()[0] == "deploy: 1 of 2 hosts ok"
     assert "lab2: FAILED; left: nothing changed" in text
     assert "host key is unknown" in text
+
+
+# --- --xen-args and the entry ------------------------------------------------------
+
+
+def test_extra_xen_args_make_their_own_entry():
+    plain = artifacts()
+    hanging = replace(plain, extra_xen_args="iommu=required noreboot")
+    assert plain.entry_id == f"sgkit-{BUILD_ID[:16]}"
+    assert hanging.entry_id.startswith(plain.entry_id + "-") and len(hanging.entry_id) == 31
+    # grub.cfg holding the longer id does not count as holding the plain one.
+    assert plain.menu_marker not in f"menuentry 'x' {hanging.menu_marker}"
+    script = grub_script(
+        hanging, entry_xen_args("placeholder dom0_mem=1G", hanging.extra_xen_args), "ro"
+    )
+    assert f"--id {hanging.entry_id} {{" in script
+    assert "placeholder dom0_mem=1G iommu=required noreboot" in script
+
+
+def test_entry_xen_args_do_not_pile_up():
+    running = "placeholder console=com1 iommu=required noreboot"
+    assert entry_xen_args(running, "", "iommu=required noreboot") == "console=com1"
+    assert entry_xen_args(running, "loglvl=all", "iommu=required noreboot") == (
+        "console=com1 loglvl=all"
+    )
+    assert entry_xen_args("console=com1", "") == "console=com1"
+
+
+# --- the hosts file and the power cycle ----------------------------------------------
+
+HOSTS_TOML = """\
+[hosts."lab1"]
+power_cycle = "ipmitool -I lanplus -H lab1-bmc -U admin -E chassis power cycle"
+
+[hosts."*.lab"]
+power_cycle = "ipmitool -H {host}-bmc chassis power cycle"
+
+[hosts."quiet.lab"]
+"""
+
+
+def test_hosts_file_first_match_wins_and_host_is_quoted():
+    config = host_config.parse(HOSTS_TOML)
+    assert "lab1-bmc" in (config.settings_for("lab1").power_cycle or "")
+    opts = Options(hosts=config)
+    assert opts.power_cycle_for("box.lab") == "ipmitool -H box.lab-bmc chassis power cycle"
+    assert opts.power_cycle_for("quiet.lab") is not None  # "*.lab" came first
+    assert opts.power_cycle_for("elsewhere") is None
+    assert opts.power_cycle_for("a b.lab") == "ipmitool -H 'a b.lab'-bmc chassis power cycle"
+    # --power-cycle applies to every host and wins over the file.
+    assert Options(hosts=config, power_cycle="pdu off {host}").power_cycle_for("lab1") == (
+        "pdu off lab1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[hosts.lab1\n", "not valid TOML"),
+        ('[hosts."lab1"]\npowercycle = "x"\n', "unknown key(s) powercycle"),
+        ('[hosts."lab1"]\npower_cycle = ""\n', "non-empty string"),
+        ('[lab1]\npower_cycle = "x"\n', "unknown table(s) lab1"),
+    ],
+)
+def test_bad_hosts_file_is_named(text, expected, tmp_path):
+    path = tmp_path / "hosts.toml"
+    path.write_text(text)
+    with pytest.raises(KitError) as err:
+        host_config.load(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+
+
+def test_missing_hosts_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGKIT_HOSTS_FILE", str(tmp_path / "none.toml"))
+    assert host_config.load(None).sections == ()  # the default may be absent
+    with pytest.raises(KitError, match="does not exist"):
+        host_config.load(tmp_path / "none.toml")  # a named one may not
+
+
+def test_power_cycle_runs_the_command_and_reports_failure():
+    assert power_cycle('echo "cycled $SGKIT_HOST"', "lab1") == "cycled lab1"
+    with pytest.raises(KitError) as err:
+        power_cycle("echo no BMC >&2; exit 3", "lab1")
+    assert "status 3" in str(err.value) and "no BMC" in str(err.value)

@@ -169,7 +169,11 @@ def problems(
         if free is None:
             found.append(f"cannot tell the free space in {mount} (df failed)")
         elif free < kb:
-            found.append(f"{mount} has {free // 1024} MiB free, the deploy needs {kb // 1024} MiB")
+            found.append(
+                f"{mount} has {free // 1024} MiB free, the deploy needs {kb // 1024} MiB "
+                f"(free space on the filesystem holding {mount}: e.g. `apt-get autoremove "
+                f"--purge`, old kernels, earlier builds in {SGKIT_BOOT_DIR})"
+            )
     if facts.boot_loader is None:
         have = ", ".join(sorted(facts.tools)) or "none"
         found.append(

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from sgkit import host_config
+from sgkit import deploy_guests, host_config
 from sgkit.deploy import HostOutcome, Options, summary
 from sgkit.deploy_plan import (
     Artifacts,
@@ -19,6 +19,7 @@ from sgkit.deploy_plan import (
 )
 from sgkit.errors import KitError
 from sgkit.host_checks import parse_df, parse_probe, problems
+from sgkit.initramfs import guest_script
 from sgkit.power_cycle import power_cycle
 from sgkit.ssh_hosts import resolve
 
@@ -338,3 +339,55 @@ def test_power_cycle_runs_the_command_and_reports_failure():
     with pytest.raises(KitError) as err:
         power_cycle("echo no BMC >&2; exit 3", "lab1")
     assert "status 3" in str(err.value) and "no BMC" in str(err.value)
+
+
+# --- suites with domUs on the host (deploy_guests) -----------------------------------
+
+DOMUS_OUTPUT = """\
+SGKIT-STEP sgtest-dir rc=0
+SGKIT-STEP xl-create-sg-a rc=0
+SGKIT-STEP xl-create-sg-b rc=0
+SGKIT-INSMOD sgtest rc=0
+SGKIT-DOMU sg-a state=done seconds=12
+SGKIT-DOMU sg-b state=timeout seconds=300
+SGKIT-STEP xl-destroy-sg-a rc=0
+SGKIT-STEP xl-destroy-sg-b rc=1
+SGKIT-DOMAINS-LEFT count=1 sg-b(2)
+SGKIT-DOMUS-DONE
+"""
+
+
+def test_only_cross_domain_suites_need_domus():
+    assert deploy_guests.needs_domus("sg_op,sg_cross")
+    assert not deploy_guests.needs_domus("sg_op,sg_local")
+    assert not deploy_guests.needs_domus("sg_cross_after")
+
+
+def test_domus_conf_is_shell_the_script_reads(tmp_path):
+    conf = deploy_guests.domus_conf("sg_op,sg_cross", KVER, "/lib/x/sgtest.ko", "sgkit-run-1")
+    path = tmp_path / "domus.conf"
+    path.write_text(conf)
+    shown = subprocess.run(
+        ["sh", "-c", f'. {path}; echo "$DOMUS|$KERNEL|$SGTEST_ARGS"'],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert shown == f"sg-a sg-b|/boot/vmlinuz-{KVER}|suites=sg_op,sg_cross cross_self=dom0"
+
+
+def test_domus_checks_name_what_went_wrong():
+    logs = {"sg-a": "SGKIT-INIT x\nSGKIT-DONE\n", "sg-b": "SGKIT-INIT x\n"}
+    found = {r.test: r for r in deploy_guests.checks(DOMUS_OUTPUT, logs)}
+    assert (
+        found["dom0_setup"].status == "fail"
+        and "xl-destroy-sg-b rc=1" in found["dom0_setup"].reason
+    )
+    assert found["sg-a_finished"].status == "pass"
+    assert found["sg-b_finished"].status == "fail"
+    assert "'timeout' after 300s" in found["sg-b_finished"].reason
+    assert "no SGKIT-DONE" in found["sg-b_finished"].reason
+    assert found["no_domain_left"].status == "fail" and "sg-b(2)" in found["no_domain_left"].reason
+
+
+def test_deploy_domus_script_is_valid_shell():
+    assert subprocess.run(["sh", "-n", str(guest_script("deploy-domus.sh"))]).returncode == 0

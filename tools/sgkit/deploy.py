@@ -26,7 +26,7 @@ from pathlib import Path
 
 import paramiko
 
-from sgkit import host_config, ktap, progress, ssh_hosts
+from sgkit import deploy_guests, host_config, ktap, progress, ssh_hosts
 from sgkit.deploy_plan import (
     GRUB_SNIPPET,
     Artifacts,
@@ -185,6 +185,7 @@ class _Host:
             self.step("host-check", "fail", "; ".join(found))
             raise KitError(
                 "the host does not fit the build: " + "; ".join(found),
+                "deal with each problem named above, then deploy again; "
                 "nothing was changed on the host",
             )
         self.step("host-check", "pass")
@@ -409,6 +410,20 @@ class _Host:
         if not all(c.isalnum() or c in "_," for c in suites):
             raise KitError(f"--run {suites!r}: suites are names separated by commas")
         ko = self.art.module_path("sgtest")
+        if deploy_guests.needs_domus(suites):
+            run = deploy_guests.run_with_domus(
+                self.client,
+                self.build.modules["sgtest"],
+                ko,
+                self.art.kernel_release,
+                suites,
+                self.alias,
+                self.say,
+            )
+            self.outcome.steps.extend(run.results)
+            self.outcome.logs.update(run.logs)
+            self.say(f"sgtest: {len(run.results)} results from dom0 and the domUs")
+            return
         marker = f"sgkit-run-{time.time_ns()}"
         self.say(f"running sgtest suites={suites}")
         script = (

@@ -7,7 +7,7 @@ the one machine (each reboot under TCG costs minutes):
 1. a full disk: deploy refuses, nothing installed; the space is freed;
 2. modules built for another kernel (another linux-headers package): refused;
 3. deploy with --reboot: the running build id is the build's;
-4. again with --run sg_op,sg_local,sg_cross: nothing installed, no reboot,
+4. again with --run sg_op,sg_local,sg_cross,sgnet: nothing installed, no reboot,
    sgtest in dom0 and two domUs created with xl on the host, their consoles
    and xl dmesg in the results, no domain left;
 5. a "hypervisor" GRUB cannot load: the entry reboots, the host falls back;
@@ -144,7 +144,7 @@ def test_deploy_reboots_into_the_build(host, build, tmp_path):
 def test_suites_with_domus_on_the_host(host, build, tmp_path):
     """Nothing to install, no reboot; sgtest in dom0 and in two domUs made with xl there."""
     suites = "sg_op,sg_local,sg_cross"
-    [again], run_dir = deploy_hosts([HOST], build, _opts(host, suites), tmp_path)
+    [again], run_dir = deploy_hosts([HOST], build, _opts(host, suites + ",sgnet"), tmp_path)
     assert again.ok, again.error
     assert any(s.test == "install" and s.status == "skip" for s in again.steps)
     assert not any(s.test == "reboot" for s in again.steps)
@@ -162,7 +162,12 @@ def test_suites_with_domus_on_the_host(host, build, tmp_path):
         "sg-a_finished": "pass",
         "sg-b_finished": "pass",
         "no_domain_left": "pass",
-    }
+        "link_up_dom0": "pass",
+        "link_up_sg-a": "pass",
+        "ping_dom0_to_sg-a": "pass",
+        "ping_sg-a_to_dom0": "pass",
+        "dom0_carrier_lost_on_destroy": "pass",
+    }, [s for s in again.steps if s.domain == "host" and s.status != "pass"]
     out = run_dir / HOST
     for name in DOMUS:
         console = (out / f"guest-{name}.log").read_text()
@@ -173,9 +178,13 @@ def test_suites_with_domus_on_the_host(host, build, tmp_path):
     client = _ssh(host)
     try:
         listed = ssh_hosts.check(client, "xl list")
+        modules = ssh_hosts.check(client, "cat /proc/modules")
+        vsg = ssh_hosts.run(client, "xenstore-ls /local/domain/0/backend/vsg").stdout
     finally:
         client.close()
     assert not any(name in listed for name in DOMUS), listed
+    assert not any(line.split()[0] in ("sgtest", "sgnet") for line in modules.splitlines())
+    assert vsg.strip() == "", vsg
 
 
 def _not_a_hypervisor(tmp_path: Path, good: LocalBuild) -> LocalBuild:

@@ -391,3 +391,26 @@ def test_domus_checks_name_what_went_wrong():
 
 def test_deploy_domus_script_is_valid_shell():
     assert subprocess.run(["sh", "-n", str(guest_script("deploy-domus.sh"))]).returncode == 0
+
+
+def test_sgnet_in_run_is_the_link_test_not_a_suite():
+    assert deploy_guests.split_run("sg_op,sgnet,sg_cross") == ("sg_op,sg_cross", True)
+    assert deploy_guests.split_run("sg_op") == ("sg_op", False)
+    assert deploy_guests.needs_domus("sgnet")
+    conf = deploy_guests.domus_conf("", KVER, "/x/sgtest.ko", "m", "/x/sgnet.ko")
+    assert 'SGTEST_ARGS=""' in conf and 'CROSS_AFTER_ARGS=""' in conf
+    assert 'SGNET="/x/sgnet.ko"' in conf
+
+
+def test_sgnet_link_checks():
+    dom0 = (
+        "SGKIT-NET dom0 devid=0 if=vsg1.0 state=up carrier=1\n"
+        "SGKIT-PING from=dom0 to=169.254.77.2 if=vsg1.0 rc=0 tries=1\n"
+        "SGKIT-NET-AFTER dom0 if=vsg1.0 carrier=1\n"
+    )
+    guest = "SGKIT-NET sg-a devid=0 if=none state=no-interface carrier=0\n"
+    found = {r.test: r for r in deploy_guests.net_checks(dom0, {"sg-a": guest})}
+    assert found["link_up_dom0"].status == "pass" and found["ping_dom0_to_sg-a"].status == "pass"
+    assert found["link_up_sg-a"].status == "fail" and "no-interface" in found["link_up_sg-a"].reason
+    assert found["ping_sg-a_to_dom0"].reason == "sg-a reported no ping"
+    assert found["dom0_carrier_lost_on_destroy"].status == "fail"

@@ -10,9 +10,14 @@
 # host's xenconsoled keeps its own logging settings); loads sgtest in dom0
 # (cross_self=dom0) while the domUs run theirs; waits for every domU's
 # SGKIT-DONE; destroys them; runs sg_cross_after in dom0; and leaves
-# WORK/dom0-dmesg.log and WORK/xl-dmesg.log.  Every domU it created is
-# destroyed on the way out, whatever happens (trap), and /sgtest is removed
-# from xenstore.  Lines for the deploying machine:
+# WORK/dom0-dmesg.log and WORK/xl-dmesg.log.  With SGNET set (deploy --run
+# ...,sgnet) it also connects an sgnet link dom0<->sg-a from WORK/net.conf
+# (sgnet-connect.sh), configures and pings it from both ends (sgnet-lab.sh;
+# the domU does its side from its own net.conf) and checks that dom0's end
+# loses carrier when sg-a is destroyed.  Every domU it created is destroyed
+# on the way out, whatever happens (trap), its sgnet link removed and sgnet
+# unloaded again, and /sgtest is removed from xenstore.  Lines for the
+# deploying machine (and sgnet-lab.sh's SGKIT-NET, -PING, -NET-AFTER):
 #   SGKIT-STEP what rc=N                a step and its exit status
 #   SGKIT-INSMOD sgtest rc=N            sgtest loaded in dom0
 #   SGKIT-DOMU name state=S seconds=N   a domU's end: done | timeout | gone
@@ -23,10 +28,16 @@ set -u
 WORK=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # Set by domus.conf: DOMUS DOMU_MEMORY DOMU_TIMEOUT KERNEL SGTEST SGTEST_ARGS
-# CROSS_AFTER_ARGS MARKER
+# CROSS_AFTER_ARGS SGNET MARKER
 . "$WORK/domus.conf"
+: "${SGNET:=}"
 mkdir -p "$WORK/console"
 : >"$WORK/created"
+: >"$WORK/links"
+if [ -n "$SGNET" ]; then
+	. "$WORK/sgnet-lab.sh"
+	SGNET_CONF="$WORK/net.conf"
+fi
 
 cleanup() {
 	for name in $(cat "$WORK/created"); do
@@ -34,10 +45,24 @@ cleanup() {
 	done
 	xenstore-rm /sgtest 2>/dev/null
 	rmmod sgtest 2>/dev/null
+	if [ -n "$SGNET" ] && grep -q "^sgnet " /proc/modules; then
+		sgnet_unbind_all
+		while read -r path; do
+			xenstore-rm "$path" 2>/dev/null
+		done <"$WORK/links"
+		rmmod sgnet
+	fi
 	wait
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+domid_of() {
+	case "$1" in
+	'' | *[!0-9]*) xl domid "$1" ;;
+	*) echo "$1" ;;
+	esac
+}
 
 step() {
 	what="$1"
@@ -52,6 +77,11 @@ for name in $DOMUS; do
 		exit 1
 	fi
 done
+if [ -n "$SGNET" ] && grep -q "^sgnet " /proc/modules; then
+	echo "SGKIT-STEP sgnet-not-loaded-yet rc=1"
+	SGNET="" # somebody else's: leave it alone
+	exit 1
+fi
 rmmod sgtest 2>/dev/null
 echo "$MARKER" >/dev/kmsg
 # The rendezvous directory of sg_cross (docs/lab.md): owner dom0, every
@@ -89,8 +119,25 @@ done
 
 # dom0's own run, while the domUs run theirs; it stays loaded (sg_cross's
 # registrations are held) until the domUs are gone.
-insmod "$SGTEST" $SGTEST_ARGS
-echo "SGKIT-INSMOD sgtest rc=$?"
+if [ -n "$SGTEST_ARGS" ]; then
+	insmod "$SGTEST" $SGTEST_ARGS
+	echo "SGKIT-INSMOD sgtest rc=$?"
+fi
+
+# sgnet: dom0 is the backend of each link; sgnet-lab.sh configures and pings.
+if [ -n "$SGNET" ]; then
+	insmod "$SGNET"
+	echo "SGKIT-INSMOD sgnet rc=$?"
+	while read -r kind be fe devid rest; do
+		[ "$kind" = link ] || continue
+		echo "/local/domain/$(domid_of "$be")/backend/vsg/$(domid_of "$fe")" >>"$WORK/links"
+		echo "/local/domain/$(domid_of "$fe")/device/vsg/$devid" >>"$WORK/links"
+		sh "$WORK/sgnet-connect.sh" "$be" "$fe" "$devid"
+		echo "SGKIT-STEP sgnet-connect-$be-$fe-$devid rc=$?"
+	done <"$SGNET_CONF"
+	sgnet_configure dom0
+	sgnet_ping dom0
+fi
 
 start=$(cut -d. -f1 /proc/uptime)
 for name in $DOMUS; do
@@ -118,7 +165,15 @@ for name in $DOMUS; do
 	echo "SGKIT-STEP xl-destroy-$name rc=$?"
 done
 wait # the console clients end with their domains
-rmmod sgtest
+if [ -n "$SGNET" ]; then
+	sgnet_lab_after # dom0's ends must have lost carrier; unbinds them
+	while read -r path; do
+		xenstore-rm "$path" 2>/dev/null
+	done <"$WORK/links"
+	rmmod sgnet
+	echo "SGKIT-STEP rmmod-sgnet rc=$?"
+fi
+[ -n "$SGTEST_ARGS" ] && rmmod sgtest
 if [ -n "$CROSS_AFTER_ARGS" ]; then
 	insmod "$SGTEST" $CROSS_AFTER_ARGS
 	echo "SGKIT-INSMOD sgtest rc=$?"

@@ -411,14 +411,12 @@ class _Host:
             raise KitError(f"--run {suites!r}: suites are names separated by commas")
         ko = self.art.module_path("sgtest")
         if deploy_guests.needs_domus(suites):
+            modules = deploy_guests.Modules(
+                dict(self.build.modules),
+                {name: self.art.module_path(name) for name in self.build.modules},
+            )
             run = deploy_guests.run_with_domus(
-                self.client,
-                self.build.modules["sgtest"],
-                ko,
-                self.art.kernel_release,
-                suites,
-                self.alias,
-                self.say,
+                self.client, modules, self.art.kernel_release, suites, self.alias, self.say
             )
             self.outcome.steps.extend(run.results)
             self.outcome.logs.update(run.logs)

@@ -414,3 +414,10 @@ def test_sgnet_link_checks():
     assert found["link_up_sg-a"].status == "fail" and "no-interface" in found["link_up_sg-a"].reason
     assert found["ping_sg-a_to_dom0"].reason == "sg-a reported no ping"
     assert found["dom0_carrier_lost_on_destroy"].status == "fail"
+
+
+def test_a_syslinux_host_is_refused_by_name():
+    text = PROBE_OUTPUT.replace("grub.cfg /boot/grub/grub.cfg", "syslinux.cfg /boot/syslinux.cfg")
+    found = problems(parse_probe(text), "4.17", KVER)
+    assert len(found) == 1 and "boots with SYSLINUX (/boot/syslinux.cfg)" in found[0], found
+    assert "switch the host to GRUB" in found[0]

@@ -466,6 +466,10 @@ class _Host:
     def checkpoint_waiting(self) -> None:
         """Interrupted while the host reboots: nothing to undo, stop waiting."""
         if self.cancel.is_set():
+            self.outcome.left = (
+                f"rebooted into the one-shot entry {self.art.entry_id}; interrupted while "
+                "waiting for it (the default entry is unchanged)"
+            )
             raise KitError(
                 "interrupted while waiting for the host to come back",
                 "check the host; the one-shot entry is used up, so it boots the old default",

@@ -417,12 +417,18 @@ def reset() -> None:
     state = _running()
     if state is None:
         raise KitError("no lab host is running", "start it with `invoke lab.host up`")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(str(state["monitor"]))
-        _read_until_prompt(s)  # the monitor's banner
-        s.sendall(b"system_reset\n")
-        _read_until_prompt(s)
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(state["monitor"]))
+            _read_until_prompt(s)  # the monitor's banner
+            s.sendall(b"system_reset\n")
+            _read_until_prompt(s)
+    except OSError as e:
+        raise KitError(
+            f"cannot reset the lab host through its QEMU monitor {state['monitor']}: {e}",
+            "stop it with `invoke lab.host down` and start it again with `invoke lab.host up`",
+        ) from e
     progress.say(f"lab host reset (system_reset, QEMU pid {state['pid']})")
 
 

@@ -37,6 +37,9 @@ mkdir -p "$WORK/console"
 if [ -n "$SGNET" ]; then
 	. "$WORK/sgnet-lab.sh"
 	SGNET_CONF="$WORK/net.conf"
+	if ! command -v ping >/dev/null && command -v busybox >/dev/null; then
+		ping() { busybox ping "$@"; } # a minimal dom0 without iputils-ping
+	fi
 fi
 
 cleanup() {
@@ -169,6 +172,8 @@ if [ -n "$SGNET" ]; then
 	sgnet_lab_after # dom0's ends must have lost carrier; unbinds them
 	while read -r path; do
 		xenstore-rm "$path" 2>/dev/null
+		dir=${path%/*}
+		[ -z "$(xenstore-list "$dir" 2>/dev/null)" ] && xenstore-rm "$dir" 2>/dev/null
 	done <"$WORK/links"
 	rmmod sgnet
 	echo "SGKIT-STEP rmmod-sgnet rc=$?"

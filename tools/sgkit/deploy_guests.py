@@ -219,9 +219,9 @@ def run_with_domus(
         result.results += net_checks(done.stdout, guest_logs)
     if "SGKIT-DOMUS-DONE" not in done.stdout:
         tail = done.stdout.strip()[-300:] or "no output"
-        run.results.append(
+        result.results.append(
             Result(
                 "host", "deploy-domus", "script_finished", "error", f"status {done.status}: {tail}"
             )
         )
-    return run
+    return result

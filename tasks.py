@@ -29,6 +29,18 @@ from sgkit.errors import KitError
 from sgkit.lab_test import DEFAULT_SUITES
 from sgkit.xen_versions import DEFAULT_XEN
 
+SOURCE_HELP = "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
+
+
+# The options every lab boot takes (lab.test, lab.net, bench.net).
+LAB_HELP = {
+    "xen": "Xen version",
+    "source": SOURCE_HELP,
+    "kernel": "dom0 and domU kernel release",
+    "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+    "timeout": "seconds before the run counts as hung",
+}
+
 
 def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Print a KitError as a clear message and exit non-zero, without a traceback."""
@@ -54,8 +66,6 @@ def setup(c: Context, kernel: str | None = None) -> None:
 
 
 # --- xen ---------------------------------------------------------------------
-
-SOURCE_HELP = "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
 
 
 @task(help={"xen": "Xen version (default 4.17)", "source": SOURCE_HELP})
@@ -239,11 +249,7 @@ def lab_smoke(
     help={
         "suites": "sgtest suites to run in every domain, comma-separated",
         "hypervisor": "patched (the one built here) or stock (Debian's)",
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "dom0 and domU kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
-        "timeout": "seconds before the run counts as hung",
+        **LAB_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
     }
 )
@@ -278,15 +284,7 @@ def lab_test(
         raise Exit("sgkit: the lab test failed", code=1)
 
 
-@task(
-    help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "dom0 and domU kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
-        "timeout": "seconds before the run counts as hung",
-    }
-)
+@task(help=LAB_HELP)
 @kit_errors
 def lab_net(
     c: Context,
@@ -311,12 +309,8 @@ def lab_net(
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "dom0 and domU kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+        **LAB_HELP,
         "seconds": "length of each iperf3 run",
-        "timeout": "seconds before the run counts as hung",
     }
 )
 @kit_errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sgkit.lab_boot import split_console
 from sgkit.lab_net import (
     DEFAULT_LINKS,
     counter_delta,
@@ -16,7 +17,6 @@ from sgkit.lab_net import (
     net_results,
     parse_stats,
 )
-from sgkit.lab_test import split_console
 
 GOOD = """\
 SGKIT-STEP sgnet-connect-0-sg-a-0 rc=0

@@ -9,17 +9,8 @@ import pytest
 
 from sgkit import ktap, reports
 from sgkit.dom0_rootfs import concatenate, pack_files
-from sgkit.lab_test import (
-    domu_states,
-    failed_steps,
-    free_memory,
-    global_check,
-    global_of,
-    host_checks,
-    query_of,
-    split_console,
-    summarize,
-)
+from sgkit.lab_boot import domu_states, failed_steps, free_memory, lab_conf, split_console
+from sgkit.lab_test import global_check, global_of, host_checks, query_of, summarize
 
 
 def _suite(domain_rc: int = 0, ok: str = "ok", stamp: bool = True) -> list[str]:
@@ -309,3 +300,24 @@ def test_the_lab_runs_conformance_hostile_fuzz_and_cross_suites_by_default() -> 
     from sgkit.lab_test import DEFAULT_SUITES
 
     assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_hostile", "sg_fuzz", "sg_cross"]
+
+
+def test_lab_conf_survives_the_shell_that_sources_it(tmp_path) -> None:
+    """dom0-lab-init.sh sources lab.conf: spaces, quotes and $ must come back as given."""
+    import subprocess
+
+    settings = {
+        "DOMUS": "sg-a sg-b",
+        "DOMU_CFG_EXTRA": 'vif = [ "script=/bin/true" ]',
+        "ODD": "it's $HOME `x`",
+        "EMPTY": "",
+    }
+    conf = tmp_path / "lab.conf"
+    conf.write_text(lab_conf(settings))
+    script = ". ./lab.conf; " + "; ".join(f'printf "%s\\n" "${key}"' for key in settings)
+    got = subprocess.run(
+        ["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert got.split("\n")[:-1] == list(settings.values())
+    with pytest.raises(ValueError, match=r"bad lab\.conf setting name"):
+        lab_conf({"bad name": "x"})

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,26 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import driver_build, progress, reports, xen_build
-from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
+from sgkit.dom0_rootfs import base_rootfs
 from sgkit.errors import KitError
 from sgkit.guest_binaries import iperf3_files
 from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.kernels import kernel_image
-from sgkit.lab_test import (
-    DOM0_KERNEL_ARGS,
-    LAB_DONE_MARKER,
-    MEMORY_MB,
-    XEN_ARGS,
+from sgkit.lab_boot import (
     LabConsole,
-    _run_dir,
-    _write_logs,
+    boot_lab,
     domu_states,
     failed_steps,
     free_memory,
-    split_console,
+    run_dir,
 )
 from sgkit.paths import results_dir
-from sgkit.qemu_lab import BootResult, BootSpec, boot
+from sgkit.qemu_lab import BootResult
 from sgkit.xen_versions import DEFAULT_XEN
 
 SUITE = "sgnet"
@@ -408,20 +401,19 @@ def boot_net_lab(
         "dom0_root": {"archive": str(base.archive), **base.manifest},
         "links": [link.__dict__ for link in links],
     }
-    work = _run_dir()
     out = reports.new_run_dir(out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    try:
-        sgnet = drivers.modules["sgnet"]
-        conf = net_conf(links, reload, iperf)
+    sgnet = drivers.modules["sgnet"]
+    conf = net_conf(links, reload, iperf)
+    settings = {
+        "DOMUS": " ".join(domus),
+        "DOMU_MEMORY": str(domu_memory_mb),
+        "DOMU_TIMEOUT": str(domu_timeout_s),
+        **extras.settings,
+    }
+    with run_dir() as work:
         (work / "net.conf").write_text(conf)
-        settings = {
-            "DOMUS": " ".join(domus),
-            "DOMU_MEMORY": str(domu_memory_mb),
-            "DOMU_TIMEOUT": str(domu_timeout_s),
-            **extras.settings,
-        }
-        with progress.step(f"packing the {kind} domU initramfs and dom0 overlay"):
+        with progress.step(f"packing the {kind} domU initramfs"):
             domu = build_initramfs(
                 work / "domU.cpio.gz",
                 guest_script("domU-init.sh"),
@@ -433,46 +425,28 @@ def boot_net_lab(
                     **extras.domu_files,
                 },
             )
-            overlay = pack_files(
-                {
-                    "init": guest_script("dom0-lab-init.sh"),
-                    "lab/vmlinuz": kernel_image(release),
-                    "lab/domU.cpio.gz": domu,
-                    "lab/sgnet.ko": sgnet,
-                    "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
-                    "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
-                    "etc/sgkit/modules": b"sgnet\n",
-                    "etc/sgkit/net.conf": conf.encode(),
-                    "etc/sgkit/lab.conf": "".join(
-                        f"{k}='{v}'\n" for k, v in settings.items()
-                    ).encode(),
-                    **extras.dom0_files,
-                },
-                work / "dom0-overlay.cpio.gz",
-                modes={"init": 0o755, "lab/sgnet-connect.sh": 0o755, **extras.modes},
-            )
-            initrd = concatenate([base.archive, overlay], work / "dom0-lab.cpio.gz")
-        spec = BootSpec(
-            xen=built.xen,
-            kernel=kernel_image(release),
-            initrd=initrd,
-            xen_args=XEN_ARGS,
-            kernel_args=DOM0_KERNEL_ARGS,
-            memory_mb=MEMORY_MB,
+        lab = boot_lab(
+            work=work,
+            out=out,
+            xen_image=built.xen,
+            release=release,
+            base=base.archive,
+            domu_initrd=domu,
+            settings=settings,
+            files={
+                "lab/sgnet.ko": sgnet,
+                "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
+                "etc/sgkit/modules": b"sgnet\n",
+                "etc/sgkit/net.conf": conf.encode(),
+                **extras.dom0_files,
+            },
+            modes={"lab/sgnet-connect.sh": 0o755, **extras.modes},
             accel=accel,
-        )
-        result = boot(
-            spec,
-            out / "console.log",
             timeout_s=timeout_s,
-            done_marker=LAB_DONE_MARKER,
             label=f"{kind} (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    text = result.log.read_text(errors="replace")
-    console = split_console(text)
-    _write_logs(out, console)
+    result, text, console = lab.result, lab.text, lab.console
     meta["accel"] = result.accel
     meta["domus"] = domus
     return NetBoot(result, text, console, meta, out, started, domus)

@@ -1,20 +1,13 @@
 """The lab with several domains: Xen, a Debian dom0 with xl, and PV domUs.
 
-``run_lab_test`` boots the built hypervisor under QEMU with the dom0 root of
-``sgkit.dom0_rootfs`` (the cached Debian base plus a small overlay holding
-``tools/guest/dom0-lab-init.sh``, sgtest, and the domU kernel and
-initramfs).  dom0 creates the domUs with ``xl``, runs sgtest itself, and
-copies each domU's console log to the serial console between markers, so
-the host reads every domain's KTAP from the one serial log:
-
-- dom0's own KTAP is the unprefixed KTAP outside every marked section;
-- ``SGKIT-GUEST-LOG-BEGIN name`` .. ``SGKIT-GUEST-LOG-END name`` is domU
-  ``name``'s console;
-- ``SGKIT-DOM0-BEFORE-*`` and ``SGKIT-DOM0-AFTER-*`` hold sgtest's sg_op
-  suite run in dom0 before the domUs are created and after they are
-  destroyed (read only for the counters: dom0's usage and, when the
-  hypervisor reports it, the global ``sgtest.global`` line),
-  ``SGKIT-XL-DMESG-*`` the hypervisor's log.
+``run_lab_test`` boots the lab of ``sgkit.lab_boot`` (the built hypervisor,
+the Debian dom0 with xl, PV domUs with a busybox initramfs) with sgtest in
+every domain.  dom0 creates the domUs, runs sgtest itself, and copies each
+domU's console to the serial log between markers; the host reads every
+domain's KTAP from there.  dom0 also runs sgtest's sg_op suite before the
+domUs are created and after they are destroyed (``SGKIT-DOM0-BEFORE-*``,
+``SGKIT-DOM0-AFTER-*``), read only for the counters: dom0's usage and,
+when the hypervisor reports it, the global ``sgtest.global`` line.
 
 With ``sg_cross`` in the suites, every domain learns its role from sgtest's
 ``cross_self`` parameter (``dom0`` here, the domU's name from domU-init.sh),
@@ -29,114 +22,37 @@ answered the sg_op query) next to the tests the domains reported.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sgkit import driver_build, ktap, progress, reports, xen_build
-from sgkit.dom0_rootfs import base_rootfs, concatenate, pack_files
+from sgkit.dom0_rootfs import base_rootfs
 from sgkit.errors import KitError
 from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.kernels import kernel_image
+from sgkit.lab_boot import (
+    LabConsole,
+    boot_lab,
+    domu_states,
+    failed_steps,
+    free_memory,
+    run_dir,
+)
 from sgkit.lab_smoke import ENOSYS, stock_xen
-from sgkit.paths import builds_dir, results_dir
-from sgkit.qemu_lab import BootSpec, boot
+from sgkit.paths import results_dir
 from sgkit.xen_versions import DEFAULT_XEN
 
-LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 DEFAULT_DOMUS = ("sg-a", "sg-b")
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
-XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
-DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
-MEMORY_MB = 3072
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
 GLOBAL_KEYS = ("regs", "pinned_pages", "bindings", "addrs", "domains")
 
-_MARKER = re.compile(
-    r"SGKIT-(?P<kind>GUEST-LOG|DOM0-BEFORE|DOM0-AFTER|XL-DMESG)-(?P<edge>BEGIN|END)"
-    r"(?: +(?P<name>\S+))?\s*$"
-)
-_FREE = re.compile(r"SGKIT-FREE-MEMORY before=(?P<before>\d*) after=(?P<after>\d*)")
 _LEFT = re.compile(r"SGKIT-DOMAINS-LEFT count=(?P<count>\d+) ?(?P<names>.*)")
-_DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
-_STEP = re.compile(r"SGKIT-STEP (?P<what>\S+) rc=(?P<rc>-?\d+)")
-
-
-@dataclass
-class LabConsole:
-    """The serial log of a lab run, cut into what each domain printed."""
-
-    dom0: str  # every line outside a marked section
-    guests: dict[str, str] = field(default_factory=dict)  # domU name -> its console
-    dom0_before: str | None = None
-    dom0_after: str | None = None
-    xl_dmesg: str | None = None
-    unterminated: list[str] = field(default_factory=list)  # sections cut short
-
-
-def split_console(text: str) -> LabConsole:
-    """Split a lab serial log into dom0's lines and the marked sections."""
-    outside: list[str] = []
-    sections: dict[tuple[str, str | None], list[str]] = {}
-    current: tuple[str, str | None] | None = None
-    for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        found = _MARKER.search(line)
-        if found:
-            key = (found["kind"], found["name"])
-            if found["edge"] == "BEGIN":
-                current = key
-                sections[key] = []
-                continue
-            if current == key:
-                current = None
-                continue
-        if current is None:
-            outside.append(line)
-        else:
-            sections[current].append(line)
-    console = LabConsole(dom0="\n".join(outside) + "\n")
-    for (kind, name), lines in sections.items():
-        body = "\n".join(lines) + "\n"
-        if kind == "GUEST-LOG" and name:
-            console.guests[name] = body
-        elif kind == "DOM0-BEFORE":
-            console.dom0_before = body
-        elif kind == "DOM0-AFTER":
-            console.dom0_after = body
-        elif kind == "XL-DMESG":
-            console.xl_dmesg = body
-    if current is not None:
-        kind, name = current
-        console.unterminated.append(f"{kind} {name}" if name else kind)
-    return console
-
-
-def free_memory(text: str) -> tuple[int, int] | None:
-    """``xl info`` free_memory (MB) before the domUs were created and after they were destroyed."""
-    found = None
-    for match in _FREE.finditer(text):
-        found = match  # the last one counts
-    if found is None or not found["before"] or not found["after"]:
-        return None
-    return int(found["before"]), int(found["after"])
-
-
-def domu_states(text: str) -> dict[str, tuple[str, int]]:
-    """How each domU ended as dom0 saw it: name -> (done|timeout|gone, seconds)."""
-    return {m["name"]: (m["state"], int(m["seconds"])) for m in _DOMU.finditer(text)}
-
-
-def failed_steps(text: str) -> list[str]:
-    return [f"{m['what']} rc={m['rc']}" for m in _STEP.finditer(text) if m["rc"] != "0"]
 
 
 def query_of(text: str) -> dict[str, str] | None:
@@ -222,35 +138,27 @@ def run_lab_test(
         xen_image = stock_xen(xen)
     base = base_rootfs(xen, release)
     meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
-    work = _run_dir()
     settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
 
     out = reports.new_run_dir(out_root or results_dir(), "lab-test")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    try:
-        sgtest = drivers.modules["sgtest"]
-        initrd = _lab_initrd(work, base.archive, release, sgtest, suites, domus, settings, seed)
-        spec = BootSpec(
-            xen=xen_image,
-            kernel=kernel_image(release),
-            initrd=initrd,
-            xen_args=XEN_ARGS,
-            kernel_args=DOM0_KERNEL_ARGS,
-            memory_mb=MEMORY_MB,
+    sgtest = drivers.modules["sgtest"]
+    with run_dir() as work:
+        domu_initrd, conf, files = _lab_files(work, release, sgtest, suites, domus, seed)
+        lab = boot_lab(
+            work=work,
+            out=out,
+            xen_image=xen_image,
+            release=release,
+            base=base.archive,
+            domu_initrd=domu_initrd,
+            settings={**conf, **settings},
+            files=files,
             accel=accel,
-        )
-        result = boot(
-            spec,
-            out / "console.log",
             timeout_s=timeout_s,
-            done_marker=LAB_DONE_MARKER,
             label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    text = result.log.read_text(errors="replace")
-    console = split_console(text)
-    _write_logs(out, console)
+    result, text, console = lab.result, lab.text, lab.console
 
     results: list[reports.Result] = []
     queries: dict[str, dict[str, str] | None] = {}
@@ -292,58 +200,35 @@ def run_lab_test(
     return LabOutcome(report, out, text_summary)
 
 
-def _run_dir() -> Path:
-    """A private directory for one run's boot files (removed after the boot)."""
-    lab = builds_dir() / "lab"
-    lab.mkdir(parents=True, exist_ok=True)
-    for stale in lab.glob("run-*"):
-        pid = stale.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted run
-    return Path(tempfile.mkdtemp(dir=lab, prefix=f"run-{os.getpid()}-"))
-
-
-def _lab_initrd(
+def _lab_files(
     work: Path,
-    base: Path,
     release: str,
     sgtest: Path,
     suites: str,
     domus: Sequence[str],
-    settings: dict[str, str],
     seed: int,
-) -> Path:
-    """The cached dom0 base followed by a fresh overlay with the changing files."""
-    with progress.step("packing the lab's domU initramfs and dom0 overlay"):
+) -> tuple[Path, dict[str, str], dict[str, Path | bytes]]:
+    """The domU initramfs, lab.conf's sgtest settings and dom0's extra files."""
+    with progress.step("packing the lab's domU initramfs"):
         domu = build_initramfs(
             work / "domU.cpio.gz",
             guest_script("domU-init.sh"),
             {"sgtest": sgtest},
             {"sgtest": f"suites={suites} seed={seed}"},
         )
-        dom0_args = f"suites={suites} seed={seed} cross_self=dom0"
-        cross = "sg_cross" in suites.split(",")
-        conf = {
-            "DOMUS": " ".join(domus),
-            "SGTEST_ARGS": dom0_args,
-            "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
-            "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
-            **settings,
-        }
-        conf_text = "".join(f'{key}="{value}"\n' for key, value in conf.items())
-        overlay = pack_files(
-            {
-                "init": guest_script("dom0-lab-init.sh"),
-                "lab/vmlinuz": kernel_image(release),
-                "lab/domU.cpio.gz": domu,
-                "lab/sgtest.ko": sgtest,
-                "etc/sgkit/modules": f"sgtest {dom0_args}\n".encode(),
-                "etc/sgkit/lab.conf": conf_text.encode(),
-            },
-            work / "dom0-overlay.cpio.gz",
-            modes={"init": 0o755},
-        )
-        return concatenate([base, overlay], work / "dom0-lab.cpio.gz")
+    dom0_args = f"suites={suites} seed={seed} cross_self=dom0"
+    cross = "sg_cross" in suites.split(",")
+    conf = {
+        "DOMUS": " ".join(domus),
+        "SGTEST_ARGS": dom0_args,
+        "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
+        "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
+    }
+    files: dict[str, Path | bytes] = {
+        "lab/sgtest.ko": sgtest,
+        "etc/sgkit/modules": f"sgtest {dom0_args}\n".encode(),
+    }
+    return domu, conf, files
 
 
 def host_checks(
@@ -453,15 +338,3 @@ def summarize(
         f"after they were destroyed: {_global_text(after)}"
     )
     return "\n".join(lines)
-
-
-def _write_logs(out: Path, console: LabConsole) -> None:
-    (out / "dom0.log").write_text(console.dom0)
-    for name, body in console.guests.items():
-        (out / f"guest-{name}.log").write_text(body)
-    if console.dom0_before is not None:
-        (out / "dom0-before.log").write_text(console.dom0_before)
-    if console.dom0_after is not None:
-        (out / "dom0-after.log").write_text(console.dom0_after)
-    if console.xl_dmesg is not None:
-        (out / "xl-dmesg.log").write_text(console.xl_dmesg)

@@ -339,7 +339,8 @@ def bench_net(
     help={
         "host": "an SSH host (a ~/.ssh/config alias, [user@]host[:port]); repeatable",
         "reboot": "boot the new hypervisor once and check its build id",
-        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local",
+        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local; "
+        "sg_cross adds two domUs; sgnet is sgnet's link test with a domU",
         "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
         "xen": "Xen version",
         "source": SOURCE_HELP,

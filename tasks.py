@@ -349,6 +349,8 @@ def bench_net(
         "ssh_config": "ssh config file (default ~/.ssh/config)",
         "known_hosts": "known_hosts file (default ~/.ssh/known_hosts)",
         "power_cycle": "command that power-cycles a hung host ({host}: the host); all hosts",
+        "power_cycle_timeout": "seconds to wait for SSH after a power cycle "
+        "(default: --reboot-timeout)",
         "hosts_file": "per-host settings, e.g. power_cycle (default ~/.config/sgkit/hosts.toml)",
         "xen_args": "options added to the one-shot entry's Xen command line",
     },
@@ -367,6 +369,7 @@ def deploy(
     ssh_config: str = "",
     known_hosts: str = "",
     power_cycle: str = "",
+    power_cycle_timeout: int = 0,
     hosts_file: str = "",
     xen_args: str = "",
 ) -> None:
@@ -385,6 +388,7 @@ def deploy(
         accept_new_host_key=accept_new_host_key,
         reboot_timeout_s=float(reboot_timeout),
         power_cycle=power_cycle or None,
+        power_cycle_timeout_s=float(power_cycle_timeout) or None,
         hosts=hosts,
         xen_args=xen_args,
         **({"ssh_config": Path(ssh_config)} if ssh_config else {}),

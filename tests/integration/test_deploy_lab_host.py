@@ -225,9 +225,14 @@ def test_hypervisor_that_hangs_is_power_cycled_and_falls_back(host, build, tmp_p
         build.modules,
     )
     # The hang is waited out for 1.5 times a normal boot (at least 3 minutes)
-    # before the power cycle; the boot after it is bounded the same way.
+    # before the power cycle; the boot after it gets the usual 900 s.
     wait_s = max(180.0, 1.5 * MEASURED.get("boot_s", 240.0))
-    opts = _opts(host, xen_args="iommu=required noreboot", reboot_timeout_s=wait_s)
+    opts = _opts(
+        host,
+        xen_args="iommu=required noreboot",
+        reboot_timeout_s=wait_s,
+        power_cycle_timeout_s=900,
+    )
     [hung], run_dir = deploy_hosts([HOST], hangs, opts, tmp_path)
     assert not hung.ok
     assert hung.left.startswith("booted fallback after power cycle"), hung.left

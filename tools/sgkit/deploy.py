@@ -59,6 +59,8 @@ class Options:
     run_suites: str = ""  # sgtest suites to run on the host afterwards (comma-separated)
     accept_new_host_key: bool = False
     reboot_timeout_s: float = 900.0
+    # The wait after a power cycle (firmware POST can take minutes); None: reboot_timeout_s.
+    power_cycle_timeout_s: float | None = None
     connect_timeout_s: float = 15.0
     known_hosts: Path = ssh_hosts.DEFAULT_KNOWN_HOSTS
     ssh_config: Path | None = ssh_hosts.DEFAULT_CONFIG
@@ -335,10 +337,11 @@ class _Host:
         if not self._wait_for_new_boot(boot_id):
             self._power_cycle(command)
             power_cycled = True
-            if not self._wait_for_new_boot(boot_id, "after the power cycle"):
+            after_s = self.opts.power_cycle_timeout_s or self.opts.reboot_timeout_s
+            if not self._wait_for_new_boot(boot_id, "after the power cycle", after_s):
                 self.outcome.left = "power-cycled; the host did not come back (check its console)"
                 raise KitError(
-                    f"the host did not come back within {self.opts.reboot_timeout_s:.0f}s "
+                    f"the host did not come back within {after_s:.0f}s "
                     f"after the power cycle ({command})",
                     "look at the host's console; the one-shot entry is used up, so a "
                     "working host boots its old default",
@@ -439,9 +442,11 @@ class _Host:
         self.outcome.steps.extend(found)
         self.say(f"sgtest: {len(found)} results")
 
-    def _wait_for_new_boot(self, old_boot_id: str, when: str = "after reboot") -> bool:
+    def _wait_for_new_boot(
+        self, old_boot_id: str, when: str = "after reboot", timeout_s: float | None = None
+    ) -> bool:
         """Until SSH answers with a boot id other than ``old_boot_id``; False at the timeout."""
-        deadline = time.monotonic() + self.opts.reboot_timeout_s
+        deadline = time.monotonic() + (timeout_s or self.opts.reboot_timeout_s)
         start = time.monotonic()
         last_say = start
         while time.monotonic() < deadline:

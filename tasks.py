@@ -212,6 +212,7 @@ def build(
         "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
         "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
+        "xsm": "boot the XSM build variant with this module: dummy, silo or flask",
     }
 )
 @kit_errors
@@ -224,6 +225,7 @@ def lab_smoke(
     accel: str = "",
     timeout: int = 600,
     limits: str = "",
+    xsm: str = "",
 ) -> None:
     """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
     from sgkit.lab_smoke import answer_line, parse_limits, run_smoke
@@ -237,6 +239,7 @@ def lab_smoke(
         accel or None,
         float(timeout),
         limits=parse_limits(limits),
+        xsm=xsm or None,
     )
     print(summary(outcome.report))
     print(answer_line(hypervisor, outcome.query))

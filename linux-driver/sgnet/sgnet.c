@@ -4,12 +4,14 @@
  * packets with the sg_op hypercall only (scatter-gather registrations,
  * transfers and address-bound event channels), no grant tables, no rings.
  *
- * Each side keeps a pool of receive buffers, one page each, registered once
- * with XEN_SGOP_register for the peer (WRITE, ONESHOT) and re-armed when
- * recycled.  Every buffer's first byte is bound to the side's one event
- * channel with a counter in struct sgnet_rxbuf; the interrupt schedules
- * NAPI, which scans the counters for <= 0.  The sender copies a small
- * header (the length) and the packet into a free peer buffer with one
+ * Each side keeps a pool of receive buffers big enough for a 64 KiB frame,
+ * each registered once with XEN_SGOP_register for the peer (one element per
+ * page; WRITE, ONESHOT) and re-armed when recycled.  Every buffer's first
+ * byte is bound to the side's one event channel with a counter in struct
+ * sgnet_rxbuf; the interrupt schedules NAPI, which scans the counters for
+ * <= 0.  The sender copies a small
+ * header (the length and a struct virtio_net_hdr for checksum and GSO) and
+ * the packet, its fragments as they are, into a free peer buffer with one
  * XEN_SGOP_transfer op carrying XEN_SG_TRANSFER_TRIGGER.  A small control
  * registration carries credit: a sender that finds every peer buffer busy
  * triggers the peer's "request" address, and the peer, once it has drained
@@ -36,6 +38,7 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/virtio_net.h>
 
 #include <xen/events.h>
 #include <xen/page.h>
@@ -48,31 +51,49 @@
 #include "sg_op.h"
 
 /* Xen's error numbers (xen/include/public/errno.h). */
+#define XEN_ENOENT		2
 #define XEN_ESRCH		3
 #define XEN_EBUSY		16
 
-#define SGNET_PROTOCOL		"sgnet-1"
+#define SGNET_PROTOCOL		"sgnet-2"
 #define SGNET_NR_RX		64	/* receive buffers per side */
-#define SGNET_BUF_SIZE		PAGE_SIZE
 #define SGNET_HDR_LEN		sizeof(struct sgnet_hdr)
-#define SGNET_MAX_FRAME		(SGNET_BUF_SIZE - SGNET_HDR_LEN)
+/* The largest frame: a GSO packet or an ETH_MAX_MTU one, with a VLAN tag. */
+#define SGNET_MAX_FRAME		(GSO_LEGACY_MAX_SIZE + VLAN_ETH_HLEN)
+/* Pages of a receive buffer that holds the header and the largest frame. */
+#define SGNET_RX_MAX_PAGES	DIV_ROUND_UP(sizeof(struct sgnet_hdr) + \
+					     SGNET_MAX_FRAME, PAGE_SIZE)
 #define SGNET_TX_BATCH		16	/* transfer ops per hypercall */
-#define SGNET_MAX_ELEMS		40	/* header + linear part + frags */
+#define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
+#define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
+#define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
 
 /* Offsets in the control registration: addresses the peer triggers. */
 #define SGNET_CTRL_LEN		64
 #define SGNET_CTRL_REQUEST	0	/* the peer wants credit */
 #define SGNET_CTRL_GRANT	8	/* the peer has re-armed buffers */
 
-/* At the start of every receive buffer, written by the same transfer. */
+/*
+ * At the start of every receive buffer, written by the same transfer: the
+ * frame's length and, as virtio-net carries them, its checksum and GSO
+ * details (little endian, see include/linux/virtio_net.h).
+ */
 struct sgnet_hdr {
 	__le32 len;		/* frame length, after the header */
 	__le32 flags;		/* none yet: zero */
-	__le64 reserved;
+	struct virtio_net_hdr vnet;
+	__le16 reserved[3];	/* zero */
 };
 
+static_assert(sizeof(struct sgnet_hdr) == 24);
+
+static unsigned int rx_pages = SGNET_RX_MAX_PAGES;
+module_param(rx_pages, uint, 0444);
+MODULE_PARM_DESC(rx_pages,
+		 "pages per receive buffer (1-17; 17 holds a 64 KiB frame)");
+
 struct sgnet_rxbuf {
-	struct page *page;
+	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
 	s32 counter;		/* decremented by Xen on each trigger */
 };
@@ -85,24 +106,38 @@ enum sgnet_stat {
 	SGNET_TX_STALLS,
 	SGNET_TX_ERRORS,
 	SGNET_TX_DROPPED,
+	SGNET_TX_GSO,
+	SGNET_TX_CSUM,
 	SGNET_CREDIT_REQUESTS,
 	SGNET_RX_PACKETS,
 	SGNET_RX_BYTES,
 	SGNET_RX_HYPERCALLS,
 	SGNET_RX_ERRORS,
 	SGNET_RX_DROPPED,
+	SGNET_RX_GSO,
+	SGNET_RX_CSUM,
 	SGNET_CREDIT_GRANTS,
+	SGNET_CREDIT_REQUESTS_RECEIVED,
 	SGNET_NR_STATS,
 };
 
 static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_packets", "tx_bytes", "tx_hypercalls", "tx_busy", "tx_stalls",
-	"tx_errors", "tx_dropped", "credit_requests",
+	"tx_errors", "tx_dropped", "tx_gso_packets", "tx_csum_partial",
+	"credit_requests",
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
-	"credit_grants",
+	"rx_gso_packets", "rx_csum_partial", "credit_grants",
+	"credit_requests_received",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
+
+/* ethtool --set-priv-flags: rx-paused leaves received buffers unconsumed. */
+#define SGNET_PRIV_RX_PAUSED	BIT(0)
+
+static const char sgnet_priv_flag_names[][ETH_GSTRING_LEN] = {
+	"rx-paused",
+};
 
 struct sgnet_info {
 	struct net_device *dev;
@@ -110,11 +145,20 @@ struct sgnet_info {
 	struct napi_struct napi;
 	bool backend;
 	domid_t peer;
+	/*
+	 * The backend's set-up, published as "session"; the frontend echoes
+	 * the one it read as "backend-session", so that a backend reloaded
+	 * under a Connected frontend never takes the frontend's old details.
+	 */
+	u32 session;
 
 	/* Local resources: set up and torn down with the connection. */
 	bool local_ready;
+	unsigned int rx_pages;		/* pages per receive buffer */
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
+	bool rx_paused;			/* ethtool: leave the buffers full */
+	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
 	u32 ctrl_id;
 	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
@@ -127,6 +171,10 @@ struct sgnet_info {
 	u32 peer_rx[SGNET_NR_RX];
 	unsigned int nr_peer_rx;
 	u32 peer_ctrl;
+	unsigned int peer_max_frame;	/* what the peer's buffers hold */
+	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
+	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
 	unsigned int tx_next;		/* next peer buffer to try */
 	unsigned int busy_run;		/* -EBUSY in a row */
 	bool tx_stalled;		/* waiting for a credit grant */
@@ -140,6 +188,9 @@ struct sgnet_info {
 	u64 stats[SGNET_NR_STATS];
 	atomic_long_t interrupts;
 };
+
+/* Elements in a local list: the hypervisor's max_elems, at most 64. */
+static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
 
 static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
 {
@@ -179,23 +230,28 @@ static long sgnet_trigger_peer(struct sgnet_info *info, u64 offset)
 
 /* --- local resources: buffers, registrations, event channel -------------- */
 
-static long sgnet_register(struct sgnet_info *info, struct page *page,
-			   u32 len, u32 flags, u32 *id)
+/* Register @nr pages, @len bytes from the first, writable by the peer. */
+static long sgnet_register(struct sgnet_info *info, struct page **pages,
+			   unsigned int nr, u32 len, u32 flags, u32 *id)
 {
-	struct xen_sg_elem e = {
-		.frame = xen_page_to_gfn(page),
-		.offset = 0,
-		.len = len,
-	};
+	struct xen_sg_elem e[SGNET_RX_MAX_PAGES];
 	struct xen_sg_register r = {
-		.elems = (u64)(uintptr_t)&e,
-		.nr_elems = 1,
+		.elems = (u64)(uintptr_t)e,
+		.nr_elems = nr,
 		.peer = info->peer,
 		.access = XEN_SG_ACCESS_WRITE,
 		.flags = flags,
 	};
-	long rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
+	unsigned int i;
+	long rc;
 
+	for (i = 0; i < nr; i++) {
+		e[i].frame = xen_page_to_gfn(pages[i]);
+		e[i].offset = 0;
+		e[i].len = min_t(u32, len, PAGE_SIZE);
+		len -= e[i].len;
+	}
+	rc = HYPERVISOR_sg_op(XEN_SGOP_register, &r);
 	*id = rc ? 0 : r.id;
 	return rc;
 }
@@ -239,13 +295,16 @@ static void sgnet_free_local(struct sgnet_info *info)
 	info->port = 0;
 	for (i = 0; i < SGNET_NR_RX; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
+		unsigned int p;
 
 		if (buf->id)
 			sgnet_id_op(XEN_SGOP_unregister, buf->id);
 		buf->id = 0;
-		if (buf->page)
-			__free_page(buf->page);
-		buf->page = NULL;
+		for (p = 0; p < SGNET_RX_MAX_PAGES; p++) {
+			if (buf->pages[p])
+				__free_page(buf->pages[p]);
+			buf->pages[p] = NULL;
+		}
 	}
 	if (info->ctrl_id)
 		sgnet_id_op(XEN_SGOP_unregister, info->ctrl_id);
@@ -275,17 +334,22 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	info->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!info->tx_hdr_page || !info->ctrl_page)
 		goto nomem;
-	rc = sgnet_register(info, info->ctrl_page, SGNET_CTRL_LEN, 0,
+	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);
 	if (rc)
 		goto fail;
+	info->rx_pages = rx_pages;
 	for (i = 0; i < SGNET_NR_RX; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
+		unsigned int p;
 
-		buf->page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		if (!buf->page)
-			goto nomem;
-		rc = sgnet_register(info, buf->page, SGNET_BUF_SIZE,
+		for (p = 0; p < info->rx_pages; p++) {
+			buf->pages[p] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+			if (!buf->pages[p])
+				goto nomem;
+		}
+		rc = sgnet_register(info, buf->pages, info->rx_pages,
+				    info->rx_pages * PAGE_SIZE,
 				    XEN_SG_REG_ONESHOT, &buf->id);
 		if (rc)
 			goto fail;
@@ -320,6 +384,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
+	info->request_seen = false;
 	info->local_ready = true;
 	return 0;
 
@@ -342,7 +407,7 @@ static int sgnet_add_elems(struct xen_sg_elem *e, int n, struct page *page,
 		unsigned int o = off & ~PAGE_MASK;
 		unsigned int chunk = min_t(unsigned int, len, PAGE_SIZE - o);
 
-		if (n >= SGNET_MAX_ELEMS)
+		if (n >= sgnet_max_elems)
 			return -E2BIG;
 		e[n].frame = xen_page_to_gfn(pg);
 		e[n].offset = o;
@@ -365,9 +430,10 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	int n;
 
 	hdr += slot;
+	memset(hdr, 0, sizeof(*hdr));
 	hdr->len = cpu_to_le32(skb->len);
-	hdr->flags = 0;
-	hdr->reserved = 0;
+	if (virtio_net_hdr_from_skb(skb, &hdr->vnet, true, true, 0))
+		return -EPROTO;
 	n = sgnet_add_elems(e, 0, info->tx_hdr_page,
 			    slot * SGNET_HDR_LEN, SGNET_HDR_LEN);
 	n = sgnet_add_elems(e, n, virt_to_page(skb->data),
@@ -471,7 +537,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				netdev_warn_once(info->dev, "transfer: %d\n",
 						 status);
 				sgnet_count(info, SGNET_TX_ERRORS, 1);
-				if (status == -XEN_ESRCH)
+				/* The peer died, or dropped its buffers. */
+				if (status == -XEN_ESRCH || status == -XEN_ENOENT)
 					netif_carrier_off(info->dev);
 				dev_kfree_skb_any(skb);
 				continue;
@@ -479,6 +546,10 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			info->busy_run = 0;
 			sgnet_count(info, SGNET_TX_PACKETS, 1);
 			sgnet_count(info, SGNET_TX_BYTES, skb->len);
+			if (skb_is_gso(skb))
+				sgnet_count(info, SGNET_TX_GSO, 1);
+			if (skb->ip_summed == CHECKSUM_PARTIAL)
+				sgnet_count(info, SGNET_TX_CSUM, 1);
 			dev_consume_skb_any(skb);
 		}
 		info->tx_n = keep;
@@ -487,20 +558,41 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 	}
 }
 
+/* Can the peer take @skb as it is (features change after connecting)? */
+static bool sgnet_tx_fits(struct sgnet_info *info, struct sk_buff *skb)
+{
+	unsigned int gso = skb_shinfo(skb)->gso_type;
+
+	if (skb->len > info->peer_max_frame)
+		return false;
+	if (!skb_is_gso(skb))
+		return true;
+	return ((gso & SKB_GSO_TCPV4) && info->peer_gso_tcpv4) ||
+	       ((gso & SKB_GSO_TCPV6) && info->peer_gso_tcpv6);
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
 	unsigned int slot = info->tx_n;
+	int err;
 
-	if (unlikely(!info->connected || skb->len > SGNET_MAX_FRAME ||
-		     slot >= SGNET_TX_BATCH))
+	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
+		     !sgnet_tx_fits(info, skb)))
 		goto drop;
-	if (sgnet_tx_fill(info, slot, skb)) {
-		/* Too many pieces: one linear buffer is at most two. */
-		if (skb_linearize(skb) || sgnet_tx_fill(info, slot, skb))
+	if (skb->ip_summed == CHECKSUM_PARTIAL && !info->peer_csum &&
+	    skb_checksum_help(skb))
+		goto drop;
+	err = sgnet_tx_fill(info, slot, skb);
+	if (err == -E2BIG) {
+		/* Too many pieces: a linear skb needs one per page. */
+		if (skb_linearize(skb))
 			goto drop;
+		err = sgnet_tx_fill(info, slot, skb);
 	}
+	if (err)
+		goto drop;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
 	if (!netdev_xmit_more() || info->tx_n == SGNET_TX_BATCH ||
@@ -532,26 +624,92 @@ static void sgnet_credit_granted(struct sgnet_info *info)
 
 /* --- receive -------------------------------------------------------------- */
 
+/* Copy @len bytes at @off of receive buffer @buf to @to. */
+static void sgnet_rx_copy(const struct sgnet_rxbuf *buf, unsigned int off,
+			  void *to, unsigned int len)
+{
+	while (len) {
+		unsigned int o = offset_in_page(off);
+		unsigned int chunk = min_t(unsigned int, len, PAGE_SIZE - o);
+
+		memcpy(to, page_address(buf->pages[off >> PAGE_SHIFT]) + o,
+		       chunk);
+		to += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+}
+
+/*
+ * A copy of the frame in @buf: small frames in one linear skb, larger ones
+ * with their headers linear and the rest in page fragments.
+ */
+static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
+				    const struct sgnet_rxbuf *buf,
+				    unsigned int len)
+{
+	unsigned int head = len <= SGNET_RX_COPY ? len : SGNET_RX_HEAD;
+	unsigned int off = SGNET_HDR_LEN + head;
+	struct sk_buff *skb;
+	int nr = 0;
+
+	skb = napi_alloc_skb(&info->napi, head);
+	if (!skb)
+		return NULL;
+	sgnet_rx_copy(buf, SGNET_HDR_LEN, skb_put(skb, head), head);
+	len -= head;
+	while (len) {
+		unsigned int chunk = min_t(unsigned int, len, PAGE_SIZE);
+		struct page *page = dev_alloc_page();
+
+		if (!page) {
+			kfree_skb(skb);
+			return NULL;
+		}
+		sgnet_rx_copy(buf, off, page_address(page), chunk);
+		skb_add_rx_frag(skb, nr++, page, 0, chunk, PAGE_SIZE);
+		off += chunk;
+		len -= chunk;
+	}
+	return skb;
+}
+
 static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 {
-	const u8 *va = page_address(buf->page);
-	const struct sgnet_hdr *hdr = (const void *)va;
+	const struct sgnet_hdr *hdr = page_address(buf->pages[0]);
+	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
 	u32 len = le32_to_cpu(READ_ONCE(hdr->len));
+	struct virtio_net_hdr vnet;
 	struct sk_buff *skb;
 
-	if (len < ETH_HLEN || len > SGNET_MAX_FRAME) {
+	/* The buffer is ours until it is re-armed: the peer cannot write. */
+	memcpy(&vnet, &hdr->vnet, sizeof(vnet));
+	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
 		sgnet_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
-	skb = napi_alloc_skb(&info->napi, len);
+	skb = sgnet_rx_skb(info, buf, len);
 	if (!skb) {
 		sgnet_count(info, SGNET_RX_DROPPED, 1);
 		goto rearm;
 	}
-	skb_put_data(skb, va + SGNET_HDR_LEN, len);
+	if ((vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+	    (info->dev->features & NETIF_F_RXCSUM))
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	if (virtio_net_hdr_to_skb(skb, &vnet, true)) {
+		net_warn_ratelimited("%s: bad checksum/GSO header from the peer\n",
+				     info->dev->name);
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		kfree_skb(skb);
+		goto rearm;
+	}
 	skb->protocol = eth_type_trans(skb, info->dev);
 	sgnet_count(info, SGNET_RX_PACKETS, 1);
 	sgnet_count(info, SGNET_RX_BYTES, len);
+	if (skb_is_gso(skb))
+		sgnet_count(info, SGNET_RX_GSO, 1);
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		sgnet_count(info, SGNET_RX_CSUM, 1);
 	napi_gro_receive(&info->napi, skb);
 rearm:
 	/* Reset the counter first: the next trigger comes after the rearm. */
@@ -564,6 +722,7 @@ rearm:
 static int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
+	bool paused = READ_ONCE(info->rx_paused);
 	unsigned int scanned;
 	int work = 0;
 
@@ -575,7 +734,8 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		WRITE_ONCE(info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
-	for (scanned = 0; scanned < SGNET_NR_RX && work < budget; scanned++) {
+	for (scanned = 0; !paused && scanned < SGNET_NR_RX && work < budget;
+	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
 
 		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
@@ -589,13 +749,20 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	if (work >= budget)
 		return budget;
 
-	/* Every buffer is re-armed: answer a pending credit request. */
 	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
-		WRITE_ONCE(info->request_counter, 1);
-		sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
-		sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-		if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
-			sgnet_count(info, SGNET_RX_ERRORS, 1);
+		if (!info->request_seen) {
+			info->request_seen = true;
+			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
+		}
+		/* Every buffer is re-armed (unless paused): grant. */
+		if (!paused) {
+			WRITE_ONCE(info->request_counter, 1);
+			info->request_seen = false;
+			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
+			sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
+			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
+				sgnet_count(info, SGNET_RX_ERRORS, 1);
+		}
 	}
 	napi_complete_done(napi, work);
 	return work;
@@ -638,11 +805,29 @@ static void sgnet_get_stats64(struct net_device *dev,
 	s->rx_dropped = READ_ONCE(info->stats[SGNET_RX_DROPPED]);
 }
 
+/* Offload only what the peer takes (all of it until we know the peer). */
+static netdev_features_t sgnet_fix_features(struct net_device *dev,
+					    netdev_features_t features)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	if (!info->connected)
+		return features;
+	if (!info->peer_csum)
+		features &= ~(NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM);
+	if (!info->peer_gso_tcpv4)
+		features &= ~NETIF_F_TSO;
+	if (!info->peer_gso_tcpv6)
+		features &= ~NETIF_F_TSO6;
+	return features;
+}
+
 static const struct net_device_ops sgnet_netdev_ops = {
 	.ndo_open = sgnet_open,
 	.ndo_stop = sgnet_close,
 	.ndo_start_xmit = sgnet_start_xmit,
 	.ndo_get_stats64 = sgnet_get_stats64,
+	.ndo_fix_features = sgnet_fix_features,
 	.ndo_set_mac_address = eth_mac_addr,
 	.ndo_validate_addr = eth_validate_addr,
 };
@@ -650,16 +835,55 @@ static const struct net_device_ops sgnet_netdev_ops = {
 /* ethtool -S: the counters above, then interrupts. */
 static int sgnet_get_sset_count(struct net_device *dev, int sset)
 {
-	return sset == ETH_SS_STATS ? SGNET_NR_STATS + 1 : -EOPNOTSUPP;
+	switch (sset) {
+	case ETH_SS_STATS:
+		return SGNET_NR_STATS + 1;
+	case ETH_SS_PRIV_FLAGS:
+		return ARRAY_SIZE(sgnet_priv_flag_names);
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 static void sgnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
-	if (sset != ETH_SS_STATS)
-		return;
-	memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
-	strscpy(data + sizeof(sgnet_stat_names), "interrupts",
-		ETH_GSTRING_LEN);
+	switch (sset) {
+	case ETH_SS_STATS:
+		memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
+		strscpy(data + sizeof(sgnet_stat_names), "interrupts",
+			ETH_GSTRING_LEN);
+		break;
+	case ETH_SS_PRIV_FLAGS:
+		memcpy(data, sgnet_priv_flag_names,
+		       sizeof(sgnet_priv_flag_names));
+		break;
+	}
+}
+
+static u32 sgnet_get_priv_flags(struct net_device *dev)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	return READ_ONCE(info->rx_paused) ? SGNET_PRIV_RX_PAUSED : 0;
+}
+
+/*
+ * rx-paused stops the receive poll from consuming buffers, so that a peer
+ * that keeps sending fills them, stalls and asks for credit
+ * (credit_requests_received); clearing it drains them and grants.
+ */
+static int sgnet_set_priv_flags(struct net_device *dev, u32 flags)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+	bool paused = flags & SGNET_PRIV_RX_PAUSED;
+
+	WRITE_ONCE(info->rx_paused, paused);
+	if (!paused && netif_running(dev)) {
+		local_bh_disable();
+		napi_schedule(&info->napi);
+		local_bh_enable();
+	}
+	return 0;
 }
 
 static void sgnet_get_ethtool_stats(struct net_device *dev,
@@ -690,6 +914,8 @@ static const struct ethtool_ops sgnet_ethtool_ops = {
 	.get_sset_count = sgnet_get_sset_count,
 	.get_strings = sgnet_get_strings,
 	.get_ethtool_stats = sgnet_get_ethtool_stats,
+	.get_priv_flags = sgnet_get_priv_flags,
+	.set_priv_flags = sgnet_set_priv_flags,
 };
 
 /* --- connection ------------------------------------------------------------ */
@@ -700,6 +926,8 @@ static int sgnet_publish(struct sgnet_info *info)
 	struct xenbus_device *xbdev = info->xbdev;
 	struct xenbus_transaction xbt;
 	size_t size = SGNET_NR_RX * 11 + 1, used = 0;
+	/* GSO frames need room for the largest frame. */
+	int gso = info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
 	unsigned int i;
 	char *ids;
 	int err;
@@ -721,12 +949,25 @@ again:
 				    SGNET_NR_RX);
 	if (!err)
 		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffer-size",
-				    "%lu", SGNET_BUF_SIZE);
+				    "%lu", info->rx_pages * PAGE_SIZE);
+	/* Checksums are only ever copied, so the peer may leave them to us. */
+	if (!err)
+		err = xenbus_write(xbt, xbdev->nodename, "feature-csum", "1");
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename, "feature-gso-tcpv4",
+				    "%d", gso);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename, "feature-gso-tcpv6",
+				    "%d", gso);
 	if (!err)
 		err = xenbus_write(xbt, xbdev->nodename, "rx-ids", ids);
 	if (!err)
 		err = xenbus_printf(xbt, xbdev->nodename, "ctrl-id", "%u",
 				    info->ctrl_id);
+	if (!err)
+		err = xenbus_printf(xbt, xbdev->nodename,
+				    info->backend ? "session" : "backend-session",
+				    "%u", info->session);
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		goto out;
@@ -741,16 +982,28 @@ out:
 	return err;
 }
 
-/* Read the peer's receive buffers and control registration. */
+/* Read the peer's receive buffers, control registration and features. */
 static int sgnet_read_peer(struct sgnet_info *info)
 {
 	struct xenbus_device *xbdev = info->xbdev;
-	unsigned int n = 0;
+	const char *other = xbdev->otherend;
+	unsigned int n = 0, size;
+	bool csum, gso4, gso6;
 	char *ids, *p, *tok;
 	int err = 0;
 	u32 id;
 
-	ids = xenbus_read(XBT_NIL, xbdev->otherend, "rx-ids", NULL);
+	p = xenbus_read(XBT_NIL, other, "protocol", NULL);
+	if (IS_ERR(p)) {
+		err = PTR_ERR(p);
+		goto out;
+	}
+	if (strcmp(p, SGNET_PROTOCOL))
+		err = -EPROTO;
+	kfree(p);
+	if (err)
+		goto out;
+	ids = xenbus_read(XBT_NIL, other, "rx-ids", NULL);
 	if (IS_ERR(ids)) {
 		err = PTR_ERR(ids);
 		goto out;
@@ -766,18 +1019,29 @@ static int sgnet_read_peer(struct sgnet_info *info)
 		info->peer_rx[n++] = id;
 	}
 	kfree(ids);
-	id = xenbus_read_unsigned(xbdev->otherend, "ctrl-id", 0);
-	if (!err && (!n || !id))
+	id = xenbus_read_unsigned(other, "ctrl-id", 0);
+	size = xenbus_read_unsigned(other, "rx-buffer-size", 0);
+	csum = xenbus_read_unsigned(other, "feature-csum", 0);
+	gso4 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv4", 0);
+	gso6 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv6", 0);
+	if (!info->backend)
+		info->session = xenbus_read_unsigned(other, "session", 0);
+	if (!err && (!n || !id || size < SGNET_HDR_LEN + ETH_FRAME_LEN))
 		err = -EINVAL;
 out:
 	if (err) {
-		xenbus_dev_fatal(xbdev, err, "reading %s/rx-ids and ctrl-id",
-				 xbdev->otherend);
+		xenbus_dev_fatal(xbdev, err, "reading %s (protocol %s)", other,
+				 SGNET_PROTOCOL);
 		return err;
 	}
 	netif_tx_lock_bh(info->dev);
 	info->nr_peer_rx = n;
 	info->peer_ctrl = id;
+	info->peer_max_frame = min_t(unsigned int, size - SGNET_HDR_LEN,
+				     SGNET_MAX_FRAME);
+	info->peer_csum = csum;
+	info->peer_gso_tcpv4 = gso4;
+	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
 	info->busy_run = 0;
 	info->tx_stalled = false;
@@ -790,6 +1054,12 @@ static void sgnet_set_connected(struct sgnet_info *info)
 	netif_tx_lock_bh(info->dev);
 	info->connected = true;
 	netif_tx_unlock_bh(info->dev);
+	/* Offloads the peer takes, MTU up to what its buffers hold. */
+	rtnl_lock();
+	info->dev->max_mtu = min_t(unsigned int, ETH_MAX_MTU,
+				   info->peer_max_frame - VLAN_ETH_HLEN);
+	netdev_update_features(info->dev);
+	rtnl_unlock();
 	netif_carrier_on(info->dev);
 	netif_wake_queue(info->dev);
 	netdev_info(info->dev, "connected to domain %u (%u peer buffers)\n",
@@ -820,14 +1090,25 @@ static void sgnet_disconnect(struct sgnet_info *info)
 		netdev_info(dev, "disconnected from domain %u\n", info->peer);
 }
 
-/* Set up the local side and publish it. */
+/* Set up the local side and publish it (backend: with a new session). */
 static int sgnet_prepare(struct sgnet_info *info)
 {
 	int err = sgnet_setup_local(info);
+	u32 old = info->session;
 
 	if (err) {
 		xenbus_dev_fatal(info->xbdev, err, "setting up sgnet buffers");
 		return err;
+	}
+	if (info->backend) {
+		do {
+			info->session = get_random_u32();
+		} while (!info->session || info->session == old);
+	} else {
+		/* The frontend publishes what it read from this backend. */
+		err = sgnet_read_peer(info);
+		if (err)
+			return err;
 	}
 	return sgnet_publish(info);
 }
@@ -853,10 +1134,12 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;
-	dev->features = NETIF_F_SG;
-	dev->hw_features = NETIF_F_SG;
+	dev->hw_features = NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM |
+			   NETIF_F_TSO | NETIF_F_TSO6 | NETIF_F_RXCSUM;
+	dev->features = dev->hw_features;
+	dev->vlan_features = dev->hw_features & ~NETIF_F_RXCSUM;
 	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = SGNET_MAX_FRAME - VLAN_ETH_HLEN;
+	dev->max_mtu = ETH_MAX_MTU;
 	eth_hw_addr_random(dev);
 	SET_NETDEV_DEV(dev, &xbdev->dev);
 	netif_carrier_off(dev);
@@ -882,7 +1165,10 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 	free_netdev(info->dev);
 }
 
-/* Frontend: Initialising -> (backend InitWait) -> Connected. */
+/*
+ * Frontend: Initialising -> (backend InitWait) -> Initialised -> (backend
+ * Connected) -> Connected.
+ */
 static int sgnet_front_probe(struct xenbus_device *xbdev,
 			     const struct xenbus_device_id *id)
 {
@@ -897,17 +1183,32 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 				  enum xenbus_state backend_state)
 {
 	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	u32 session;
 
 	switch (backend_state) {
 	case XenbusStateInitWait:
-		if (xbdev->state != XenbusStateInitialising &&
-		    xbdev->state != XenbusStateClosed)
+		/*
+		 * A backend waiting for us: a first one, or one that was
+		 * reloaded (a new session) while we were Initialised or even
+		 * Connected to its predecessor, whose buffers are gone.
+		 */
+		session = xenbus_read_unsigned(xbdev->otherend, "session", 0);
+		if ((xbdev->state == XenbusStateInitialised ||
+		     xbdev->state == XenbusStateConnected) &&
+		    session == info->session)
 			break;
-		if (sgnet_prepare(info) || sgnet_read_peer(info))
+		if (xbdev->state == XenbusStateInitialised ||
+		    xbdev->state == XenbusStateConnected) {
+			netdev_info(info->dev, "the backend was reloaded: reconnecting\n");
+			sgnet_disconnect(info);
+		}
+		if (sgnet_prepare(info))
 			break;
-		xenbus_switch_state(xbdev, XenbusStateConnected);
+		xenbus_switch_state(xbdev, XenbusStateInitialised);
 		break;
 	case XenbusStateConnected:
+		if (xbdev->state == XenbusStateInitialised)
+			xenbus_switch_state(xbdev, XenbusStateConnected);
 		if (xbdev->state == XenbusStateConnected && !info->connected)
 			sgnet_set_connected(info);
 		break;
@@ -929,7 +1230,7 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	}
 }
 
-/* Backend: InitWait -> (frontend Connected) -> Connected. */
+/* Backend: InitWait -> (frontend Initialised, our session) -> Connected. */
 static int sgnet_back_probe(struct xenbus_device *xbdev,
 			    const struct xenbus_device_id *id)
 {
@@ -963,8 +1264,15 @@ static void sgnet_frontend_changed(struct xenbus_device *xbdev,
 			break;
 		xenbus_switch_state(xbdev, XenbusStateInitWait);
 		break;
+	case XenbusStateInitialised:
 	case XenbusStateConnected:
-		if (xbdev->state != XenbusStateInitWait)
+		/*
+		 * Only a frontend that read this set-up: a Connected one seen
+		 * just after a reload still holds our predecessor's details.
+		 */
+		if (xbdev->state != XenbusStateInitWait ||
+		    xenbus_read_unsigned(xbdev->otherend, "backend-session", 0) !=
+		    info->session)
 			break;
 		if (sgnet_read_peer(info))
 			break;
@@ -1013,6 +1321,8 @@ static struct xenbus_driver sgnet_back_driver = {
 	.probe = sgnet_back_probe,
 	.remove = sgnet_remove,
 	.otherend_changed = sgnet_frontend_changed,
+	/* Unbinding leaves the state: a rebound backend reconnects. */
+	.allow_rebind = true,
 };
 
 static int __init sgnet_init(void)
@@ -1032,6 +1342,13 @@ static int __init sgnet_init(void)
 		pr_err("sg_op ABI %u.%u, need %d.x\n", q.abi_version >> 16,
 		       q.abi_version & 0xffff, XEN_SGOP_ABI_MAJOR);
 		return -ENODEV;
+	}
+	sgnet_max_elems = min_t(u32, q.limits.max_elems, SGNET_MAX_ELEMS);
+	if (!rx_pages || rx_pages > SGNET_RX_MAX_PAGES ||
+	    rx_pages > sgnet_max_elems) {
+		pr_err("rx_pages=%u: need 1 to %lu and at most max_elems (%u)\n",
+		       rx_pages, SGNET_RX_MAX_PAGES, sgnet_max_elems);
+		return -EINVAL;
 	}
 	err = xenbus_register_frontend(&sgnet_front_driver);
 	if (err)

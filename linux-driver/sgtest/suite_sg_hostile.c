@@ -312,7 +312,53 @@ static void __init sgh_bufs_arm(struct sgh_bufs *bf, u32 id)
 	}
 }
 
-/* Thousands of small transfers in one batch: preempted and continued. */
+struct sgh_port {
+	atomic_t events;
+	u32 port;
+	int irq;
+};
+
+static irqreturn_t sgh_irq(int irq, void *dev_id)
+{
+	struct sgh_port *p = dev_id;
+
+	atomic_inc(&p->events);
+	return IRQ_HANDLED;
+}
+
+/* A port of our own with an irq handler counting its events. */
+static bool __init sgh_port_open(struct sgh_port *p, const char *name)
+{
+	atomic_set(&p->events, 0);
+	p->irq = -1;
+	if (sgt_alloc_port(&p->port))
+		return false;
+	p->irq = bind_evtchn_to_irqhandler(p->port, sgh_irq, 0, name, p);
+	if (p->irq < 0) {
+		sgt_close_port(p->port);
+		return false;
+	}
+	return true;
+}
+
+/* Closing the port also ends every binding of it. */
+static void __init sgh_port_close(struct sgh_port *p)
+{
+	if (p->irq >= 0)
+		unbind_from_irqhandler(p->irq, p);
+	p->irq = -1;
+}
+
+/*
+ * Thousands of small transfers in one batch: preempted and continued.
+ *
+ * Xen continues a batch when it sees other work for the caller: a softirq
+ * or an event to deliver.  Whether a timer fires during the batch depends
+ * on timing, so op 0 also triggers its own destination, bound (without a
+ * counter) to a port of ours: from op 1 on an event is pending, and the
+ * batch must be continued at least once, with the event delivered before
+ * it completes.
+ */
 /*
  * The long batch needs one registration of SGH_REG_PAGES elements: with
  * smaller limits on Xen's command line it cannot run, which is no failure.
@@ -336,6 +382,8 @@ static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 	struct sgh_bufs *bf;
 	unsigned int i, bad = 0;
 	bool ok = true;
+	struct sgh_port kick;
+	struct xen_sg_addr a = { .owner = DOMID_SELF };
 	u64 c0, c1, t0;
 	u32 id;
 
@@ -348,6 +396,14 @@ static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 	ok &= sgt_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
 						   XEN_SG_ACCESS_WRITE, &id), 0);
 	sgh_bufs_arm(bf, id);
+	if (!sgh_port_open(&kick, "sgtest-kick")) {
+		ktap_diag(ctx->ktap, "no port for the kick");
+		ok = false;
+	} else {
+		a.reg_id = id;
+		ok &= sgt_rc(ctx, "bind the kick", sgt_bind(&a, kick.port, NULL, 0), 0);
+	}
+	bf->ops[0].flags = XEN_SG_TRANSFER_TRIGGER;
 	c0 = sgh_global_continuations();
 	t0 = ktime_get_ns();
 	ok &= sgt_rc(ctx, "batch", sgt_batch(bf->ops, SGH_BATCH), 0);
@@ -367,12 +423,17 @@ static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 	}
 	ok &= !bad;
 	ktap_diag(ctx->ktap,
-		  "sgtest.hostile batch ops=%u us=%llu bad=%u continuations=%llu",
-		  SGH_BATCH, t0 / 1000, bad, c1 - c0);
+		  "sgtest.hostile batch ops=%u us=%llu bad=%u continuations=%llu kick_events=%d",
+		  SGH_BATCH, t0 / 1000, bad, c1 - c0, atomic_read(&kick.events));
 	if (st->privileged && c1 == c0) {
 		ktap_diag(ctx->ktap, "the batch was never preempted");
 		ok = false;
 	}
+	if (!atomic_read(&kick.events)) {
+		ktap_diag(ctx->ktap, "op 0's trigger sent no event");
+		ok = false;
+	}
+	sgh_port_close(&kick);
 	if (id)
 		ok &= sgt_rc(ctx, "unregister", sgh_unregister(id), 0);
 	ok &= sgt_usage_same(ctx, "after the batch", &before);
@@ -466,20 +527,6 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
-struct sgh_port {
-	atomic_t events;
-	u32 port;
-	int irq;
-};
-
-static irqreturn_t sgh_irq(int irq, void *dev_id)
-{
-	struct sgh_port *p = dev_id;
-
-	atomic_inc(&p->events);
-	return IRQ_HANDLED;
-}
-
 /* max_binds_per_addr bindings with counters on one address, many triggers. */
 static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 {
@@ -500,6 +547,8 @@ static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 		ok = false;
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		p[i].irq = -1;	/* not opened: nothing to close */
 	cnt = page_address(cpg);
 	sgt_usage(&before);
 	t.addr.owner = DOMID_SELF;
@@ -513,15 +562,7 @@ static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 			.counter_offset = i * 4,
 		};
 
-		p[i].irq = -1;
-		if (sgt_alloc_port(&p[i].port)) {
-			ok = false;
-			break;
-		}
-		p[i].irq = bind_evtchn_to_irqhandler(p[i].port, sgh_irq, 0,
-						     "sgtest-storm", &p[i]);
-		if (p[i].irq < 0) {
-			sgt_close_port(p[i].port);
+		if (!sgh_port_open(&p[i], "sgtest-storm")) {
 			ok = false;
 			break;
 		}
@@ -564,8 +605,7 @@ static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 		  SGH_STORM, n, t0 / 1000000, atomic_read(&p[0].events));
 unbind:
 	for (i = 0; i < n; i++)
-		if (p[i].irq >= 0)
-			unbind_from_irqhandler(p[i].irq, &p[i]);
+		sgh_port_close(&p[i]);
 	ok &= sgt_usage_same(ctx, "after closing the ports", &before);
 out:
 	if (apg)

@@ -97,3 +97,17 @@ def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):
         if r.suite in ("sg_local", "sg_hostile") and "limit" in r.test
     }
     assert limit_tests and all(s == "pass" for s in limit_tests.values()), limit_tests
+
+
+@pytest.mark.parametrize("module", ["silo", "flask"])
+def test_the_xsm_variant_runs_sgtest_under_each_module(tmp_path, module):
+    """Patch 0003's hooks, built with XSM and run under SILO and FLASK (permissive)."""
+    outcome = run_smoke("patched", out_root=tmp_path, xsm=module)
+    assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
+    checks = {r.test: r.status for r in outcome.report.results if r.domain == "host"}
+    assert checks[f"xsm_{module}_active"] == "pass"
+    assert outcome.report.meta["xsm"] == module
+    dom0 = [r for r in outcome.report.results if r.domain == "dom0"]
+    assert dom0 and all(r.status == "pass" for r in dom0)
+    plain = xen_build.build("4.17")
+    assert outcome.report.meta["xen_build_id"] != plain.manifest["build_id"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from sgkit.lab_boot import split_console
 from sgkit.lab_net import (
     DEFAULT_LINKS,
+    backend_reload_check,
     counter_delta,
     domus_of,
     host_checks,
@@ -16,6 +17,7 @@ from sgkit.lab_net import (
     net_conf,
     net_results,
     parse_stats,
+    tso_checks,
 )
 
 GOOD = """\
@@ -28,16 +30,19 @@ SGKIT-BURST from=dom0 to=10.77.1.2 if=sgnet0 rc=0 sent=512 received=512
 SGKIT-GUEST-LOG-BEGIN sg-a
 SGKIT-NET sg-a devid=0 if=sgnet0 state=up carrier=1
 SGKIT-PING from=sg-a to=10.77.1.1 if=sgnet0 rc=0
-SGKIT-NET sg-a devid=1 if=sgnet1 state=up carrier=1
+SGKIT-NET sg-a devid=1 if=sgnet1 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-a to=10.77.2.2 if=sgnet1 rc=0
+SGKIT-BIGPING from=sg-a to=10.77.2.2 if=sgnet1 size=65507 rc=0
 SGKIT-DONE
 SGKIT-GUEST-LOG-END sg-a
 SGKIT-GUEST-LOG-BEGIN sg-b
-SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1
+SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-b to=10.77.2.1 if=sgnet0 rc=0
+SGKIT-BIGPING from=sg-b to=10.77.2.1 if=sgnet0 size=65507 rc=0
 SGKIT-RELOAD sg-b unbind=0 rmmod=0 insmod=0
-SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1
+SGKIT-NET sg-b devid=1 if=sgnet0 state=up carrier=1 mtu=65535
 SGKIT-PING from=sg-b to=10.77.2.1 if=sgnet0 rc=0
+SGKIT-BIGPING from=sg-b to=10.77.2.1 if=sgnet0 size=65507 rc=0
 SGKIT-DONE
 SGKIT-GUEST-LOG-END sg-b
 SGKIT-NET-AFTER dom0 if=sgnet0 carrier=0
@@ -64,6 +69,9 @@ def test_good_run_passes() -> None:
     assert ("sg-b", "ping_10.77.2.1_after_reload") in names
     assert ("sg-b", "unload_reload") in names
     assert ("dom0", "burst_10.77.1.2") in names
+    assert ("sg-b", "bigping_10.77.2.1_after_reload") in names
+    assert ("sg-a", "bigping_10.77.2.2") in names
+    assert ("dom0", "bigping_10.77.1.2") not in names  # that link keeps MTU 1500
     assert measured["pings"]["dom0->10.77.1.2"]["rtt_ms"] == "1.0/2.0/3.0"
     assert measured["stats"]["dom0/sgnet0"]["tx_hypercalls"] == 5
     states = {"sg-a": ("done", 10), "sg-b": ("done", 12)}
@@ -85,6 +93,36 @@ def test_missing_ping_and_kept_carrier_fail() -> None:
     assert {c.test for c in checks if c.status == "fail"} == {"dom0_carrier_lost"}
 
 
+def test_a_failed_or_missing_or_wrong_sized_bigping_fails() -> None:
+    failed = GOOD.replace(
+        "to=10.77.2.2 if=sgnet1 size=65507 rc=0", "to=10.77.2.2 if=sgnet1 size=65507 rc=1"
+    )
+    small = GOOD.replace("to=10.77.2.2 if=sgnet1 size=65507", "to=10.77.2.2 if=sgnet1 size=1472")
+    gone = GOOD.replace("SGKIT-BIGPING from=sg-a to=10.77.2.2 if=sgnet1 size=65507 rc=0\n", "")
+    # the peer's buffers are too small for MTU 65535 (max_mtu refused it):
+    # a fragmented ping of 65507 bytes passes, the check must not
+    refused = GOOD.replace(
+        "if=sgnet1 state=up carrier=1 mtu=65535", "if=sgnet1 state=up carrier=1 mtu=1500"
+    )
+    cases = (
+        (failed, "exited 1"),
+        (small, "-s 1472"),
+        (gone, "no SGKIT-BIGPING"),
+        (refused, "MTU 1500 (want 65535)"),
+    )
+    for text, why in cases:
+        results, _ = net_results(split_console(text), DEFAULT_LINKS, ["sg-b"])
+        bad = [r for r in results if r.status != "pass"]
+        assert [(r.domain, r.test) for r in bad] == [("sg-a", "bigping_10.77.2.2")]
+        assert why in (bad[0].reason or "")
+
+
+def test_net_conf_sets_the_mtu_of_links_that_have_one() -> None:
+    conf = net_conf(DEFAULT_LINKS).splitlines()
+    assert "mtu 1 65535" in conf
+    assert not any(line.startswith("mtu 0 ") for line in conf)
+
+
 def test_parse_stats_keeps_numbers() -> None:
     assert parse_stats(" a=1 b=x c=22") == {"a": 1, "c": 22}
 
@@ -92,11 +130,24 @@ def test_parse_stats_keeps_numbers() -> None:
 FIXTURES = Path(__file__).parent / "fixtures" / "iperf3"
 
 
+TSO_STATS = (
+    "SGKIT-NETSTAT dom0-{tag} if=sgnet0 tx_packets={tx} tx_bytes={txb} tx_gso_packets={gso}"
+    " tx_csum_partial={gso} rx_gso_packets={rx} rx_csum_partial={csum}"
+)
+
+
 def _iperf_lines() -> str:
     tcp = (FIXTURES / "tcp.json").read_text().strip()
     udp = (FIXTURES / "udp.json").read_text().strip()
-    lines = [f"SGKIT-IPERF test=tcp to=10.77.1.2 rc=0 json={tcp}"]
+    lines = [TSO_STATS.format(tag="pretcp", tx=100, txb=100_000, gso=0, rx=0, csum=0)]
+    lines.append(f"SGKIT-IPERF test=tcp to=10.77.1.2 rc=0 json={tcp}")
+    lines.append(TSO_STATS.format(tag="posttcp", tx=200, txb=2_100_000, gso=90, rx=0, csum=0))
     lines.append(f"SGKIT-IPERF test=tcp-reverse to=10.77.1.2 rc=0 json={tcp}")
+    lines.append(TSO_STATS.format(tag="posttcprev", tx=300, txb=2_110_000, gso=90, rx=80, csum=80))
+    lines.append(TSO_STATS.format(tag="preoff", tx=300, txb=2_110_000, gso=90, rx=80, csum=80))
+    lines.append(f"SGKIT-IPERF test=tcp-nooffload to=10.77.1.2 rc=0 json={tcp}")
+    lines.append(TSO_STATS.format(tag="postoff", tx=900, txb=3_000_000, gso=90, rx=80, csum=80))
+    lines.append("SGKIT-ETHTOOL-K if=sgnet0 off=0 tso=off tx=off on=0")
     lines.append(f"SGKIT-IPERF test=udp to=10.77.1.2 rc=0 json={udp}")
     lines.append(f"SGKIT-IPERF test=udp-reverse to=10.77.1.2 rc=0 json={udp}")
     lines.append("SGKIT-NETSTAT dom0-preflood if=sgnet0 tx_packets=10 tx_busy=0 credit_requests=0")
@@ -105,7 +156,21 @@ def _iperf_lines() -> str:
         "SGKIT-NETSTAT dom0-postflood if=sgnet0 tx_packets=900 tx_busy=70 credit_requests=1"
     )
     lines.append("SGKIT-FLOOD-PING to=10.77.1.2 rc=0")
+    lines += PAUSED.splitlines()
     return "\n".join(lines) + "\n"
+
+
+PAUSED = """\
+SGKIT-NETSTAT domu-prepause if=sgnet0 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
+SGKIT-NETSTAT domu-prepause if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
+SGKIT-NETSTAT dom0-prepause if=sgnet0 rx_packets=5 credit_requests_received=0 credit_grants=3
+SGKIT-NETSTAT dom0-paused if=sgnet0 rx_packets=5 credit_requests_received=1 credit_grants=3
+SGKIT-NETSTAT dom0-resumed if=sgnet0 rx_packets=135 credit_requests_received=1 credit_grants=4
+SGKIT-NETSTAT domu-resumed if=sgnet0 tx_busy=3 tx_stalls=1 credit_requests=1 tx_dropped=0
+SGKIT-NETSTAT domu-resumed if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
+SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=128 received=128
+SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
+"""
 
 
 def test_iperf_summary_reads_tcp_and_udp() -> None:
@@ -128,8 +193,17 @@ def test_iperf_flood_and_busy_destroy_pass() -> None:
     console = split_console(text)
     results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     assert [r for r in results if r.status != "pass"] == []
-    assert {r.test for r in results} >= {"iperf_tcp", "iperf_udp-reverse", "ping_after_flood"}
+    assert {r.test for r in results} >= {
+        "iperf_tcp",
+        "iperf_udp-reverse",
+        "ping_after_flood",
+        "flood_full_receive_pool",
+        "paused_burst_resumed",
+        "backend_reload_reconnects",
+    }
     assert measured["flood"]["tx_busy"] == 70
+    assert measured["paused_burst"]["domu_tx_stalls"] == 1
+    assert measured["paused_burst"]["requests_seen_paused"] == 1
     assert measured["iperf"]["udp"]["lost_packets"] == 47
     states = {"sg-a": ("done", 10), "sg-b": ("done", 12)}
     checks = host_checks(console, text, ["sg-a", "sg-b"], (100, 100), states, [])
@@ -137,16 +211,51 @@ def test_iperf_flood_and_busy_destroy_pass() -> None:
     assert "sg-a_destroyed_mid_transfer" in {c.test for c in checks}
 
 
-def test_broken_json_fails_and_a_flood_that_never_filled_the_pool_skips() -> None:
+def test_broken_json_fails_and_an_unfilled_pool_fails() -> None:
     lines = _iperf_lines().replace("tx_busy=70 credit_requests=1", "tx_busy=0 credit_requests=0")
     lines = lines.replace("test=tcp to=10.77.1.2 rc=0 json={", "test=tcp to=10.77.1.2 rc=0 json={x")
     console = split_console(lines + GOOD)
     results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     failed = {r.test for r in results if r.status == "fail"}
-    assert failed == {"iperf_tcp"}
-    flood = next(r for r in results if r.test == "flood_full_receive_pool")
-    assert flood.status == "skip" and "kept up" in (flood.reason or "")
+    assert failed == {"iperf_tcp"}  # the unpaced flood's counters decide nothing
     assert "unreadable" in measured["iperf"]["tcp"]["error"]
+    # the domU never stalled while dom0's receiver was paused: a failure
+    never = lines.replace(
+        "tx_busy=3 tx_stalls=1 credit_requests=1", "tx_busy=0 tx_stalls=0 credit_requests=0"
+    )
+    never = never.replace(
+        "credit_requests_received=1 credit_grants=3", "credit_requests_received=0 credit_grants=3"
+    )
+    never = never.replace("full=1", "full=0")
+    results, _ = net_results(split_console(never + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    flood = next(r for r in results if r.test == "flood_full_receive_pool")
+    assert flood.status == "fail" and "domu_tx_stalls=0" in (flood.reason or "")
+
+
+def test_replies_ping_missed_pass_if_they_reached_sgnet() -> None:
+    # 128 replies through dom0's sgnet, ping's socket overflowed: the link is fine
+    missed = _iperf_lines().replace("sent=128 received=128", "sent=128 received=104")
+    results, measured = net_results(split_console(missed + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    assert {r.test: r.status for r in results}["paused_burst_resumed"] == "pass"
+    assert measured["paused_burst"]["rx_after_resume"] == 130
+
+
+def test_a_lost_reply_or_no_grant_after_resuming_fails() -> None:
+    lost = _iperf_lines().replace("rx_packets=135 credit", "rx_packets=132 credit")
+    nogrant = _iperf_lines().replace(
+        "credit_requests_received=1 credit_grants=4", "credit_requests_received=1 credit_grants=3"
+    )
+    dropped = _iperf_lines().replace(
+        "credit_requests=1 tx_dropped=0", "credit_requests=1 tx_dropped=5"
+    )
+    gone = _iperf_lines().replace("SGKIT-PAUSED-BURST", "SGKIT-NOTHING")
+    failed = _iperf_lines().replace("resume=0 rc=0 sent=128", "resume=0 rc=1 sent=128")
+    for text in (lost, nogrant, dropped, gone, failed):
+        results, _ = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+        status = {r.test: r.status for r in results}
+        assert status["paused_burst_resumed"] == "fail", text
+    results, _ = net_results(split_console(gone + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    assert {r.test: r.status for r in results}["flood_full_receive_pool"] == "fail"
 
 
 def test_counter_delta_and_iperf_conf() -> None:
@@ -155,3 +264,51 @@ def test_counter_delta_and_iperf_conf() -> None:
     assert counter_delta(stats, "a", "c", "k") is None
     assert net_conf(DEFAULT_LINKS, [], ["sg-a"]).splitlines()[-1] == "iperf sg-a 10.77.1.2"
     assert iperf_results("SGKIT-IPERF test=tcp to=a rc=1 json=")["tcp"]["rc"] == 1
+
+
+def _tso_stats(text: str) -> dict[str, dict[str, int]]:
+    _, measured = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"])
+    return measured["stats"]
+
+
+def test_tso_checks_pass_on_large_frames_and_fail_without_them() -> None:
+    lines = _iperf_lines()
+    good = {r.test: r for r in tso_checks(_tso_stats(lines), lines)}
+    assert {k: r.status for k, r in good.items()} == {
+        "tcp_tso": "pass",
+        "tcp_reverse_gso_received": "pass",
+        "ethtool_offload_off": "pass",
+    }
+    # one frame per MTU: no TSO in effect
+    mtu = lines.replace("tx_packets=200 tx_bytes=2100000", "tx_packets=1500 tx_bytes=2100000")
+    res = {r.test: r for r in tso_checks(_tso_stats(mtu), mtu)}
+    assert res["tcp_tso"].status == "fail" and "per frame" in (res["tcp_tso"].reason or "")
+    # GSO frames still sent with the offloads switched off
+    leak = lines.replace(
+        "tx_packets=900 tx_bytes=3000000 tx_gso_packets=90",
+        "tx_packets=900 tx_bytes=3000000 tx_gso_packets=91",
+    )
+    res = {r.test: r for r in tso_checks(_tso_stats(leak), leak)}
+    assert res["ethtool_offload_off"].status == "fail"
+    shown = lines.replace("tso=off tx=off", "tso=on tx=off")
+    res = {r.test: r for r in tso_checks(_tso_stats(shown), shown)}
+    assert res["ethtool_offload_off"].status == "fail"
+    # the reverse run delivered no GSO frames to dom0
+    rev = lines.replace(
+        "rx_gso_packets=80 rx_csum_partial=80", "rx_gso_packets=0 rx_csum_partial=0", 1
+    )
+    res = {r.test: r for r in tso_checks(_tso_stats(rev), rev)}
+    assert res["tcp_reverse_gso_received"].status == "fail"
+    gone = {r.test: r for r in tso_checks({}, "")}
+    assert all(r.status == "fail" for r in gone.values()) and len(gone) == 3
+
+
+def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:
+    good = "SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0"
+    assert backend_reload_check(good).status == "pass"
+    # the frontend had noticed (Closed): not the stale-Connected case
+    closed = backend_reload_check(good.replace("fe_state=4", "fe_state=6"))
+    assert closed.status == "fail" and "state 6" in (closed.reason or "")
+    assert backend_reload_check(good.replace(" rc=0", " rc=1")).status == "fail"
+    assert backend_reload_check(good.replace("insmod=0", "insmod=1")).status == "fail"
+    assert backend_reload_check("").status == "fail"

@@ -194,6 +194,16 @@ def test_host_checks_want_the_query_answer_the_hypervisor_gives() -> None:
     assert all(r.status == "pass" for r in stock)
 
 
+def test_query_checks_skip_without_the_sg_op_suite() -> None:
+    """--suites sg_hostile prints no query line: that is no failure, and says why."""
+    console = split_console(_console().replace("sgtest.query", "sgtest.other"))
+    with_suite = host_checks(console, (), {"dom0": None}, (1, 1), {}, [])
+    without = host_checks(console, (), {"dom0": None}, (1, 1), {}, [], query_suite=False)
+    assert {r.test: r.status for r in with_suite}["dom0_query_printed"] == "fail"
+    skipped = {r.test: r for r in without}["dom0_query_printed"]
+    assert skipped.status == "skip" and "sg_op" in (skipped.reason or "")
+
+
 def test_host_checks_catch_a_timed_out_domu_and_a_cut_log() -> None:
     text = _console().replace("sg-b state=done", "sg-b state=timeout")
     text = text.split("SGKIT-GUEST-LOG-END sg-b")[0]

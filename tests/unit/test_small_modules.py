@@ -138,3 +138,32 @@ def test_accel_not_given_comes_from_sgkit_accel(monkeypatch):
     with pytest.raises(KitError, match="cannot run a nested hypervisor"):
         qemu_lab.choose_accel(None)
     assert qemu_lab.choose_accel("tcg") == "tcg"  # an explicit choice wins
+
+
+def test_xen_build_variants_extend_the_fragment():
+    from sgkit import xen_build
+
+    assert "xsm" in xen_build.variants()
+    base = xen_build.config_fragment()
+    xsm = xen_build.config_fragment("xsm")
+    assert xsm.startswith(base) and len(xsm) > len(base)
+    wanted = xen_build._parse_fragment(xsm)
+    assert wanted["CONFIG_SG_OP"] == "y" and wanted["CONFIG_XSM_FLASK"] == "y"
+    assert wanted["CONFIG_XSM_FLASK_POLICY"] == "n"
+    for bad in ("nope", "../sgkit", "XSM"):
+        with pytest.raises(KitError, match="unknown Xen build variant") as err:
+            xen_build.config_fragment(bad)
+        assert "xsm" in err.value.fix
+
+
+def test_smoke_xsm_choices_and_check():
+    from sgkit.lab_smoke import XSM_MODULES, run_smoke, xsm_check
+
+    with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
+        run_smoke(xsm="selinux")
+    with pytest.raises(KitError, match="needs the patched hypervisor"):
+        run_smoke("stock", xsm="silo")
+    assert xsm_check("silo", "(XEN) Initialising XSM SILO mode\n").status == "pass"
+    missing = xsm_check("flask", "(XEN) XSM Framework v1.0.1 initialized\n")
+    assert missing.status == "fail" and "xsm=flask" in (missing.reason or "")
+    assert all(opts.startswith(f"xsm={name}") for name, (opts, _) in XSM_MODULES.items())

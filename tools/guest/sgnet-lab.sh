@@ -4,17 +4,26 @@
 #   link BACKEND FRONTEND DEVID        dom0 connects a pair (sgnet-connect.sh)
 #   addr DOMAIN DEVID ADDR/PREFIX PEER  DOMAIN configures its link DEVID and
 #                                       pings PEER over it
+#   mtu DEVID MTU                       both ends set link DEVID's MTU and,
+#                                       after the pings, ping once with the
+#                                       largest payload that MTU carries
 #   reload DOMAIN                       then DOMAIN unbinds its sgnet devices,
 #                                       unloads and reloads sgnet, configures
 #                                       and pings again
-#   iperf DOMAIN ADDR                   DOMAIN runs an iperf3 server on ADDR;
-#                                       dom0 runs TCP and UDP both ways, a UDP
-#                                       flood (to fill DOMAIN's receive pool)
-#                                       and, at the end, destroys DOMAIN in the
-#                                       middle of a transfer
+#   iperf DOMAIN ADDR                   DOMAIN runs an iperf3 server on ADDR
+#                                       and a counter service (bench-snap.sh on
+#                                       TCP port $SGNET_SNAP_PORT); dom0 runs TCP
+#                                       and UDP both ways, a UDP flood, a ping
+#                                       burst while its own receiver is paused
+#                                       (DOMAIN's replies fill dom0's pool),
+#                                       reloads its own sgnet (the backend)
+#                                       under DOMAIN's Connected frontend and
+#                                       pings again, and, at the end, destroys
+#                                       DOMAIN in the middle of a transfer
 # DOMAIN is dom0 or a domU name; BACKEND and FRONTEND are names or 0.
 # What the host reads from the consoles:
-#   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C   an interface was set up
+#   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C mtu=M  an interface was set up
+#   SGKIT-BIGPING from=DOMAIN to=PEER if=IF size=N rc=N  the largest ping
 #   SGKIT-PING from=DOMAIN to=PEER if=IF rc=N tries=N  ping's exit status
 #   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
 #   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
@@ -22,12 +31,25 @@
 #   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst
 #   SGKIT-IPERF test=T to=ADDR rc=N json=...          dom0's iperf3 -J, one line
 #   SGKIT-NETSTAT dom0-preflood|dom0-postflood ...    counters around the flood
+#   SGKIT-NETSTAT dom0-pretcp|dom0-posttcp|dom0-posttcprev ...  and the TCP runs
+#   SGKIT-ETHTOOL-K if=IF off=N tso=S tx=S on=N       offloads off for one
+#                                       TCP run (tcp-nooffload, between the
+#                                       dom0-preoff and dom0-postoff counters)
 #   SGKIT-FLOOD-PING to=ADDR rc=N                     a ping after the flood
+#   SGKIT-PAUSED-BURST to=ADDR pause=N full=F seconds=N resume=N rc=N sent=N received=N
+#                                       the burst with dom0's rx-paused on;
+#                                       counters dom0-prepause, dom0-paused,
+#                                       dom0-resumed and DOMAIN's domu-prepause,
+#                                       domu-resumed (SGKIT-NETSTAT)
+#   SGKIT-BACKEND-RELOAD dom=D to=ADDR unbind=N rmmod=N fe_state=S insmod=N rc=N
+#                                       dom0 reloaded sgnet while D's frontend
+#                                       showed state S (4: Connected), ping rc
 #   SGKIT-BUSY-DESTROY dom=D running=R destroy=N carrier=C client=S
 #                                       D destroyed while an iperf3 ran to it
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
+SGNET_SNAP_PORT=5300	# an iperf domain's counter service
 
 # The sgnet interface of xenbus device DEVID: the frontend is vsg-DEVID, the
 # backend vsg-FRONTEND-DEVID.
@@ -62,6 +84,13 @@ sgnet_carrier() {
 	cat "/sys/class/net/$1/carrier" 2>/dev/null || echo unknown
 }
 
+# The MTU net.conf gives link DEVID (nothing if none).
+sgnet_mtu() {
+	while read -r kind devid mtu; do
+		[ "$kind" = mtu ] && [ "$devid" = "$1" ] && echo "$mtu"
+	done <"$SGNET_CONF"
+}
+
 # Bring up DOMAIN's links (every addr line of DOMAIN).
 sgnet_configure() {
 	while read -r kind dom devid addr peer; do
@@ -77,7 +106,10 @@ sgnet_configure() {
 			n=$((n + 1))
 			sleep 1
 		done
-		echo "SGKIT-NET $1 devid=$devid if=$ifc state=up carrier=$(sgnet_carrier "$ifc")"
+		mtu=$(sgnet_mtu "$devid")
+		[ -n "$mtu" ] && ip link set "$ifc" mtu "$mtu"
+		echo "SGKIT-NET $1 devid=$devid if=$ifc state=up carrier=$(sgnet_carrier "$ifc")" \
+			"mtu=$(cat "/sys/class/net/$ifc/mtu")"
 	done <"$SGNET_CONF"
 }
 
@@ -111,6 +143,13 @@ sgnet_ping() {
 		ifc=$(sgnet_if "$devid") || ifc=none
 		sgnet_ping_one "$peer"
 		echo "SGKIT-PING from=$1 to=$peer if=$ifc rc=$? tries=$tries"
+		mtu=$(sgnet_mtu "$devid")
+		if [ -n "$mtu" ]; then
+			# 20 bytes of IP and 8 of ICMP header: one frame of MTU bytes.
+			size=$((mtu - 28))
+			ping -c 3 -W 5 -s $size "$peer" </dev/null
+			echo "SGKIT-BIGPING from=$1 to=$peer if=$ifc size=$size rc=$?"
+		fi
 		sgnet_stats "$1" "$ifc"
 	done <"$SGNET_CONF"
 }
@@ -155,6 +194,7 @@ sgnet_iperf_server() {
 		[ "$kind" = iperf ] && [ "$dom" = "$1" ] || continue
 		iperf3 -s -D -B "$addr"
 		echo "SGKIT-STEP iperf3-server-$addr rc=$?"
+		nc -ll -p $SGNET_SNAP_PORT -e /lib/sgkit/bench-snap.sh &
 	done <"$SGNET_CONF"
 }
 
@@ -184,8 +224,12 @@ sgnet_iperf_run() {
 sgnet_iperf_client() {
 	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
 		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
+		sgnet_stats dom0-pretcp "$ifc"
 		sgnet_iperf_run tcp "$addr" -t 4
+		sgnet_stats dom0-posttcp "$ifc"
 		sgnet_iperf_run tcp-reverse "$addr" -t 4 -R
+		sgnet_stats dom0-posttcprev "$ifc"
+		sgnet_offload_off "$ifc" "$addr"
 		sgnet_iperf_run udp "$addr" -t 4 -u -b 20M -l 1400
 		sgnet_iperf_run udp-reverse "$addr" -t 4 -u -b 20M -l 1400 -R
 		sgnet_stats dom0-preflood "$ifc"
@@ -193,7 +237,97 @@ sgnet_iperf_client() {
 		sgnet_stats dom0-postflood "$ifc"
 		ping -c 3 -W 3 "$addr" </dev/null
 		echo "SGKIT-FLOOD-PING to=$addr rc=$?"
+		sgnet_paused_burst "$ifc" "$addr"
+		sgnet_backend_reload "$dom" "$addr"
 	done
+}
+
+# dom0: DOMAIN ADDR: unload and reload sgnet in dom0, the backend of
+# DOMAIN's link, while DOMAIN's frontend stays Connected (an unbound
+# backend leaves the xenstore state as it is); the new backend publishes a
+# new session, the frontend must reconnect by itself, and ADDR must answer
+# over dom0's new interface.
+sgnet_backend_reload() {
+	devid=$(sgnet_devid_to dom0 "$2")
+	fe="/local/domain/$(xl domid "$1")/device/vsg/$devid/state"
+	sgnet_unbind_all
+	u=$?
+	rmmod sgnet
+	r=$?
+	state=$(xenstore-read "$fe")
+	insmod /lab/sgnet.ko
+	i=$?
+	sgnet_configure dom0
+	sgnet_wait_reply "$2"
+	ping -c 5 -i 0.2 -W 2 "$2" </dev/null
+	rc=$?
+	echo "SGKIT-BACKEND-RELOAD dom=$1 to=$2 unbind=$u rmmod=$r fe_state=${state:-?}" \
+		"insmod=$i rc=$rc"
+	sgnet_stats dom0-reloaded "$(sgnet_if "$(sgnet_devid_to dom0 "$2")")"
+}
+
+# TAG ADDR: the counters of ADDR's domain, from its counter service.
+sgnet_peer_stats() {
+	busybox nc "$2" $SGNET_SNAP_PORT </dev/null | while read -r line; do
+		echo "SGKIT-NETSTAT $1 $line"
+	done
+}
+
+sgnet_counter() {
+	ethtool -S "$1" | awk -F': *' -v k="$2" '{ gsub(/ /, "", $1) } $1 == k { print $2 }'
+}
+
+# dom0: IF ADDR: 128 echo requests at once while dom0's receiver is paused.
+# The replies fill dom0's 64 receive buffers whatever the scheduling: the
+# domU's sender gets -EBUSY, stalls and asks for credit.  dom0 waits for
+# that request (credit_requests_received), resumes, and every reply must
+# then come up through dom0's sgnet (the domU queued them meanwhile;
+# ping's socket may still miss some, see docs/driver.md).  Small echoes:
+# with 200 of 1000 bytes some replies never reached the domU's sgnet.
+sgnet_paused_burst() {
+	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
+	sgnet_peer_stats domu-prepause "$2"
+	sgnet_stats dom0-prepause "$1"
+	before=$(sgnet_counter "$1" credit_requests_received)
+	ethtool --set-priv-flags "$1" rx-paused on
+	pause=$?
+	ping -q -l 128 -c 128 -W 120 "$2" </dev/null >/tmp/paused.out 2>&1 &
+	pid=$!
+	n=0
+	full=0
+	while [ $n -lt 60 ]; do
+		now=$(sgnet_counter "$1" credit_requests_received)
+		[ "${now:-0}" -gt "${before:-0}" ] && full=1 && break
+		n=$((n + 1))
+		sleep 1
+	done
+	sgnet_stats dom0-paused "$1"
+	ethtool --set-priv-flags "$1" rx-paused off
+	resume=$?
+	wait $pid
+	rc=$?
+	cat /tmp/paused.out
+	sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' /tmp/paused.out)
+	received=$(sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p' /tmp/paused.out)
+	sgnet_stats dom0-resumed "$1"
+	sgnet_peer_stats domu-resumed "$2"
+	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
+		"rc=$rc sent=${sent:-0} received=${received:-0}"
+}
+
+# dom0: IF ADDR: checksum and TSO off with ethtool -K for one TCP run, then
+# on again.
+sgnet_offload_off() {
+	ethtool -K "$1" tso off tx off
+	off=$?
+	shown=$(ethtool -k "$1")
+	tso=$(echo "$shown" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')
+	tx=$(echo "$shown" | sed -n 's/^tx-checksumming: \([a-z]*\).*/\1/p')
+	sgnet_stats dom0-preoff "$1"
+	sgnet_iperf_run tcp-nooffload "$2" -t 2
+	sgnet_stats dom0-postoff "$1"
+	ethtool -K "$1" tso on tx on
+	echo "SGKIT-ETHTOOL-K if=$1 off=$off tso=${tso:-?} tx=${tx:-?} on=$?"
 }
 
 # dom0, once the domUs are done: destroy every iperf server's domain while

@@ -5,8 +5,12 @@ domUs with a busybox initramfs), with the sgnet module instead of sgtest.
 dom0 connects each link of ``DEFAULT_LINKS`` with ``sgnet-connect.sh`` (the
 xenstore nodes libxl would write for a vif), every domain configures its end
 and pings the other end (``tools/guest/sgnet-lab.sh`` drives both sides from
-``/etc/sgkit/net.conf``).  After the domUs are destroyed, dom0 reports the
-carrier of its links (it must be off) and reloads sgnet.
+``/etc/sgkit/net.conf``); a link with an MTU (sg-a <-> sg-b, 65535) is also
+pinged with the largest payload.  dom0 then runs iperf3 against sg-a (TCP
+with and without TSO, UDP, a flood), fills its own receive pool with the
+``rx-paused`` private flag, reloads its sgnet under sg-a's Connected
+frontend and destroys sg-a mid-transfer.  After the domUs are destroyed,
+dom0 reports the carrier of its links (it must be off) and reloads sgnet.
 
 Results go to ``results/lab-net-<stamp>/``, like lab.test's: one Result per
 ping and per interface, plus host checks (domUs finished, free memory
@@ -26,7 +30,7 @@ from typing import Any
 from sgkit import driver_build, progress, reports, xen_build
 from sgkit.dom0_rootfs import base_rootfs
 from sgkit.errors import KitError
-from sgkit.guest_binaries import iperf3_files
+from sgkit.guest_binaries import ethtool_files, iperf3_files
 from sgkit.initramfs import build_initramfs, guest_script
 from sgkit.lab_boot import (
     LabConsole,
@@ -49,16 +53,21 @@ class Link:
     frontend: str
     devid: int
     subnet: str  # first three octets; the backend is .1, the frontend .2
+    mtu: int | None = None  # both ends set it and ping with the largest payload
 
     def domain(self, end: str) -> str:
         return "dom0" if end == "0" else end
 
 
-# dom0 <-> sg-a, then sg-a (backend) <-> sg-b.
+# dom0 <-> sg-a (MTU 1500: TCP there shows TSO), then sg-a (backend) <->
+# sg-b at the largest MTU (ETH_MAX_MTU: one 65549-byte frame per ping).
 DEFAULT_LINKS = (
     Link("0", "sg-a", 0, "10.77.1"),
-    Link("sg-a", "sg-b", 1, "10.77.2"),
+    Link("sg-a", "sg-b", 1, "10.77.2", mtu=65535),
 )
+
+# A TCP run "with TSO in effect": frames well above one MTU on average.
+TSO_MIN_FRAME_BYTES = 3000
 
 # Domains that unload and reload sgnet after their first pings.
 DEFAULT_RELOAD = ("sg-b",)
@@ -67,17 +76,32 @@ DEFAULT_RELOAD = ("sg-b",)
 # TCP and UDP both ways, a UDP flood, and destroys them mid-transfer.
 DEFAULT_IPERF = ("sg-a",)
 # The iperf3 runs dom0 makes to each server (sgnet-lab.sh), in order.
-IPERF_TESTS = ("tcp", "tcp-reverse", "udp", "udp-reverse", "flood")
+IPERF_TESTS = ("tcp", "tcp-reverse", "tcp-nooffload", "udp", "udp-reverse", "flood")
 
 _NET = re.compile(
     r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
-    r" carrier=(?P<carrier>\S+)"
+    r" carrier=(?P<carrier>\S+)(?: mtu=(?P<mtu>\d+))?"
 )
 _PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)")
 _STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)")
 _AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)")
 _RELOAD = re.compile(
     r"SGKIT-RELOAD (?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)"
+)
+_BIGPING = re.compile(
+    r"SGKIT-BIGPING from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ size=(?P<size>\d+) rc=(?P<rc>-?\d+)"
+)
+_ETHTOOL_K = re.compile(
+    r"SGKIT-ETHTOOL-K if=(?P<ifc>\S+) off=(?P<off>-?\d+) tso=(?P<tso>\S+) tx=(?P<tx>\S+)"
+    r" on=(?P<on>-?\d+)"
+)
+_PAUSED = re.compile(
+    r"SGKIT-PAUSED-BURST to=(?P<to>\S+) pause=(?P<pause>-?\d+) full=(?P<full>\d) seconds=\d+"
+    r" resume=(?P<resume>-?\d+) rc=(?P<rc>-?\d+) sent=(?P<sent>\d+) received=(?P<received>\d+)"
+)
+_BACKEND_RELOAD = re.compile(
+    r"SGKIT-BACKEND-RELOAD dom=(?P<dom>\S+) to=(?P<to>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+)"
+    r" fe_state=(?P<state>\S+) insmod=(?P<i>-?\d+) rc=(?P<rc>-?\d+)"
 )
 _BURST = re.compile(
     r"SGKIT-BURST from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
@@ -108,6 +132,9 @@ def net_conf(links: Sequence[Link], reload: Sequence[str] = (), iperf: Sequence[
     lines = []
     for link in links:
         lines.append(f"link {link.backend} {link.frontend} {link.devid}")
+    for link in links:
+        if link.mtu:
+            lines.append(f"mtu {link.devid} {link.mtu}")
     for link in links:
         be, fe = link.domain(link.backend), link.domain(link.frontend)
         lines.append(f"addr {be} {link.devid} {link.subnet}.1/24 {link.subnet}.2")
@@ -215,10 +242,11 @@ def net_results(
     expected = []
     for link in links:
         be, fe = link.domain(link.backend), link.domain(link.frontend)
-        expected.append((be, link.devid, f"{link.subnet}.2"))
-        expected.append((fe, link.devid, f"{link.subnet}.1"))
-    for dom, devid, peer in expected:
+        expected.append((be, link.devid, f"{link.subnet}.2", link.mtu))
+        expected.append((fe, link.devid, f"{link.subnet}.1", link.mtu))
+    for dom, devid, peer, mtu in expected:
         text = texts.get(dom, "")
+        bigpings = [m for m in _BIGPING.finditer(text) if m["src"] == dom and m["dst"] == peer]
         nets = [m for m in _NET.finditer(text) if m["dom"] == dom and int(m["devid"]) == devid]
         pings = [
             (m, text.count("\n", 0, m.start()))
@@ -244,6 +272,10 @@ def net_results(
             measured["pings"][f"{dom}->{peer}{suffix}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
             why = f"ping exited {m['rc']}"
             results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
+            if mtu:
+                shown = nets[n]["mtu"] if len(nets) > n else None
+                found = bigpings[n : n + 1]
+                results.append(bigping_check(dom, peer, mtu, found, suffix, shown))
     for m in _BURST.finditer(console.dom0):
         sent, received = int(m["sent"]), int(m["received"])
         measured["bursts"][f"{m['src']}->{m['dst']}"] = {"sent": sent, "received": received}
@@ -263,6 +295,66 @@ def net_results(
     return results, measured
 
 
+def bigping_check(
+    dom: str,
+    peer: str,
+    mtu: int,
+    found: Sequence[re.Match[str]],
+    suffix: str = "",
+    shown: str | None = None,
+) -> reports.Result:
+    """A ping whose every packet is one frame of ``mtu`` bytes of IP got its replies, with the
+    interface's MTU (``shown``, from its SGKIT-NET line) really ``mtu``: else the kernel would
+    fragment the ping and it would pass at any MTU."""
+    name = f"bigping_{peer}{suffix}"
+    if not found:
+        return _res(dom, name, False, "no SGKIT-BIGPING line")
+    m = found[0]
+    size = int(m["size"])
+    ok = m["rc"] == "0" and size == mtu - 28 and shown == str(mtu)
+    why = f"ping -s {size} exited {m['rc']}; interface MTU {shown or '?'} (want {mtu})"
+    return _res(dom, name, ok, why)
+
+
+def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[reports.Result]:
+    """TCP over dom0's link with TSO (and the reverse run's GSO frames received), then with
+    ``ethtool -K tso off tx off``: no GSO and no partial checksums."""
+
+    def delta(before: str, after: str, key: str) -> int:
+        return counter_delta(stats, before, after, key) or 0
+
+    out = []
+    packets = delta("dom0-pretcp", "dom0-posttcp", "tx_packets")
+    nbytes = delta("dom0-pretcp", "dom0-posttcp", "tx_bytes")
+    gso = delta("dom0-pretcp", "dom0-posttcp", "tx_gso_packets")
+    mean = nbytes // packets if packets else 0
+    ok = gso > 0 and mean >= TSO_MIN_FRAME_BYTES
+    why = f"TCP dom0 -> domU: {packets} frames, {nbytes} bytes ({mean} per frame), {gso} GSO"
+    out.append(_res("dom0", "tcp_tso", ok, why))
+    gso = delta("dom0-posttcp", "dom0-posttcprev", "rx_gso_packets")
+    csum = delta("dom0-posttcp", "dom0-posttcprev", "rx_csum_partial")
+    ok = gso > 0 and csum > 0
+    why = f"TCP domU -> dom0: dom0 received {gso} GSO frames, {csum} with partial checksums"
+    out.append(_res("dom0", "tcp_reverse_gso_received", ok, why))
+    found = list(_ETHTOOL_K.finditer(dom0))
+    if not found:
+        out.append(_res("dom0", "ethtool_offload_off", False, "no SGKIT-ETHTOOL-K line"))
+        return out
+    m = found[-1]
+    packets = delta("dom0-preoff", "dom0-postoff", "tx_packets")
+    gso = delta("dom0-preoff", "dom0-postoff", "tx_gso_packets")
+    csum = delta("dom0-preoff", "dom0-postoff", "tx_csum_partial")
+    ok = (m["off"], m["tso"], m["tx"], m["on"]) == ("0", "off", "off", "0")
+    ok = ok and packets > 0 and gso == 0 and csum == 0
+    why = (
+        f"ethtool -K {m['ifc']} tso off tx off rc={m['off']} (shown tso={m['tso']}"
+        f" tx={m['tx']}), on again rc={m['on']}; TCP meanwhile: {packets} frames,"
+        f" {gso} GSO, {csum} partial checksums"
+    )
+    out.append(_res("dom0", "ethtool_offload_off", ok, why))
+    return out
+
+
 def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
     """iperf3 runs completed with data through; the flood filled the peer's pool."""
     out = []
@@ -276,25 +368,107 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
         why = f"iperf3 rc={run['rc']} {run.get('error') or ''}".strip()
         out.append(_res("dom0", f"iperf_{test}", ok, why))
     stats = measured["stats"]
-    flood = {
+    out += tso_checks(stats, dom0)
+    # What the unpaced flood did (informative: whether the receiver falls
+    # behind depends on scheduling; the paused burst below decides).
+    measured["flood"] = {
         key: counter_delta(stats, "dom0-preflood", "dom0-postflood", key)
         for key in ("tx_packets", "tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
     }
-    measured["flood"] = flood
-    busy = (flood["tx_busy"] or 0) + (flood["credit_requests"] or 0)
-    why = "during the flood dom0's sgnet counted " + ", ".join(f"{k}+{v}" for k, v in flood.items())
-    if busy > 0:
-        out.append(_res("dom0", "flood_full_receive_pool", True, why))
-    else:
-        # Whether the receiver falls behind depends on how the host schedules
-        # the two vCPUs: a run where it kept up says nothing either way.
-        reason = "the receiver kept up, the pool never filled: " + why
-        out.append(reports.Result("dom0", SUITE, "flood_full_receive_pool", "skip", reason))
     pings = [m for m in _FLOOD_PING.finditer(dom0)]
     ok = bool(pings) and all(m["rc"] == "0" for m in pings)
     why = "ping after the flood: " + (", ".join(m["rc"] for m in pings) or "not run")
     out.append(_res("dom0", "ping_after_flood", ok, why))
+    domu_if = next(
+        (
+            ifc
+            for key, ifc in measured["interfaces"].items()
+            if key.endswith("/0") and key != "dom0/0"
+        ),
+        None,
+    )
+    checks, measured["paused_burst"] = paused_burst_checks(stats, dom0, domu_if)
+    out += checks
+    out.append(backend_reload_check(dom0))
     return out
+
+
+def backend_reload_check(dom0: str) -> reports.Result:
+    """dom0 reloaded sgnet (its backend) while the domU's frontend showed Connected (4),
+    and the domU answered over the link again."""
+    found = list(_BACKEND_RELOAD.finditer(dom0))
+    if not found:
+        return _res("dom0", "backend_reload_reconnects", False, "no SGKIT-BACKEND-RELOAD line")
+    m = found[-1]
+    ok = (m["u"], m["r"], m["state"], m["i"], m["rc"]) == ("0", "0", "4", "0", "0")
+    why = (
+        f"unbind={m['u']} rmmod={m['r']} with {m['dom']}'s frontend in state {m['state']}"
+        f" (4: Connected), insmod={m['i']}, then ping {m['to']} rc={m['rc']}"
+    )
+    return _res("dom0", "backend_reload_reconnects", ok, why)
+
+
+def paused_burst_checks(
+    stats: dict[str, dict[str, int]], dom0: str, domu_if: str | None
+) -> tuple[list[reports.Result], dict[str, Any]]:
+    """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
+    (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
+    resuming must grant credit and bring every reply up through dom0's sgnet."""
+    found = list(_PAUSED.finditer(dom0))
+    if not found:
+        why = "no SGKIT-PAUSED-BURST line"
+        return [
+            _res("dom0", "flood_full_receive_pool", False, why),
+            _res("dom0", "paused_burst_resumed", False, why),
+        ], {}
+    m = found[-1]
+
+    def dom0_delta(before: str, after: str, key: str) -> int:
+        return counter_delta(stats, before, after, key) or 0
+
+    def domu_delta(key: str) -> int:
+        b = stats.get(f"domu-prepause/{domu_if}", {})
+        a = stats.get(f"domu-resumed/{domu_if}", {})
+        return a.get(key, 0) - b.get(key, 0) if key in a and key in b else 0
+
+    seen = {
+        "requests_seen_paused": dom0_delta(
+            "dom0-prepause", "dom0-paused", "credit_requests_received"
+        ),
+        "grants_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "credit_grants"),
+        "rx_while_paused": dom0_delta("dom0-prepause", "dom0-paused", "rx_packets"),
+        "rx_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "rx_packets"),
+        **{
+            f"domu_{k}": domu_delta(k)
+            for k in ("tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
+        },
+        "sent": int(m["sent"]),
+        "received": int(m["received"]),
+    }
+    counted = ", ".join(f"{k}={v}" for k, v in seen.items())
+    full = (
+        m["pause"] == "0"
+        and m["full"] == "1"
+        and seen["requests_seen_paused"] > 0
+        and seen["domu_tx_busy"] > 0
+        and seen["domu_tx_stalls"] > 0
+        and seen["domu_credit_requests"] > 0
+    )
+    why = f"rx-paused on rc={m['pause']}, request seen={m['full']}: {counted}"
+    out = [_res("dom0", "flood_full_receive_pool", full, why)]
+    # Every reply must reach dom0's sgnet; ping itself may miss some: 64
+    # replies come up in one poll and overflow its socket's receive buffer.
+    resumed = (
+        m["resume"] == "0"
+        and m["rc"] == "0"
+        and seen["sent"] > 0
+        and seen["rx_after_resume"] >= seen["sent"]
+        and seen["grants_after_resume"] > 0
+        and seen["domu_tx_dropped"] == 0
+    )
+    why = f"rx-paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
+    out.append(_res("dom0", "paused_burst_resumed", resumed, why))
+    return out, seen
 
 
 def _res(domain: str, test: str, ok: bool, why: str | None) -> reports.Result:
@@ -420,8 +594,10 @@ def boot_net_lab(
                 {"sgnet": sgnet},
                 extra_files={
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                    "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
                     **(iperf3_files() if iperf else {}),
+                    **ethtool_files(),
                     **extras.domu_files,
                 },
             )

@@ -7,6 +7,12 @@ Two hypervisors can be booted with the same dom0 and module:
 - ``stock``: Debian's own Xen of the same version; sg_op does not exist and
   the hypercall must fail with -ENOSYS (every sgtest test then skips).
 
+``xsm`` boots the patched hypervisor's ``xsm`` build variant (XSM with FLASK
+and SILO, ``xen-hypervisor/variants/xsm.config``) with ``xsm=<module>``, so
+that patch 0003's hooks run under that module; the console must show the
+module starting.  FLASK runs permissive without a policy (every check is
+made, none enforced).
+
 Results: the console log, ``results.json``, ``junit.xml`` and ``summary.txt``
 in a fresh directory under results/.
 """
@@ -32,6 +38,17 @@ from sgkit.qemu_lab import BootSpec, boot
 from sgkit.xen_versions import DEFAULT_XEN, load_context
 
 ENOSYS = -38
+
+# The XSM modules the xsm variant can boot -> Xen options and the console
+# line that shows the module started (FLASK's is at info level).
+XSM_MODULES = {
+    "dummy": ("xsm=dummy", "XSM Framework v"),
+    "silo": ("xsm=silo", "Initialising XSM SILO mode"),
+    "flask": (
+        "xsm=flask flask=permissive loglvl=all",
+        "Flask:  Access controls disabled until policy is loaded.",
+    ),
+}
 
 # The query's name for each limit -> the Xen command-line option that sets it.
 LIMIT_OPTIONS = {
@@ -93,6 +110,7 @@ def run_smoke(
     timeout_s: float = 600.0,
     out_root: Path | None = None,
     limits: dict[str, int] | None = None,
+    xsm: str | None = None,
 ) -> SmokeOutcome:
     """Boot and query; ``limits`` are set on Xen's command line and must come back."""
     limits = limits or {}
@@ -101,17 +119,22 @@ def run_smoke(
         raise KitError(f"unknown limits {sorted(unknown)}", "use " + ", ".join(LIMIT_OPTIONS))
     if hypervisor not in {"patched", "stock"}:
         raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    if xsm is not None and xsm not in XSM_MODULES:
+        raise KitError(f"unknown XSM module {xsm!r}", "use " + ", ".join(XSM_MODULES))
+    if xsm is not None and hypervisor != "patched":
+        raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
+    kind = f"{hypervisor}-xsm-{xsm}" if xsm else hypervisor
     drivers = driver_build.build(kernel=kernel, xen=xen)
     meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": drivers.headers.release}
     if hypervisor == "patched":
-        built = xen_build.build(xen, source)
+        built = xen_build.build(xen, source, variant="xsm" if xsm else None)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]
     else:
         xen_image = stock_xen(xen)
         meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
-    out = reports.new_run_dir(out_root or results_dir(), f"smoke-{hypervisor}")
+    out = reports.new_run_dir(out_root or results_dir(), f"smoke-{kind}")
     initrd = build_initramfs(
         builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
@@ -119,6 +142,9 @@ def run_smoke(
         {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
     )
     options = " ".join(f"{LIMIT_OPTIONS[k]}={v}" for k, v in sorted(limits.items()))
+    if xsm:
+        options = f"{options} {XSM_MODULES[xsm][0]}".strip()
+        meta["xsm"] = xsm
     spec = BootSpec(
         xen=xen_image,
         kernel=kernel_image(drivers.headers.release),
@@ -129,15 +155,17 @@ def run_smoke(
         spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")
         meta["xen_limits"] = limits
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({hypervisor})")
+    result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({kind})")
     text = result.log.read_text(errors="replace")
     docs = ktap.parse(text, domain="dom0")
     results = reports.results_from_ktap(docs, "dom0")
     query = next((f for d in docs if (f := ktap.diag_fields(d, "sgtest.query"))), None)
     results.append(_expectation(hypervisor, xen, query, text, limits))
+    if xsm:
+        results.append(xsm_check(xsm, text))
     meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
     report = reports.RunReport(
-        name=f"smoke-{hypervisor}",
+        name=f"smoke-{kind}",
         results=results,
         verdict=result.verdict,
         started=started,
@@ -145,7 +173,7 @@ def run_smoke(
         meta=meta,
     )
     text_summary = reports.summary(report) + "\n" + answer_line(hypervisor, query)
-    reports.publish(report, out, text_summary, f"latest-smoke-{hypervisor}")
+    reports.publish(report, out, text_summary, f"latest-smoke-{kind}")
     return SmokeOutcome(report, out, query)
 
 
@@ -181,6 +209,14 @@ def _expectation(
         problems.append("Xen did not print its sg_op limits at boot")
     status = "fail" if problems else "pass"
     return reports.Result("host", "smoke", name, status, "; ".join(problems) or None)
+
+
+def xsm_check(xsm: str, console: str) -> reports.Result:
+    """The XSM module asked for must have started (its own console line)."""
+    line = XSM_MODULES[xsm][1]
+    ok = line in console
+    why = None if ok else f"Xen did not print {line!r}: is xsm={xsm} built in and accepted?"
+    return reports.Result("host", "smoke", f"xsm_{xsm}_active", "pass" if ok else "fail", why)
 
 
 def answer_line(hypervisor: str, query: dict[str, str] | None) -> str:

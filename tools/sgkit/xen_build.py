@@ -37,6 +37,7 @@ from sgkit.xen_versions import series_of
 
 OUTPUTS = ("xen", "xen.gz", "xen-syms")
 CONFIG_FRAGMENT = XEN_HYPERVISOR_DIR / "sgkit.config"
+VARIANTS_DIR = XEN_HYPERVISOR_DIR / "variants"  # <name>.config, merged after the fragment
 BUILD_PROGRAMS = ("make", "gcc", "flex", "bison", "python3")
 
 # Xen records every command line and rebuilds what a changed one produced.  Its
@@ -61,12 +62,38 @@ class XenBuild:
         return self.out / "xen-syms"
 
 
-def workdir_for(xen: str, pristine: PristineTree) -> Path:
-    return builds_dir() / f"xen-{series_of(xen)}-{pristine.source.key}"
+def workdir_for(xen: str, pristine: PristineTree, variant: str | None = None) -> Path:
+    suffix = f"-{variant}" if variant else ""
+    return builds_dir() / f"xen-{series_of(xen)}-{pristine.source.key}{suffix}"
 
 
-def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> XenBuild:
-    """Fetch, render, apply and build; skip make when nothing changed."""
+def variants() -> list[str]:
+    return sorted(p.stem for p in VARIANTS_DIR.glob("*.config"))
+
+
+def config_fragment(variant: str | None = None) -> str:
+    """sgkit.config, followed by ``variants/<variant>.config`` when one is named."""
+    fragment = CONFIG_FRAGMENT.read_text()
+    if variant is None:
+        return fragment
+    path = VARIANTS_DIR / f"{variant}.config"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", variant) or not path.is_file():
+        raise KitError(
+            f"unknown Xen build variant {variant!r}",
+            f"use one of: {', '.join(variants()) or '(none)'} (xen-hypervisor/variants/)",
+        )
+    return fragment + path.read_text()
+
+
+def build(
+    xen: str, source_spec: str = "debian", jobs: int | None = None, variant: str | None = None
+) -> XenBuild:
+    """Fetch, render, apply and build; skip make when nothing changed.
+
+    A ``variant`` (``xen-hypervisor/variants/<name>.config`` merged after
+    sgkit.config) builds in a work directory of its own.
+    """
+    fragment = config_fragment(variant)
     for program in BUILD_PROGRAMS:
         require(program)
     with progress.step(f"fetching Xen source ({source_spec})"):
@@ -77,7 +104,7 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
             f"pass --xen {series_of(pristine.xen_version)} or a {xen} source",
         )
     series = render_series(xen)
-    workdir = workdir_for(xen, pristine)
+    workdir = workdir_for(xen, pristine, variant)
     src, obj, out = workdir / "src", workdir / "obj", workdir / "out"
     with progress.step(f"applying {len(series.patches)} patches to Xen {pristine.xen_version}"):
         applied = apply_series(series, pristine.path, pristine.tree_hash, src)
@@ -86,7 +113,6 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
     else:
         progress.say(f"work tree updated: {len(applied.changed)} files changed")
 
-    fragment = CONFIG_FRAGMENT.read_text()
     inputs = {
         "xen_version": pristine.xen_version,
         "source": pristine.describe(),
@@ -94,6 +120,8 @@ def build(xen: str, source_spec: str = "debian", jobs: int | None = None) -> Xen
         "config_sha256": hashlib.sha256(fragment.encode()).hexdigest(),
         "compiler": _compiler_version(),
     }
+    if variant:
+        inputs["variant"] = variant
     manifest_path = out / "manifest.json"
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     src_mtime = newest_mtime(src / "xen")
@@ -133,7 +161,7 @@ def _configure(src: Path, obj: Path, fragment: str, logs: Path) -> None:
     if config.is_file() and _config_matches(config.read_text(), wanted):
         return
     make = ["make", "-C", src / "xen", f"O={obj}", *MAKE_VARS]
-    with progress.step("configuring Xen (defconfig + xen-hypervisor/sgkit.config)"):
+    with progress.step("configuring Xen (defconfig + xen-hypervisor/*.config)"):
         run([*make, "defconfig"], what="make defconfig", log=logs / "defconfig.log")
         text = config.read_text()
         for name in wanted:
@@ -147,7 +175,7 @@ def _configure(src: Path, obj: Path, fragment: str, logs: Path) -> None:
     lost = [n for n, v in wanted.items() if _config_value(final, n) != v]
     if lost:
         raise KitError(
-            f"Kconfig dropped {', '.join(lost)} from xen-hypervisor/sgkit.config (see {config})",
+            f"Kconfig dropped {', '.join(lost)} from the xen-hypervisor/ fragment (see {config})",
             "the symbol is unknown to this Xen or its dependencies are not met; "
             "is the patch series applied?",
         )

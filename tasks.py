@@ -342,14 +342,20 @@ def bench_net(
     help={
         "host": "an SSH host (a ~/.ssh/config alias, [user@]host[:port]); repeatable",
         "reboot": "boot the new hypervisor once and check its build id",
-        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local",
+        "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local; "
+        "sg_cross adds two domUs; sgnet is sgnet's link test with a domU",
         "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
         "xen": "Xen version",
         "source": SOURCE_HELP,
         "kernel": "kernel release of the hosts' dom0 (modules are built for it)",
-        "reboot_timeout": "seconds to wait for SSH after the reboot",
+        "reboot_timeout": "seconds to wait for SSH after the reboot (then power-cycle)",
         "ssh_config": "ssh config file (default ~/.ssh/config)",
         "known_hosts": "known_hosts file (default ~/.ssh/known_hosts)",
+        "power_cycle": "command that power-cycles a hung host ({host}: the host); all hosts",
+        "power_cycle_timeout": "seconds to wait for SSH after a power cycle "
+        "(default: --reboot-timeout)",
+        "hosts_file": "per-host settings, e.g. power_cycle (default ~/.config/sgkit/hosts.toml)",
+        "xen_args": "options added to the one-shot entry's Xen command line",
     },
 )
 @kit_errors
@@ -365,19 +371,29 @@ def deploy(
     reboot_timeout: int = 900,
     ssh_config: str = "",
     known_hosts: str = "",
+    power_cycle: str = "",
+    power_cycle_timeout: int = 0,
+    hosts_file: str = "",
+    xen_args: str = "",
 ) -> None:
     """Install the built hypervisor (as a one-shot GRUB entry) and modules on hosts."""
+    from sgkit import host_config
     from sgkit.deploy import Options, deploy_hosts, local_build, summary
     from sgkit.paths import results_dir
 
     if not host:
         raise Exit("sgkit: error: pass --host HOST (repeatable)", code=2)
+    hosts = host_config.load(Path(hosts_file) if hosts_file else None)
     build = local_build(xen, source, kernel or None)
     opts = Options(
         reboot=reboot,
         run_suites=run,
         accept_new_host_key=accept_new_host_key,
         reboot_timeout_s=float(reboot_timeout),
+        power_cycle=power_cycle or None,
+        power_cycle_timeout_s=float(power_cycle_timeout) or None,
+        hosts=hosts,
+        xen_args=xen_args,
         **({"ssh_config": Path(ssh_config)} if ssh_config else {}),
         **({"known_hosts": Path(known_hosts)} if known_hosts else {}),
     )
@@ -391,32 +407,43 @@ def deploy(
 @task(
     positional=["action"],
     help={
-        "action": "up (build the cached image if needed, boot, wait for SSH) or down",
+        "action": "up (build the cached image if needed, boot, wait for SSH), "
+        "reset (power-cycle it: system_reset) or down",
         "xen": "Xen version",
         "kernel": "dom0 kernel release",
+        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds to wait for the host's sshd",
     },
 )
 @kit_errors
 def lab_host(
-    c: Context, action: str, xen: str = DEFAULT_XEN, kernel: str = "", timeout: int = 600
+    c: Context,
+    action: str,
+    xen: str = DEFAULT_XEN,
+    kernel: str = "",
+    accel: str = "",
+    timeout: int = 600,
 ) -> None:
     """A QEMU Xen machine that boots from its own disk through GRUB, reached by SSH."""
     from sgkit import lab_host as lh
     from sgkit.kernels import DEFAULT_KERNEL
 
     if action == "up":
-        state = lh.up(xen, kernel or DEFAULT_KERNEL, float(timeout))
-        print(f"lab host up: ssh -F {state['ssh_config']} {lh.HOST_ALIAS}")
+        state = lh.up(xen, kernel or DEFAULT_KERNEL, float(timeout), accel or None)
+        accel_used = state.get("accel", "tcg")
+        print(f"lab host up ({accel_used}): ssh -F {state['ssh_config']} {lh.HOST_ALIAS}")
         print(
             f"deploy to it: invoke deploy --host {lh.HOST_ALIAS} "
-            f"--ssh-config {state['ssh_config']} --known-hosts {state['known_hosts']}"
+            f"--ssh-config {state['ssh_config']} --known-hosts {state['known_hosts']} "
+            f"--hosts-file {state['hosts_file']}"
         )
         print(f"console: {state['console']}")
+    elif action == "reset":
+        lh.reset()
     elif action == "down":
         print("lab host stopped" if lh.down() else "no lab host was running")
     else:
-        raise Exit(f"sgkit: error: unknown action {action!r}: use up or down", code=2)
+        raise Exit(f"sgkit: error: unknown action {action!r}: use up, reset or down", code=2)
 
 
 # --- tests ---------------------------------------------------------------------

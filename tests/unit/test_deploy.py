@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import pytest
 
-from sgkit.deploy import HostOutcome, summary
+from sgkit import deploy_guests, host_config
+from sgkit.deploy import HostOutcome, Options, summary
 from sgkit.deploy_plan import (
     Artifacts,
+    entry_xen_args,
     grub_script,
     kernel_args_from_cmdline,
     make_plan,
     safe_args,
 )
+from sgkit.errors import KitError
 from sgkit.host_checks import parse_df, parse_probe, problems
+from sgkit.initramfs import guest_script
+from sgkit.power_cycle import power_cycle
 from sgkit.ssh_hosts import resolve
 
 BUILD_ID = "4517c7f7a9b049c3db322d50979c93411be92cad"
@@ -249,3 +255,169 @@ def test_summary_names_failed_hosts_and_why():
     assert text.splitlines()[0] == "deploy: 1 of 2 hosts ok"
     assert "lab2: FAILED; left: nothing changed" in text
     assert "host key is unknown" in text
+
+
+# --- --xen-args and the entry ------------------------------------------------------
+
+
+def test_extra_xen_args_make_their_own_entry():
+    plain = artifacts()
+    hanging = replace(plain, extra_xen_args="iommu=required noreboot")
+    assert plain.entry_id == f"sgkit-{BUILD_ID[:16]}"
+    assert hanging.entry_id.startswith(plain.entry_id + "-") and len(hanging.entry_id) == 31
+    # grub.cfg holding the longer id does not count as holding the plain one.
+    assert plain.menu_marker not in f"menuentry 'x' {hanging.menu_marker}"
+    script = grub_script(
+        hanging, entry_xen_args("placeholder dom0_mem=1G", hanging.extra_xen_args), "ro"
+    )
+    assert f"--id {hanging.entry_id} {{" in script
+    assert "placeholder dom0_mem=1G iommu=required noreboot" in script
+
+
+def test_entry_xen_args_do_not_pile_up():
+    running = "placeholder console=com1 iommu=required noreboot"
+    assert entry_xen_args(running, "", "iommu=required noreboot") == "console=com1"
+    assert entry_xen_args(running, "loglvl=all", "iommu=required noreboot") == (
+        "console=com1 loglvl=all"
+    )
+    assert entry_xen_args("console=com1", "") == "console=com1"
+
+
+# --- the hosts file and the power cycle ----------------------------------------------
+
+HOSTS_TOML = """\
+[hosts."lab1"]
+power_cycle = "ipmitool -I lanplus -H lab1-bmc -U admin -E chassis power cycle"
+
+[hosts."*.lab"]
+power_cycle = "ipmitool -H {host}-bmc chassis power cycle"
+
+[hosts."quiet.lab"]
+"""
+
+
+def test_hosts_file_first_match_wins_and_host_is_quoted():
+    config = host_config.parse(HOSTS_TOML)
+    assert "lab1-bmc" in (config.settings_for("lab1").power_cycle or "")
+    opts = Options(hosts=config)
+    assert opts.power_cycle_for("box.lab") == "ipmitool -H box.lab-bmc chassis power cycle"
+    assert opts.power_cycle_for("quiet.lab") is not None  # "*.lab" came first
+    assert opts.power_cycle_for("elsewhere") is None
+    assert opts.power_cycle_for("a b.lab") == "ipmitool -H 'a b.lab'-bmc chassis power cycle"
+    # --power-cycle applies to every host and wins over the file.
+    assert Options(hosts=config, power_cycle="pdu off {host}").power_cycle_for("lab1") == (
+        "pdu off lab1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[hosts.lab1\n", "not valid TOML"),
+        ('[hosts."lab1"]\npowercycle = "x"\n', "unknown key(s) powercycle"),
+        ('[hosts."lab1"]\npower_cycle = ""\n', "non-empty string"),
+        ('[lab1]\npower_cycle = "x"\n', "unknown table(s) lab1"),
+    ],
+)
+def test_bad_hosts_file_is_named(text, expected, tmp_path):
+    path = tmp_path / "hosts.toml"
+    path.write_text(text)
+    with pytest.raises(KitError) as err:
+        host_config.load(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+
+
+def test_missing_hosts_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGKIT_HOSTS_FILE", str(tmp_path / "none.toml"))
+    assert host_config.load(None).sections == ()  # the default may be absent
+    with pytest.raises(KitError, match="does not exist"):
+        host_config.load(tmp_path / "none.toml")  # a named one may not
+
+
+def test_power_cycle_runs_the_command_and_reports_failure():
+    assert power_cycle('echo "cycled $SGKIT_HOST"', "lab1") == "cycled lab1"
+    with pytest.raises(KitError) as err:
+        power_cycle("echo no BMC >&2; exit 3", "lab1")
+    assert "status 3" in str(err.value) and "no BMC" in str(err.value)
+
+
+# --- suites with domUs on the host (deploy_guests) -----------------------------------
+
+DOMUS_OUTPUT = """\
+SGKIT-STEP sgtest-dir rc=0
+SGKIT-STEP xl-create-sg-a rc=0
+SGKIT-STEP xl-create-sg-b rc=0
+SGKIT-INSMOD sgtest rc=0
+SGKIT-DOMU sg-a state=done seconds=12
+SGKIT-DOMU sg-b state=timeout seconds=300
+SGKIT-STEP xl-destroy-sg-a rc=0
+SGKIT-STEP xl-destroy-sg-b rc=1
+SGKIT-DOMAINS-LEFT count=1 sg-b(2)
+SGKIT-DOMUS-DONE
+"""
+
+
+def test_only_cross_domain_suites_need_domus():
+    assert deploy_guests.needs_domus("sg_op,sg_cross")
+    assert not deploy_guests.needs_domus("sg_op,sg_local")
+    assert not deploy_guests.needs_domus("sg_cross_after")
+
+
+def test_domus_conf_is_shell_the_script_reads(tmp_path):
+    conf = deploy_guests.domus_conf("sg_op,sg_cross", KVER, "/lib/x/sgtest.ko", "sgkit-run-1")
+    path = tmp_path / "domus.conf"
+    path.write_text(conf)
+    shown = subprocess.run(
+        ["sh", "-c", f'. {path}; echo "$DOMUS|$KERNEL|$SGTEST_ARGS"'],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert shown == f"sg-a sg-b|/boot/vmlinuz-{KVER}|suites=sg_op,sg_cross cross_self=dom0"
+
+
+def test_domus_checks_name_what_went_wrong():
+    logs = {"sg-a": "SGKIT-INIT x\nSGKIT-DONE\n", "sg-b": "SGKIT-INIT x\n"}
+    found = {r.test: r for r in deploy_guests.checks(DOMUS_OUTPUT, logs)}
+    assert (
+        found["dom0_setup"].status == "fail"
+        and "xl-destroy-sg-b rc=1" in found["dom0_setup"].reason
+    )
+    assert found["sg-a_finished"].status == "pass"
+    assert found["sg-b_finished"].status == "fail"
+    assert "'timeout' after 300s" in found["sg-b_finished"].reason
+    assert "no SGKIT-DONE" in found["sg-b_finished"].reason
+    assert found["no_domain_left"].status == "fail" and "sg-b(2)" in found["no_domain_left"].reason
+
+
+def test_deploy_domus_script_is_valid_shell():
+    assert subprocess.run(["sh", "-n", str(guest_script("deploy-domus.sh"))]).returncode == 0
+
+
+def test_sgnet_in_run_is_the_link_test_not_a_suite():
+    assert deploy_guests.split_run("sg_op,sgnet,sg_cross") == ("sg_op,sg_cross", True)
+    assert deploy_guests.split_run("sg_op") == ("sg_op", False)
+    assert deploy_guests.needs_domus("sgnet")
+    conf = deploy_guests.domus_conf("", KVER, "/x/sgtest.ko", "m", "/x/sgnet.ko")
+    assert 'SGTEST_ARGS=""' in conf and 'CROSS_AFTER_ARGS=""' in conf
+    assert 'SGNET="/x/sgnet.ko"' in conf
+
+
+def test_sgnet_link_checks():
+    dom0 = (
+        "SGKIT-NET dom0 devid=0 if=vsg1.0 state=up carrier=1\n"
+        "SGKIT-PING from=dom0 to=169.254.77.2 if=vsg1.0 rc=0 tries=1\n"
+        "SGKIT-NET-AFTER dom0 if=vsg1.0 carrier=1\n"
+    )
+    guest = "SGKIT-NET sg-a devid=0 if=none state=no-interface carrier=0\n"
+    found = {r.test: r for r in deploy_guests.net_checks(dom0, {"sg-a": guest})}
+    assert found["link_up_dom0"].status == "pass" and found["ping_dom0_to_sg-a"].status == "pass"
+    assert found["link_up_sg-a"].status == "fail" and "no-interface" in found["link_up_sg-a"].reason
+    assert found["ping_sg-a_to_dom0"].reason == "sg-a reported no ping"
+    assert found["dom0_carrier_lost_on_destroy"].status == "fail"
+
+
+def test_a_syslinux_host_is_refused_by_name():
+    text = PROBE_OUTPUT.replace("grub.cfg /boot/grub/grub.cfg", "syslinux.cfg /boot/syslinux.cfg")
+    found = problems(parse_probe(text), "4.17", KVER)
+    assert len(found) == 1 and "boots with SYSLINUX (/boot/syslinux.cfg)" in found[0], found
+    assert "switch the host to GRUB" in found[0]

@@ -7,10 +7,14 @@ entry (the old default stays the default), the modules under
 /lib/modules/KVER/extra/sgkit plus depmod, and with ``--reboot`` boot the new
 entry once (``grub-reboot``) and check the running build id.  A boot that
 fails comes back on the old default; the report says which hypervisor runs.
+A host that does not come back within ``--reboot-timeout`` is power-cycled
+with its ``power_cycle`` command (host_config) and then comes back on the
+old default, because the one-shot entry is used up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -22,11 +26,12 @@ from pathlib import Path
 
 import paramiko
 
-from sgkit import ktap, progress, ssh_hosts
+from sgkit import deploy_guests, host_config, ktap, progress, ssh_hosts
 from sgkit.deploy_plan import (
     GRUB_SNIPPET,
     Artifacts,
     Plan,
+    entry_xen_args,
     grub_script,
     kernel_args_from_cmdline,
     make_plan,
@@ -34,6 +39,7 @@ from sgkit.deploy_plan import (
 )
 from sgkit.errors import KitError
 from sgkit.host_checks import PROBE, STATE_FILE, HostFacts, parse_probe, problems
+from sgkit.power_cycle import power_cycle
 from sgkit.reports import (
     Result,
     RunReport,
@@ -53,9 +59,18 @@ class Options:
     run_suites: str = ""  # sgtest suites to run on the host afterwards (comma-separated)
     accept_new_host_key: bool = False
     reboot_timeout_s: float = 900.0
+    # The wait after a power cycle (firmware POST can take minutes); None: reboot_timeout_s.
+    power_cycle_timeout_s: float | None = None
     connect_timeout_s: float = 15.0
     known_hosts: Path = ssh_hosts.DEFAULT_KNOWN_HOSTS
     ssh_config: Path | None = ssh_hosts.DEFAULT_CONFIG
+    power_cycle: str | None = None  # for every host; else each host's from the hosts file
+    hosts: host_config.HostsConfig = field(default_factory=host_config.HostsConfig)
+    xen_args: str = ""  # added to the one-shot entry's Xen command line
+
+    def power_cycle_for(self, host: str) -> str | None:
+        template = self.power_cycle or self.hosts.settings_for(host).power_cycle
+        return host_config.power_cycle_command(template, host) if template else None
 
 
 @dataclass(frozen=True)
@@ -116,7 +131,7 @@ class _Host:
         self.alias = alias
         self.cancel = cancel or threading.Event()
         self.build = build
-        self.art = build.artifacts
+        self.art = dataclasses.replace(build.artifacts, extra_xen_args=opts.xen_args)
         self.opts = opts
         self.say = say
         self.outcome = HostOutcome(alias)
@@ -172,6 +187,7 @@ class _Host:
             self.step("host-check", "fail", "; ".join(found))
             raise KitError(
                 "the host does not fit the build: " + "; ".join(found),
+                "deal with each problem named above, then deploy again; "
                 "nothing was changed on the host",
             )
         self.step("host-check", "pass")
@@ -184,7 +200,7 @@ class _Host:
             self.step("install", "skip", "already installed")
             self.outcome.left = f"build {self.art.build_id[:16]} already installed"
         else:
-            self._install(plan)
+            self._install(plan, facts)
         self.checkpoint()
         if plan.reboot:
             self._reboot_and_verify(facts)
@@ -205,7 +221,7 @@ class _Host:
         out = ssh_run(self.client, f"sha256sum {quote(*paths)} 2>/dev/null").stdout
         remote = {p: s for s, _, p in (ln.partition("  ") for ln in out.splitlines()) if p}
         grub_cfg = facts.tools.get("grub.cfg", "/boot/grub/grub.cfg")
-        entry = ssh_run(self.client, f"grep -qF {quote(self.art.entry_id)} {quote(grub_cfg)}")
+        entry = ssh_run(self.client, f"grep -qF -e {quote(self.art.menu_marker)} {quote(grub_cfg)}")
         return make_plan(
             self.art, remote, entry.status == 0, facts.running_build_id, self.opts.reboot
         )
@@ -224,7 +240,7 @@ class _Host:
             raise KitError(f"{remote}: sha256 on the host is {got}, expected {sha}")
         check(self.client, f"sync {quote(part)} 2>/dev/null; mv -f {quote(part)} {quote(remote)}")
 
-    def _install(self, plan: Plan) -> None:
+    def _install(self, plan: Plan, facts: HostFacts) -> None:
         assert self.client is not None
         art = self.art
         if plan.upload_xen:
@@ -239,12 +255,13 @@ class _Host:
             check(self.client, f"depmod -a {quote(art.kernel_release)}")
         self.step("upload", "pass", f"xen: {plan.upload_xen}, modules: {plan.upload_modules}")
         if plan.write_entry:
-            self._write_grub_entry()
+            self._write_grub_entry(facts)
         state = {
             "build_id": art.build_id,
             "xen": art.xen_path,
             "xen_sha256": art.xen_gz_sha256,
             "entry": art.entry_id,
+            "extra_xen_args": art.extra_xen_args,
             "kernel_release": art.kernel_release,
             "modules": art.modules,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -265,10 +282,13 @@ class _Host:
             sftp.chmod(tmp, mode)
         check(self.client, f"mv -f {quote(tmp)} {quote(path)}")
 
-    def _write_grub_entry(self) -> None:
+    def _write_grub_entry(self, facts: HostFacts) -> None:
         assert self.client is not None
-        xen_cmdline = kernel_args_from_cmdline(
-            check(self.client, "xl info | sed -n 's/^xen_commandline *: //p'")
+        earlier = (facts.state or {}).get("extra_xen_args", "")
+        xen_cmdline = entry_xen_args(
+            check(self.client, "xl info | sed -n 's/^xen_commandline *: //p'"),
+            self.art.extra_xen_args,
+            earlier if isinstance(earlier, str) else "",
         )
         cmdline = kernel_args_from_cmdline(check(self.client, "cat /proc/cmdline"))
         try:
@@ -277,7 +297,7 @@ class _Host:
             raise KitError(f"cannot copy the running boot arguments into a GRUB entry: {e}") from e
         self._write_remote(GRUB_SNIPPET, script, 0o755)
         done = ssh_run(self.client, "update-grub 2>&1", timeout=300)
-        if done.status != 0 or self.art.entry_id not in check(
+        if done.status != 0 or self.art.menu_marker not in check(
             self.client, "cat /boot/grub/grub.cfg"
         ):
             # Put GRUB back as it was before failing.
@@ -306,28 +326,85 @@ class _Host:
             self._disarm_one_shot()
             self.checkpoint()
         self.outcome.left = f"one-shot boot of {art.entry_id} armed; default unchanged"
+        command = self.opts.power_cycle_for(self.alias)
         self.say(f"rebooting into {art.entry_id} once")
+        if command:
+            self.say(f"if it is not back in {self.opts.reboot_timeout_s:.0f}s: {command}")
         ssh_run(self.client, "nohup sh -c 'sleep 2; reboot' >/dev/null 2>&1 &", timeout=15)
         self.client.close()
         self.client = None
-        self._wait_for_new_boot(boot_id)
+        power_cycled = False
+        if not self._wait_for_new_boot(boot_id):
+            self._power_cycle(command)
+            power_cycled = True
+            after_s = self.opts.power_cycle_timeout_s or self.opts.reboot_timeout_s
+            if not self._wait_for_new_boot(boot_id, "after the power cycle", after_s):
+                self.outcome.left = "power-cycled; the host did not come back (check its console)"
+                raise KitError(
+                    f"the host did not come back within {after_s:.0f}s "
+                    f"after the power cycle ({command})",
+                    "look at the host's console; the one-shot entry is used up, so a "
+                    "working host boots its old default",
+                )
         after = self.probe()
         self.outcome.running_build_id = after.running_build_id
         if after.running_build_id == art.build_id:
             self.step("build-id", "pass", f"running {art.build_id}")
             self.outcome.left = f"running build {art.build_id[:16]} (one-shot entry)"
             return
-        previous = facts.running_build_id or "unknown"
-        self.step("build-id", "fail", f"running {after.running_build_id}, not {art.build_id}")
+        self._report_fallback(facts.running_build_id, after.running_build_id, power_cycled)
+
+    def _report_fallback(self, before: str | None, now: str | None, power_cycled: bool) -> None:
+        art = self.art
+        running = now or "unknown"
+        self.step("build-id", "fail", f"running {running}, not {art.build_id}")
+        if power_cycled:
+            self.outcome.left = (
+                f"booted fallback after power cycle: the new hypervisor hung; the host runs "
+                f"the default entry (build id {running}; before: {before or 'unknown'})"
+            )
+            raise KitError(
+                f"build {art.build_id[:16]} did not come up within "
+                f"{self.opts.reboot_timeout_s:.0f}s; after the power cycle the host booted "
+                f"the fallback (default entry, build id {running})",
+                "look at the host's serial console for why the new hypervisor hung",
+            )
         self.outcome.left = (
             f"the new hypervisor did not come up: the host fell back to the default "
-            f"entry (build id {after.running_build_id or 'unknown'}; before: {previous})"
+            f"entry (build id {running}; before: {before or 'unknown'})"
         )
         raise KitError(
-            f"after the reboot the host runs build id {after.running_build_id}, "
+            f"after the reboot the host runs build id {now}, "
             f"not {art.build_id}: the one-shot boot failed and the host fell back",
             "look at the host's serial console or `xl dmesg`",
         )
+
+    def _power_cycle(self, command: str | None) -> None:
+        """The host is not back: power-cycle it with its command, or stop saying how."""
+        waited = f"{self.opts.reboot_timeout_s:.0f}s"
+        self.step("reboot", "fail", f"no SSH after {waited}")
+        if not command:
+            self.outcome.left = (
+                f"one-shot boot of {self.art.entry_id} used; the host does not answer "
+                "(hung?); the default entry is unchanged"
+            )
+            raise KitError(
+                f"the host did not come back within {waited}",
+                "power-cycle it (the one-shot entry is used up, so it boots the old "
+                "default); to let deploy do that, give --power-cycle CMD or power_cycle "
+                "in the hosts file (docs/deploy.md)",
+            )
+        self.say(f"no SSH after {waited}: power-cycling: {command}")
+        try:
+            output = power_cycle(command, self.alias)
+        except KitError:
+            self.step("power-cycle", "fail", command)
+            self.outcome.left = (
+                f"one-shot boot of {self.art.entry_id} used; the host does not answer "
+                "and its power-cycle command failed"
+            )
+            raise
+        self.step("power-cycle", "pass", command + (f": {output[-200:]}" if output else ""))
 
     def _run_suites(self) -> None:
         """insmod sgtest with the suites on the host; its KTAP comes back as results."""
@@ -336,6 +413,18 @@ class _Host:
         if not all(c.isalnum() or c in "_," for c in suites):
             raise KitError(f"--run {suites!r}: suites are names separated by commas")
         ko = self.art.module_path("sgtest")
+        if deploy_guests.needs_domus(suites):
+            modules = deploy_guests.Modules(
+                dict(self.build.modules),
+                {name: self.art.module_path(name) for name in self.build.modules},
+            )
+            run = deploy_guests.run_with_domus(
+                self.client, modules, self.art.kernel_release, suites, self.alias, self.say
+            )
+            self.outcome.steps.extend(run.results)
+            self.outcome.logs.update(run.logs)
+            self.say(f"sgtest: {len(run.results)} results from dom0 and the domUs")
+            return
         marker = f"sgkit-run-{time.time_ns()}"
         self.say(f"running sgtest suites={suites}")
         script = (
@@ -353,31 +442,43 @@ class _Host:
         self.outcome.steps.extend(found)
         self.say(f"sgtest: {len(found)} results")
 
-    def _wait_for_new_boot(self, old_boot_id: str) -> None:
-        deadline = time.monotonic() + self.opts.reboot_timeout_s
+    def _wait_for_new_boot(
+        self, old_boot_id: str, when: str = "after reboot", timeout_s: float | None = None
+    ) -> bool:
+        """Until SSH answers with a boot id other than ``old_boot_id``; False at the timeout."""
+        deadline = time.monotonic() + (timeout_s or self.opts.reboot_timeout_s)
         start = time.monotonic()
         last_say = start
         while time.monotonic() < deadline:
+            self.checkpoint_waiting()
             time.sleep(5)
             try:
                 client = self.connect_quiet()
             except KitError:
                 if time.monotonic() - last_say >= 30:
-                    self.say(f"waiting for SSH after reboot ({time.monotonic() - start:.0f}s)")
+                    self.say(f"waiting for SSH {when} ({time.monotonic() - start:.0f}s)")
                     last_say = time.monotonic()
                 continue
             boot_id = ssh_run(client, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
             if boot_id and boot_id != old_boot_id:
                 self.client = client
                 self.say(f"back after {time.monotonic() - start:.0f}s")
-                self.step("reboot", "pass", f"back after {time.monotonic() - start:.0f}s")
-                return
+                self.step("reboot", "pass", f"back {when} in {time.monotonic() - start:.0f}s")
+                return True
             client.close()  # still the old boot, shutting down
-        self.step("reboot", "fail", f"no SSH after {self.opts.reboot_timeout_s:.0f}s")
-        raise KitError(
-            f"the host did not come back within {self.opts.reboot_timeout_s:.0f}s",
-            "power-cycle it: the one-shot entry is used up, so it boots the old default",
-        )
+        return False
+
+    def checkpoint_waiting(self) -> None:
+        """Interrupted while the host reboots: nothing to undo, stop waiting."""
+        if self.cancel.is_set():
+            self.outcome.left = (
+                f"rebooted into the one-shot entry {self.art.entry_id}; interrupted while "
+                "waiting for it (the default entry is unchanged)"
+            )
+            raise KitError(
+                "interrupted while waiting for the host to come back",
+                "check the host; the one-shot entry is used up, so it boots the old default",
+            )
 
     def connect_quiet(self) -> paramiko.SSHClient:
         spec = ssh_hosts.resolve(self.alias, self.opts.ssh_config)
@@ -407,6 +508,10 @@ def deploy_hosts(
     """Deploy to every host in parallel; one host's failure does not stop the others."""
     if not hosts:
         raise KitError("no hosts given", "pass --host HOST (repeatable)")
+    try:
+        safe_args(opts.xen_args)
+    except ValueError as e:
+        raise KitError(f"--xen-args {opts.xen_args!r}: {e}", "give plain Xen options") from e
     run_dir = new_run_dir(results_root, "deploy")
     width = max(len(h) for h in hosts)
     cancel = threading.Event()

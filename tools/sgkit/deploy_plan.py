@@ -7,6 +7,7 @@ renders the /etc/grub.d snippet for the one-shot entry.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from sgkit.host_checks import MODULES_SUBDIR, SGKIT_BOOT_DIR
@@ -21,10 +22,20 @@ class Artifacts:
     xen_gz_sha256: str
     kernel_release: str
     modules: dict[str, str]  # name -> sha256 of name.ko
+    extra_xen_args: str = ""  # deploy --xen-args: added to the entry's Xen command line
 
     @property
     def entry_id(self) -> str:
-        return f"sgkit-{self.build_id[:16]}"
+        """``sgkit-<16 hex of the build id>``, plus a digest of --xen-args if any."""
+        entry = f"sgkit-{self.build_id[:16]}"
+        if self.extra_xen_args:
+            entry += "-" + hashlib.sha256(self.extra_xen_args.encode()).hexdigest()[:8]
+        return entry
+
+    @property
+    def menu_marker(self) -> str:
+        """What grub.cfg holds exactly when the entry is there (not a longer id)."""
+        return f"--id {self.entry_id} {{"
 
     @property
     def xen_path(self) -> str:
@@ -82,7 +93,8 @@ def grub_script(art: Artifacts, xen_args: str, kernel_args: str) -> str:
     helpers, so a separate /boot partition works too.
     """
     kver = art.kernel_release
-    title = f"sgkit: Xen {art.xen_version} build {art.build_id[:16]} (one-shot)"
+    extra = f", with {art.extra_xen_args}" if art.extra_xen_args else ""
+    title = f"sgkit: Xen {art.xen_version} build {art.build_id[:16]} (one-shot{extra})"
     return f"""#!/bin/sh
 # Written by sgkit (invoke deploy): a one-shot entry for hypervisor build
 # {art.build_id}.  Remove this file and run update-grub to drop it.
@@ -118,10 +130,21 @@ EOF
 """
 
 
-def kernel_args_from_cmdline(cmdline: str) -> str:
-    """/proc/cmdline without what GRUB adds itself (BOOT_IMAGE=, placeholder)."""
-    words = [w for w in cmdline.split() if not w.startswith("BOOT_IMAGE=") and w != "placeholder"]
+def kernel_args_from_cmdline(cmdline: str, drop: str = "") -> str:
+    """/proc/cmdline without what GRUB adds itself (BOOT_IMAGE=, placeholder).
+
+    ``drop``: words to leave out too (--xen-args of this or an earlier deploy,
+    when the host runs an sgkit entry, so that they are not copied twice).
+    """
+    unwanted = set(drop.split()) | {"placeholder"}
+    words = [w for w in cmdline.split() if not w.startswith("BOOT_IMAGE=") and w not in unwanted]
     return " ".join(words)
+
+
+def entry_xen_args(running: str, extra: str, earlier_extra: str = "") -> str:
+    """The one-shot entry's Xen command line: the running one (minus old extras) plus ``extra``."""
+    base = kernel_args_from_cmdline(running, f"{extra} {earlier_extra}")
+    return " ".join(w for w in (base, extra) if w)
 
 
 def safe_args(args: str) -> str:

@@ -29,6 +29,10 @@ for t in grub-reboot grub-editenv update-grub depmod sha256sum; do
   p=$(command -v $t 2>/dev/null) && echo "$t $p"
 done
 [ -f /boot/grub/grub.cfg ] && echo "grub.cfg /boot/grub/grub.cfg"
+for f in /boot/extlinux/extlinux.conf /boot/syslinux/syslinux.cfg /boot/syslinux.cfg \
+  /boot/efi/syslinux.cfg /syslinux.cfg; do
+  [ -f "$f" ] && echo "syslinux.cfg $f" && break
+done
 echo '== buildid'; od -An -v -tx1 /sys/hypervisor/properties/buildid 2>/dev/null | tr -d ' \n'; echo
 echo '== dmesg-buildid'; xl dmesg 2>/dev/null | grep -o 'build-id: [0-9a-f]*' | tail -1
 echo "== state"; cat {state} 2>/dev/null
@@ -169,8 +173,18 @@ def problems(
         if free is None:
             found.append(f"cannot tell the free space in {mount} (df failed)")
         elif free < kb:
-            found.append(f"{mount} has {free // 1024} MiB free, the deploy needs {kb // 1024} MiB")
-    if facts.boot_loader is None:
+            found.append(
+                f"{mount} has {free // 1024} MiB free, the deploy needs {kb // 1024} MiB "
+                f"(free space on the filesystem holding {mount}: e.g. `apt-get autoremove "
+                f"--purge`, old kernels, earlier builds in {SGKIT_BOOT_DIR})"
+            )
+    if facts.boot_loader is None and "syslinux.cfg" in facts.tools:
+        found.append(
+            f"the host boots with SYSLINUX ({facts.tools['syslinux.cfg']}), which deploy does "
+            "not support: it has no one-shot boot entry to fall back from (GRUB's "
+            "grub-reboot); switch the host to GRUB (grub-pc or grub-efi) to deploy to it"
+        )
+    elif facts.boot_loader is None:
         have = ", ".join(sorted(facts.tools)) or "none"
         found.append(
             "no GRUB with update-grub and grub-reboot (needed for a one-shot boot entry "

@@ -14,9 +14,10 @@ The disk image is a real installation, made once and cached
 - the kit's SSH key in root's authorized_keys; the image's host key is kept
   next to the image so tests can pin it in a known_hosts file.
 
-``up`` runs QEMU (TCG) on a copy-on-write overlay of the image, with the
-serial console in a file, the monitor on a unix socket and SSH forwarded to
-127.0.0.1:PORT, and waits for sshd.  It writes an ssh config and known_hosts
+``up`` runs QEMU (the accelerator from ``qemu_lab.choose_accel``: TCG unless
+``--accel`` or $SGKIT_ACCEL asks for KVM) on a copy-on-write overlay of the
+image, with the serial console in a file, the monitor on a unix socket and
+SSH forwarded to 127.0.0.1:PORT, and waits for sshd.  It writes an ssh config and known_hosts
 for the host under ``builds/lab/host-run/`` (``invoke deploy --host
 sgkit-lab --ssh-config ...``).  ``down`` stops QEMU and drops the overlay.
 """
@@ -26,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ from sgkit.dom0_rootfs import _remove_tree, mirror, toolstack_for
 from sgkit.errors import KitError
 from sgkit.paths import builds_dir, downloads_dir
 from sgkit.procs import require, run
-from sgkit.qemu_lab import qemu_binary
+from sgkit.qemu_lab import choose_accel, cpu_model, qemu_binary
 
 RECIPE = 1
 IMAGE_SIZE = "3G"
@@ -309,8 +312,13 @@ def _running() -> dict[str, object] | None:
     return None
 
 
-def up(xen: str, release: str, timeout_s: float = 600.0) -> dict[str, object]:
-    """Start the lab host (or return the running one) and wait for its sshd."""
+def up(
+    xen: str, release: str, timeout_s: float = 600.0, accel: str | None = None
+) -> dict[str, object]:
+    """Start the lab host (or return the running one) and wait for its sshd.
+
+    ``accel``: tcg, kvm or auto; None takes $SGKIT_ACCEL, else tcg (qemu_lab.choose_accel).
+    """
     current = _running()
     if current is not None:
         progress.say(f"lab host already running (pid {current['pid']}, port {current['port']})")
@@ -325,9 +333,10 @@ def up(xen: str, release: str, timeout_s: float = 600.0) -> dict[str, object]:
     overlay = rdir / "disk.qcow2"
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", img.image, "-F", "raw", overlay])
     port = _free_port()
+    accel = choose_accel(accel)
     argv = [
         qemu_binary(),
-        "-accel", "tcg", "-cpu", "qemu64,+svm", "-smp", "2", "-m", "2048",
+        "-accel", accel, "-cpu", cpu_model(accel), "-smp", "2", "-m", "2048",
         "-display", "none", "-daemonize", "-pidfile", str(rdir / "qemu.pid"),
         "-serial", f"file:{rdir / 'console.log'}",
         "-monitor", f"unix:{rdir / 'monitor.sock'},server=on,wait=off",
@@ -340,6 +349,7 @@ def up(xen: str, release: str, timeout_s: float = 600.0) -> dict[str, object]:
     state: dict[str, object] = {
         "pid": pid,
         "port": port,
+        "accel": accel,
         "console": str(rdir / "console.log"),
         "monitor": str(rdir / "monitor.sock"),
         "image": str(img.image),
@@ -359,7 +369,12 @@ def _write_ssh_files(rdir: Path, port: int, img: HostImage) -> dict[str, str]:
         f"Host {HOST_ALIAS}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
         f"  IdentityFile {img.client_key}\n"
     )
-    return {"ssh_config": str(config), "known_hosts": str(known)}
+    hosts = rdir / "hosts.toml"
+    hosts.write_text(
+        "# sgkit hosts file for the lab host (invoke deploy --hosts-file)\n"
+        f"[hosts.{json.dumps(HOST_ALIAS)}]\npower_cycle = {json.dumps(power_cycle_command())}\n"
+    )
+    return {"ssh_config": str(config), "known_hosts": str(known), "hosts_file": str(hosts)}
 
 
 def wait_for_ssh(port: int, console: Path, timeout_s: float) -> None:
@@ -393,12 +408,46 @@ def _last_line(console: Path) -> str:
     return lines[-1][-100:] if lines else ""
 
 
-def reset(state: dict[str, object]) -> None:
-    """Power-cycle the lab host through the QEMU monitor (system_reset)."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(str(state["monitor"]))
-        s.sendall(b"system_reset\n")
-        time.sleep(0.5)
+def reset() -> None:
+    """Power-cycle the running lab host: ``system_reset`` through the QEMU monitor.
+
+    What a BMC's ``chassis power cycle`` does to a real machine: the guest is
+    reset at once (no shutdown), SeaBIOS and GRUB run again.
+    """
+    state = _running()
+    if state is None:
+        raise KitError("no lab host is running", "start it with `invoke lab.host up`")
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(state["monitor"]))
+            _read_until_prompt(s)  # the monitor's banner
+            s.sendall(b"system_reset\n")
+            _read_until_prompt(s)
+    except OSError as e:
+        raise KitError(
+            f"cannot reset the lab host through its QEMU monitor {state['monitor']}: {e}",
+            "stop it with `invoke lab.host down` and start it again with `invoke lab.host up`",
+        ) from e
+    progress.say(f"lab host reset (system_reset, QEMU pid {state['pid']})")
+
+
+def _read_until_prompt(s: socket.socket) -> bytes:
+    data = b""
+    while not data.rstrip().endswith(b"(qemu)"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def power_cycle_command() -> str:
+    """The shell command that power-cycles the lab host (its hosts file's ``power_cycle``)."""
+    from sgkit.paths import PROJECT_ROOT
+
+    invoke = [sys.executable, "-m", "invoke", "--search-root", str(PROJECT_ROOT)]
+    return shlex.join([*invoke, "lab.host", "reset"])
 
 
 def down() -> bool:

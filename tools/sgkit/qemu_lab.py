@@ -82,6 +82,11 @@ def choose_accel(requested: str | None) -> str:
     return requested
 
 
+def cpu_model(accel: str) -> str:
+    """The CPU QEMU offers Xen: the host's under KVM; under TCG one with SVM but not ``max``."""
+    return "host" if accel == "kvm" else "qemu64,+svm"
+
+
 def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
     for path in (spec.xen, spec.kernel, spec.initrd):
         if not path.is_file():
@@ -91,7 +96,7 @@ def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
                 f"QEMU cannot take {path} as a multiboot module: the path has a comma or space",
                 "set SGKIT_CACHE_DIR to a directory without commas or spaces",
             )
-    cpu = "host" if accel == "kvm" else "qemu64,+svm"
+    cpu = cpu_model(accel)
     return [
         qemu_binary(),
         "-accel", accel,

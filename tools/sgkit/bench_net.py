@@ -28,7 +28,7 @@ from sgkit.errors import KitError
 from sgkit.guest_binaries import ethtool_files, iperf3_files
 from sgkit.initramfs import guest_script
 from sgkit.kernels import kernel_modules
-from sgkit.lab_net import LabExtras, Link, boot_net_lab, iperf_summary
+from sgkit.lab_net import LabExtras, Link, boot_net_lab, iperf_summary, parse_stats
 from sgkit.xen_versions import DEFAULT_XEN
 
 DRIVERS = ("sgnet", "netfront")
@@ -66,21 +66,12 @@ def bench_conf(seconds: int, port: int = 5300) -> str:
     )
 
 
-def _counters(rest: str) -> dict[str, int]:
-    out = {}
-    for word in rest.split():
-        key, _, value = word.partition("=")
-        if value.isdigit():
-            out[key] = int(value)
-    return out
-
-
 def parse_console(text: str) -> dict[str, Any]:
     """The raw readings: snapshots, hypercall arrays, iperf3 runs, pings."""
     snaps: dict[tuple[str, str, str, str], dict[str, dict[str, int]]] = {}
     for m in _SNAP.finditer(text):
         key = (m["drv"], m["test"], m["when"], m["side"])
-        snaps.setdefault(key, {})[m["ifc"]] = _counters(m["rest"])
+        snaps.setdefault(key, {})[m["ifc"]] = parse_stats(m["rest"])
     calls: dict[tuple[str, str, str], list[int]] = {}
     for m in _HC.finditer(text):
         values = [int(v) for v in m["values"].split()]

@@ -29,7 +29,10 @@ from sgkit.errors import KitError
 from sgkit.lab_test import DEFAULT_SUITES
 from sgkit.xen_versions import DEFAULT_XEN
 
-SOURCE_HELP = "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
+SOURCE_HELP = (
+    "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
+    "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
+)
 
 
 # The options every lab boot takes (lab.test, lab.net, bench.net).
@@ -70,7 +73,7 @@ def setup(c: Context, kernel: str | None = None) -> None:
 
 @task(help={"xen": "Xen version (default 4.17)", "source": SOURCE_HELP})
 @kit_errors
-def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "debian") -> None:
+def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     """Fetch and verify Xen source into the cache (a pristine tree)."""
     from sgkit.xen_sources import fetch, parse_spec
 
@@ -80,7 +83,7 @@ def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "debian") -> Non
 
 @task(help={"xen": "Xen version", "source": SOURCE_HELP, "jobs": "make -j (default: cpus)"})
 @kit_errors
-def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "debian", jobs: int = 0) -> None:
+def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 0) -> None:
     """Build the patched hypervisor out of tree (incremental)."""
     from sgkit import xen_build as xb
 
@@ -113,9 +116,7 @@ def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
     }
 )
 @kit_errors
-def patches_apply(
-    c: Context, xen: str = DEFAULT_XEN, source: str = "debian", tree: str = ""
-) -> None:
+def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: str = "") -> None:
     """Apply the rendered series to a fresh copy of the pristine tree (atomic)."""
     from sgkit.patch_apply import apply_series
     from sgkit.patch_series import render_series
@@ -159,7 +160,7 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
 
 @task(help={"xen": "Xen version", "source": SOURCE_HELP, "kernel": "kernel release"})
 @kit_errors
-def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "debian", kernel: str = "") -> None:
+def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "") -> None:
     """Check xen-syms and the modules with pyelftools."""
     from sgkit import driver_build as db
     from sgkit import xen_build as xb
@@ -181,7 +182,7 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "debian", kernel: s
 def build(
     c: Context,
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     kdir: str = "",
     jobs: int = 0,
@@ -220,7 +221,7 @@ def lab_smoke(
     c: Context,
     hypervisor: str = "patched",
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     accel: str = "",
     timeout: int = 600,
@@ -262,7 +263,7 @@ def lab_test(
     suites: str = DEFAULT_SUITES,
     hypervisor: str = "patched",
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     accel: str = "",
     timeout: int = 900,
@@ -292,7 +293,7 @@ def lab_test(
 def lab_net(
     c: Context,
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     accel: str = "",
     timeout: int = 900,
@@ -320,7 +321,7 @@ def lab_net(
 def bench_net(
     c: Context,
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     accel: str = "",
     seconds: int = 4,
@@ -366,7 +367,7 @@ def deploy(
     run: str = "",
     accept_new_host_key: bool = False,
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str = "",
     reboot_timeout: int = 900,
     ssh_config: str = "",

@@ -286,7 +286,7 @@ def netfront_module(release: str) -> Path:
 
 def run_bench_net(
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
     timeout_s: float = 1500.0,

@@ -597,7 +597,7 @@ class NetBoot:
 def boot_net_lab(
     kind: str,
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
     timeout_s: float = 900.0,
@@ -678,7 +678,7 @@ def boot_net_lab(
 
 def run_lab_net(
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
     timeout_s: float = 900.0,

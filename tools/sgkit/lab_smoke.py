@@ -104,7 +104,7 @@ def stock_xen(xen: str) -> Path:
 def run_smoke(
     hypervisor: str = "patched",
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
     timeout_s: float = 600.0,

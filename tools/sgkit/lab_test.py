@@ -95,7 +95,7 @@ def run_lab_test(
     suites: str = DEFAULT_SUITES,
     hypervisor: str = "patched",
     xen: str = DEFAULT_XEN,
-    source: str = "debian",
+    source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
     timeout_s: float = 900.0,

@@ -22,6 +22,14 @@ def cache_dir() -> Path:
     return (base / "sgkit").resolve()
 
 
+def shared_dir() -> Path:
+    """Files shared between the project's machines: $SGKIT_SHARED_DIR, else ../shared."""
+    explicit = os.environ.get("SGKIT_SHARED_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return (PROJECT_ROOT.parent / "shared").resolve()
+
+
 def downloads_dir() -> Path:
     return cache_dir() / "downloads"
 

@@ -33,7 +33,7 @@ from sgkit.paths import XEN_HYPERVISOR_DIR, builds_dir
 from sgkit.procs import require, run
 from sgkit.trees import file_sha256, newest_mtime, publish_dir
 from sgkit.xen_sources import PristineTree, fetch, parse_spec
-from sgkit.xen_versions import series_of
+from sgkit.xen_versions import series_of, xen_series
 
 OUTPUTS = ("xen", "xen.gz", "xen-syms")
 CONFIG_FRAGMENT = XEN_HYPERVISOR_DIR / "sgkit.config"
@@ -86,7 +86,7 @@ def config_fragment(variant: str | None = None) -> str:
 
 
 def build(
-    xen: str, source_spec: str = "debian", jobs: int | None = None, variant: str | None = None
+    xen: str, source_spec: str = "", jobs: int | None = None, variant: str | None = None
 ) -> XenBuild:
     """Fetch, render, apply and build; skip make when nothing changed.
 
@@ -98,9 +98,10 @@ def build(
         require(program)
     with progress.step(f"fetching Xen source ({source_spec})"):
         pristine = fetch(parse_spec(source_spec, xen))
-    if series_of(pristine.xen_version) != series_of(xen):
+    if series_of(pristine.xen_version) != xen_series(xen):
         raise KitError(
-            f"the source {source_spec} is Xen {pristine.xen_version}, not Xen {xen}",
+            f"the source {source_spec or 'default'} is Xen {pristine.xen_version}, "
+            f"not Xen {xen_series(xen)} ({xen})",
             f"pass --xen {series_of(pristine.xen_version)} or a {xen} source",
         )
     series = render_series(xen)

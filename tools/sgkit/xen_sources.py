@@ -8,12 +8,17 @@ was changed by hand is found out and extracted again.
 
 Source specs, as given to ``--source``:
 
+    (empty)                the version's default ([xen] default_source in its context)
     debian                 Debian's package for the Xen version (patches/contexts)
     debian:VERSION         a given Debian version of the ``xen`` source package
     tarball                the context's release tarball and its pinned sha256
-    tarball:URL#sha256=HEX a tarball (http(s):// or file://) with its sha256
+    tarball:URL#sha256=HEX a tarball (http(s)://, file:// or shared:PATH) with its sha256
     git:URL#REF            a git repository at a tag, branch or commit
     local:PATH             a Xen tree on disk (copied, never modified)
+
+``shared:PATH`` names a file under the shared directory beside the project
+(``../shared``, or ``$SGKIT_SHARED_DIR``): upstream snapshots the build
+machines cannot download are kept there (shared/xen-upstream/README.md).
 """
 
 from __future__ import annotations
@@ -33,10 +38,10 @@ from pathlib import Path
 
 from sgkit import progress
 from sgkit.errors import KitError
-from sgkit.paths import downloads_dir, sources_dir
+from sgkit.paths import downloads_dir, shared_dir, sources_dir
 from sgkit.procs import require, run
 from sgkit.trees import file_sha256, hash_tree
-from sgkit.xen_versions import DEFAULT_XEN, load_context, tree_version
+from sgkit.xen_versions import DEFAULT_XEN, default_source, load_context, tree_version
 
 MARKER = ".sgkit-source.json"
 
@@ -76,6 +81,8 @@ class PristineTree:
 
 def parse_spec(spec: str, xen: str = DEFAULT_XEN) -> Source:
     """Turn a ``--source`` spec into a Source, filling defaults from the version context."""
+    if not spec.strip():
+        spec = default_source(xen)
     kind, _, rest = spec.partition(":")
     if kind not in {"debian", "tarball", "git", "local"}:
         if Path(spec).expanduser().is_dir():
@@ -217,6 +224,8 @@ def _fetch_tarball(source: Source, staging: Path) -> None:
     assert source.sha256
     url = source.location
     name = Path(urllib.parse.urlparse(url).path).name or "source.tar"
+    if url.startswith("shared:"):
+        name = Path(url).name
     dest = downloads_dir() / "tarballs" / f"{source.sha256[:16]}-{name}"
     if not dest.is_file() or file_sha256(dest) != source.sha256:
         download_verified(url, source.sha256, dest)
@@ -224,8 +233,25 @@ def _fetch_tarball(source: Source, staging: Path) -> None:
         _extract_tarball(dest, staging)
 
 
+def resolve_shared(url: str) -> str:
+    """``shared:PATH`` -> the file:// URL of PATH under the shared directory."""
+    if not url.startswith("shared:"):
+        return url
+    rel = url.removeprefix("shared:").lstrip("/")
+    path = shared_dir() / rel
+    if not path.is_file():
+        raise KitError(
+            f"{url} is not there: {path} is missing",
+            "set SGKIT_SHARED_DIR to the directory holding xen-upstream/ (by default "
+            "the kit looks in ../shared beside the project), or give --source "
+            "tarball:URL#sha256=HEX / git:URL#REF / local:PATH",
+        )
+    return path.as_uri()
+
+
 def download_verified(url: str, sha256: str, dest: Path) -> None:
     """Download url to dest, only if its sha256 matches: nothing else lands in dest."""
+    url = resolve_shared(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".dl-", delete=False) as tmp:
         tmp_path = Path(tmp.name)

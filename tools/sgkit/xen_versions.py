@@ -22,7 +22,15 @@ def known_versions(patches_dir: Path = PATCHES_DIR) -> list[str]:
 
 
 def series_of(version: str) -> str:
-    """'4.17', '4.17.5' or '4.17.5+72-g01140da4e8' -> '4.17'."""
+    """'4.17', '4.17.5' or '4.17.5+72-g01140da4e8' -> '4.17'; a named context -> its name.
+
+    A named context (``staging``: contexts/staging.toml) follows a moving
+    tree; its ``[xen] series`` says which Xen series that tree is today.
+    """
+    if re.fullmatch(r"[a-z][a-z0-9-]*", version.strip()):
+        name = version.strip()
+        if (contexts_dir() / f"{name}.toml").is_file():
+            return name
     m = re.match(r"^(\d+)\.(\d+)(?:[.+~-].*)?$", version.strip())
     if not m:
         raise KitError(
@@ -52,6 +60,21 @@ def load_context(version: str, patches_dir: Path = PATCHES_DIR) -> dict[str, Any
             "keep design facts in sgkit.toml and version facts in contexts/",
         )
     return {**common, **specific}
+
+
+def xen_series(version: str) -> str:
+    """The Xen series a version's source tree reports: '4.23' for 'staging', '4.17' for '4.17'."""
+    return str(load_context(version).get("xen", {}).get("series") or series_of(version))
+
+
+def default_source(version: str) -> str:
+    """The --source used when none is given: the context's [xen] default_source, else debian."""
+    return str(load_context(version).get("xen", {}).get("default_source") or "debian")
+
+
+def has_toolstack(version: str) -> bool:
+    """False for a version no packaged xl can drive ([xen] toolstack = false)."""
+    return bool(load_context(version).get("xen", {}).get("toolstack", True))
 
 
 def tree_version(tree: Path) -> str:

@@ -97,6 +97,11 @@ module_param(rx_return, uint, 0644);
 MODULE_PARM_DESC(rx_return,
 		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");
 
+static bool irq_lateeoi = true;
+module_param(irq_lateeoi, bool, 0644);
+MODULE_PARM_DESC(irq_lateeoi,
+		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
+
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
@@ -126,6 +131,7 @@ enum sgnet_stat {
 	SGNET_RX_RETURNED,
 	SGNET_RX_RETURN_CALLS,
 	SGNET_RX_RETURN_ERRORS,
+	SGNET_RX_SPURIOUS,
 	SGNET_NR_STATS,
 };
 
@@ -136,7 +142,7 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors",
+	"rx_return_errors", "rx_spurious",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -177,6 +183,7 @@ struct sgnet_info {
 	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
 	evtchn_port_t port;
 	int irq;
+	bool lateeoi;			/* irq bound with late EOI */
 
 	/* The peer, from xenstore; tx state (under the netdev tx lock). */
 	bool connected;
@@ -286,11 +293,35 @@ static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
 }
 
+/* Has anything fired: a receive buffer filled, a credit request or grant? */
+static bool sgnet_fired(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	if (READ_ONCE(info->request_counter) <= 0 ||
+	    READ_ONCE(info->grant_counter) <= 0)
+		return true;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		if (READ_ONCE(info->rx[i].counter) <= 0)
+			return true;
+	return false;
+}
+
+/*
+ * With late EOI the port stays masked from here until the poll completes
+ * (sgnet_poll), so the peer's triggers meanwhile raise no upcall; an event
+ * for which nothing fired (the poll already took it) is EOI'd as spurious.
+ */
 static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 {
 	struct sgnet_info *info = dev_id;
 
 	atomic_long_inc(&info->interrupts);
+	if (info->lateeoi && !sgnet_fired(info)) {
+		sgnet_count(info, SGNET_RX_SPURIOUS, 1);
+		xen_irq_lateeoi(irq, XEN_EOI_FLAG_SPURIOUS);
+		return IRQ_HANDLED;
+	}
 	napi_schedule(&info->napi);
 	return IRQ_HANDLED;
 }
@@ -370,8 +401,14 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->port = alloc.port;
-	irq = bind_evtchn_to_irqhandler(info->port, sgnet_interrupt, 0,
-					info->dev->name, info);
+	info->lateeoi = READ_ONCE(irq_lateeoi);
+	if (info->lateeoi)
+		irq = bind_evtchn_to_irqhandler_lateeoi(info->port,
+							sgnet_interrupt, 0,
+							info->dev->name, info);
+	else
+		irq = bind_evtchn_to_irqhandler(info->port, sgnet_interrupt,
+						0, info->dev->name, info);
 	if (irq < 0) {
 		struct evtchn_close close = { .port = info->port };
 
@@ -862,7 +899,9 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 				sgnet_count(info, SGNET_RX_ERRORS, 1);
 		}
 	}
-	napi_complete_done(napi, work);
+	/* Unmask: triggers since the interrupt raise one now. */
+	if (napi_complete_done(napi, work) && info->lateeoi)
+		xen_irq_lateeoi(info->irq, 0);
 	return work;
 }
 

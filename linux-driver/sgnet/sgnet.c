@@ -28,6 +28,7 @@
 #include <linux/atomic.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
+#include <linux/hrtimer.h>
 #include <linux/if_vlan.h>
 #include <linux/interrupt.h>
 #include <linux/kernel.h>
@@ -96,6 +97,20 @@ static unsigned int rx_return = 16;
 module_param(rx_return, uint, 0644);
 MODULE_PARM_DESC(rx_return,
 		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");
+
+static unsigned int tx_batch = SGNET_TX_BATCH;
+module_param(tx_batch, uint, 0644);
+MODULE_PARM_DESC(tx_batch, "frames per transfer hypercall, at most (1-16)");
+
+static unsigned int tx_delay_us = 200;
+module_param(tx_delay_us, uint, 0644);
+MODULE_PARM_DESC(tx_delay_us,
+		 "microseconds a frame may wait for others to share its transfer (0: none)");
+
+static bool fused_trigger = true;
+module_param(fused_trigger, bool, 0644);
+MODULE_PARM_DESC(fused_trigger,
+		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
 
 static bool irq_lateeoi = true;
 module_param(irq_lateeoi, bool, 0644);
@@ -197,6 +212,7 @@ struct sgnet_info {
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
 	unsigned int tx_n;		/* queued ops */
+	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
@@ -501,7 +517,7 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	op->nr_local = n;
 	op->peer = info->peer;
 	op->dir = XEN_SG_TRANSFER_TO_PEER;
-	op->flags = XEN_SG_TRANSFER_TRIGGER;
+	op->flags = READ_ONCE(fused_trigger) ? XEN_SG_TRANSFER_TRIGGER : 0;
 	op->offset = 0;
 	op->length = SGNET_HDR_LEN + skb->len;
 	info->tx_skb[slot] = skb;
@@ -555,6 +571,22 @@ static void sgnet_tx_stall(struct sgnet_info *info)
 	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
 	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
 	if (sgnet_trigger_peer(info, SGNET_CTRL_REQUEST))
+		sgnet_count(info, SGNET_TX_ERRORS, 1);
+}
+
+/* fused_trigger off: fire the peer's buffer @reg_id after its transfer. */
+static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
+{
+	struct xen_sg_trigger t = {
+		.addr = {
+			.owner = info->peer,
+			.reg_id = reg_id,
+			.offset = 0,
+		},
+	};
+
+	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+	if (HYPERVISOR_sg_op(XEN_SGOP_trigger, &t))
 		sgnet_count(info, SGNET_TX_ERRORS, 1);
 }
 
@@ -618,6 +650,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				keep++;
 				continue;
 			}
+			if (!(info->tx_op[i].flags & XEN_SG_TRANSFER_TRIGGER))
+				sgnet_tx_trigger(info, info->tx_op[i].reg_id);
 			if (!skb)
 				continue;	/* a filler went through */
 			sgnet_count(info, SGNET_TX_PACKETS, 1);
@@ -655,7 +689,8 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int slot = info->tx_n;
+	unsigned int slot = info->tx_n, delay;
+	bool more;
 	int err;
 
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
@@ -678,15 +713,38 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
-	if (!netdev_xmit_more() || info->tx_n == SGNET_TX_BATCH ||
-	    netif_queue_stopped(dev))
+	/*
+	 * Send when the batch is full; else wait while the stack has more
+	 * (xmit_more), or up to tx_delay_us for frames that come one by one.
+	 */
+	delay = min(READ_ONCE(tx_delay_us), 10000U);
+	more = netdev_xmit_more();
+	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
+				  SGNET_TX_BATCH) ||
+	    netif_queue_stopped(dev) || (!more && !delay))
 		sgnet_tx_flush(info);
+	else if (!more && !hrtimer_is_queued(&info->tx_timer))
+		hrtimer_start(&info->tx_timer, ns_to_ktime(delay * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_SOFT);
 	return NETDEV_TX_OK;
 
 drop:
 	sgnet_count(info, SGNET_TX_DROPPED, 1);
 	dev_kfree_skb_any(skb);
 	return NETDEV_TX_OK;
+}
+
+/* The batch waited tx_delay_us: send it (softirq). */
+static enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer)
+{
+	struct sgnet_info *info = container_of(timer, struct sgnet_info,
+					       tx_timer);
+
+	netif_tx_lock(info->dev);
+	if (info->connected)
+		sgnet_tx_flush(info);
+	netif_tx_unlock(info->dev);
+	return HRTIMER_NORESTART;
 }
 
 /* The peer re-armed buffers: send what waits, then let the stack go on. */
@@ -1210,6 +1268,7 @@ static void sgnet_disconnect(struct sgnet_info *info)
 
 	netif_carrier_off(dev);
 	rtnl_lock();
+	hrtimer_cancel(&info->tx_timer);
 	netif_tx_lock_bh(dev);
 	info->connected = false;
 	info->peer_ctrl = 0;
@@ -1267,6 +1326,8 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	info->backend = backend;
 	info->peer = xbdev->otherend_id;
 	atomic_long_set(&info->interrupts, 0);
+	hrtimer_init(&info->tx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	info->tx_timer.function = sgnet_tx_timer;
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;
@@ -1296,6 +1357,7 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 
 	sgnet_disconnect(info);
 	unregister_netdev(info->dev);
+	hrtimer_cancel(&info->tx_timer);
 	netif_napi_del(&info->napi);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	free_netdev(info->dev);

@@ -6,16 +6,19 @@
 #   BENCH_VIF_DOMU      the domU's address on eth0 (netfront)
 #   BENCH_SECONDS       length of each iperf3 run
 #   BENCH_PORT          TCP port of the domU's counter service
-# For each driver (sgnet, then netfront) dom0 runs, against an iperf3 server
-# in the domU: TCP each way, UDP without a rate limit with 64- and 1500-byte
-# IP packets, and a ping.  Around each run it reads the counters of both
-# ends (bench-snap.sh; the domU's over the *other* driver's link, so the
-# reading does not add to the measured interfaces) and Xen's hypercall
-# counters (xenperf -f, Xen-wide).  What the host reads:
-#   SGKIT-BENCH-SNAP drv=D test=T when=before|after side=dom0|domU if=IF k=v...
-#   SGKIT-BENCH-HC drv=D test=T when=W hypercalls T= N v0 v1 ...   (xenperf)
-#   SGKIT-BENCH-RUN drv=D test=T rc=N json=...      iperf3 -J, one line
-#   SGKIT-BENCH-PING drv=D rc=N rtt=min/avg/max/mdev
+#   BENCH_REPEAT        rounds (default 1)
+# In each round, for each driver (sgnet, then netfront: A B A B ...) dom0
+# runs, against an iperf3 server in the domU: TCP each way, UDP without a
+# rate limit with 64- and 1500-byte IP packets, and a ping.  Around each run
+# it reads the counters of both ends (bench-snap.sh; the domU's over the
+# *other* driver's link, so the reading does not add to the measured
+# interfaces), Xen's hypercall counters (xenperf -f, Xen-wide) and every
+# domain's CPU time (xl list, seconds).  What the host reads:
+#   SGKIT-BENCH-SNAP drv=D round=R test=T when=before|after side=dom0|domU if=IF k=v...
+#   SGKIT-BENCH-HC drv=D round=R test=T when=W hypercalls T= N v0 v1 ...   (xenperf)
+#   SGKIT-BENCH-CPU drv=D round=R test=T when=W NAME=SECONDS ...   (xl list)
+#   SGKIT-BENCH-RUN drv=D round=R test=T rc=N json=...      iperf3 -J, one line
+#   SGKIT-BENCH-PING drv=D round=R rc=N rtt=min/avg/max/mdev
 #   SGKIT-BENCH-END
 
 BENCH_CONF=/etc/sgkit/bench.conf
@@ -38,17 +41,24 @@ bench_net_domu() {
 	echo "SGKIT-BENCH-DOMU ready eth0=$(cat /sys/class/net/eth0/carrier 2>/dev/null)"
 }
 
+# DRV TEST WHEN: Xen's hypercall counters and every domain's CPU time.
+bench_xen() {
+	tag="drv=$1 round=$round test=$2 when=$3"
+	echo "SGKIT-BENCH-HC $tag $(xenperf -f | grep '^hypercalls ')"
+	echo "SGKIT-BENCH-CPU $tag$(xl list | awk 'NR > 1 { printf " %s=%s", $1, $NF }')"
+}
+
 # DRV TEST WHEN DOM0_IF SNAP_ADDR: both ends' counters and Xen's.
 bench_snap() {
-	pre="SGKIT-BENCH-SNAP drv=$1 test=$2 when=$3"
+	pre="SGKIT-BENCH-SNAP drv=$1 round=$round test=$2 when=$3"
 	if [ "$3" = before ]; then
 		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
 			echo "$pre side=domU $line"
 		done
 		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
-		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+		bench_xen "$1" "$2" "$3"
 	else
-		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+		bench_xen "$1" "$2" "$3"
 		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
 		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
 			echo "$pre side=domU $line"
@@ -56,7 +66,7 @@ bench_snap() {
 	fi
 }
 
-# DRV DOM0_IF ADDR SNAP_ADDR: every test over one driver.
+# DRV DOM0_IF ADDR SNAP_ADDR: every test over one driver (round $round).
 bench_driver() {
 	for t in tcp tcp-reverse udp64 udp1500 ping; do
 		case $t in
@@ -78,9 +88,9 @@ bench_driver() {
 		fi
 		bench_snap "$1" $t after "$2" "$4"
 		if [ $t = ping ]; then
-			echo "SGKIT-BENCH-PING drv=$1 rc=$rc rtt=$rtt"
+			echo "SGKIT-BENCH-PING drv=$1 round=$round rc=$rc rtt=$rtt"
 		else
-			echo "SGKIT-BENCH-RUN drv=$1 test=$t rc=$rc" \
+			echo "SGKIT-BENCH-RUN drv=$1 round=$round test=$t rc=$rc" \
 				"json=$(tr -d '\n\t' </tmp/bench.json | tr -s ' ')"
 		fi
 	done
@@ -109,7 +119,11 @@ bench_net_dom0() {
 	echo "SGKIT-STEP bench-counter-service rc=$([ $n -lt 30 ] && echo 0 || echo 1)"
 	sgif=$(sgnet_if 0) || sgif=none
 	echo "SGKIT-BENCH-IF sgnet=$sgif netfront=$vif"
-	bench_driver sgnet "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
-	bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+	round=1
+	while [ $round -le "${BENCH_REPEAT:-1}" ]; do
+		bench_driver sgnet "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
+		bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+		round=$((round + 1))
+	done
 	echo "SGKIT-BENCH-END"
 }

@@ -34,28 +34,36 @@ from sgkit.xen_versions import DEFAULT_XEN
 DRIVERS = ("sgnet", "netfront")
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
 DOMU = "sg-a"
+DOM0_NAME = "Domain-0"  # in xl list
 LINK = Link("0", DOMU, 0, "10.77.1")
 VIF_SUBNET = "10.78.1"
 # Hypercalls that move or signal data (the rest is mostly timers and scheduling):
 # 13 multicall, 20 grant_table_op, 32 event_channel_op, 47 sg_op.
 IO_HYPERCALLS = {13: "multicall", 20: "grant_table_op", 32: "event_channel_op", 47: "sg_op"}
 
+# "round=R" is absent in logs from before --repeat: round 1.
+_ROUND = r"(?: round=(?P<round>\d+))?"
 _SNAP = re.compile(
-    r"SGKIT-BENCH-SNAP drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    rf"SGKIT-BENCH-SNAP drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)"
     r" side=(?P<side>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)"
 )
 _HC = re.compile(
-    r"SGKIT-BENCH-HC drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    rf"SGKIT-BENCH-HC drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)"
     r" hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)"
 )
-_RUN = re.compile(
-    r"SGKIT-BENCH-RUN drv=(?P<drv>\S+) test=(?P<test>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)"
+_CPU = re.compile(
+    rf"SGKIT-BENCH-CPU drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)"
+    r"(?P<rest>[^\n]*)"
 )
-_PING = re.compile(r"SGKIT-BENCH-PING drv=(?P<drv>\S+) rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)")
+_RUN = re.compile(
+    rf"SGKIT-BENCH-RUN drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) rc=(?P<rc>-?\d+)"
+    r" json=(?P<json>[^\n]*)"
+)
+_PING = re.compile(rf"SGKIT-BENCH-PING drv=(?P<drv>\S+){_ROUND} rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)")
 _IF = re.compile(r"SGKIT-BENCH-IF sgnet=(?P<sgnet>\S+) netfront=(?P<netfront>\S+)")
 
 
-def bench_conf(seconds: int, port: int = 5300) -> str:
+def bench_conf(seconds: int, port: int = 5300, repeat: int = 1) -> str:
     return (
         f"BENCH_DOMU={DOMU}\n"
         f"BENCH_SGNET_DOMU={LINK.subnet}.2\n"
@@ -63,37 +71,66 @@ def bench_conf(seconds: int, port: int = 5300) -> str:
         f"BENCH_VIF_DOMU={VIF_SUBNET}.2\n"
         f"BENCH_SECONDS={seconds}\n"
         f"BENCH_PORT={port}\n"
+        f"BENCH_REPEAT={repeat}\n"
     )
 
 
+def _round(m: re.Match[str]) -> int:
+    return int(m["round"] or 1)
+
+
+def _cpu_seconds(rest: str) -> dict[str, float]:
+    """``NAME=SECONDS ...`` of an SGKIT-BENCH-CPU line (xl list's Time(s))."""
+    out = {}
+    for word in rest.split():
+        name, _, value = word.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
 def parse_console(text: str) -> dict[str, Any]:
-    """The raw readings: snapshots, hypercall arrays, iperf3 runs, pings."""
-    snaps: dict[tuple[str, str, str, str], dict[str, dict[str, int]]] = {}
+    """The raw readings of every round: snapshots, hypercall arrays, CPU times, iperf3 runs,
+    pings; keyed by round first."""
+    snaps: dict[tuple[int, str, str, str, str], dict[str, dict[str, int]]] = {}
     for m in _SNAP.finditer(text):
-        key = (m["drv"], m["test"], m["when"], m["side"])
+        key = (_round(m), m["drv"], m["test"], m["when"], m["side"])
         snaps.setdefault(key, {})[m["ifc"]] = parse_stats(m["rest"])
-    calls: dict[tuple[str, str, str], list[int]] = {}
+    calls: dict[tuple[int, str, str, str], list[int]] = {}
     for m in _HC.finditer(text):
         values = [int(v) for v in m["values"].split()]
-        calls[(m["drv"], m["test"], m["when"])] = values or [int(m["total"])]
-    runs: dict[tuple[str, str], dict[str, Any]] = {}
+        calls[(_round(m), m["drv"], m["test"], m["when"])] = values or [int(m["total"])]
+    cpu: dict[tuple[int, str, str, str], dict[str, float]] = {}
+    for m in _CPU.finditer(text):
+        cpu[(_round(m), m["drv"], m["test"], m["when"])] = _cpu_seconds(m["rest"])
+    runs: dict[tuple[int, str, str], dict[str, Any]] = {}
     for m in _RUN.finditer(text):
         entry: dict[str, Any] = {"rc": int(m["rc"])}
         try:
             entry.update(iperf_summary(json.loads(m["json"])))
         except (ValueError, TypeError, AttributeError) as e:
             entry["error"] = f"unreadable iperf3 JSON: {e}"
-        runs[(m["drv"], m["test"])] = entry
+        runs[(_round(m), m["drv"], m["test"])] = entry
     for m in _PING.finditer(text):
         parts = m["rtt"].split("/")
         entry = {"rc": int(m["rc"])}
         if len(parts) >= 3:
             entry.update(rtt_min_ms=float(parts[0]), rtt_avg_ms=float(parts[1]))
             entry["rtt_max_ms"] = float(parts[2])
-        runs[(m["drv"], "ping")] = entry
+        runs[(_round(m), m["drv"], "ping")] = entry
     ifs = _IF.search(text)
     names = {"sgnet": ifs["sgnet"], "netfront": ifs["netfront"]} if ifs else {}
-    return {"snaps": snaps, "calls": calls, "runs": runs, "dom0_if": names}
+    rounds = sorted({key[0] for key in runs} | {key[0] for key in snaps}) or [1]
+    return {
+        "snaps": snaps,
+        "calls": calls,
+        "cpu": cpu,
+        "runs": runs,
+        "dom0_if": names,
+        "rounds": rounds,
+    }
 
 
 def _domu_if(driver: str, ifs: Mapping[str, dict[str, int]]) -> str | None:
@@ -105,15 +142,16 @@ def _delta(before: Mapping[str, int], after: Mapping[str, int], key: str) -> int
     return after.get(key, 0) - before.get(key, 0)
 
 
-def measure(raw: dict[str, Any], driver: str, test: str) -> dict[str, Any]:
-    """One test over one driver: its rates, and its costs per packet."""
-    out: dict[str, Any] = dict(raw["runs"].get((driver, test), {"error": "no result line"}))
+def measure(raw: dict[str, Any], driver: str, test: str, rnd: int = 1) -> dict[str, Any]:
+    """One test over one driver in round ``rnd``: its rates, and its costs per packet."""
+    out: dict[str, Any] = dict(raw["runs"].get((rnd, driver, test), {"error": "no result line"}))
     snaps, calls = raw["snaps"], raw["calls"]
     dom0_if = raw["dom0_if"].get(driver)
     dom0 = [
-        snaps.get((driver, test, w, "dom0"), {}).get(dom0_if or "", {}) for w in ("before", "after")
+        snaps.get((rnd, driver, test, w, "dom0"), {}).get(dom0_if or "", {})
+        for w in ("before", "after")
     ]
-    domu_sides = [snaps.get((driver, test, w, "domU"), {}) for w in ("before", "after")]
+    domu_sides = [snaps.get((rnd, driver, test, w, "domU"), {}) for w in ("before", "after")]
     domu_if = _domu_if(driver, domu_sides[0])
     domu = [side.get(domu_if or "", {}) for side in domu_sides]
     if not (dom0[0] and dom0[1]):
@@ -127,12 +165,19 @@ def measure(raw: dict[str, Any], driver: str, test: str) -> dict[str, Any]:
         "interrupts_dom0": irq_dom0,
         "interrupts_domU": irq_domu,
     }
-    hc_before, hc_after = calls.get((driver, test, "before")), calls.get((driver, test, "after"))
+    hc_before = calls.get((rnd, driver, test, "before"))
+    hc_after = calls.get((rnd, driver, test, "after"))
     if hc_before and hc_after and len(hc_before) == len(hc_after):
         diff = [a - b for a, b in zip(hc_after, hc_before, strict=True)]
         costs["hypercalls_xen"] = sum(diff)
         costs["hypercalls_io"] = sum(diff[n] for n in IO_HYPERCALLS if n < len(diff))
         costs["hypercalls_by_number"] = {str(n): v for n, v in enumerate(diff) if v}
+    cpu_before = raw["cpu"].get((rnd, driver, test, "before"))
+    cpu_after = raw["cpu"].get((rnd, driver, test, "after"))
+    if cpu_before and cpu_after:
+        for name, key in ((DOM0_NAME, "cpu_s_dom0"), (DOMU, "cpu_s_domU")):
+            if name in cpu_before and name in cpu_after:
+                costs[key] = round(cpu_after[name] - cpu_before[name], 1)
     if driver == "sgnet":
         own = sum(
             _delta(*side, k) for side in (dom0, domu) for k in ("tx_hypercalls", "rx_hypercalls")
@@ -141,6 +186,10 @@ def measure(raw: dict[str, Any], driver: str, test: str) -> dict[str, Any]:
     if packets:
         interrupts = irq_dom0 + (irq_domu or 0)
         costs["interrupts_per_packet"] = round(interrupts / packets, 3)
+        for key in ("cpu_s_dom0", "cpu_s_domU"):
+            if key in costs:
+                per = key.replace("cpu_s_", "cpu_us_per_packet_")
+                costs[per] = round(costs[key] * 1e6 / packets, 1)
         for key in ("hypercalls_io", "hypercalls_xen", "hypercalls_driver"):
             if key in costs:
                 costs[key.replace("hypercalls_", "hypercalls_per_packet_")] = round(
@@ -153,7 +202,8 @@ def measure(raw: dict[str, Any], driver: str, test: str) -> dict[str, Any]:
 # The figures compared (metric, unit, higher is better).  Costs per packet
 # come from the UDP runs only: netfront/netback use GSO for TCP, so one of
 # their "packets" there is up to 64 KiB while sgnet's is one MTU; TCP's
-# cost is given per MB transferred instead.
+# cost is given per MB transferred instead.  Hypercalls are Xen's count
+# (both domains); interrupts and CPU time are given per domain too.
 METRICS = (
     ("tcp_mbps", "Mbit/s", True),
     ("tcp_reverse_mbps", "Mbit/s", True),
@@ -162,49 +212,96 @@ METRICS = (
     ("ping_rtt_ms", "ms", False),
     ("hypercalls_per_packet", "UDP, per packet", False),
     ("interrupts_per_packet", "UDP, per packet", False),
+    ("interrupts_per_packet_dom0", "UDP, per packet", False),
+    ("interrupts_per_packet_domU", "UDP, per packet", False),
+    ("cpu_us_per_packet_dom0", "UDP, CPU us per packet", False),
+    ("cpu_us_per_packet_domU", "UDP, CPU us per packet", False),
     ("hypercalls_per_mbyte", "TCP, per MB", False),
+    ("cpu_ms_per_mbyte", "TCP, CPU ms per MB", False),
+)
+# The per-packet costs drawn as grouped bars.
+COSTS = (
+    "hypercalls_per_packet",
+    "interrupts_per_packet_dom0",
+    "interrupts_per_packet_domU",
+    "cpu_us_per_packet_dom0",
+    "cpu_us_per_packet_domU",
 )
 
 
-def _costs_over(
-    tests: Mapping[str, dict[str, Any]], names: tuple[str, ...]
-) -> tuple[int, int, int, int]:
-    """packets, bytes received, I/O hypercalls, interrupts (both domains) over ``names``."""
-    packets = nbytes = calls = interrupts = 0
+def _costs_over(tests: Mapping[str, dict[str, Any]], names: tuple[str, ...]) -> dict[str, float]:
+    """Sums over the runs ``names`` that have costs: packets, bytes received, I/O hypercalls,
+    interrupts and CPU seconds of each domain (``cpu_*`` only if every run has them)."""
+    out: dict[str, float] = dict.fromkeys(
+        ("packets", "bytes", "calls", "irq_dom0", "irq_domU", "cpu_dom0", "cpu_domU"), 0
+    )
+    cpu = True
     for test in names:
         run = tests.get(test, {})
         costs = run.get("costs") or {}
         if costs.get("packets") and "hypercalls_io" in costs:
-            packets += costs["packets"]
-            nbytes += run.get("received_bytes", 0)
-            calls += costs["hypercalls_io"]
-            interrupts += costs["interrupts_dom0"] + (costs["interrupts_domU"] or 0)
-    return packets, nbytes, calls, interrupts
+            out["packets"] += costs["packets"]
+            out["bytes"] += run.get("received_bytes", 0)
+            out["calls"] += costs["hypercalls_io"]
+            out["irq_dom0"] += costs["interrupts_dom0"]
+            out["irq_domU"] += costs["interrupts_domU"] or 0
+            cpu = cpu and "cpu_s_dom0" in costs and "cpu_s_domU" in costs
+            out["cpu_dom0"] += costs.get("cpu_s_dom0", 0.0)
+            out["cpu_domU"] += costs.get("cpu_s_domU", 0.0)
+    if not cpu or not out["packets"]:
+        del out["cpu_dom0"], out["cpu_domU"]
+    return out
 
 
 def headline(tests: Mapping[str, dict[str, Any]]) -> dict[str, float | None]:
-    """The compared figures of one driver."""
+    """The compared figures of one driver in one round."""
 
     def get(test: str, key: str) -> float | None:
         value = tests.get(test, {}).get(key)
         return float(value) if isinstance(value, int | float) else None
 
-    packets, _, calls, interrupts = _costs_over(tests, ("udp64", "udp1500"))
-    _, tcp_bytes, tcp_calls, _ = _costs_over(tests, ("tcp", "tcp-reverse"))
+    def per(value: float | None, count: float, scale: float = 1.0, digits: int = 3):
+        return round(value * scale / count, digits) if count and value is not None else None
+
+    udp = _costs_over(tests, ("udp64", "udp1500"))
+    tcp = _costs_over(tests, ("tcp", "tcp-reverse"))
+    packets, mbytes = udp["packets"], tcp["bytes"] / 1e6
+    tcp_cpu = tcp["cpu_dom0"] + tcp["cpu_domU"] if "cpu_dom0" in tcp else None
     return {
         "tcp_mbps": get("tcp", "received_mbps"),
         "tcp_reverse_mbps": get("tcp-reverse", "received_mbps"),
         "udp64_pps": get("udp64", "received_pps"),
         "udp1500_pps": get("udp1500", "received_pps"),
         "ping_rtt_ms": get("ping", "rtt_avg_ms"),
-        "hypercalls_per_packet": round(calls / packets, 3) if packets else None,
-        "interrupts_per_packet": round(interrupts / packets, 3) if packets else None,
-        "hypercalls_per_mbyte": round(tcp_calls / (tcp_bytes / 1e6), 1) if tcp_bytes else None,
+        "hypercalls_per_packet": per(udp["calls"], packets),
+        "interrupts_per_packet": per(udp["irq_dom0"] + udp["irq_domU"], packets),
+        "interrupts_per_packet_dom0": per(udp["irq_dom0"], packets),
+        "interrupts_per_packet_domU": per(udp["irq_domU"], packets),
+        "cpu_us_per_packet_dom0": per(udp.get("cpu_dom0"), packets, 1e6, 1),
+        "cpu_us_per_packet_domU": per(udp.get("cpu_domU"), packets, 1e6, 1),
+        "hypercalls_per_mbyte": per(tcp["calls"], mbytes, digits=1),
+        "cpu_ms_per_mbyte": per(tcp_cpu, mbytes, 1e3, 2),
+    }
+
+
+def spread(values: list[float | None]) -> dict[str, Any]:
+    """Median, min, max and the values themselves (None where a round has none)."""
+    have = sorted(v for v in values if v is not None)
+    if not have:
+        return {"median": None, "min": None, "max": None, "n": 0, "values": values}
+    mid = len(have) // 2
+    median = have[mid] if len(have) % 2 else (have[mid - 1] + have[mid]) / 2
+    return {
+        "median": round(median, 3),
+        "min": have[0],
+        "max": have[-1],
+        "n": len(have),
+        "values": values,
     }
 
 
 def ratios(heads: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:
-    """sgnet / netfront for every figure."""
+    """sgnet / netfront for every figure (of one round)."""
     out: dict[str, float | None] = {}
     for metric, _, _ in METRICS:
         a, b = heads["sgnet"].get(metric), heads["netfront"].get(metric)
@@ -213,40 +310,80 @@ def ratios(heads: Mapping[str, Mapping[str, float | None]]) -> dict[str, float |
 
 
 def analyse(text: str) -> dict[str, Any]:
+    """Every round's figures, then for each figure and ratio the median over the rounds with
+    its spread.  A ratio is taken within a round (sgnet and netfront back to back) before the
+    median is: the host's speed changes between rounds, less within one."""
     raw = parse_console(text)
-    per_driver = {d: {t: measure(raw, d, t) for t in TESTS} for d in DRIVERS}
-    heads = {d: headline(per_driver[d]) for d in DRIVERS}
+    rounds = []
+    for rnd in raw["rounds"]:
+        tests = {d: {t: measure(raw, d, t, rnd) for t in TESTS} for d in DRIVERS}
+        heads = {d: headline(tests[d]) for d in DRIVERS}
+        rounds.append({"round": rnd, "tests": tests, "headline": heads, "ratios": ratios(heads)})
+    metrics = [m for m, _, _ in METRICS]
+    spreads = {
+        d: {m: spread([r["headline"][d][m] for r in rounds]) for m in metrics} for d in DRIVERS
+    }
+    ratio_spread = {m: spread([r["ratios"][m] for r in rounds]) for m in metrics}
     return {
-        "tests": per_driver,
-        "headline": heads,
-        "ratios_sgnet_over_netfront": ratios(heads),
+        "rounds_run": len(rounds),
+        # medians over the rounds; the first round's raw measurements
+        "tests": rounds[0]["tests"],
+        "headline": {d: {m: spreads[d][m]["median"] for m in metrics} for d in DRIVERS},
+        "ratios_sgnet_over_netfront": {m: ratio_spread[m]["median"] for m in metrics},
+        "spread": spreads,
+        "ratio_spread": ratio_spread,
+        "rounds": rounds,
         "interfaces_dom0": raw["dom0_if"],
         "complete": "SGKIT-BENCH-END" in text,
     }
 
 
 def plot(analysis: Mapping[str, Any], out: Path) -> Path:
-    """A bar chart per figure, sgnet next to netfront."""
+    """Left: sgnet/netfront for every figure, median with min-max error bars (log scale;
+    right of 1 is sgnet's larger value).  Right: per-packet costs, grouped bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    heads = analysis["headline"]
-    fig, axes = plt.subplots(2, 4, figsize=(13, 7))
-    axes = axes.flatten()
-    for ax, (metric, unit, higher) in zip(axes, METRICS, strict=True):
-        values = [heads[d].get(metric) or 0.0 for d in DRIVERS]
-        ax.bar(DRIVERS, values, color=["tab:blue", "tab:orange"])
-        ax.set_title(metric.replace("_", " "), fontsize=9)
-        ax.set_ylabel(
-            unit + (" (higher is better)" if higher else " (lower is better)"), fontsize=8
-        )
-        ax.tick_params(labelsize=8)
-        ratio = analysis["ratios_sgnet_over_netfront"].get(metric)
-        if ratio is not None:
-            ax.set_xlabel(f"sgnet/netfront = {ratio:.2f}", fontsize=8)
-    fig.suptitle("sgnet vs netfront/netback, dom0 <-> domU, QEMU TCG (ratios matter)", fontsize=10)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5))
+    names, med, lo, hi = [], [], [], []
+    for metric, _, higher in METRICS:
+        r = analysis["ratio_spread"][metric]
+        if r["median"] is None or r["median"] <= 0:
+            continue
+        names.append(f"{metric} ({'higher' if higher else 'lower'} is better)")
+        med.append(r["median"])
+        lo.append(r["median"] - r["min"])
+        hi.append(r["max"] - r["median"])
+    y = list(range(len(names)))
+    left.errorbar(med, y, xerr=[lo, hi], fmt="o", color="tab:blue", capsize=4)
+    left.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    left.set_xscale("log")
+    left.set_yticks(y)
+    left.set_yticklabels(names, fontsize=8)
+    left.invert_yaxis()
+    n = analysis.get("rounds_run", 1)
+    left.set_title(f"sgnet / netfront, median and min-max of {n} round(s)", fontsize=10)
+    width = 0.38
+    spreads = analysis["spread"]
+    for i, (driver, color) in enumerate(zip(DRIVERS, ("tab:blue", "tab:orange"), strict=True)):
+        xs, heights, errs_lo, errs_hi = [], [], [], []
+        for k, metric in enumerate(COSTS):
+            s = spreads[driver][metric]
+            xs.append(k + (i - 0.5) * width)
+            heights.append(s["median"] or 0.0)
+            errs_lo.append((s["median"] - s["min"]) if s["median"] is not None else 0.0)
+            errs_hi.append((s["max"] - s["median"]) if s["median"] is not None else 0.0)
+        right.bar(xs, heights, width, color=color, label=driver)
+        right.errorbar(xs, heights, yerr=[errs_lo, errs_hi], fmt="none", ecolor="black")
+    right.set_xticks(range(len(COSTS)))
+    labels = [c.replace("_per_packet", "/pkt") for c in COSTS]
+    right.set_xticklabels(labels, fontsize=8, rotation=20, ha="right")
+    right.set_yscale("log")
+    right.set_title("UDP costs per packet (median, min-max; log scale)", fontsize=10)
+    right.legend(fontsize=8)
+    fig.suptitle("sgnet vs netfront/netback, dom0 <-> domU, one boot, QEMU TCG", fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -261,16 +398,28 @@ class BenchOutcome:
 
 
 def summarize(analysis: Mapping[str, Any]) -> str:
-    heads, ratio = analysis["headline"], analysis["ratios_sgnet_over_netfront"]
-    lines = [f"{'figure':36} {'sgnet':>12} {'netfront':>12} {'sgnet/netfront':>15}"]
+    """Every figure: the median of the rounds [min-max], for each driver and the ratio."""
+    n = analysis.get("rounds_run", 1)
+    lines = [
+        f"median [min-max] of {n} interleaved round(s) (sgnet, netfront, sgnet, ...)",
+        f"{'figure':44} {'sgnet':>22} {'netfront':>22} {'sgnet/netfront':>22}",
+    ]
     for metric, unit, _ in METRICS:
-        a, b, r = heads["sgnet"].get(metric), heads["netfront"].get(metric), ratio.get(metric)
-        lines.append(
-            f"{metric + ' (' + unit + ')':36.36} {_fmt(a):>12} {_fmt(b):>12} {_fmt(r):>15}"
-        )
+        cells = [analysis["spread"][d][metric] for d in DRIVERS]
+        cells.append(analysis["ratio_spread"][metric])
+        text = " ".join(f"{_cell(c):>22}" for c in cells)
+        lines.append(f"{metric + ' (' + unit + ')':44.44} {text}")
     if not analysis["complete"]:
         lines.append("warning: the bench did not reach SGKIT-BENCH-END (see console.log)")
     return "\n".join(lines)
+
+
+def _cell(s: Mapping[str, Any]) -> str:
+    if s["median"] is None:
+        return "n/a"
+    if s["n"] == 1:
+        return _fmt(s["median"])
+    return f"{_fmt(s['median'])} [{_fmt(s['min'])}-{_fmt(s['max'])}]"
 
 
 def _fmt(value: float | None) -> str:
@@ -289,15 +438,21 @@ def run_bench_net(
     source: str = "",
     kernel: str | None = None,
     accel: str | None = None,
-    timeout_s: float = 1500.0,
+    timeout_s: float | None = None,
     seconds: int = 4,
     out_root: Path | None = None,
+    repeat: int = 1,
 ) -> BenchOutcome:
-    """One lab boot, both drivers over dom0 <-> sg-a; write bench.json and bench.png."""
+    """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds; write
+    bench.json and bench.png.  The default timeout grows with the rounds."""
     from sgkit import driver_build
 
+    if repeat < 1:
+        raise KitError(f"--repeat {repeat}: need at least one round")
+    if timeout_s is None:
+        timeout_s = 900.0 + repeat * (300.0 + 60.0 * seconds)
     release = driver_build.build(kernel=kernel, xen=xen).headers.release
-    conf = bench_conf(seconds).encode()
+    conf = bench_conf(seconds, repeat=repeat).encode()
     conf_file = _tmp_file(conf)
     extras = LabExtras(
         domu_files={
@@ -338,6 +493,7 @@ def run_bench_net(
         "duration_s": round(time.time() - started, 1),
         "verdict": lab.result.verdict.kind if lab.result.verdict else None,
         "seconds_per_run": seconds,
+        "repeat": repeat,
         "io_hypercalls": IO_HYPERCALLS,
         "meta": lab.meta,
         **analysis,

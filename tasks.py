@@ -316,6 +316,8 @@ def lab_net(
         **LAB_HELP,
         "seconds": "length of each iperf3 run",
         "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
+        "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
+        "ablation": "also sgnet with one mechanism off at a time (module parameters)",
         "timeout": "seconds for the whole boot (default: grows with --repeat and --seconds)",
     }
 )
@@ -329,6 +331,8 @@ def bench_net(
     seconds: int = 4,
     timeout: int = 0,
     repeat: int = 1,
+    before: bool = False,
+    ablation: bool = False,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.bench_net import run_bench_net
@@ -341,6 +345,8 @@ def bench_net(
         float(timeout) if timeout else None,
         seconds,
         repeat=repeat,
+        before=before,
+        ablation=ablation,
     )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgkit.bench_net import DRIVERS, METRICS, TESTS, analyse, bench_conf, plot, spread, summarize
+from sgkit.bench_net import (
+    DRIVERS,
+    METRICS,
+    TESTS,
+    analyse,
+    bench_conf,
+    plot,
+    spread,
+    summarize,
+    variants,
+    variants_file,
+)
 
 UDP = (Path(__file__).parent / "fixtures" / "iperf3" / "udp.json").read_text().strip()
 TCP = (Path(__file__).parent / "fixtures" / "iperf3" / "tcp.json").read_text().strip()
@@ -155,3 +166,38 @@ def test_spread_of_even_counts_and_missing_rounds() -> None:
 def test_bench_conf_sets_the_rounds() -> None:
     assert "BENCH_REPEAT=1" in bench_conf(3)
     assert "BENCH_REPEAT=5" in bench_conf(3, repeat=5)
+
+
+def test_variants_run_in_order_with_all_their_parameters() -> None:
+    runs = variants(before=True, ablation=True)
+    names = list(runs)
+    assert names[0] == "sgnet" and names[-1] == "netfront" and runs["netfront"] is None
+    assert names.index("sgnet-upcall-each") > names.index("sgnet-trigger-apart")
+    assert runs["sgnet-before"] == {
+        "rx_return": 1,
+        "tx_batch": 16,
+        "tx_delay_us": 0,
+        "fused_trigger": 1,
+        "irq_lateeoi": 0,
+    }
+    assert list(variants()) == ["sgnet", "netfront"]
+    lines = variants_file(runs).splitlines()
+    assert (
+        lines[0] == "sgnet rx_return=16 tx_batch=16 tx_delay_us=200 fused_trigger=1 irq_lateeoi=1"
+    )
+    assert lines[-1] == "netfront"
+
+
+def test_a_variant_is_measured_and_compared_with_netfront() -> None:
+    text = _round_console(2)
+    extra = [
+        line.replace("drv=sgnet ", "drv=sgnet-before ").replace("if=sgnet0", "if=sgnet1")
+        for line in text.splitlines()
+        if "drv=sgnet " in line
+    ]
+    analysis = analyse(text + "\n".join(extra) + "\n")
+    assert analysis["drivers"] == ["sgnet", "sgnet-before", "netfront"]
+    before = analysis["spread"]["sgnet-before"]
+    assert before["hypercalls_per_packet"]["median"] == 1.0  # dom0's only interface: sgnet1
+    assert analysis["variant_ratio_spread"]["sgnet-before"]["hypercalls_per_packet"]["n"] == 2
+    assert "sgnet variants" in summarize(analysis)

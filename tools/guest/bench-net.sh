@@ -7,7 +7,12 @@
 #   BENCH_SECONDS       length of each iperf3 run
 #   BENCH_PORT          TCP port of the domU's counter service
 #   BENCH_REPEAT        rounds (default 1)
-# In each round, for each driver (sgnet, then netfront: A B A B ...) dom0
+# /etc/sgkit/bench-variants names what runs in each round, in order, one a
+# line: "netfront", or an sgnet variant and its module parameters
+# ("sgnet rx_return=16 ...", "sgnet-before rx_return=1 ..."), set in dom0
+# and in the domU (bench-set.sh) before its runs; a change of irq_lateeoi
+# (taken at set-up) rebinds dom0's backend, which makes the link reconnect.
+# In each round, for each variant (sgnet, then netfront: A B A B ...) dom0
 # runs, against an iperf3 server in the domU: TCP each way, UDP without a
 # rate limit with 64- and 1500-byte IP packets, and a ping.  Around each run
 # it reads the counters of both ends (bench-snap.sh; the domU's over the
@@ -19,6 +24,7 @@
 #   SGKIT-BENCH-CPU drv=D round=R test=T when=W NAME=SECONDS ...   (xl list)
 #   SGKIT-BENCH-RUN drv=D round=R test=T rc=N json=...      iperf3 -J, one line
 #   SGKIT-BENCH-PING drv=D round=R rc=N rtt=min/avg/max/mdev
+#   SGKIT-BENCH-VARIANT NAME round=R if=IF k=v ...  an sgnet variant set up
 #   SGKIT-BENCH-END
 
 BENCH_CONF=/etc/sgkit/bench.conf
@@ -38,6 +44,7 @@ bench_net_domu() {
 	iperf3 -s -D
 	echo "SGKIT-BENCH-DOMU iperf3=$?"
 	nc -ll -p "$BENCH_PORT" -e /lib/sgkit/bench-snap.sh &
+	nc -ll -p $((BENCH_PORT + 1)) -e /lib/sgkit/bench-set.sh &
 	echo "SGKIT-BENCH-DOMU ready eth0=$(cat /sys/class/net/eth0/carrier 2>/dev/null)"
 }
 
@@ -96,6 +103,29 @@ bench_driver() {
 	done
 }
 
+# dom0: NAME "k=v ...": sgnet's module parameters in dom0 and in the domU;
+# if irq_lateeoi changed, rebind dom0's backend (the link reconnects: a new
+# interface in dom0, $sgif).
+bench_variant() {
+	p=/sys/module/sgnet/parameters
+	old=$(cat $p/irq_lateeoi)
+	for kv in $2; do
+		echo "${kv#*=}" >"$p/${kv%%=*}"
+	done
+	echo "$2" | busybox nc "$BENCH_VIF_DOMU" $((BENCH_PORT + 1)) |
+		while read -r line; do echo "SGKIT-BENCH-SET $1 domU $line"; done
+	if [ "$(cat $p/irq_lateeoi)" != "$old" ]; then
+		dev=$(basename "$(readlink "/sys/class/net/$sgif/device")")
+		echo "$dev" >/sys/bus/xen-backend/drivers/vsg-back/unbind
+		echo "$dev" >/sys/bus/xen-backend/drivers/vsg-back/bind
+		sgnet_configure dom0
+		sgnet_wait_reply "$BENCH_SGNET_DOMU"
+		sgif=$(sgnet_if 0) || sgif=none
+	fi
+	echo "SGKIT-BENCH-VARIANT $1 round=$round if=$sgif" \
+		"$(cd $p && for f in *; do printf '%s=%s ' "$f" "$(cat "$f")"; done)"
+}
+
 # dom0: the vif up, both links answering, then the tests, sgnet first.
 bench_net_dom0() {
 	. "$BENCH_CONF"
@@ -121,8 +151,18 @@ bench_net_dom0() {
 	echo "SGKIT-BENCH-IF sgnet=$sgif netfront=$vif"
 	round=1
 	while [ $round -le "${BENCH_REPEAT:-1}" ]; do
-		bench_driver sgnet "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
-		bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+		while read -r name params <&3; do
+			case $name in
+			'' | '#'*) continue ;;
+			netfront)
+				bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+				;;
+			*)
+				bench_variant "$name" "$params" </dev/null
+				bench_driver "$name" "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
+				;;
+			esac
+		done 3</etc/sgkit/bench-variants
 		round=$((round + 1))
 	done
 	echo "SGKIT-BENCH-END"

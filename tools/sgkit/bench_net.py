@@ -32,6 +32,26 @@ from sgkit.lab_net import LabExtras, Link, boot_net_lab, iperf_summary, parse_st
 from sgkit.xen_versions import DEFAULT_XEN
 
 DRIVERS = ("sgnet", "netfront")
+# sgnet's module parameters, as the driver sets them by default.
+SGNET_DEFAULTS = {
+    "rx_return": 16,
+    "tx_batch": 16,
+    "tx_delay_us": 200,
+    "fused_trigger": 1,
+    "irq_lateeoi": 1,
+}
+# "Before": the driver as it was before bulk return, late EOI and delayed
+# transmit batching (a rearm per buffer, an upcall per event, a transfer as
+# soon as the stack has nothing more).
+BEFORE = {"sgnet-before": {"rx_return": 1, "tx_delay_us": 0, "irq_lateeoi": 0}}
+# The ablation: one mechanism off at a time (irq_lateeoi last: changing it
+# reconnects the link).
+ABLATION = {
+    "sgnet-rearm-each": {"rx_return": 1},
+    "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0},
+    "sgnet-trigger-apart": {"fused_trigger": 0},
+    "sgnet-upcall-each": {"irq_lateeoi": 0},
+}
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
 DOMU = "sg-a"
 DOM0_NAME = "Domain-0"  # in xl list
@@ -73,6 +93,25 @@ def bench_conf(seconds: int, port: int = 5300, repeat: int = 1) -> str:
         f"BENCH_PORT={port}\n"
         f"BENCH_REPEAT={repeat}\n"
     )
+
+
+def variants(before: bool = False, ablation: bool = False) -> dict[str, dict[str, int] | None]:
+    """What runs in each round, in order: sgnet variants with all their module parameters,
+    then netfront (None)."""
+    out: dict[str, dict[str, int] | None] = {"sgnet": dict(SGNET_DEFAULTS)}
+    for name, changes in {**(ABLATION if ablation else {}), **(BEFORE if before else {})}.items():
+        out[name] = {**SGNET_DEFAULTS, **changes}
+    out["netfront"] = None
+    return out
+
+
+def variants_file(runs: Mapping[str, Mapping[str, int] | None]) -> str:
+    """/etc/sgkit/bench-variants: one line per variant, "NAME k=v ..." (netfront: its name)."""
+    lines = []
+    for name, params in runs.items():
+        words = [name] + [f"{k}={v}" for k, v in (params or {}).items()]
+        lines.append(" ".join(words))
+    return "\n".join(lines) + "\n"
 
 
 def _round(m: re.Match[str]) -> int:
@@ -123,6 +162,10 @@ def parse_console(text: str) -> dict[str, Any]:
     ifs = _IF.search(text)
     names = {"sgnet": ifs["sgnet"], "netfront": ifs["netfront"]} if ifs else {}
     rounds = sorted({key[0] for key in runs} | {key[0] for key in snaps}) or [1]
+    drivers = list(DRIVERS)
+    for key in list(runs) + list(snaps):
+        if key[1] not in drivers:
+            drivers.insert(len(drivers) - 1, key[1])  # variants before netfront
     return {
         "snaps": snaps,
         "calls": calls,
@@ -130,11 +173,12 @@ def parse_console(text: str) -> dict[str, Any]:
         "runs": runs,
         "dom0_if": names,
         "rounds": rounds,
+        "drivers": drivers,
     }
 
 
 def _domu_if(driver: str, ifs: Mapping[str, dict[str, int]]) -> str | None:
-    prefix = "sgnet" if driver == "sgnet" else "eth"
+    prefix = "sgnet" if driver.startswith("sgnet") else "eth"
     return next((name for name in sorted(ifs) if name.startswith(prefix)), None)
 
 
@@ -146,11 +190,13 @@ def measure(raw: dict[str, Any], driver: str, test: str, rnd: int = 1) -> dict[s
     """One test over one driver in round ``rnd``: its rates, and its costs per packet."""
     out: dict[str, Any] = dict(raw["runs"].get((rnd, driver, test), {"error": "no result line"}))
     snaps, calls = raw["snaps"], raw["calls"]
-    dom0_if = raw["dom0_if"].get(driver)
-    dom0 = [
-        snaps.get((rnd, driver, test, w, "dom0"), {}).get(dom0_if or "", {})
-        for w in ("before", "after")
-    ]
+    # dom0 reads the one interface measured; an sgnet variant's may be new
+    dom0_if = raw["dom0_if"].get("sgnet" if driver.startswith("sgnet") else driver)
+    dom0 = []
+    for w in ("before", "after"):
+        side = snaps.get((rnd, driver, test, w, "dom0"), {})
+        only = next(iter(side.values())) if len(side) == 1 else {}
+        dom0.append(side.get(dom0_if or "", only))
     domu_sides = [snaps.get((rnd, driver, test, w, "domU"), {}) for w in ("before", "after")]
     domu_if = _domu_if(driver, domu_sides[0])
     domu = [side.get(domu_if or "", {}) for side in domu_sides]
@@ -300,11 +346,13 @@ def spread(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def ratios(heads: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:
-    """sgnet / netfront for every figure (of one round)."""
+def ratios(
+    heads: Mapping[str, Mapping[str, float | None]], driver: str = "sgnet"
+) -> dict[str, float | None]:
+    """``driver`` / netfront for every figure (of one round)."""
     out: dict[str, float | None] = {}
     for metric, _, _ in METRICS:
-        a, b = heads["sgnet"].get(metric), heads["netfront"].get(metric)
+        a, b = heads[driver].get(metric), heads["netfront"].get(metric)
         out[metric] = round(a / b, 3) if a is not None and b else None
     return out
 
@@ -314,24 +362,32 @@ def analyse(text: str) -> dict[str, Any]:
     its spread.  A ratio is taken within a round (sgnet and netfront back to back) before the
     median is: the host's speed changes between rounds, less within one."""
     raw = parse_console(text)
+    drivers = raw["drivers"]
+    others = [d for d in drivers if d not in DRIVERS]
     rounds = []
     for rnd in raw["rounds"]:
-        tests = {d: {t: measure(raw, d, t, rnd) for t in TESTS} for d in DRIVERS}
-        heads = {d: headline(tests[d]) for d in DRIVERS}
-        rounds.append({"round": rnd, "tests": tests, "headline": heads, "ratios": ratios(heads)})
+        tests = {d: {t: measure(raw, d, t, rnd) for t in TESTS} for d in drivers}
+        heads = {d: headline(tests[d]) for d in drivers}
+        per = {d: ratios(heads, d) for d in ["sgnet", *others]}
+        rounds.append({"round": rnd, "tests": tests, "headline": heads, "ratios": per})
     metrics = [m for m, _, _ in METRICS]
     spreads = {
-        d: {m: spread([r["headline"][d][m] for r in rounds]) for m in metrics} for d in DRIVERS
+        d: {m: spread([r["headline"][d][m] for r in rounds]) for m in metrics} for d in drivers
     }
-    ratio_spread = {m: spread([r["ratios"][m] for r in rounds]) for m in metrics}
+    ratio_spread = {
+        d: {m: spread([r["ratios"][d][m] for r in rounds]) for m in metrics}
+        for d in ["sgnet", *others]
+    }
     return {
         "rounds_run": len(rounds),
+        "drivers": drivers,
         # medians over the rounds; the first round's raw measurements
         "tests": rounds[0]["tests"],
-        "headline": {d: {m: spreads[d][m]["median"] for m in metrics} for d in DRIVERS},
-        "ratios_sgnet_over_netfront": {m: ratio_spread[m]["median"] for m in metrics},
+        "headline": {d: {m: spreads[d][m]["median"] for m in metrics} for d in drivers},
+        "ratios_sgnet_over_netfront": {m: ratio_spread["sgnet"][m]["median"] for m in metrics},
         "spread": spreads,
-        "ratio_spread": ratio_spread,
+        "ratio_spread": ratio_spread["sgnet"],
+        "variant_ratio_spread": {d: ratio_spread[d] for d in others},
         "rounds": rounds,
         "interfaces_dom0": raw["dom0_if"],
         "complete": "SGKIT-BENCH-END" in text,
@@ -365,13 +421,18 @@ def plot(analysis: Mapping[str, Any], out: Path) -> Path:
     left.invert_yaxis()
     n = analysis.get("rounds_run", 1)
     left.set_title(f"sgnet / netfront, median and min-max of {n} round(s)", fontsize=10)
-    width = 0.38
+    drivers = analysis.get("drivers", list(DRIVERS))
+    width = 0.8 / len(drivers)
     spreads = analysis["spread"]
-    for i, (driver, color) in enumerate(zip(DRIVERS, ("tab:blue", "tab:orange"), strict=True)):
+    colors = plt.get_cmap("tab10").colors
+    for i, driver in enumerate(drivers):
+        color = colors[i % len(colors)] if driver != "netfront" else "tab:orange"
+        if driver == "sgnet":
+            color = "tab:blue"
         xs, heights, errs_lo, errs_hi = [], [], [], []
         for k, metric in enumerate(COSTS):
             s = spreads[driver][metric]
-            xs.append(k + (i - 0.5) * width)
+            xs.append(k + (i - (len(drivers) - 1) / 2) * width)
             heights.append(s["median"] or 0.0)
             errs_lo.append((s["median"] - s["min"]) if s["median"] is not None else 0.0)
             errs_hi.append((s["max"] - s["median"]) if s["median"] is not None else 0.0)
@@ -409,6 +470,16 @@ def summarize(analysis: Mapping[str, Any]) -> str:
         cells.append(analysis["ratio_spread"][metric])
         text = " ".join(f"{_cell(c):>22}" for c in cells)
         lines.append(f"{metric + ' (' + unit + ')':44.44} {text}")
+    drivers = analysis.get("drivers", list(DRIVERS))
+    if len(drivers) > len(DRIVERS):
+        lines.append("")
+        lines.append("sgnet variants (module parameters in bench.json), medians:")
+        lines.append(f"{'figure':44} " + " ".join(f"{d[:20]:>20}" for d in drivers))
+        for metric, unit, _ in METRICS:
+            cells = " ".join(
+                f"{_fmt(analysis['spread'][d][metric]['median']):>20}" for d in drivers
+            )
+            lines.append(f"{metric + ' (' + unit + ')':44.44} {cells}")
     if not analysis["complete"]:
         lines.append("warning: the bench did not reach SGKIT-BENCH-END (see console.log)")
     return "\n".join(lines)
@@ -442,15 +513,20 @@ def run_bench_net(
     seconds: int = 4,
     out_root: Path | None = None,
     repeat: int = 1,
+    before: bool = False,
+    ablation: bool = False,
 ) -> BenchOutcome:
-    """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds; write
-    bench.json and bench.png.  The default timeout grows with the rounds."""
+    """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds (with
+    ``before``, sgnet also as it was before bulk return, late EOI and delayed batching; with
+    ``ablation``, sgnet with one mechanism off at a time); write bench.json and bench.png.
+    The default timeout grows with the rounds and variants."""
     from sgkit import driver_build
 
     if repeat < 1:
         raise KitError(f"--repeat {repeat}: need at least one round")
+    runs = variants(before, ablation)
     if timeout_s is None:
-        timeout_s = 900.0 + repeat * (300.0 + 60.0 * seconds)
+        timeout_s = 900.0 + repeat * len(runs) * (150.0 + 30.0 * seconds)
     release = driver_build.build(kernel=kernel, xen=xen).headers.release
     conf = bench_conf(seconds, repeat=repeat).encode()
     conf_file = _tmp_file(conf)
@@ -459,6 +535,7 @@ def run_bench_net(
             "lib/sgkit/xen-netfront.ko": netfront_module(release),
             "lib/sgkit/bench-net.sh": guest_script("bench-net.sh"),
             "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
+            "lib/sgkit/bench-set.sh": guest_script("bench-set.sh"),
             "etc/sgkit/bench.conf": conf_file,
             **iperf3_files(),
             **ethtool_files(),
@@ -467,6 +544,7 @@ def run_bench_net(
             "lab/bench-net.sh": guest_script("bench-net.sh"),
             "lab/bench-snap.sh": guest_script("bench-snap.sh"),
             "etc/sgkit/bench.conf": conf,
+            "etc/sgkit/bench-variants": variants_file(runs).encode(),
         },
         settings={"DOMU_CFG_EXTRA": 'vif = [ "script=/bin/true" ]'},
     )
@@ -494,6 +572,7 @@ def run_bench_net(
         "verdict": lab.result.verdict.kind if lab.result.verdict else None,
         "seconds_per_run": seconds,
         "repeat": repeat,
+        "variants": runs,
         "io_hypercalls": IO_HYPERCALLS,
         "meta": lab.meta,
         **analysis,

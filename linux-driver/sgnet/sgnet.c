@@ -188,8 +188,8 @@ struct sgnet_info {
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
 	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
-	struct multicall_entry rx_mc[SGNET_NR_RX];
-	struct xen_sg_id rx_ret_id[SGNET_NR_RX];
+	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
+	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
 	bool rx_paused;			/* ethtool: leave the buffers full */
 	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
@@ -373,6 +373,10 @@ static void sgnet_free_local(struct sgnet_info *info)
 	if (info->tx_hdr_page)
 		__free_page(info->tx_hdr_page);
 	info->tx_hdr_page = NULL;
+	kfree(info->rx_mc);
+	info->rx_mc = NULL;
+	kfree(info->rx_ret_id);
+	info->rx_ret_id = NULL;
 	info->local_ready = false;
 }
 
@@ -390,7 +394,11 @@ static int sgnet_setup_local(struct sgnet_info *info)
 		return 0;
 	info->tx_hdr_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	info->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!info->tx_hdr_page || !info->ctrl_page)
+	info->rx_mc = kcalloc(SGNET_NR_RX, sizeof(*info->rx_mc), GFP_KERNEL);
+	info->rx_ret_id = kcalloc(SGNET_NR_RX, sizeof(*info->rx_ret_id),
+				  GFP_KERNEL);
+	if (!info->tx_hdr_page || !info->ctrl_page || !info->rx_mc ||
+	    !info->rx_ret_id)
 		goto nomem;
 	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);

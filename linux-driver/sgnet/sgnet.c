@@ -93,7 +93,7 @@ module_param(rx_pages, uint, 0444);
 MODULE_PARM_DESC(rx_pages,
 		 "pages per receive buffer (1-17; 17 holds a 64 KiB frame)");
 
-static unsigned int rx_return = 16;
+static unsigned int rx_return = 32;
 module_param(rx_return, uint, 0644);
 MODULE_PARM_DESC(rx_return,
 		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");

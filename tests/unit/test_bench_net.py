@@ -183,7 +183,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
-        lines[0] == "sgnet rx_return=16 tx_batch=16 tx_delay_us=200 fused_trigger=1 irq_lateeoi=1"
+        lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 fused_trigger=1 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 

@@ -34,7 +34,7 @@ from sgkit.xen_versions import DEFAULT_XEN
 DRIVERS = ("sgnet", "netfront")
 # sgnet's module parameters, as the driver sets them by default.
 SGNET_DEFAULTS = {
-    "rx_return": 16,
+    "rx_return": 32,
     "tx_batch": 16,
     "tx_delay_us": 200,
     "fused_trigger": 1,

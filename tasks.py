@@ -23,11 +23,9 @@ from typing import Any
 
 from invoke import Collection, Context, Exit, task
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
-
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.lab_test import DEFAULT_SUITES
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.lab.multidomain import DEFAULT_SUITES
 
 SOURCE_HELP = (
     "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
@@ -62,7 +60,7 @@ def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @kit_errors
 def setup(c: Context, kernel: str | None = None) -> None:
     """Install the system packages the kit needs (Debian/Ubuntu, via apt)."""
-    from sgkit.host_setup import setup as do_setup
+    from sgkit.build.prerequisites import setup as do_setup
 
     installed = do_setup(kernel)
     print("installed: " + (" ".join(installed) if installed else "nothing (all present)"))
@@ -75,7 +73,7 @@ def setup(c: Context, kernel: str | None = None) -> None:
 @kit_errors
 def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     """Fetch and verify Xen source into the cache (a pristine tree)."""
-    from sgkit.xen_sources import fetch, parse_spec
+    from sgkit.build.xen_sources import fetch, parse_spec
 
     tree = fetch(parse_spec(source, xen))
     print(json.dumps(tree.describe(), indent=2))
@@ -85,7 +83,7 @@ def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
 @kit_errors
 def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 0) -> None:
     """Build the patched hypervisor out of tree (incremental)."""
-    from sgkit import xen_build as xb
+    from sgkit.build import xen_build as xb
 
     built = xb.build(xen, source, jobs or None)
     print(f"{built.out}: build id {built.manifest['build_id']}")
@@ -98,7 +96,7 @@ def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 
 @kit_errors
 def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
     """Render the series for a Xen version into numbered patches."""
-    from sgkit.patch_series import render_series
+    from sgkit.build.patch_series import render_series
     from sgkit.paths import builds_dir
 
     series = render_series(xen)
@@ -118,10 +116,10 @@ def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
 @kit_errors
 def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: str = "") -> None:
     """Apply the rendered series to a fresh copy of the pristine tree (atomic)."""
-    from sgkit.patch_apply import apply_series
-    from sgkit.patch_series import render_series
-    from sgkit.xen_build import workdir_for
-    from sgkit.xen_sources import fetch, parse_spec
+    from sgkit.build.patch_apply import apply_series
+    from sgkit.build.patch_series import render_series
+    from sgkit.build.xen_build import workdir_for
+    from sgkit.build.xen_sources import fetch, parse_spec
 
     pristine = fetch(parse_spec(source, xen))
     target = Path(tree).resolve() if tree else workdir_for(xen, pristine) / "src"
@@ -134,8 +132,8 @@ def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: st
 @kit_errors
 def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: str = "") -> None:
     """Write the series as git format-patch style mails for xen-devel."""
-    from sgkit.patch_export import export_series
-    from sgkit.patch_series import render_series
+    from sgkit.build.patch_export import export_series
+    from sgkit.build.patch_series import render_series
     from sgkit.paths import results_dir
 
     series = render_series(xen)
@@ -151,7 +149,7 @@ def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: st
 @kit_errors
 def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
     """Build the guest modules in linux-driver/ against kernel headers."""
-    from sgkit import driver_build as db
+    from sgkit.build import driver_build as db
 
     built = db.build(kernel or None, Path(kdir) if kdir else None)
     for name, path in built.modules.items():
@@ -162,9 +160,9 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
 @kit_errors
 def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "") -> None:
     """Check xen-syms and the modules with pyelftools."""
-    from sgkit import driver_build as db
-    from sgkit import xen_build as xb
-    from sgkit.verify import verify as do_verify
+    from sgkit.build import driver_build as db
+    from sgkit.build import xen_build as xb
+    from sgkit.build.verify import verify as do_verify
 
     do_verify(xb.build(xen, source), db.build(kernel or None, xen=xen))
 
@@ -188,9 +186,9 @@ def build(
     jobs: int = 0,
 ) -> None:
     """fetch, render, apply, xen.build, driver.build, verify."""
-    from sgkit import driver_build as db
-    from sgkit import xen_build as xb
-    from sgkit.verify import verify as do_verify
+    from sgkit.build import driver_build as db
+    from sgkit.build import xen_build as xb
+    from sgkit.build.verify import verify as do_verify
 
     built = xb.build(xen, source, jobs or None)
     drivers = db.build(kernel or None, Path(kdir) if kdir else None, xen=xen)
@@ -229,8 +227,8 @@ def lab_smoke(
     xsm: str = "",
 ) -> None:
     """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
-    from sgkit.lab_smoke import answer_line, parse_limits, run_smoke
-    from sgkit.reports import summary
+    from sgkit.lab.smoke import answer_line, parse_limits, run_smoke
+    from sgkit.report.publish import summary
 
     outcome = run_smoke(
         hypervisor,
@@ -270,7 +268,7 @@ def lab_test(
     seed: int = 0,
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
-    from sgkit.lab_test import run_lab_test
+    from sgkit.lab.multidomain import run_lab_test
 
     outcome = run_lab_test(
         suites,
@@ -299,7 +297,7 @@ def lab_net(
     timeout: int = 900,
 ) -> None:
     """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
-    from sgkit.lab_net import run_lab_net
+    from sgkit.lab.net import run_lab_net
 
     outcome = run_lab_net(xen, source, kernel or None, accel or None, float(timeout))
     print(outcome.text_summary)
@@ -328,7 +326,7 @@ def bench_net(
     timeout: int = 1500,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
-    from sgkit.bench_net import run_bench_net
+    from sgkit.lab.bench import run_bench_net
 
     outcome = run_bench_net(xen, source, kernel or None, accel or None, float(timeout), seconds)
     print(outcome.text_summary)
@@ -378,13 +376,13 @@ def deploy(
     xen_args: str = "",
 ) -> None:
     """Install the built hypervisor (as a one-shot GRUB entry) and modules on hosts."""
-    from sgkit import host_config
-    from sgkit.deploy import Options, deploy_hosts, local_build, summary
+    from sgkit.deploy import hosts_file as hosts_toml
+    from sgkit.deploy.rollout import Options, deploy_hosts, local_build, summary
     from sgkit.paths import results_dir
 
     if not host:
         raise Exit("sgkit: error: pass --host HOST (repeatable)", code=2)
-    hosts = host_config.load(Path(hosts_file) if hosts_file else None)
+    hosts = hosts_toml.load(Path(hosts_file) if hosts_file else None)
     build = local_build(xen, source, kernel or None)
     opts = Options(
         reboot=reboot,
@@ -426,8 +424,8 @@ def lab_host(
     timeout: int = 600,
 ) -> None:
     """A QEMU Xen machine that boots from its own disk through GRUB, reached by SSH."""
-    from sgkit import lab_host as lh
-    from sgkit.kernels import DEFAULT_KERNEL
+    from sgkit.build.kernels import DEFAULT_KERNEL
+    from sgkit.lab import host_vm as lh
 
     if action == "up":
         state = lh.up(xen, kernel or DEFAULT_KERNEL, float(timeout), accel or None)
@@ -459,7 +457,8 @@ def test(c: Context, unit_only: bool = False) -> None:
     c.run(f"{py} -m pytest -q tests/unit --junitxml={results}/junit-unit.xml", pty=False)
     if not unit_only:
         c.run(
-            f"{py} -m pytest -q tests/integration --durations=0 --junitxml={results}/junit-integration.xml",
+            f"{py} -m pytest -q tests/integration --durations=0"
+            f" --junitxml={results}/junit-integration.xml",
             pty=False,
         )
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from sgkit import driver_build, xen_build
-from sgkit.elf_checks import check_module, check_xen_syms, read_build_id
-from sgkit.verify import verify
+from sgkit.build import driver_build, xen_build
+from sgkit.build.elf_checks import check_module, check_xen_syms, read_build_id
+from sgkit.build.verify import verify
 from tests.integration.conftest import invoke
 
 

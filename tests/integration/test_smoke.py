@@ -7,12 +7,12 @@ import json
 import junitparser
 import pytest
 
-from sgkit import driver_build, xen_build
-from sgkit.initramfs import build_initramfs
-from sgkit.kernels import kernel_image
-from sgkit.lab_smoke import run_smoke
-from sgkit.qemu_lab import BootSpec, boot
-from sgkit.xen_versions import load_context
+from sgkit.build import driver_build, xen_build
+from sgkit.build.kernels import kernel_image
+from sgkit.build.versions import load_context
+from sgkit.images.initramfs import build_initramfs
+from sgkit.lab.qemu import BootSpec, boot
+from sgkit.lab.smoke import run_smoke
 
 
 def test_patched_xen_answers_the_query(tmp_path):

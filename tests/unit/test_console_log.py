@@ -1,10 +1,10 @@
-"""Unit tests for sgkit.console_log."""
+"""Unit tests for sgkit.report.console_log."""
 
 from __future__ import annotations
 
 import pytest
 
-from sgkit.console_log import FATAL_PATTERNS, ConsoleWatcher, classify, context
+from sgkit.report.console_log import FATAL_PATTERNS, ConsoleWatcher, classify, context
 
 BOOT = """\
  Xen 4.19.1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from sgkit.patch_export import export_series
-from sgkit.patch_series import render_series
+from sgkit.build.patch_export import export_series
+from sgkit.build.patch_series import render_series
 from tests.unit.test_patch_apply import make_patches, make_tree
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgkit.debian_packages import unpacked
+from sgkit.build.debian_packages import unpacked
 from sgkit.errors import KitError
 
 DEFAULT_KERNEL = "6.1.0-50-amd64"

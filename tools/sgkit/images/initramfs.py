@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from sgkit.debian_packages import unpacked
+from sgkit.build.debian_packages import unpacked
 from sgkit.errors import KitError
 from sgkit.paths import GUEST_DIR
 from sgkit.procs import require

@@ -2,7 +2,7 @@
 
 The domUs boot a busybox initramfs without a C library.  A program such as
 iperf3 goes in with its shared libraries: the packages are unpacked in the
-cache (``sgkit.debian_packages.unpacked``, nothing is installed on the host),
+cache (``sgkit.build.debian_packages.unpacked``, nothing is installed on the host),
 and the libraries are the closure of the ELF ``DT_NEEDED`` entries, looked up
 in those packages.  They land in ``/lib/x86_64-linux-gnu`` (a directory the
 dynamic loader searches without ``ld.so.cache``), the loader itself in
@@ -17,7 +17,7 @@ from pathlib import Path
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from sgkit.debian_packages import unpacked
+from sgkit.build.debian_packages import unpacked
 from sgkit.errors import KitError
 
 LIB_DIR = "lib/x86_64-linux-gnu"

@@ -1,10 +1,10 @@
 """lab.net: sgnet links between the lab's domains, and ping over them.
 
-The same lab as ``sgkit.lab_test`` (patched Xen, Debian dom0 with xl, PV
+The same lab as ``sgkit.lab.multidomain`` (patched Xen, Debian dom0 with xl, PV
 domUs with a busybox initramfs), with the sgnet module instead of sgtest.
 dom0 connects each link of ``DEFAULT_LINKS`` with ``sgnet-connect.sh`` (the
 xenstore nodes libxl would write for a vif), every domain configures its end
-and pings the other end (``tools/guest/sgnet-lab.sh`` drives both sides from
+and pings the other end (``tools/sgkit/images/guest/sgnet-lab.sh`` drives both sides from
 ``/etc/sgkit/net.conf``); a link with an MTU (sg-a <-> sg-b, 65535) is also
 pinged with the largest payload.  dom0 then runs iperf3 against sg-a (TCP
 with and without TSO, UDP, a flood), fills its own receive pool with the
@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sgkit import driver_build, progress, reports, xen_build
-from sgkit.dom0_rootfs import base_rootfs
+from sgkit import progress
+from sgkit.build import driver_build, xen_build
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.guest_binaries import ethtool_files, iperf3_files
-from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.lab_boot import (
+from sgkit.images.dom0_rootfs import base_rootfs
+from sgkit.images.guest_binaries import ethtool_files, iperf3_files
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.boot import (
     LabConsole,
     boot_lab,
     domu_states,
@@ -40,9 +42,9 @@ from sgkit.lab_boot import (
     free_memory,
     run_dir,
 )
+from sgkit.lab.qemu import BootResult
 from sgkit.paths import results_dir
-from sgkit.qemu_lab import BootResult
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.report import publish
 
 SUITE = "sgnet"
 
@@ -225,7 +227,7 @@ def counter_delta(
 
 @dataclass(frozen=True)
 class NetOutcome:
-    report: reports.RunReport
+    report: publish.RunReport
     results: Path
     text_summary: str
 
@@ -235,10 +237,10 @@ def net_results(
     links: Sequence[Link],
     reload: Sequence[str] = (),
     iperf: Sequence[str] = (),
-) -> tuple[list[reports.Result], dict[str, Any]]:
+) -> tuple[list[publish.Result], dict[str, Any]]:
     """Results for every expected interface and ping, and what was measured."""
     texts = {"dom0": console.dom0, **console.guests}
-    results: list[reports.Result] = []
+    results: list[publish.Result] = []
     measured: dict[str, Any] = {"pings": {}, "bursts": {}, "stats": {}, "interfaces": {}}
     expected = []
     for link in links:
@@ -304,7 +306,7 @@ def net_results(
 
 def burst_check(
     src: str, dst: str, rc: str, sent: int, received: int, arrived: int | None
-) -> reports.Result:
+) -> publish.Result:
     """Every echo of the burst got its reply through sgnet.
 
     ping counting every reply passes.  Under load ping's socket can
@@ -328,7 +330,7 @@ def bigping_check(
     found: Sequence[re.Match[str]],
     suffix: str = "",
     shown: str | None = None,
-) -> reports.Result:
+) -> publish.Result:
     """A ping whose every packet is one frame of ``mtu`` bytes of IP got its replies, with the
     interface's MTU (``shown``, from its SGKIT-NET line) really ``mtu``: else the kernel would
     fragment the ping and it would pass at any MTU."""
@@ -342,7 +344,7 @@ def bigping_check(
     return _res(dom, name, ok, why)
 
 
-def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[reports.Result]:
+def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[publish.Result]:
     """TCP over dom0's link with TSO (and the reverse run's GSO frames received), then with
     ``ethtool -K tso off tx off``: no GSO and no partial checksums."""
 
@@ -381,7 +383,7 @@ def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[reports.Resu
     return out
 
 
-def tcp_order_check(dom0: str, measured: dict[str, Any]) -> reports.Result:
+def tcp_order_check(dom0: str, measured: dict[str, Any]) -> publish.Result:
     """dom0's TCP saw no segment out of order over the two TCP runs.
 
     sgnet delivers frames in the order they were sent (docs/driver.md): the
@@ -402,7 +404,7 @@ def tcp_order_check(dom0: str, measured: dict[str, Any]) -> reports.Result:
     return _res("dom0", "tcp_in_order", delta["TCPOFOQueue"] == 0, why)
 
 
-def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
+def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     """iperf3 runs completed with data through; the flood filled the peer's pool."""
     out = []
     runs = measured["iperf"] = iperf_results(dom0)
@@ -441,7 +443,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[reports.Result]:
     return out
 
 
-def backend_reload_check(dom0: str) -> reports.Result:
+def backend_reload_check(dom0: str) -> publish.Result:
     """dom0 reloaded sgnet (its backend) while the domU's frontend showed Connected (4),
     and the domU answered over the link again."""
     found = list(_BACKEND_RELOAD.finditer(dom0))
@@ -458,7 +460,7 @@ def backend_reload_check(dom0: str) -> reports.Result:
 
 def paused_burst_checks(
     stats: dict[str, dict[str, int]], dom0: str, domu_if: str | None
-) -> tuple[list[reports.Result], dict[str, Any]]:
+) -> tuple[list[publish.Result], dict[str, Any]]:
     """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
     (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
     resuming must grant credit and bring every reply up through dom0's sgnet."""
@@ -519,8 +521,8 @@ def paused_burst_checks(
     return out, seen
 
 
-def _res(domain: str, test: str, ok: bool, why: str | None) -> reports.Result:
-    return reports.Result(domain, SUITE, test, "pass" if ok else "fail", None if ok else why)
+def _res(domain: str, test: str, ok: bool, why: str | None) -> publish.Result:
+    return publish.Result(domain, SUITE, test, "pass" if ok else "fail", None if ok else why)
 
 
 def host_checks(
@@ -530,9 +532,9 @@ def host_checks(
     memory: tuple[int, int] | None,
     states: dict[str, tuple[str, int]],
     failed: list[str],
-) -> list[reports.Result]:
-    def check(test: str, ok: bool, why: str | None) -> reports.Result:
-        return reports.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+) -> list[publish.Result]:
+    def check(test: str, ok: bool, why: str | None) -> publish.Result:
+        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
 
     out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
     for name in domus:
@@ -623,7 +625,7 @@ def boot_net_lab(
         "dom0_root": {"archive": str(base.archive), **base.manifest},
         "links": [link.__dict__ for link in links],
     }
-    out = reports.new_run_dir(out_root or results_dir(), kind)
+    out = publish.new_run_dir(out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     sgnet = drivers.modules["sgnet"]
     conf = net_conf(links, reload, iperf)
@@ -711,7 +713,7 @@ def run_lab_net(
     results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))
     meta.update(**measured)
     meta["free_memory_mb"] = None if memory is None else {"before": memory[0], "after": memory[1]}
-    report = reports.RunReport(
+    report = publish.RunReport(
         name="lab-net",
         results=results,
         verdict=lab.result.verdict,
@@ -720,12 +722,12 @@ def run_lab_net(
         meta=meta,
     )
     text_summary = summarize(report, measured)
-    reports.publish(report, lab.out, text_summary, "latest-lab-net")
+    publish.publish(report, lab.out, text_summary, "latest-lab-net")
     return NetOutcome(report, lab.out, text_summary)
 
 
-def summarize(report: reports.RunReport, measured: dict[str, Any]) -> str:
-    lines = [reports.summary(report)]
+def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
+    lines = [publish.summary(report)]
     for pair, ping in measured["pings"].items():
         lines.append(f"  ping {pair}: rc={ping['rc']} rtt min/avg/max={ping['rtt_ms']} ms")
     for pair, burst in measured["bursts"].items():

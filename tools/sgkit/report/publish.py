@@ -14,8 +14,8 @@ from typing import Any
 
 import junitparser
 
-from sgkit.console_log import Verdict
-from sgkit.ktap import KtapDocument, TestCase, iter_leaf_results
+from sgkit.report.console_log import Verdict
+from sgkit.report.ktap import KtapDocument, TestCase, iter_leaf_results
 
 STATUSES = ("pass", "fail", "skip", "error")
 FLAT_SUITE = "ktap"  # suite of a top-level test that has no subtests

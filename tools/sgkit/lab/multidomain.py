@@ -1,6 +1,6 @@
 """The lab with several domains: Xen, a Debian dom0 with xl, and PV domUs.
 
-``run_lab_test`` boots the lab of ``sgkit.lab_boot`` (the built hypervisor,
+``run_lab_test`` boots the lab of ``sgkit.lab.boot`` (the built hypervisor,
 the Debian dom0 with xl, PV domUs with a busybox initramfs) with sgtest in
 every domain.  dom0 creates the domUs, runs sgtest itself, and copies each
 domU's console to the serial log between markers; the host reads every
@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgkit import driver_build, ktap, progress, reports, xen_build
-from sgkit.dom0_rootfs import base_rootfs
+from sgkit import progress
+from sgkit.build import driver_build, xen_build
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.lab_boot import (
+from sgkit.images.dom0_rootfs import base_rootfs
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.boot import (
     LabConsole,
     boot_lab,
     domu_states,
@@ -42,9 +44,9 @@ from sgkit.lab_boot import (
     free_memory,
     run_dir,
 )
-from sgkit.lab_smoke import ENOSYS, stock_xen
+from sgkit.lab.smoke import ENOSYS, stock_xen
 from sgkit.paths import results_dir
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.report import ktap, publish
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
@@ -86,7 +88,7 @@ def _global_text(counters: dict[str, int] | None) -> str:
 
 @dataclass(frozen=True)
 class LabOutcome:
-    report: reports.RunReport
+    report: publish.RunReport
     results: Path
     text_summary: str
 
@@ -140,7 +142,7 @@ def run_lab_test(
     meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
     settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
 
-    out = reports.new_run_dir(out_root or results_dir(), "lab-test")
+    out = publish.new_run_dir(out_root or results_dir(), "lab-test")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     sgtest = drivers.modules["sgtest"]
     with run_dir() as work:
@@ -160,10 +162,10 @@ def run_lab_test(
         )
     result, text, console = lab.result, lab.text, lab.console
 
-    results: list[reports.Result] = []
+    results: list[publish.Result] = []
     queries: dict[str, dict[str, str] | None] = {}
     for domain, body in [("dom0", console.dom0), *console.guests.items()]:
-        results += reports.results_from_ktap(ktap.parse(body, domain=domain), domain)
+        results += publish.results_from_ktap(ktap.parse(body, domain=domain), domain)
         queries[domain] = query_of(body)
     dom0_after = query_of(console.dom0_after) if console.dom0_after else None
     global_counters = (global_of(console.dom0_before), global_of(console.dom0_after))
@@ -184,7 +186,7 @@ def run_lab_test(
         free_memory_mb=None if memory is None else {"before": memory[0], "after": memory[1]},
         domu_states={k: {"state": s, "seconds": n} for k, (s, n) in states.items()},
     )
-    report = reports.RunReport(
+    report = publish.RunReport(
         name="lab-test",
         results=results,
         verdict=result.verdict,
@@ -198,7 +200,7 @@ def run_lab_test(
         if suites != DEFAULT_SUITES:
             again += f" --suites {suites}"
         text_summary += f"\n  sg_fuzz seed {seed}: replay with `{again}`"
-    reports.publish(report, out, text_summary, "latest-lab-test")
+    publish.publish(report, out, text_summary, "latest-lab-test")
     return LabOutcome(report, out, text_summary)
 
 
@@ -242,7 +244,7 @@ def host_checks(
     failed: list[str],
     expect_rc: int = 0,
     query_suite: bool = True,
-) -> list[reports.Result]:
+) -> list[publish.Result]:
     """What the host checks itself, as Results of domain "host", suite "lab".
 
     ``expect_rc`` is the query's answer every domain must print: 0 from the
@@ -250,8 +252,8 @@ def host_checks(
     from the sg_op suite: without it (``query_suite`` False) those checks skip.
     """
 
-    def check(test: str, ok: bool, why: str | None) -> reports.Result:
-        return reports.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+    def check(test: str, ok: bool, why: str | None) -> publish.Result:
+        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
 
     out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
     for name in domus:
@@ -280,7 +282,7 @@ def host_checks(
     for domain in ["dom0", *domus]:
         if not query_suite:
             why = "sg_op is not among the suites, and only it prints the query"
-            out.append(reports.Result("host", "lab", f"{domain}_query_printed", "skip", why))
+            out.append(publish.Result("host", "lab", f"{domain}_query_printed", "skip", why))
             continue
         query = queries.get(domain)
         if query is None:
@@ -296,7 +298,7 @@ def host_checks(
     return out
 
 
-def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> reports.Result:
+def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> publish.Result:
     """Host check: the hypervisor-wide counters after the domUs equal those before.
 
     Skipped, saying so, when dom0's sgtest did not print them (``sgtest.global``).
@@ -305,11 +307,11 @@ def global_check(before: dict[str, int] | None, after: dict[str, int] | None) ->
     if before is None or after is None:
         missing = [w for w, c in (("before", before), ("after", after)) if c is None]
         why = "sgtest.global not reported " + " and ".join(missing) + " the domUs"
-        return reports.Result("host", "lab", name, "skip", why)
+        return publish.Result("host", "lab", name, "skip", why)
     if before == after:
-        return reports.Result("host", "lab", name, "pass")
+        return publish.Result("host", "lab", name, "pass")
     why = f"before the domUs: {_global_text(before)}; after: {_global_text(after)}"
-    return reports.Result("host", "lab", name, "fail", why)
+    return publish.Result("host", "lab", name, "fail", why)
 
 
 def _usage(query: dict[str, str] | None) -> str:
@@ -321,13 +323,13 @@ def _usage(query: dict[str, str] | None) -> str:
 
 
 def summarize(
-    report: reports.RunReport,
+    report: publish.RunReport,
     queries: dict[str, dict[str, str] | None],
     dom0_after: dict[str, str] | None,
     memory: tuple[int, int] | None,
     global_counters: tuple[dict[str, int] | None, dict[str, int] | None] = (None, None),
 ) -> str:
-    lines = [reports.summary(report)]
+    lines = [publish.summary(report)]
     if memory is not None:
         state = "returned exactly" if memory[0] == memory[1] else "NOT returned"
         lines.append(

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
-from sgkit.console_log import ConsoleWatcher, Verdict
 from sgkit.errors import KitError
 from sgkit.procs import require
+from sgkit.report.console_log import ConsoleWatcher, Verdict
 
 
 def qemu_binary() -> str:

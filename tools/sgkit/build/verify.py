@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sgkit import progress
-from sgkit.driver_build import DriverBuild
-from sgkit.elf_checks import check_module, check_xen_syms
-from sgkit.xen_build import XenBuild
+from sgkit.build.driver_build import DriverBuild
+from sgkit.build.elf_checks import check_module, check_xen_syms
+from sgkit.build.xen_build import XenBuild
 
 
 def verify(xen: XenBuild, drivers: DriverBuild) -> list[str]:

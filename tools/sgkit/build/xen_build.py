@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
-from sgkit.elf_checks import read_build_id
+from sgkit.build.elf_checks import read_build_id
+from sgkit.build.patch_apply import apply_series
+from sgkit.build.patch_series import render_series
+from sgkit.build.trees import file_sha256, newest_mtime, publish_dir
+from sgkit.build.versions import series_of, xen_series
+from sgkit.build.xen_sources import PristineTree, fetch, parse_spec
 from sgkit.errors import KitError
-from sgkit.patch_apply import apply_series
-from sgkit.patch_series import render_series
 from sgkit.paths import XEN_HYPERVISOR_DIR, builds_dir
 from sgkit.procs import require, run
-from sgkit.trees import file_sha256, newest_mtime, publish_dir
-from sgkit.xen_sources import PristineTree, fetch, parse_spec
-from sgkit.xen_versions import series_of, xen_series
 
 OUTPUTS = ("xen", "xen.gz", "xen-syms")
 CONFIG_FRAGMENT = XEN_HYPERVISOR_DIR / "sgkit.config"

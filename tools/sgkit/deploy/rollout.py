@@ -26,8 +26,11 @@ from pathlib import Path
 
 import paramiko
 
-from sgkit import deploy_guests, host_config, ktap, progress, ssh_hosts
-from sgkit.deploy_plan import (
+from sgkit import progress
+from sgkit.build.versions import series_of
+from sgkit.deploy import guests, hosts_file, ssh_hosts
+from sgkit.deploy.host_probe import PROBE, STATE_FILE, HostFacts, parse_probe, problems
+from sgkit.deploy.plan import (
     GRUB_SNIPPET,
     Artifacts,
     Plan,
@@ -37,10 +40,12 @@ from sgkit.deploy_plan import (
     make_plan,
     safe_args,
 )
+from sgkit.deploy.power_cycle import power_cycle
+from sgkit.deploy.ssh_hosts import check, quote
+from sgkit.deploy.ssh_hosts import run as ssh_run
 from sgkit.errors import KitError
-from sgkit.host_checks import PROBE, STATE_FILE, HostFacts, parse_probe, problems
-from sgkit.power_cycle import power_cycle
-from sgkit.reports import (
+from sgkit.report import ktap
+from sgkit.report.publish import (
     Result,
     RunReport,
     new_run_dir,
@@ -48,9 +53,6 @@ from sgkit.reports import (
     write_json,
     write_junit,
 )
-from sgkit.ssh_hosts import check, quote
-from sgkit.ssh_hosts import run as ssh_run
-from sgkit.xen_versions import series_of
 
 # depmod reads every module of the kernel on the host: minutes under emulation.
 DEPMOD_TIMEOUT_S = 600.0
@@ -68,12 +70,12 @@ class Options:
     known_hosts: Path = ssh_hosts.DEFAULT_KNOWN_HOSTS
     ssh_config: Path | None = ssh_hosts.DEFAULT_CONFIG
     power_cycle: str | None = None  # for every host; else each host's from the hosts file
-    hosts: host_config.HostsConfig = field(default_factory=host_config.HostsConfig)
+    hosts: hosts_file.HostsConfig = field(default_factory=hosts_file.HostsConfig)
     xen_args: str = ""  # added to the one-shot entry's Xen command line
 
     def power_cycle_for(self, host: str) -> str | None:
         template = self.power_cycle or self.hosts.settings_for(host).power_cycle
-        return host_config.power_cycle_command(template, host) if template else None
+        return hosts_file.power_cycle_command(template, host) if template else None
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def sha256_of(path: Path) -> str:
 
 def local_build(xen: str, source: str, kernel: str | None) -> LocalBuild:
     """The hypervisor and modules to deploy (built first if out of date)."""
-    from sgkit import driver_build, xen_build
+    from sgkit.build import driver_build, xen_build
 
     built = xen_build.build(xen, source)
     drivers = driver_build.build(kernel, xen=xen)
@@ -418,12 +420,12 @@ class _Host:
         if not all(c.isalnum() or c in "_," for c in suites):
             raise KitError(f"--run {suites!r}: suites are names separated by commas")
         ko = self.art.module_path("sgtest")
-        if deploy_guests.needs_domus(suites):
-            modules = deploy_guests.Modules(
+        if guests.needs_domus(suites):
+            modules = guests.Modules(
                 dict(self.build.modules),
                 {name: self.art.module_path(name) for name in self.build.modules},
             )
-            run = deploy_guests.run_with_domus(
+            run = guests.run_with_domus(
                 self.client, modules, self.art.kernel_release, suites, self.alias, self.say
             )
             self.outcome.steps.extend(run.results)

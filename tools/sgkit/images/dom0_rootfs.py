@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
-from sgkit.elf_checks import read_modinfo
+from sgkit.build.elf_checks import read_modinfo
+from sgkit.build.kernels import kernel_modules
+from sgkit.build.versions import load_context, series_of
 from sgkit.errors import KitError
-from sgkit.kernels import kernel_modules
 from sgkit.paths import builds_dir, downloads_dir
 from sgkit.procs import require, run
-from sgkit.xen_versions import load_context, series_of
 
 # Bump when the way the base is made changes (invalidates every cached base).
 RECIPE = 1

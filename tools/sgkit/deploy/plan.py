@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sgkit.host_checks import MODULES_SUBDIR, SGKIT_BOOT_DIR
+from sgkit.deploy.host_probe import MODULES_SUBDIR, SGKIT_BOOT_DIR
 
 GRUB_SNIPPET = "/etc/grub.d/42_sgkit"
 

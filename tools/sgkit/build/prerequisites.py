@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.kernels import DEFAULT_KERNEL, headers_package
 from sgkit.errors import KitError
-from sgkit.kernels import DEFAULT_KERNEL, headers_package
 
 # Package -> why the kit needs it.
 PACKAGES: dict[str, str] = {

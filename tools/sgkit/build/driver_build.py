@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
-from sgkit.elf_checks import read_modinfo
+from sgkit.build.elf_checks import read_modinfo
+from sgkit.build.kernels import KernelHeaders, find_headers
+from sgkit.build.patch_series import render_file
+from sgkit.build.trees import file_sha256, publish_dir
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.kernels import KernelHeaders, find_headers
-from sgkit.patch_series import render_file
 from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
 from sgkit.procs import require, run
-from sgkit.trees import file_sha256, publish_dir
-from sgkit.xen_versions import DEFAULT_XEN
 
 MODULES = ("sgtest", "sgnet")
 GENERATED_HEADER = "generated/sg_op.h"

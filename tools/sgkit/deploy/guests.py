@@ -1,8 +1,8 @@
 """``deploy --run`` suites that need domUs (sg_cross) on a Xen lab host.
 
 The deploying machine builds the domU initramfs the emulated lab uses
-(busybox, ``tools/guest/domU-init.sh``, the deployed sgtest.ko), uploads it
-with ``tools/guest/deploy-domus.sh`` to a private directory under /run on the
+(busybox, ``tools/sgkit/images/guest/domU-init.sh``, the deployed sgtest.ko), uploads it
+with ``tools/sgkit/images/guest/deploy-domus.sh`` to a private directory under /run on the
 host, and runs that script there: it creates ``sg-a`` and ``sg-b`` with the
 host's own ``xl`` and its running dom0 kernel (``/boot/vmlinuz-$(uname -r)``,
 which is the modules' kernel: the host check made sure), runs sgtest in all
@@ -13,7 +13,7 @@ checks (each domU finished, nothing left in ``xl list``).
 ``sgnet`` in ``--run`` is not an sgtest suite: it adds sgnet's link test,
 a link dom0<->sg-a (``NET_CONF``, point-to-point on a link-local /30 so it
 cannot clash with a lab network), configured and pinged from both ends with
-``tools/guest/sgnet-lab.sh``, and dom0's end losing carrier when sg-a dies.
+``tools/sgkit/images/guest/sgnet-lab.sh``, and dom0's end losing carrier when sg-a dies.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import paramiko
 
-from sgkit import ktap
-from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.reports import Result, results_from_ktap
-from sgkit.ssh_hosts import check, quote
-from sgkit.ssh_hosts import run as ssh_run
+from sgkit.deploy.ssh_hosts import check, quote
+from sgkit.deploy.ssh_hosts import run as ssh_run
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.report import ktap
+from sgkit.report.publish import Result, results_from_ktap
 
 DOMUS = ("sg-a", "sg-b")
 DOMU_MEMORY_MB = 128

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sgkit.patch_series import RenderedSeries, format_diffstat
+from sgkit.build.patch_series import RenderedSeries, format_diffstat
 
 GIT_VERSION_TRAILER = "sgkit"
 

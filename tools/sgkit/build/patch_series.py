@@ -20,9 +20,9 @@ from typing import Any
 
 import jinja2
 
+from sgkit.build.versions import load_context, series_of
 from sgkit.errors import KitError
 from sgkit.paths import PATCHES_DIR
-from sgkit.xen_versions import load_context, series_of
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
 

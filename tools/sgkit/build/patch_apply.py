@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.patch_series import RenderedSeries
+from sgkit.build.trees import copy_tree, sync_tree
 from sgkit.errors import KitError
-from sgkit.patch_series import RenderedSeries
 from sgkit.procs import require
-from sgkit.trees import copy_tree, sync_tree
 
 APPLIED_MARKER = ".sgkit-applied.json"
 

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
-from sgkit.dom0_rootfs import _remove_tree, mirror, toolstack_for
 from sgkit.errors import KitError
+from sgkit.images.dom0_rootfs import _remove_tree, mirror, toolstack_for
+from sgkit.lab.qemu import choose_accel, cpu_model, qemu_binary
 from sgkit.paths import builds_dir, downloads_dir
 from sgkit.procs import require, run
-from sgkit.qemu_lab import choose_accel, cpu_model, qemu_binary
 
 RECIPE = 1
 IMAGE_SIZE = "3G"

@@ -2,8 +2,8 @@
 
 lab.test, lab.net and bench.net all boot the same machine: the built
 hypervisor under QEMU, dom0 from the cached Debian base of
-``sgkit.dom0_rootfs`` plus a small overlay holding
-``tools/guest/dom0-lab-init.sh``, the domU kernel and initramfs, the modules
+``sgkit.images.dom0_rootfs`` plus a small overlay holding
+``tools/sgkit/images/guest/dom0-lab-init.sh``, the domU kernel and initramfs, the modules
 and ``/etc/sgkit/lab.conf``.  dom0 creates the domUs with ``xl`` and copies
 each domU's console log to the serial console between markers, so the host
 reads every domain's output from the one serial log:
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgkit import progress
-from sgkit.dom0_rootfs import concatenate, pack_files
-from sgkit.initramfs import guest_script
-from sgkit.kernels import kernel_image
+from sgkit.build.kernels import kernel_image
+from sgkit.images.dom0_rootfs import concatenate, pack_files
+from sgkit.images.initramfs import guest_script
+from sgkit.lab.qemu import BootResult, BootSpec, boot
 from sgkit.paths import builds_dir
-from sgkit.qemu_lab import BootResult, BootSpec, boot
 
 LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"

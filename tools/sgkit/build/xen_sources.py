@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.trees import file_sha256, hash_tree
+from sgkit.build.versions import DEFAULT_XEN, default_source, load_context, tree_version
 from sgkit.errors import KitError
 from sgkit.paths import downloads_dir, shared_dir, sources_dir
 from sgkit.procs import require, run
-from sgkit.trees import file_sha256, hash_tree
-from sgkit.xen_versions import DEFAULT_XEN, default_source, load_context, tree_version
 
 MARKER = ".sgkit-source.json"
 

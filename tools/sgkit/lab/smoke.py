@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgkit import driver_build, ktap, reports, xen_build
-from sgkit.debian_packages import unpacked
+from sgkit.build import driver_build, xen_build
+from sgkit.build.debian_packages import unpacked
+from sgkit.build.kernels import kernel_image
+from sgkit.build.versions import DEFAULT_XEN, load_context
 from sgkit.errors import KitError
-from sgkit.initramfs import build_initramfs, guest_script
-from sgkit.kernels import kernel_image
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.qemu import BootSpec, boot
 from sgkit.paths import builds_dir, results_dir
-from sgkit.qemu_lab import BootSpec, boot
-from sgkit.xen_versions import DEFAULT_XEN, load_context
+from sgkit.report import ktap, publish
 
 ENOSYS = -38
 
@@ -79,7 +80,7 @@ _XEN_LIMITS_RE = re.compile(r"sg_op: ABI (\d+)\.(\d+), limits (.*)$", re.M)
 
 @dataclass(frozen=True)
 class SmokeOutcome:
-    report: reports.RunReport
+    report: publish.RunReport
     results: Path
     query: dict[str, str] | None
 
@@ -134,7 +135,7 @@ def run_smoke(
     else:
         xen_image = stock_xen(xen)
         meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
-    out = reports.new_run_dir(out_root or results_dir(), f"smoke-{kind}")
+    out = publish.new_run_dir(out_root or results_dir(), f"smoke-{kind}")
     initrd = build_initramfs(
         builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
@@ -158,13 +159,13 @@ def run_smoke(
     result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({kind})")
     text = result.log.read_text(errors="replace")
     docs = ktap.parse(text, domain="dom0")
-    results = reports.results_from_ktap(docs, "dom0")
+    results = publish.results_from_ktap(docs, "dom0")
     query = next((f for d in docs if (f := ktap.diag_fields(d, "sgtest.query"))), None)
     results.append(_expectation(hypervisor, xen, query, text, limits))
     if xsm:
         results.append(xsm_check(xsm, text))
     meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
-    report = reports.RunReport(
+    report = publish.RunReport(
         name=f"smoke-{kind}",
         results=results,
         verdict=result.verdict,
@@ -172,8 +173,8 @@ def run_smoke(
         duration_s=result.duration_s,
         meta=meta,
     )
-    text_summary = reports.summary(report) + "\n" + answer_line(hypervisor, query)
-    reports.publish(report, out, text_summary, f"latest-smoke-{kind}")
+    text_summary = publish.summary(report) + "\n" + answer_line(hypervisor, query)
+    publish.publish(report, out, text_summary, f"latest-smoke-{kind}")
     return SmokeOutcome(report, out, query)
 
 
@@ -183,16 +184,16 @@ def _expectation(
     query: dict[str, str] | None,
     console: str,
     limits: dict[str, int] | None = None,
-) -> reports.Result:
+) -> publish.Result:
     """The smoke's own check: did the hypervisor answer as this kind of Xen must?"""
     name = "sg_op_answers_query" if hypervisor == "patched" else "sg_op_absent_is_enosys"
     if query is None:
-        return reports.Result("host", "smoke", name, "fail", "sgtest printed no sgtest.query line")
+        return publish.Result("host", "smoke", name, "fail", "sgtest printed no sgtest.query line")
     rc = int(query.get("rc", "0"))
     if hypervisor == "stock":
         ok = rc == ENOSYS
         why = None if ok else f"expected rc={ENOSYS} from a Xen without sg_op, got rc={rc}"
-        return reports.Result("host", "smoke", name, "pass" if ok else "fail", why)
+        return publish.Result("host", "smoke", name, "pass" if ok else "fail", why)
     context = load_context(xen)
     want_abi = (context["abi"]["major"] << 16) | context["abi"]["minor"]
     problems = []
@@ -208,15 +209,15 @@ def _expectation(
     if "sg_op: ABI" not in console:
         problems.append("Xen did not print its sg_op limits at boot")
     status = "fail" if problems else "pass"
-    return reports.Result("host", "smoke", name, status, "; ".join(problems) or None)
+    return publish.Result("host", "smoke", name, status, "; ".join(problems) or None)
 
 
-def xsm_check(xsm: str, console: str) -> reports.Result:
+def xsm_check(xsm: str, console: str) -> publish.Result:
     """The XSM module asked for must have started (its own console line)."""
     line = XSM_MODULES[xsm][1]
     ok = line in console
     why = None if ok else f"Xen did not print {line!r}: is xsm={xsm} built in and accepted?"
-    return reports.Result("host", "smoke", f"xsm_{xsm}_active", "pass" if ok else "fail", why)
+    return publish.Result("host", "smoke", f"xsm_{xsm}_active", "pass" if ok else "fail", why)
 
 
 def answer_line(hypervisor: str, query: dict[str, str] | None) -> str:

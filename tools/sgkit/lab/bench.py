@@ -1,9 +1,9 @@
 """bench.net: sgnet against Xen's netfront/netback, same pair of domains, one boot.
 
-The sgnet lab (``sgkit.lab_net.boot_net_lab``) with one domU, sg-a, that
+The sgnet lab (``sgkit.lab.net.boot_net_lab``) with one domU, sg-a, that
 has both an sgnet link to dom0 and a vif (netfront in sg-a, netback in
 dom0; xl creates it with a no-op hotplug script and dom0 configures it).
-``tools/guest/bench-net.sh`` runs, for each driver: iperf3 TCP each way,
+``tools/sgkit/images/guest/bench-net.sh`` runs, for each driver: iperf3 TCP each way,
 UDP without a rate limit with 64- and 1500-byte IP packets, and ping;
 around each run it records both ends' packet and interrupt counters and
 Xen's per-number hypercall counters (``xenperf -f``; the hypervisor is built
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sgkit.build.kernels import kernel_modules
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.guest_binaries import ethtool_files, iperf3_files
-from sgkit.initramfs import guest_script
-from sgkit.kernels import kernel_modules
-from sgkit.lab_net import LabExtras, Link, boot_net_lab, iperf_summary, parse_stats
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.images.guest_binaries import ethtool_files, iperf3_files
+from sgkit.images.initramfs import guest_script
+from sgkit.lab.net import LabExtras, Link, boot_net_lab, iperf_summary, parse_stats
 
 DRIVERS = ("sgnet", "netfront")
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
@@ -294,7 +294,7 @@ def run_bench_net(
     out_root: Path | None = None,
 ) -> BenchOutcome:
     """One lab boot, both drivers over dom0 <-> sg-a; write bench.json and bench.png."""
-    from sgkit import driver_build
+    from sgkit.build import driver_build
 
     release = driver_build.build(kernel=kernel, xen=xen).headers.release
     conf = bench_conf(seconds).encode()

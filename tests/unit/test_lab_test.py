@@ -9,8 +9,9 @@ import pytest
 
 from sgkit.images.dom0_rootfs import concatenate, pack_files
 from sgkit.lab.boot import domu_states, failed_steps, free_memory, lab_conf, split_console
-from sgkit.lab.multidomain import global_check, global_of, host_checks, query_of, summarize
+from sgkit.lab.multidomain import global_check, host_checks, summarize
 from sgkit.report import ktap, publish
+from sgkit.report.protocol import global_of, query_of
 
 
 def _suite(domain_rc: int = 0, ok: str = "ok", stamp: bool = True) -> list[str]:

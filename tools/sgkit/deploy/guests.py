@@ -18,7 +18,6 @@ cannot clash with a lab network), configured and pinged from both ends with
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ import paramiko
 from sgkit.deploy.ssh_hosts import check, quote
 from sgkit.deploy.ssh_hosts import run as ssh_run
 from sgkit.images.initramfs import build_initramfs, guest_script
-from sgkit.report import ktap
+from sgkit.report import ktap, protocol
 from sgkit.report.publish import Result, results_from_ktap
 
 DOMUS = ("sg-a", "sg-b")
@@ -44,16 +43,6 @@ link 0 sg-a 0
 addr dom0 0 169.254.77.1/30 169.254.77.2
 addr sg-a 0 169.254.77.2/30 169.254.77.1
 """
-
-_DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
-_STEP = re.compile(r"SGKIT-STEP (?P<what>\S+) rc=(?P<rc>-?\d+)")
-_LEFT = re.compile(r"SGKIT-DOMAINS-LEFT count=(?P<count>\d+) ?(?P<names>.*)")
-_NET = re.compile(
-    r"SGKIT-NET (?P<dom>\S+) devid=\d+ if=(?P<ifc>\S+) state=(?P<state>\S+) "
-    r"carrier=(?P<carrier>\S+)"
-)
-_PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)")
-_AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)")
 
 
 def split_run(run: str) -> tuple[str, bool]:
@@ -93,23 +82,23 @@ def net_checks(output: str, guest_logs: dict[str, str]) -> list[Result]:
     texts = {"dom0": output, "sg-a": guest_logs.get("sg-a", "")}
     out = []
     for domain, text in texts.items():
-        up = [m for m in _NET.finditer(text) if m["dom"] == domain]
+        up = [m for m in protocol.NET.iter(text) if m["dom"] == domain]
         ok = bool(up) and up[-1]["state"] == "up" and up[-1]["carrier"] == "1"
         why = (
             f"{domain}: if={up[-1]['ifc']} state={up[-1]['state']} carrier={up[-1]['carrier']}"
             if up
-            else f"{domain} reported no SGKIT-NET line"
+            else f"{domain} reported no {protocol.NET.name} line"
         )
         out.append(result(f"link_up_{domain}", ok, why))
         peer = "sg-a" if domain == "dom0" else "dom0"
-        pings = [m["rc"] for m in _PING.finditer(text) if m["src"] == domain]
+        pings = [m["rc"] for m in protocol.PING.iter(text) if m["src"] == domain]
         why = f"ping from {domain} exited {pings[-1]}" if pings else f"{domain} reported no ping"
         out.append(result(f"ping_{domain}_to_{peer}", pings[-1:] == ["0"], why))
-    after = _AFTER.search(output)
+    after = protocol.NET_AFTER.first(output)
     why = (
         f"dom0's {after['ifc']} carrier={after['carrier']} after sg-a was destroyed"
         if after
-        else "dom0 reported no SGKIT-NET-AFTER line"
+        else f"dom0 reported no {protocol.NET_AFTER.name} line"
     )
     out.append(result("dom0_carrier_lost_on_destroy", bool(after) and after["carrier"] == "0", why))
     return out
@@ -127,19 +116,22 @@ def checks(output: str, guest_logs: dict[str, str]) -> list[Result]:
     def result(test: str, ok: bool, why: str) -> Result:
         return Result("host", "deploy-domus", test, "pass" if ok else "fail", None if ok else why)
 
-    failed = [f"{m['what']} rc={m['rc']}" for m in _STEP.finditer(output) if m["rc"] != "0"]
+    failed = [f"{m['what']} rc={m['rc']}" for m in protocol.STEP.iter(output) if m["rc"] != "0"]
     out = [result("dom0_setup", not failed, "steps failed: " + ", ".join(failed))]
-    states = {m["name"]: (m["state"], m["seconds"]) for m in _DOMU.finditer(output)}
+    states = {m["name"]: (m["state"], m["seconds"]) for m in protocol.DOMU.iter(output)}
     for name in DOMUS:
         state, seconds = states.get(name, ("unreported", "0"))
         log = guest_logs.get(name, "")
         why = f"dom0 saw it end as {state!r} after {seconds}s"
-        if "SGKIT-DONE" not in log:
-            why += "; its console has no SGKIT-DONE"
-        out.append(result(f"{name}_finished", state == "done" and "SGKIT-DONE" in log, why))
-    left = _LEFT.search(output)
+        done = protocol.DONE.seen(log)
+        if not done:
+            why += f"; its console has no {protocol.DONE.name}"
+        out.append(result(f"{name}_finished", state == "done" and done, why))
+    left = protocol.DOMAINS_LEFT.first(output)
     if left is None:
-        out.append(result("no_domain_left", False, "the script printed no SGKIT-DOMAINS-LEFT"))
+        out.append(
+            result("no_domain_left", False, f"the script printed no {protocol.DOMAINS_LEFT.name}")
+        )
     else:
         names = left["names"].strip() or "nothing"
         out.append(result("no_domain_left", left["count"] == "0", f"xl list still shows {names}"))
@@ -217,7 +209,7 @@ def run_with_domus(
     result.results += checks(done.stdout, guest_logs)
     if net:
         result.results += net_checks(done.stdout, guest_logs)
-    if "SGKIT-DOMUS-DONE" not in done.stdout:
+    if not protocol.DOMUS_DONE.seen(done.stdout):
         tail = done.stdout.strip()[-300:] or "no output"
         result.results.append(
             Result(

@@ -17,7 +17,6 @@ numbers are slow; the ratios sgnet / netfront are the result.  Output:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from sgkit.errors import KitError
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import guest_script
 from sgkit.lab.net import LabExtras, Link, boot_net_lab, iperf_summary, parse_stats
+from sgkit.report import protocol
 
 DRIVERS = ("sgnet", "netfront")
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
@@ -39,20 +39,6 @@ VIF_SUBNET = "10.78.1"
 # Hypercalls that move or signal data (the rest is mostly timers and scheduling):
 # 13 multicall, 20 grant_table_op, 32 event_channel_op, 47 sg_op.
 IO_HYPERCALLS = {13: "multicall", 20: "grant_table_op", 32: "event_channel_op", 47: "sg_op"}
-
-_SNAP = re.compile(
-    r"SGKIT-BENCH-SNAP drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
-    r" side=(?P<side>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)"
-)
-_HC = re.compile(
-    r"SGKIT-BENCH-HC drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
-    r" hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)"
-)
-_RUN = re.compile(
-    r"SGKIT-BENCH-RUN drv=(?P<drv>\S+) test=(?P<test>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)"
-)
-_PING = re.compile(r"SGKIT-BENCH-PING drv=(?P<drv>\S+) rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)")
-_IF = re.compile(r"SGKIT-BENCH-IF sgnet=(?P<sgnet>\S+) netfront=(?P<netfront>\S+)")
 
 
 def bench_conf(seconds: int, port: int = 5300) -> str:
@@ -69,29 +55,29 @@ def bench_conf(seconds: int, port: int = 5300) -> str:
 def parse_console(text: str) -> dict[str, Any]:
     """The raw readings: snapshots, hypercall arrays, iperf3 runs, pings."""
     snaps: dict[tuple[str, str, str, str], dict[str, dict[str, int]]] = {}
-    for m in _SNAP.finditer(text):
+    for m in protocol.BENCH_SNAP.iter(text):
         key = (m["drv"], m["test"], m["when"], m["side"])
         snaps.setdefault(key, {})[m["ifc"]] = parse_stats(m["rest"])
     calls: dict[tuple[str, str, str], list[int]] = {}
-    for m in _HC.finditer(text):
+    for m in protocol.BENCH_HC.iter(text):
         values = [int(v) for v in m["values"].split()]
         calls[(m["drv"], m["test"], m["when"])] = values or [int(m["total"])]
     runs: dict[tuple[str, str], dict[str, Any]] = {}
-    for m in _RUN.finditer(text):
+    for m in protocol.BENCH_RUN.iter(text):
         entry: dict[str, Any] = {"rc": int(m["rc"])}
         try:
             entry.update(iperf_summary(json.loads(m["json"])))
         except (ValueError, TypeError, AttributeError) as e:
             entry["error"] = f"unreadable iperf3 JSON: {e}"
         runs[(m["drv"], m["test"])] = entry
-    for m in _PING.finditer(text):
+    for m in protocol.BENCH_PING.iter(text):
         parts = m["rtt"].split("/")
         entry = {"rc": int(m["rc"])}
         if len(parts) >= 3:
             entry.update(rtt_min_ms=float(parts[0]), rtt_avg_ms=float(parts[1]))
             entry["rtt_max_ms"] = float(parts[2])
         runs[(m["drv"], "ping")] = entry
-    ifs = _IF.search(text)
+    ifs = protocol.BENCH_IF.first(text)
     names = {"sgnet": ifs["sgnet"], "netfront": ifs["netfront"]} if ifs else {}
     return {"snaps": snaps, "calls": calls, "runs": runs, "dom0_if": names}
 
@@ -221,7 +207,7 @@ def analyse(text: str) -> dict[str, Any]:
         "headline": heads,
         "ratios_sgnet_over_netfront": ratios(heads),
         "interfaces_dom0": raw["dom0_if"],
-        "complete": "SGKIT-BENCH-END" in text,
+        "complete": protocol.BENCH_END.seen(text),
     }
 
 
@@ -269,7 +255,9 @@ def summarize(analysis: Mapping[str, Any]) -> str:
             f"{metric + ' (' + unit + ')':36.36} {_fmt(a):>12} {_fmt(b):>12} {_fmt(r):>15}"
         )
     if not analysis["complete"]:
-        lines.append("warning: the bench did not reach SGKIT-BENCH-END (see console.log)")
+        lines.append(
+            f"warning: the bench did not reach {protocol.BENCH_END.name} (see console.log)"
+        )
     return "\n".join(lines)
 
 

@@ -38,19 +38,11 @@ from sgkit.images.dom0_rootfs import concatenate, pack_files
 from sgkit.images.initramfs import guest_script
 from sgkit.lab.qemu import BootResult, BootSpec, boot
 from sgkit.paths import builds_dir
+from sgkit.report import protocol
 
-LAB_DONE_MARKER = "SGKIT-LAB-DONE"
 XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
 DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
 MEMORY_MB = 3072
-
-_MARKER = re.compile(
-    r"SGKIT-(?P<kind>GUEST-LOG|DOM0-BEFORE|DOM0-AFTER|XL-DMESG)-(?P<edge>BEGIN|END)"
-    r"(?: +(?P<name>\S+))?\s*$"
-)
-_FREE = re.compile(r"SGKIT-FREE-MEMORY before=(?P<before>\d*) after=(?P<after>\d*)")
-_DOMU = re.compile(r"SGKIT-DOMU (?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)")
-_STEP = re.compile(r"SGKIT-STEP (?P<what>\S+) rc=(?P<rc>-?\d+)")
 
 
 @dataclass
@@ -72,9 +64,9 @@ def split_console(text: str) -> LabConsole:
     current: tuple[str, str | None] | None = None
     for raw in text.splitlines():
         line = raw.rstrip("\r")
-        found = _MARKER.search(line)
+        found = protocol.block_edge(line)
         if found:
-            key = (found["kind"], found["name"])
+            key = (found["name"], found["label"])
             if found["edge"] == "BEGIN":
                 current = key
                 sections[key] = []
@@ -89,25 +81,24 @@ def split_console(text: str) -> LabConsole:
     console = LabConsole(dom0="\n".join(outside) + "\n")
     for (kind, name), lines in sections.items():
         body = "\n".join(lines) + "\n"
-        if kind == "GUEST-LOG" and name:
+        if kind == protocol.GUEST_LOG.name and name:
             console.guests[name] = body
-        elif kind == "DOM0-BEFORE":
+        elif kind == protocol.DOM0_BEFORE.name:
             console.dom0_before = body
-        elif kind == "DOM0-AFTER":
+        elif kind == protocol.DOM0_AFTER.name:
             console.dom0_after = body
-        elif kind == "XL-DMESG":
+        elif kind == protocol.XL_DMESG.name:
             console.xl_dmesg = body
     if current is not None:
         kind, name = current
+        kind = kind.removeprefix("SGKIT-")
         console.unterminated.append(f"{kind} {name}" if name else kind)
     return console
 
 
 def free_memory(text: str) -> tuple[int, int] | None:
     """``xl info`` free_memory (MB) before the domUs were created and after they were destroyed."""
-    found = None
-    for match in _FREE.finditer(text):
-        found = match  # the last one counts
+    found = protocol.FREE_MEMORY.last(text)
     if found is None or not found["before"] or not found["after"]:
         return None
     return int(found["before"]), int(found["after"])
@@ -115,11 +106,11 @@ def free_memory(text: str) -> tuple[int, int] | None:
 
 def domu_states(text: str) -> dict[str, tuple[str, int]]:
     """How each domU ended as dom0 saw it: name -> (done|timeout|gone, seconds)."""
-    return {m["name"]: (m["state"], int(m["seconds"])) for m in _DOMU.finditer(text)}
+    return {m["name"]: (m["state"], int(m["seconds"])) for m in protocol.DOMU.iter(text)}
 
 
 def failed_steps(text: str) -> list[str]:
-    return [f"{m['what']} rc={m['rc']}" for m in _STEP.finditer(text) if m["rc"] != "0"]
+    return [f"{m['what']} rc={m['rc']}" for m in protocol.STEP.iter(text) if m["rc"] != "0"]
 
 
 def lab_conf(settings: Mapping[str, str]) -> str:
@@ -204,7 +195,11 @@ def boot_lab(
         accel=accel,
     )
     result = boot(
-        spec, out / "console.log", timeout_s=timeout_s, done_marker=LAB_DONE_MARKER, label=label
+        spec,
+        out / "console.log",
+        timeout_s=timeout_s,
+        done_marker=protocol.LAB_DONE.name,
+        label=label,
     )
     text = result.log.read_text(errors="replace")
     console = split_console(text)

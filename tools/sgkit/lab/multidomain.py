@@ -46,44 +46,18 @@ from sgkit.lab.boot import (
 )
 from sgkit.lab.smoke import ENOSYS, stock_xen
 from sgkit.paths import results_dir
-from sgkit.report import ktap, publish
+from sgkit.report import ktap, protocol, publish
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
-GLOBAL_KEYS = ("regs", "pinned_pages", "bindings", "addrs", "domains")
-
-_LEFT = re.compile(r"SGKIT-DOMAINS-LEFT count=(?P<count>\d+) ?(?P<names>.*)")
-
-
-def query_of(text: str) -> dict[str, str] | None:
-    """The fields of the first ``sgtest.query`` diagnostic in ``text``'s KTAP."""
-    return next((f for d in ktap.parse(text) if (f := ktap.diag_fields(d, "sgtest.query"))), None)
-
-
-def global_of(text: str | None) -> dict[str, int] | None:
-    """The hypervisor-wide counters of the first ``sgtest.global`` line, if any.
-
-    None when the line is missing (a hypervisor or sgtest that does not
-    report them yet) or any of ``GLOBAL_KEYS`` is missing or not a number.
-    """
-    if not text:
-        return None
-    for doc in ktap.parse(text):
-        fields = ktap.diag_fields(doc, "sgtest.global")
-        if fields is None:
-            continue
-        if not all(fields.get(key, "").isdigit() for key in GLOBAL_KEYS):
-            return None
-        return {key: int(fields[key]) for key in GLOBAL_KEYS}
-    return None
 
 
 def _global_text(counters: dict[str, int] | None) -> str:
     if counters is None:
         return "not reported"
-    return " ".join(f"{key}={counters[key]}" for key in GLOBAL_KEYS)
+    return " ".join(f"{key}={counters[key]}" for key in protocol.GLOBAL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -166,9 +140,12 @@ def run_lab_test(
     queries: dict[str, dict[str, str] | None] = {}
     for domain, body in [("dom0", console.dom0), *console.guests.items()]:
         results += publish.results_from_ktap(ktap.parse(body, domain=domain), domain)
-        queries[domain] = query_of(body)
-    dom0_after = query_of(console.dom0_after) if console.dom0_after else None
-    global_counters = (global_of(console.dom0_before), global_of(console.dom0_after))
+        queries[domain] = protocol.query_of(body)
+    dom0_after = protocol.query_of(console.dom0_after) if console.dom0_after else None
+    global_counters = (
+        protocol.global_of(console.dom0_before),
+        protocol.global_of(console.dom0_after),
+    )
     memory = free_memory(text)
     states = domu_states(text)
     failed = failed_steps(console.dom0)
@@ -264,18 +241,24 @@ def host_checks(
             problems.append(f"dom0 saw the domU end as {state!r} after {seconds}s")
         if log is None:
             problems.append("its console log is missing from the serial log")
-        elif "SGKIT-DONE" not in log:
-            problems.append("its console log has no SGKIT-DONE")
+        elif not protocol.DONE.seen(log):
+            problems.append(f"its console log has no {protocol.DONE.name}")
         out.append(check(f"{name}_finished", not problems, "; ".join(problems)))
     if memory is None:
-        out.append(check("free_memory_returned", False, "dom0 printed no SGKIT-FREE-MEMORY line"))
+        out.append(
+            check(
+                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
+            )
+        )
     else:
         before, after = memory
         why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
         out.append(check("free_memory_returned", before == after, why))
-    left = _LEFT.search(console.dom0)
+    left = protocol.DOMAINS_LEFT.first(console.dom0)
     if left is None:
-        out.append(check("no_domain_left", False, "dom0 printed no SGKIT-DOMAINS-LEFT line"))
+        out.append(
+            check("no_domain_left", False, f"dom0 printed no {protocol.DOMAINS_LEFT.name} line")
+        )
     else:
         why = f"after xl destroy, xl list still shows: {left['names'].strip() or 'nothing'}"
         out.append(check("no_domain_left", left["count"] == "0", why))

@@ -44,7 +44,7 @@ from sgkit.lab.boot import (
 )
 from sgkit.lab.qemu import BootResult
 from sgkit.paths import results_dir
-from sgkit.report import publish
+from sgkit.report import protocol, publish
 
 SUITE = "sgnet"
 
@@ -80,46 +80,7 @@ DEFAULT_IPERF = ("sg-a",)
 # The iperf3 runs dom0 makes to each server (sgnet-lab.sh), in order.
 IPERF_TESTS = ("tcp", "tcp-reverse", "tcp-nooffload", "udp", "udp-reverse", "flood")
 
-_NET = re.compile(
-    r"SGKIT-NET (?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
-    r" carrier=(?P<carrier>\S+)(?: mtu=(?P<mtu>\d+))?"
-)
-_PING = re.compile(r"SGKIT-PING from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)")
-_STAT = re.compile(r"SGKIT-NETSTAT (?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)")
-_AFTER = re.compile(r"SGKIT-NET-AFTER dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)")
-_RELOAD = re.compile(
-    r"SGKIT-RELOAD (?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)"
-)
-_BIGPING = re.compile(
-    r"SGKIT-BIGPING from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ size=(?P<size>\d+) rc=(?P<rc>-?\d+)"
-)
-_ETHTOOL_K = re.compile(
-    r"SGKIT-ETHTOOL-K if=(?P<ifc>\S+) off=(?P<off>-?\d+) tso=(?P<tso>\S+) tx=(?P<tx>\S+)"
-    r" on=(?P<on>-?\d+)"
-)
-_PAUSED = re.compile(
-    r"SGKIT-PAUSED-BURST to=(?P<to>\S+) pause=(?P<pause>-?\d+) full=(?P<full>\d) seconds=\d+"
-    r" resume=(?P<resume>-?\d+) rc=(?P<rc>-?\d+) sent=(?P<sent>\d+) received=(?P<received>\d+)"
-)
-_BACKEND_RELOAD = re.compile(
-    r"SGKIT-BACKEND-RELOAD dom=(?P<dom>\S+) to=(?P<to>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+)"
-    r" fe_state=(?P<state>\S+) insmod=(?P<i>-?\d+) rc=(?P<rc>-?\d+)"
-)
-_BURST = re.compile(
-    r"SGKIT-BURST from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
-    r" sent=(?P<sent>\d+) received=(?P<received>\d+)"
-)
-_INSMOD = re.compile(r"SGKIT-INSMOD (?P<mod>\S+) rc=(?P<rc>-?\d+)")
 _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
-_IPERF = re.compile(
-    r"SGKIT-IPERF test=(?P<test>\S+) to=(?P<to>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)"
-)
-_TCPEXT = re.compile(r"SGKIT-TCPEXT (?P<when>\S+)(?P<rest>[^\n]*)")
-_FLOOD_PING = re.compile(r"SGKIT-FLOOD-PING to=(?P<to>\S+) rc=(?P<rc>-?\d+)")
-_BUSY = re.compile(
-    r"SGKIT-BUSY-DESTROY dom=(?P<dom>\S+) running=(?P<running>\d) destroy=(?P<destroy>-?\d+)"
-    r" carrier=(?P<carrier>\S+) client=(?P<client>\S+) seconds=(?P<seconds>\d+)"
-)
 _OOPS = re.compile(r"^.*(?:\bBUG:|\bOops\b|WARNING: CPU:|Kernel panic).*$", re.MULTILINE)
 
 
@@ -204,7 +165,7 @@ def iperf_summary(data: dict[str, Any]) -> dict[str, Any]:
 def iperf_results(text: str) -> dict[str, dict[str, Any]]:
     """Every SGKIT-IPERF line of dom0: ``test -> {rc, to, ...summary}``."""
     found: dict[str, dict[str, Any]] = {}
-    for m in _IPERF.finditer(text):
+    for m in protocol.IPERF.iter(text):
         entry: dict[str, Any] = {"rc": int(m["rc"]), "to": m["to"]}
         try:
             entry.update(iperf_summary(json.loads(m["json"])))
@@ -249,18 +210,20 @@ def net_results(
         expected.append((fe, link.devid, f"{link.subnet}.1", link.mtu))
     for dom, devid, peer, mtu in expected:
         text = texts.get(dom, "")
-        bigpings = [m for m in _BIGPING.finditer(text) if m["src"] == dom and m["dst"] == peer]
-        nets = [m for m in _NET.finditer(text) if m["dom"] == dom and int(m["devid"]) == devid]
+        bigpings = [m for m in protocol.BIGPING.iter(text) if m["src"] == dom and m["dst"] == peer]
+        nets = [m for m in protocol.NET.iter(text) if m["dom"] == dom and int(m["devid"]) == devid]
         pings = [
             (m, text.count("\n", 0, m.start()))
-            for m in _PING.finditer(text)
+            for m in protocol.PING.iter(text)
             if m["src"] == dom and m["dst"] == peer
         ]
         rounds = 2 if dom in reload else 1
         for n in range(rounds):
             suffix = "" if n == 0 else "_after_reload"
             if len(nets) <= n:
-                results.append(_res(dom, f"link{devid}_up{suffix}", False, "no SGKIT-NET line"))
+                results.append(
+                    _res(dom, f"link{devid}_up{suffix}", False, f"no {protocol.NET.name} line")
+                )
             else:
                 m = nets[n]
                 ok = m["state"] == "up" and m["carrier"] == "1"
@@ -268,7 +231,9 @@ def net_results(
                 results.append(_res(dom, f"link{devid}_up{suffix}", ok, why))
                 measured["interfaces"][f"{dom}/{devid}"] = m["ifc"]
             if len(pings) <= n:
-                results.append(_res(dom, f"ping_{peer}{suffix}", False, "no SGKIT-PING line"))
+                results.append(
+                    _res(dom, f"ping_{peer}{suffix}", False, f"no {protocol.PING.name} line")
+                )
                 continue
             m, line_no = pings[n]
             rtt = ping_rtt(text, line_no)
@@ -279,9 +244,9 @@ def net_results(
                 shown = nets[n]["mtu"] if len(nets) > n else None
                 found = bigpings[n : n + 1]
                 results.append(bigping_check(dom, peer, mtu, found, suffix, shown))
-    bursts = list(_BURST.finditer(console.dom0))
+    bursts = list(protocol.BURST.iter(console.dom0))
     for text in texts.values():
-        for m in _STAT.finditer(text):
+        for m in protocol.NETSTAT.iter(text):
             measured["stats"][f"{m['dom']}/{m['ifc']}"] = parse_stats(m["rest"])
     for m in bursts:
         sent, received = int(m["sent"]), int(m["received"])
@@ -295,9 +260,9 @@ def net_results(
         }
         results.append(burst_check(m["src"], m["dst"], m["rc"], sent, received, arrived))
     for dom in reload:
-        found = [m for m in _RELOAD.finditer(texts.get(dom, "")) if m["dom"] == dom]
+        found = [m for m in protocol.RELOAD.iter(texts.get(dom, "")) if m["dom"] == dom]
         ok = bool(found) and found[-1]["u"] == found[-1]["r"] == found[-1]["i"] == "0"
-        why = found[-1].group(0) if found else "no SGKIT-RELOAD line"
+        why = found[-1].group(0) if found else f"no {protocol.RELOAD.name} line"
         results.append(_res(dom, "unload_reload", ok, why))
     if iperf:
         results += _iperf_checks(console.dom0, measured)
@@ -336,7 +301,7 @@ def bigping_check(
     fragment the ping and it would pass at any MTU."""
     name = f"bigping_{peer}{suffix}"
     if not found:
-        return _res(dom, name, False, "no SGKIT-BIGPING line")
+        return _res(dom, name, False, f"no {protocol.BIGPING.name} line")
     m = found[0]
     size = int(m["size"])
     ok = m["rc"] == "0" and size == mtu - 28 and shown == str(mtu)
@@ -364,9 +329,9 @@ def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[publish.Resu
     ok = gso > 0 and csum > 0
     why = f"TCP domU -> dom0: dom0 received {gso} GSO frames, {csum} with partial checksums"
     out.append(_res("dom0", "tcp_reverse_gso_received", ok, why))
-    found = list(_ETHTOOL_K.finditer(dom0))
+    found = list(protocol.ETHTOOL_K.iter(dom0))
     if not found:
-        out.append(_res("dom0", "ethtool_offload_off", False, "no SGKIT-ETHTOOL-K line"))
+        out.append(_res("dom0", "ethtool_offload_off", False, f"no {protocol.ETHTOOL_K.name} line"))
         return out
     m = found[-1]
     packets = delta("dom0-preoff", "dom0-postoff", "tx_packets")
@@ -392,10 +357,12 @@ def tcp_order_check(dom0: str, measured: dict[str, Any]) -> publish.Result:
     queued out of order (as the receiver of tcp-reverse); the sender-side
     reordering counters are recorded in ``measured["tcp_reorder"]``.
     """
-    snaps = {m["when"]: parse_stats(m["rest"]) for m in _TCPEXT.finditer(dom0)}
+    snaps = {m["when"]: parse_stats(m["rest"]) for m in protocol.TCPEXT.iter(dom0)}
     before, after = snaps.get("pretcp"), snaps.get("posttcp")
     if before is None or after is None:
-        return _res("dom0", "tcp_in_order", False, "no SGKIT-TCPEXT pretcp/posttcp lines")
+        return _res(
+            "dom0", "tcp_in_order", False, f"no {protocol.TCPEXT.name} pretcp/posttcp lines"
+        )
     delta = {k: after[k] - before[k] for k in after if k in before}
     measured["tcp_reorder"] = delta
     if "TCPOFOQueue" not in delta:
@@ -411,7 +378,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     for test in IPERF_TESTS:
         run = runs.get(test)
         if run is None:
-            out.append(_res("dom0", f"iperf_{test}", False, "no SGKIT-IPERF line"))
+            out.append(_res("dom0", f"iperf_{test}", False, f"no {protocol.IPERF.name} line"))
             continue
         ok = run["rc"] == 0 and "error" not in run and run.get("received_mbps", 0) > 0
         why = f"iperf3 rc={run['rc']} {run.get('error') or ''}".strip()
@@ -425,7 +392,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
         key: counter_delta(stats, "dom0-preflood", "dom0-postflood", key)
         for key in ("tx_packets", "tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
     }
-    pings = [m for m in _FLOOD_PING.finditer(dom0)]
+    pings = [m for m in protocol.FLOOD_PING.iter(dom0)]
     ok = bool(pings) and all(m["rc"] == "0" for m in pings)
     why = "ping after the flood: " + (", ".join(m["rc"] for m in pings) or "not run")
     out.append(_res("dom0", "ping_after_flood", ok, why))
@@ -446,9 +413,11 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
 def backend_reload_check(dom0: str) -> publish.Result:
     """dom0 reloaded sgnet (its backend) while the domU's frontend showed Connected (4),
     and the domU answered over the link again."""
-    found = list(_BACKEND_RELOAD.finditer(dom0))
+    found = list(protocol.BACKEND_RELOAD.iter(dom0))
     if not found:
-        return _res("dom0", "backend_reload_reconnects", False, "no SGKIT-BACKEND-RELOAD line")
+        return _res(
+            "dom0", "backend_reload_reconnects", False, f"no {protocol.BACKEND_RELOAD.name} line"
+        )
     m = found[-1]
     ok = (m["u"], m["r"], m["state"], m["i"], m["rc"]) == ("0", "0", "4", "0", "0")
     why = (
@@ -464,9 +433,9 @@ def paused_burst_checks(
     """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
     (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
     resuming must grant credit and bring every reply up through dom0's sgnet."""
-    found = list(_PAUSED.finditer(dom0))
+    found = list(protocol.PAUSED_BURST.iter(dom0))
     if not found:
-        why = "no SGKIT-PAUSED-BURST line"
+        why = f"no {protocol.PAUSED_BURST.name} line"
         return [
             _res("dom0", "flood_full_receive_pool", False, why),
             _res("dom0", "paused_burst_resumed", False, why),
@@ -540,21 +509,25 @@ def host_checks(
     for name in domus:
         state, seconds = states.get(name, ("unreported", 0))
         log = console.guests.get(name) or ""
-        ok = state == "done" and "SGKIT-DONE" in log
+        ok = state == "done" and protocol.DONE.seen(log)
         why = f"dom0 saw the domU end as {state!r} after {seconds}s"
         out.append(check(f"{name}_finished", ok, why))
     if memory is None:
-        out.append(check("free_memory_returned", False, "dom0 printed no SGKIT-FREE-MEMORY line"))
+        out.append(
+            check(
+                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
+            )
+        )
     else:
         why = f"xl info free_memory was {memory[0]} MB before create, {memory[1]} MB after destroy"
         out.append(check("free_memory_returned", memory[0] == memory[1], why))
-    after = list(_AFTER.finditer(console.dom0))
+    after = list(protocol.NET_AFTER.iter(console.dom0))
     ok = bool(after) and all(m["carrier"] == "0" for m in after)
     why = "dom0's links after the domUs died: " + (
         ", ".join(f"{m['ifc']} carrier={m['carrier']}" for m in after) or "not reported"
     )
     out.append(check("dom0_carrier_lost", ok, why))
-    for m in _BUSY.finditer(console.dom0):
+    for m in protocol.BUSY_DESTROY.iter(console.dom0):
         ok = m["running"] == "1" and m["destroy"] == "0" and m["carrier"] == "0"
         why = (
             f"{m['dom']} destroyed with iperf3 running={m['running']}: xl destroy rc="
@@ -564,7 +537,9 @@ def host_checks(
     oops = _OOPS.findall(console.dom0 + (console.dom0_after or ""))
     why = "dom0's kernel complained: " + " | ".join(line.strip() for line in oops[:3])
     out.append(check("dom0_no_oops", not oops, why))
-    reload = [m["rc"] for m in _INSMOD.finditer(console.dom0_after or "") if m["mod"] == "sgnet"]
+    reload = [
+        m["rc"] for m in protocol.INSMOD.iter(console.dom0_after or "") if m["module"] == "sgnet"
+    ]
     why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
     out.append(check("dom0_sgnet_reloaded", reload == ["0"], why))
     if console.unterminated:

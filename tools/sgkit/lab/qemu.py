@@ -24,15 +24,13 @@ from pathlib import Path
 from sgkit import progress
 from sgkit.errors import KitError
 from sgkit.procs import require
+from sgkit.report import protocol
 from sgkit.report.console_log import ConsoleWatcher, Verdict
 
 
 def qemu_binary() -> str:
     """qemu-system-x86_64, or the QEMU build named by $SGKIT_QEMU."""
     return os.environ.get("SGKIT_QEMU") or "qemu-system-x86_64"
-
-
-DONE_MARKER = "SGKIT-DONE"
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ def boot(
     spec: BootSpec,
     log: Path,
     timeout_s: float = 600.0,
-    done_marker: str = DONE_MARKER,
+    done_marker: str = protocol.DONE.name,
     label: str = "lab",
 ) -> BootResult:
     """Boot and watch; always returns with QEMU stopped."""

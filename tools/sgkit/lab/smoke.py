@@ -36,7 +36,7 @@ from sgkit.errors import KitError
 from sgkit.images.initramfs import build_initramfs, guest_script
 from sgkit.lab.qemu import BootSpec, boot
 from sgkit.paths import builds_dir, results_dir
-from sgkit.report import ktap, publish
+from sgkit.report import ktap, protocol, publish
 
 ENOSYS = -38
 
@@ -160,7 +160,7 @@ def run_smoke(
     text = result.log.read_text(errors="replace")
     docs = ktap.parse(text, domain="dom0")
     results = publish.results_from_ktap(docs, "dom0")
-    query = next((f for d in docs if (f := ktap.diag_fields(d, "sgtest.query"))), None)
+    query = protocol.query_of(text)
     results.append(_expectation(hypervisor, xen, query, text, limits))
     if xsm:
         results.append(xsm_check(xsm, text))

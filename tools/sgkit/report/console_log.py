@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DONE_MARKER = "SGKIT-DONE"
 VERDICT_KINDS = ("ok", "xen_panic", "kernel_panic", "oops", "hang", "qemu_error", "incomplete")
 
 
@@ -72,7 +71,7 @@ class ConsoleWatcher:
     ``lines`` counts complete lines.
     """
 
-    def __init__(self, done_marker: str = DONE_MARKER, warnings_fatal: bool = True) -> None:
+    def __init__(self, done_marker: str, warnings_fatal: bool = True) -> None:
         self.done_marker = done_marker
         self.warnings_fatal = warnings_fatal
         self.verdict: Verdict | None = None
@@ -115,7 +114,7 @@ class ConsoleWatcher:
         return None
 
 
-def classify(text: str, done_marker: str = DONE_MARKER, warnings_fatal: bool = True) -> Verdict:
+def classify(text: str, done_marker: str, warnings_fatal: bool = True) -> Verdict:
     """Whole-log verdict: the first fatal line wins; else "ok" if the done marker
     appears; else "incomplete"."""
     watcher = ConsoleWatcher(done_marker, warnings_fatal)

@@ -68,6 +68,18 @@ def test_run_failure_carries_output_and_fix():
         run(["sh", "-c", "echo boom; exit 3"], what="sh", fix="do X")
 
 
+def test_run_bounds_time_and_names_the_bound():
+    with pytest.raises(KitError, match=r"a nap did not finish within 1s") as err:
+        run(["sleep", "5"], timeout=1, what="a nap", fix="wake it")
+    assert err.value.fix == "wake it"
+
+
+def test_run_without_check_returns_the_failure_and_feeds_stdin():
+    assert run(["sh", "-c", "exit 3"], check=False).returncode == 3
+    assert run(["cat"], input="text in\n").stdout == "text in\n"
+    assert run(["cat"], input=b"\x00bytes").stdout == b"\x00bytes"
+
+
 def test_qemu_argv_refuses_commas(tmp_path):
     bad = tmp_path / "a,b"
     bad.mkdir()

@@ -10,7 +10,6 @@ interrupted run never leaves a half-unpacked package behind.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -51,9 +50,7 @@ def download(package: str, version: str | None = None) -> Path:
     require("apt-get")
     with tempfile.TemporaryDirectory(dir=debs, prefix=".apt-") as tmp:
         with progress.step(f"apt-get download {spec}"):
-            proc = subprocess.run(
-                ["apt-get", "download", spec], cwd=tmp, capture_output=True, text=True
-            )
+            proc = run(["apt-get", "download", spec], cwd=Path(tmp), check=False)
         if proc.returncode != 0:
             raise KitError(
                 f"apt-get could not download {spec}: {proc.stderr.strip()[-600:]}",

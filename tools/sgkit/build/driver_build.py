@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,15 +42,9 @@ class DriverBuild:
 def source_files(root: Path = LINUX_DRIVER_DIR) -> list[Path]:
     """The driver sources: the files git tracks (or would track) under linux-driver/."""
     try:
-        proc = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "."],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        proc = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "."], cwd=root)
         files = [Path(line) for line in proc.stdout.splitlines() if line]
-    except (OSError, subprocess.CalledProcessError):
+    except KitError:  # not a git checkout, or no git: every file that looks like a source
         files = [
             p.relative_to(root)
             for p in root.rglob("*")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from sgkit import progress
 from sgkit.build.patch_series import RenderedSeries
 from sgkit.build.trees import copy_tree, sync_tree
 from sgkit.errors import KitError
-from sgkit.procs import require
+from sgkit.procs import require, run
 
 APPLIED_MARKER = ".sgkit-applied.json"
 
@@ -75,10 +74,10 @@ def apply_series(
 def _apply_one(patch: Path, tree: Path, xen: str) -> list[str]:
     base = ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-F0"]
     base += ["-d", str(tree), "-i", str(patch)]
-    dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True)
+    dry = run([*base, "--dry-run"], check=False)
     if dry.returncode != 0:
         raise _failure(patch, dry.stdout + dry.stderr, xen)
-    done = subprocess.run(base, capture_output=True, text=True)
+    done = run(base, check=False)
     if done.returncode != 0:  # pragma: no cover - the dry run said it applies
         raise _failure(patch, done.stdout + done.stderr, xen)
     notes = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import os
-import subprocess
 import time
 from pathlib import Path
 
 from sgkit.build.patch_series import RenderedSeries, format_diffstat
+from sgkit.errors import KitError
+from sgkit.procs import run
 
 GIT_VERSION_TRAILER = "sgkit"
 
@@ -23,13 +24,9 @@ GIT_VERSION_TRAILER = "sgkit"
 def default_author(fallback: str) -> str:
     """``Name <email>`` from git config, else the series' author."""
     try:
-        name = subprocess.run(
-            ["git", "config", "user.name"], capture_output=True, text=True
-        ).stdout.strip()
-        mail = subprocess.run(
-            ["git", "config", "user.email"], capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
+        name = run(["git", "config", "user.name"], check=False).stdout.strip()
+        mail = run(["git", "config", "user.email"], check=False).stdout.strip()
+    except KitError:  # no git
         return fallback
     return f"{name} <{mail}>" if name and mail else fallback
 

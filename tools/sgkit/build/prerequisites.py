@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from sgkit import progress
 from sgkit.build.kernels import DEFAULT_KERNEL, headers_package
 from sgkit.errors import KitError
+from sgkit.procs import run
 
 # Package -> why the kit needs it.
 PACKAGES: dict[str, str] = {
@@ -69,9 +69,7 @@ def _sudo() -> list[str]:
 def missing_packages(packages: list[str]) -> list[str]:
     missing = []
     for pkg in packages:
-        proc = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True
-        )
+        proc = run(["dpkg-query", "-W", "-f=${Status}", pkg], check=False)
         if "install ok installed" not in proc.stdout:
             missing.append(pkg)
     return missing
@@ -151,7 +149,7 @@ def setup(kernel: str | None = None) -> list[str]:
 
 
 def _apt(sudo: list[str], argv: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run([*sudo, *argv], capture_output=True, text=True, env=env)
+    proc = run([*sudo, *argv], env=env, check=False)
     if proc.returncode != 0:
         raise KitError(
             f"{' '.join(argv[:2])} failed:\n{proc.stderr.strip()[-1500:]}",
@@ -166,6 +164,4 @@ def _write_root_file(sudo: list[str], path: Path, text: str) -> None:
         tmp.write_text(text)
         tmp.replace(path)
         return
-    subprocess.run(
-        [*sudo, "tee", str(path)], input=text, text=True, check=True, capture_output=True
-    )
+    run([*sudo, "tee", path], input=text)

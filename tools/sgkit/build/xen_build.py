@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -146,7 +145,7 @@ def build(
 
 
 def _compiler_version() -> str:
-    proc = subprocess.run(["gcc", "--version"], capture_output=True, text=True)
+    proc = run(["gcc", "--version"], check=False)
     return proc.stdout.splitlines()[0] if proc.stdout else "unknown"
 
 

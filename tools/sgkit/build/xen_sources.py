@@ -27,7 +27,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import urllib.error
@@ -189,11 +188,10 @@ def _fetch_debian(source: Source, staging: Path) -> None:
         download.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=download.parent, prefix=".apt-") as tmp:
             with progress.step(f"apt-get source {package}={version}"):
-                proc = subprocess.run(
+                proc = run(
                     ["apt-get", "source", "--download-only", f"{package}={version}"],
-                    cwd=tmp,
-                    capture_output=True,
-                    text=True,
+                    cwd=Path(tmp),
+                    check=False,
                 )
             if proc.returncode != 0:
                 raise KitError(

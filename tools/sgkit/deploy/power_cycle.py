@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from sgkit.errors import KitError
+from sgkit.procs import run
 
 TIMEOUT_S = 120.0
 
 
 def power_cycle(command: str, host: str, timeout_s: float = TIMEOUT_S) -> str:
     """Run ``command`` with ``sh -c`` (``SGKIT_HOST`` set); its output, or a KitError."""
-    try:
-        done = subprocess.run(
-            ["sh", "-c", command],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env={**os.environ, "SGKIT_HOST": host},
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as e:
-        raise KitError(
-            f"{host}: the power-cycle command did not finish within {timeout_s:.0f}s: {command}",
-            "check the BMC address and credentials; power-cycle the host by hand",
-        ) from e
+    done = run(
+        ["sh", "-c", command],
+        env={"SGKIT_HOST": host},
+        input="",  # never waits on a prompt
+        timeout=timeout_s,
+        check=False,
+        what=f"{host}: the power-cycle command ({command})",
+        fix="check the BMC address and credentials; power-cycle the host by hand",
+    )
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         raise KitError(

@@ -25,7 +25,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -275,9 +274,7 @@ def pack_cpio(root: Path, out: Path) -> None:
         "cpio --quiet --null -o -H newc -R 0:0 --reproducible | gzip -1 -n > "
         + shlex.quote(str(out))
     )
-    proc = subprocess.run(["bash", "-c", script], cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise KitError(f"packing {root} as cpio failed: {proc.stderr.strip()[-600:]}")
+    run(["bash", "-c", script], cwd=root, what=f"packing {root} as cpio")
 
 
 def pack_files(
@@ -329,7 +326,7 @@ def _remove_tree(path: Path) -> None:
     if not path.exists():
         return
     for point in _mounts_under(path):
-        subprocess.run(["umount", "-l", point], capture_output=True)
+        run(["umount", "-l", point], check=False)
     left = _mounts_under(path)
     if left:
         raise KitError(

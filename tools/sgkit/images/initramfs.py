@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from sgkit.build.debian_packages import unpacked
 from sgkit.errors import KitError
 from sgkit.paths import GUEST_DIR
-from sgkit.procs import require
+from sgkit.procs import require, run
 
 
 def busybox() -> Path:
@@ -54,14 +53,12 @@ def build_initramfs(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
         entries = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-        proc = subprocess.run(
+        proc = run(
             ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
             cwd=root,
             input=("\n".join([".", *entries]) + "\n").encode(),
-            capture_output=True,
+            what=f"cpio of {out.name}",
         )
-        if proc.returncode != 0:
-            raise KitError(f"cpio failed: {proc.stderr.decode(errors='replace').strip()}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(out.name + ".tmp")
     with gzip.GzipFile(tmp_out, "wb", compresslevel=1, mtime=0) as gz:

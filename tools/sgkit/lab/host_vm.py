@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -140,12 +139,7 @@ def host_image(xen: str, release: str) -> HostImage:
 
 def _build_disk(raw: Path, mnt: Path, xen: str, release: str, pub: Path, image: Path) -> None:
     run(["truncate", "-s", IMAGE_SIZE, raw])
-    subprocess.run(
-        ["sfdisk", "-q", str(raw)],
-        input="label: dos\nstart=2048, type=83, bootable\n",
-        text=True,
-        check=True,
-    )
+    run(["sfdisk", "-q", raw], input="label: dos\nstart=2048, type=83, bootable\n")
     loop = run(["losetup", "-f", "--show", "-o", str(PART_OFFSET), raw]).stdout.strip()
     mounted: list[Path] = []
     try:
@@ -163,8 +157,8 @@ def _build_disk(raw: Path, mnt: Path, xen: str, release: str, pub: Path, image: 
         core, boot = _grub_images(mnt, raw.parent)
     finally:
         for point in reversed(mounted):
-            subprocess.run(["umount", "-l", str(point)], capture_output=True)
-        subprocess.run(["losetup", "-d", loop], capture_output=True)
+            run(["umount", "-l", point], check=False)
+        run(["losetup", "-d", loop], check=False)
     _install_grub_mbr(raw, core, boot)
 
 

@@ -128,17 +128,45 @@ def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: st
     print(f"{target}: {state}")
 
 
-@task(help={"xen": "Xen version", "out": "output directory", "author": "Name <email>"})
+@task(
+    help={
+        "xen": "Xen version",
+        "out": "output directory",
+        "author": "Name <email>",
+        "source": SOURCE_HELP + "; its tree names the maintainers and the base commit",
+        "rfc": "subject prefix [RFC PATCH]",
+        "reroll": "the series' version, v2 and up: [PATCH vN n/m]",
+        "no_cc": "no To:/Cc: from scripts/get_maintainer.pl (no source tree needed)",
+    },
+    auto_shortflags=False,
+)
 @kit_errors
-def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: str = "") -> None:
-    """Write the series as git format-patch style mails for xen-devel."""
-    from sgkit.build.patch_export import export_series
+def patches_export(
+    c: Context,
+    xen: str = DEFAULT_XEN,
+    out: str = "",
+    author: str = "",
+    source: str = "",
+    rfc: bool = False,
+    reroll: int = 0,
+    no_cc: bool = False,
+) -> None:
+    """Write the series as mails for xen-devel: prefixes, maintainers, base commit."""
+    from sgkit.build.patch_export import export_series, subject_prefix, upstream_base
     from sgkit.build.patch_series import render_series
+    from sgkit.build.versions import load_context
+    from sgkit.build.xen_sources import fetch, parse_spec
     from sgkit.paths import results_dir
 
+    prefix = subject_prefix(rfc, reroll)
     series = render_series(xen)
+    spec = parse_spec(source, xen)
+    base, note = upstream_base(spec.kind, spec.location, load_context(xen))
+    tree = None if no_cc else fetch(spec).path
     target = Path(out) if out else results_dir() / f"mail-xen-{series.xen}"
-    for path in export_series(series, target, author or None):
+    for path in export_series(
+        series, target, author or None, prefix, tree=tree, base_commit=base, base_note=note
+    ):
         print(path)
 
 

@@ -29,6 +29,7 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "debootstrap": "debootstrap",
     "ssh-keygen": "openssh-client",
     "bash": "bash",
+    "perl": "perl-base",
     "sh": "dash",
     "blkid": "util-linux",
     "dpkg-query": "dpkg",

@@ -202,6 +202,7 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
         "kernel": "kernel release",
         "kdir": "kbuild directory",
         "jobs": "make -j",
+        "matrix": "build every supported Xen version; a version x step table",
     }
 )
 @kit_errors
@@ -212,11 +213,23 @@ def build(
     kernel: str = "",
     kdir: str = "",
     jobs: int = 0,
+    matrix: bool = False,
 ) -> None:
     """fetch, render, apply, xen.build, driver.build, verify."""
     from sgkit.build import driver_build as db
     from sgkit.build import xen_build as xb
     from sgkit.build.verify import verify as do_verify
+
+    if matrix:
+        from sgkit.build import matrix as mx
+        from sgkit.paths import results_dir
+
+        rows = mx.run_matrix(kernel=kernel or None)
+        print(mx.table(rows))
+        print(f"results: {mx.write_json(rows, results_dir() / 'build-matrix.json')}")
+        if not all(r.ok for r in rows):
+            raise Exit("sgkit: some versions did not build (table above)", code=1)
+        return
 
     built = xb.build(xen, source, jobs or None)
     drivers = db.build(kernel or None, Path(kdir) if kdir else None, xen=xen)

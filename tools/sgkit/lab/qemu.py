@@ -13,6 +13,7 @@ can open and nested virtualisation enabled in kvm_intel or kvm_amd).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import selectors
 import signal
@@ -129,6 +130,7 @@ def boot(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()
@@ -182,6 +184,12 @@ def _final_verdict(watcher: ConsoleWatcher, exit_code: int | None, log: Path) ->
     return Verdict(
         "incomplete", None, None, f"the machine stopped before the guest finished; see {log}"
     )
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the kit dies, so a killed run leaves no QEMU behind."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int | None:

@@ -489,16 +489,22 @@ def lab_host(
 # --- tests ---------------------------------------------------------------------
 
 
-@task(help={"unit_only": "run only the fast unit tests"})
-def test(c: Context, unit_only: bool = False) -> None:
+@task(
+    help={
+        "unit_only": "run only the fast unit tests",
+        "nightly": "also the nightly end-to-end runs (power-cycle and GRUB fall-backs)",
+    }
+)
+def test(c: Context, unit_only: bool = False, nightly: bool = False) -> None:
     """Unit tests first, then the integration tests (real builds and boots)."""
     results = Path("results")
     results.mkdir(exist_ok=True)
     py = sys.executable
     c.run(f"{py} -m pytest -q tests/unit --junitxml={results}/junit-unit.xml", pty=False)
     if not unit_only:
+        selected = "" if nightly else ' -m "not nightly"'
         c.run(
-            f"{py} -m pytest -q tests/integration --durations=0"
+            f"{py} -m pytest -q tests/integration{selected} --durations=0"
             f" --junitxml={results}/junit-integration.xml",
             pty=False,
         )

@@ -14,6 +14,10 @@ the one machine (each reboot under TCG costs minutes):
 6. a hypervisor that loads and hangs (the build with ``iommu=required
    noreboot``: Xen panics and waits for a manual reset): deploy power-cycles
    the host with ``lab.host reset`` and reports the fallback.
+
+5 and 6 cost three boots and a waited-out hang (over 20 minutes under TCG
+on a loaded CI machine): they are ``nightly``, run by ``invoke test
+--nightly`` and ci/nightly.yml, not by ``./kit test``.
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ def _not_a_hypervisor(tmp_path: Path, good: LocalBuild) -> LocalBuild:
     return LocalBuild(art, xen, good.modules)
 
 
+@pytest.mark.nightly
 def test_hypervisor_grub_cannot_load_falls_back(host, build, tmp_path):
     [bad], _ = deploy_hosts([HOST], _not_a_hypervisor(tmp_path, build), _opts(host), tmp_path)
     assert not bad.ok
@@ -213,6 +218,7 @@ def test_hypervisor_grub_cannot_load_falls_back(host, build, tmp_path):
     assert bad.running_build_id not in (None, build.artifacts.build_id, "0badc0de" * 5)
 
 
+@pytest.mark.nightly
 def test_hypervisor_that_hangs_is_power_cycled_and_falls_back(host, build, tmp_path):
     """The real build under another id, booted with options that make Xen panic and halt."""
     hangs = LocalBuild(

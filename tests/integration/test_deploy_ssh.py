@@ -151,6 +151,19 @@ def test_proxy_jump(home, sshd):
     client.close()
 
 
+def test_command_that_outlives_its_bound_names_the_command_and_the_bound(home, sshd):
+    port, d = sshd
+    _known_hosts_with(home, port, d / "host_key.pub")
+    client = _connect(home, "lab")
+    try:
+        with pytest.raises(KitError) as err:
+            check(client, "sleep 30", timeout=1)
+    finally:
+        client.close()
+    assert "`sleep 30` did not finish on the host within 1s" in str(err.value)
+    assert "fix:" in str(err.value)
+
+
 def _fake_build(tmp_path: Path) -> LocalBuild:
     xen = tmp_path / "xen.gz"
     xen.write_bytes(b"not really xen")

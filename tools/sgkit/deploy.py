@@ -52,6 +52,9 @@ from sgkit.ssh_hosts import check, quote
 from sgkit.ssh_hosts import run as ssh_run
 from sgkit.xen_versions import series_of
 
+# depmod reads every module of the kernel on the host: minutes under emulation.
+DEPMOD_TIMEOUT_S = 600.0
+
 
 @dataclass(frozen=True)
 class Options:
@@ -252,7 +255,9 @@ class _Host:
             self.say(f"uploading {name}.ko")
             self._upload(self.build.modules[name], art.module_path(name), art.modules[name])
         if plan.upload_modules:
-            check(self.client, f"depmod -a {quote(art.kernel_release)}")
+            # depmod reads every module of the kernel: minutes on a slow or
+            # emulated host, so it gets the bound of the other whole-tree steps.
+            check(self.client, f"depmod -a {quote(art.kernel_release)}", timeout=DEPMOD_TIMEOUT_S)
         self.step("upload", "pass", f"xen: {plan.upload_xen}, modules: {plan.upload_modules}")
         if plan.write_entry:
             self._write_grub_entry(facts)

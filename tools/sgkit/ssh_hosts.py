@@ -206,6 +206,12 @@ def run(client: paramiko.SSHClient, command: str, timeout: float = 120.0) -> Com
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
         status = out.channel.recv_exit_status()
+    except TimeoutError as e:
+        # socket.timeout carries no text: say what timed out and after how long.
+        raise KitError(
+            f"`{command}` did not finish on the host within {timeout:.0f}s",
+            "the host is overloaded or hung: check it (`uptime`, its console) and run again",
+        ) from e
     except (paramiko.SSHException, OSError) as e:
         raise KitError(f"running `{command}` on the host failed: {e}") from e
     return Completed(command, status, stdout, stderr)

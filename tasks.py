@@ -459,7 +459,8 @@ def test(c: Context, unit_only: bool = False) -> None:
     c.run(f"{py} -m pytest -q tests/unit --junitxml={results}/junit-unit.xml", pty=False)
     if not unit_only:
         c.run(
-            f"{py} -m pytest -q tests/integration --durations=0 --junitxml={results}/junit-integration.xml",
+            f"{py} -m pytest -q tests/integration --durations=0"
+            f" --junitxml={results}/junit-integration.xml",
             pty=False,
         )
 

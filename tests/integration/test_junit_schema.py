@@ -34,8 +34,19 @@ def schema() -> xmlschema.XMLSchema:
     if not xsd.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-             "-d", cache, f"pytest=={pinned}"],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                str(cache),
+                f"pytest=={pinned}",
+            ],
             what=f"pip download of the pytest {pinned} sdist (for junit-10.xsd)",
             timeout=300,
         )

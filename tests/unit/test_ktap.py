@@ -1,8 +1,8 @@
-"""Unit tests for sgkit.ktap on console logs shaped like the real ones."""
+"""Unit tests for sgkit.report.ktap on console logs shaped like the real ones."""
 
 from __future__ import annotations
 
-from sgkit.ktap import KtapDocument, diag_fields, iter_leaf_results, parse
+from sgkit.report.ktap import KtapDocument, diag_fields, iter_leaf_results, parse
 
 SG_OP_QUERY = (
     "# sgtest.query rc=0 abi_version=65536 max_regs=256 max_elems=64 "

@@ -1,4 +1,4 @@
-"""Unit tests for sgkit.reports."""
+"""Unit tests for sgkit.report.publish."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from pathlib import Path
 
 import junitparser
 
-from sgkit.console_log import Verdict
-from sgkit.ktap import parse
-from sgkit.reports import Result, RunReport, results_from_ktap, summary, write_json, write_junit
+from sgkit.report.console_log import Verdict
+from sgkit.report.ktap import parse
+from sgkit.report.publish import (
+    Result,
+    RunReport,
+    results_from_ktap,
+    summary,
+    write_json,
+    write_junit,
+)
 
 DOM0 = """KTAP version 1
 1..1
@@ -137,7 +144,7 @@ def test_summary_of_a_passing_run() -> None:
 
 
 def test_run_dirs_never_collide_and_latest_follows(tmp_path):
-    from sgkit.reports import RunReport, new_run_dir, publish
+    from sgkit.report.publish import RunReport, new_run_dir, publish
 
     a, b = new_run_dir(tmp_path, "lab-test"), new_run_dir(tmp_path, "lab-test")
     assert a != b and a.is_dir() and b.is_dir()

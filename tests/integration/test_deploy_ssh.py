@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from sgkit.deploy import LocalBuild, Options, deploy_hosts
-from sgkit.deploy_plan import Artifacts
+from sgkit.deploy.plan import Artifacts
+from sgkit.deploy.rollout import LocalBuild, Options, deploy_hosts
+from sgkit.deploy.ssh_hosts import check, connect, resolve
 from sgkit.errors import KitError
-from sgkit.ssh_hosts import check, connect, resolve
 from tests.integration.conftest import invoke
 
 SSHD = "/usr/sbin/sshd"
@@ -149,6 +149,19 @@ def test_proxy_jump(home, sshd):
     # The session reached sshd through a direct-tcpip channel of the jump session.
     assert check(client, "echo $SSH_CONNECTION").split()[0] == "127.0.0.1"
     client.close()
+
+
+def test_command_that_outlives_its_bound_names_the_command_and_the_bound(home, sshd):
+    port, d = sshd
+    _known_hosts_with(home, port, d / "host_key.pub")
+    client = _connect(home, "lab")
+    try:
+        with pytest.raises(KitError) as err:
+            check(client, "sleep 30", timeout=1)
+    finally:
+        client.close()
+    assert "`sleep 30` did not finish on the host within 1s" in str(err.value)
+    assert "fix:" in str(err.value)
 
 
 def _fake_build(tmp_path: Path) -> LocalBuild:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgkit.bench_net import (
+from sgkit.lab.bench import (
     DRIVERS,
     METRICS,
     TESTS,

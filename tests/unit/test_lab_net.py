@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgkit.lab_boot import split_console
-from sgkit.lab_net import (
+from sgkit.lab.boot import split_console
+from sgkit.lab.net import (
     DEFAULT_LINKS,
     backend_reload_check,
     counter_delta,
@@ -331,7 +331,7 @@ def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:
 
 
 def test_tcp_order_check_fails_on_segments_out_of_order() -> None:
-    from sgkit.lab_net import tcp_order_check
+    from sgkit.lab.net import tcp_order_check
 
     lines = _iperf_lines()
     measured: dict = {}
@@ -346,7 +346,7 @@ def test_tcp_order_check_fails_on_segments_out_of_order() -> None:
 
 
 def test_burst_check_trusts_ping_or_the_frames_sgnet_received() -> None:
-    from sgkit.lab_net import burst_check
+    from sgkit.lab.net import burst_check
 
     assert burst_check("dom0", "x", "0", 512, 512, None).status == "pass"
     # ping's socket lost two, but every reply came up through sgnet

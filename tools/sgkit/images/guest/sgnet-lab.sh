@@ -326,6 +326,7 @@ sgnet_paused_burst() {
 	sgnet_peer_stats domu-prepause "$2"
 	sgnet_stats dom0-prepause "$1"
 	before=$(sgnet_counter "$1" credit_requests_received)
+	txsent=$(sgnet_counter "$1" tx_packets)
 	ethtool --set-priv-flags "$1" rx-paused on
 	pause=$?
 	ping -q -l 128 -c 128 -W 120 "$2" </dev/null >/tmp/paused.out 2>&1 &
@@ -335,6 +336,14 @@ sgnet_paused_burst() {
 	while [ $n -lt 60 ]; do
 		now=$(sgnet_counter "$1" credit_requests_received)
 		[ "${now:-0}" -gt "${before:-0}" ] && full=1 && break
+		n=$((n + 1))
+		sleep 1
+	done
+	# ... and until every request is out (under TCG ping takes seconds
+	# over its preload), so that all 128 replies wait when dom0 resumes.
+	while [ $n -lt 90 ]; do
+		now=$(sgnet_counter "$1" tx_packets)
+		[ $((${now:-0} - ${txsent:-0})) -ge 128 ] && break
 		n=$((n + 1))
 		sleep 1
 	done

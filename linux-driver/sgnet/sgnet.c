@@ -40,6 +40,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/virtio_net.h>
+#include <net/sch_generic.h>
 
 #include <xen/events.h>
 #include <xen/page.h>
@@ -105,7 +106,7 @@ MODULE_PARM_DESC(tx_batch, "frames per transfer hypercall, at most (1-16)");
 static unsigned int tx_delay_us = 200;
 module_param(tx_delay_us, uint, 0644);
 MODULE_PARM_DESC(tx_delay_us,
-		 "microseconds a frame may wait for others to share its transfer (0: none)");
+		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
 
 static bool fused_trigger = true;
 module_param(fused_trigger, bool, 0644);
@@ -693,12 +694,20 @@ static bool sgnet_tx_fits(struct sgnet_info *info, struct sk_buff *skb)
 	       ((gso & SKB_GSO_TCPV6) && info->peer_gso_tcpv6);
 }
 
+/* Has the qdisc more frames for us (it calls again at once)? */
+static bool sgnet_tx_backlog(struct net_device *dev)
+{
+	struct Qdisc *q = rcu_dereference_bh(netdev_get_tx_queue(dev, 0)->qdisc);
+
+	return q && qdisc_qlen_sum(q) > 0;
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
 	unsigned int slot = info->tx_n, delay;
-	bool more;
+	bool more, backlog;
 	int err;
 
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
@@ -722,16 +731,19 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	skb_tx_timestamp(skb);
 	info->tx_n++;
 	/*
-	 * Send when the batch is full; else wait while the stack has more
-	 * (xmit_more), or up to tx_delay_us for frames that come one by one.
+	 * Send when the batch is full; else wait while the stack has more:
+	 * xmit_more, or frames in the qdisc (which, without BQL, hands them
+	 * over one by one: a backlog, the queue woken after a stall), then
+	 * for at most tx_delay_us.  A lone frame goes at once.
 	 */
 	delay = min(READ_ONCE(tx_delay_us), 10000U);
 	more = netdev_xmit_more();
+	backlog = !more && delay && sgnet_tx_backlog(dev);
 	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
 				  SGNET_TX_BATCH) ||
-	    netif_queue_stopped(dev) || (!more && !delay))
+	    netif_queue_stopped(dev) || (!more && !backlog))
 		sgnet_tx_flush(info);
-	else if (!more && !hrtimer_is_queued(&info->tx_timer))
+	else if (backlog && !hrtimer_is_queued(&info->tx_timer))
 		hrtimer_start(&info->tx_timer, ns_to_ktime(delay * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL_SOFT);
 	return NETDEV_TX_OK;

@@ -23,11 +23,9 @@ from typing import Any
 
 from invoke import Collection, Context, Exit, task
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
-
+from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.lab_test import DEFAULT_SUITES
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.lab.multidomain import DEFAULT_SUITES
 
 SOURCE_HELP = (
     "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
@@ -62,7 +60,7 @@ def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @kit_errors
 def setup(c: Context, kernel: str | None = None) -> None:
     """Install the system packages the kit needs (Debian/Ubuntu, via apt)."""
-    from sgkit.host_setup import setup as do_setup
+    from sgkit.build.prerequisites import setup as do_setup
 
     installed = do_setup(kernel)
     print("installed: " + (" ".join(installed) if installed else "nothing (all present)"))
@@ -75,7 +73,7 @@ def setup(c: Context, kernel: str | None = None) -> None:
 @kit_errors
 def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     """Fetch and verify Xen source into the cache (a pristine tree)."""
-    from sgkit.xen_sources import fetch, parse_spec
+    from sgkit.build.xen_sources import fetch, parse_spec
 
     tree = fetch(parse_spec(source, xen))
     print(json.dumps(tree.describe(), indent=2))
@@ -85,7 +83,7 @@ def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
 @kit_errors
 def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 0) -> None:
     """Build the patched hypervisor out of tree (incremental)."""
-    from sgkit import xen_build as xb
+    from sgkit.build import xen_build as xb
 
     built = xb.build(xen, source, jobs or None)
     print(f"{built.out}: build id {built.manifest['build_id']}")
@@ -98,7 +96,7 @@ def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 
 @kit_errors
 def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
     """Render the series for a Xen version into numbered patches."""
-    from sgkit.patch_series import render_series
+    from sgkit.build.patch_series import render_series
     from sgkit.paths import builds_dir
 
     series = render_series(xen)
@@ -118,10 +116,10 @@ def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
 @kit_errors
 def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: str = "") -> None:
     """Apply the rendered series to a fresh copy of the pristine tree (atomic)."""
-    from sgkit.patch_apply import apply_series
-    from sgkit.patch_series import render_series
-    from sgkit.xen_build import workdir_for
-    from sgkit.xen_sources import fetch, parse_spec
+    from sgkit.build.patch_apply import apply_series
+    from sgkit.build.patch_series import render_series
+    from sgkit.build.xen_build import workdir_for
+    from sgkit.build.xen_sources import fetch, parse_spec
 
     pristine = fetch(parse_spec(source, xen))
     target = Path(tree).resolve() if tree else workdir_for(xen, pristine) / "src"
@@ -130,17 +128,45 @@ def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: st
     print(f"{target}: {state}")
 
 
-@task(help={"xen": "Xen version", "out": "output directory", "author": "Name <email>"})
+@task(
+    help={
+        "xen": "Xen version",
+        "out": "output directory",
+        "author": "Name <email>",
+        "source": SOURCE_HELP + "; its tree names the maintainers and the base commit",
+        "rfc": "subject prefix [RFC PATCH]",
+        "reroll": "the series' version, v2 and up: [PATCH vN n/m]",
+        "no_cc": "no To:/Cc: from scripts/get_maintainer.pl (no source tree needed)",
+    },
+    auto_shortflags=False,
+)
 @kit_errors
-def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: str = "") -> None:
-    """Write the series as git format-patch style mails for xen-devel."""
-    from sgkit.patch_export import export_series
-    from sgkit.patch_series import render_series
+def patches_export(
+    c: Context,
+    xen: str = DEFAULT_XEN,
+    out: str = "",
+    author: str = "",
+    source: str = "",
+    rfc: bool = False,
+    reroll: int = 0,
+    no_cc: bool = False,
+) -> None:
+    """Write the series as mails for xen-devel: prefixes, maintainers, base commit."""
+    from sgkit.build.patch_export import export_series, subject_prefix, upstream_base
+    from sgkit.build.patch_series import render_series
+    from sgkit.build.versions import load_context
+    from sgkit.build.xen_sources import fetch, parse_spec
     from sgkit.paths import results_dir
 
+    prefix = subject_prefix(rfc, reroll)
     series = render_series(xen)
+    spec = parse_spec(source, xen)
+    base, note = upstream_base(spec.kind, spec.location, load_context(xen))
+    tree = None if no_cc else fetch(spec).path
     target = Path(out) if out else results_dir() / f"mail-xen-{series.xen}"
-    for path in export_series(series, target, author or None):
+    for path in export_series(
+        series, target, author or None, prefix, tree=tree, base_commit=base, base_note=note
+    ):
         print(path)
 
 
@@ -151,7 +177,7 @@ def patches_export(c: Context, xen: str = DEFAULT_XEN, out: str = "", author: st
 @kit_errors
 def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
     """Build the guest modules in linux-driver/ against kernel headers."""
-    from sgkit import driver_build as db
+    from sgkit.build import driver_build as db
 
     built = db.build(kernel or None, Path(kdir) if kdir else None)
     for name, path in built.modules.items():
@@ -162,9 +188,9 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
 @kit_errors
 def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "") -> None:
     """Check xen-syms and the modules with pyelftools."""
-    from sgkit import driver_build as db
-    from sgkit import xen_build as xb
-    from sgkit.verify import verify as do_verify
+    from sgkit.build import driver_build as db
+    from sgkit.build import xen_build as xb
+    from sgkit.build.verify import verify as do_verify
 
     do_verify(xb.build(xen, source), db.build(kernel or None, xen=xen))
 
@@ -176,6 +202,7 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
         "kernel": "kernel release",
         "kdir": "kbuild directory",
         "jobs": "make -j",
+        "matrix": "build every supported Xen version; a version x step table",
     }
 )
 @kit_errors
@@ -186,11 +213,23 @@ def build(
     kernel: str = "",
     kdir: str = "",
     jobs: int = 0,
+    matrix: bool = False,
 ) -> None:
     """fetch, render, apply, xen.build, driver.build, verify."""
-    from sgkit import driver_build as db
-    from sgkit import xen_build as xb
-    from sgkit.verify import verify as do_verify
+    from sgkit.build import driver_build as db
+    from sgkit.build import xen_build as xb
+    from sgkit.build.verify import verify as do_verify
+
+    if matrix:
+        from sgkit.build import matrix as mx
+        from sgkit.paths import results_dir
+
+        rows = mx.run_matrix(kernel=kernel or None)
+        print(mx.table(rows))
+        print(f"results: {mx.write_json(rows, results_dir() / 'build-matrix.json')}")
+        if not all(r.ok for r in rows):
+            raise Exit("sgkit: some versions did not build (table above)", code=1)
+        return
 
     built = xb.build(xen, source, jobs or None)
     drivers = db.build(kernel or None, Path(kdir) if kdir else None, xen=xen)
@@ -229,8 +268,8 @@ def lab_smoke(
     xsm: str = "",
 ) -> None:
     """Boot Xen + PV dom0 in QEMU, load sgtest, report the sg_op answer."""
-    from sgkit.lab_smoke import answer_line, parse_limits, run_smoke
-    from sgkit.reports import summary
+    from sgkit.lab.smoke import answer_line, parse_limits, run_smoke
+    from sgkit.report.publish import summary
 
     outcome = run_smoke(
         hypervisor,
@@ -270,7 +309,7 @@ def lab_test(
     seed: int = 0,
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
-    from sgkit.lab_test import run_lab_test
+    from sgkit.lab.multidomain import run_lab_test
 
     outcome = run_lab_test(
         suites,
@@ -299,7 +338,7 @@ def lab_net(
     timeout: int = 900,
 ) -> None:
     """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
-    from sgkit.lab_net import run_lab_net
+    from sgkit.lab.net import run_lab_net
 
     outcome = run_lab_net(xen, source, kernel or None, accel or None, float(timeout))
     print(outcome.text_summary)
@@ -328,7 +367,7 @@ def bench_net(
     timeout: int = 1500,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
-    from sgkit.bench_net import run_bench_net
+    from sgkit.lab.bench import run_bench_net
 
     outcome = run_bench_net(xen, source, kernel or None, accel or None, float(timeout), seconds)
     print(outcome.text_summary)
@@ -378,13 +417,13 @@ def deploy(
     xen_args: str = "",
 ) -> None:
     """Install the built hypervisor (as a one-shot GRUB entry) and modules on hosts."""
-    from sgkit import host_config
-    from sgkit.deploy import Options, deploy_hosts, local_build, summary
+    from sgkit.deploy import hosts_file as hosts_toml
+    from sgkit.deploy.rollout import Options, deploy_hosts, local_build, summary
     from sgkit.paths import results_dir
 
     if not host:
         raise Exit("sgkit: error: pass --host HOST (repeatable)", code=2)
-    hosts = host_config.load(Path(hosts_file) if hosts_file else None)
+    hosts = hosts_toml.load(Path(hosts_file) if hosts_file else None)
     build = local_build(xen, source, kernel or None)
     opts = Options(
         reboot=reboot,
@@ -426,8 +465,8 @@ def lab_host(
     timeout: int = 600,
 ) -> None:
     """A QEMU Xen machine that boots from its own disk through GRUB, reached by SSH."""
-    from sgkit import lab_host as lh
-    from sgkit.kernels import DEFAULT_KERNEL
+    from sgkit.build.kernels import DEFAULT_KERNEL
+    from sgkit.lab import host_vm as lh
 
     if action == "up":
         state = lh.up(xen, kernel or DEFAULT_KERNEL, float(timeout), accel or None)
@@ -450,16 +489,22 @@ def lab_host(
 # --- tests ---------------------------------------------------------------------
 
 
-@task(help={"unit_only": "run only the fast unit tests"})
-def test(c: Context, unit_only: bool = False) -> None:
+@task(
+    help={
+        "unit_only": "run only the fast unit tests",
+        "nightly": "also the nightly end-to-end runs (power-cycle and GRUB fall-backs)",
+    }
+)
+def test(c: Context, unit_only: bool = False, nightly: bool = False) -> None:
     """Unit tests first, then the integration tests (real builds and boots)."""
     results = Path("results")
     results.mkdir(exist_ok=True)
     py = sys.executable
     c.run(f"{py} -m pytest -q tests/unit --junitxml={results}/junit-unit.xml", pty=False)
     if not unit_only:
+        selected = "" if nightly else ' -m "not nightly"'
         c.run(
-            f"{py} -m pytest -q tests/integration --durations=0"
+            f"{py} -m pytest -q tests/integration{selected} --durations=0"
             f" --junitxml={results}/junit-integration.xml",
             pty=False,
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-from sgkit import xen_build
-from sgkit.trees import hash_tree
-from sgkit.xen_sources import fetch, parse_spec
+from sgkit.build import xen_build
+from sgkit.build.trees import hash_tree
+from sgkit.build.xen_sources import fetch, parse_spec
 from tests.integration.conftest import invoke
 
 

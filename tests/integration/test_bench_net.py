@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sgkit.bench_net import DRIVERS, METRICS, TESTS, run_bench_net
+from sgkit.lab.bench import DRIVERS, METRICS, TESTS, run_bench_net
 
 
 @pytest.mark.integration

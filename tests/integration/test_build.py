@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
-from sgkit import driver_build, xen_build
-from sgkit.elf_checks import check_module, check_xen_syms, read_build_id
-from sgkit.verify import verify
+from sgkit.build import driver_build, xen_build
+from sgkit.build.elf_checks import check_module, check_xen_syms, read_build_id
+from sgkit.build.verify import verify
+from sgkit.build.xen_sources import fetch, parse_spec
 from tests.integration.conftest import invoke
 
 
@@ -55,3 +58,33 @@ def test_touching_one_hypervisor_file_rebuilds_only_xen(built):
     from_sources = [o for o in compiled if o not in always and not o.startswith(".")]
     assert from_sources == ["common/sg_op.o"], compiled
     assert not xen_build.build("4.17").rebuilt
+
+
+def test_exported_mails_name_the_maintainers_and_apply_with_git_am(built, tmp_path):
+    """The contributor's path: RFC v2 mails, Cc from the tree's get_maintainer.pl, git am."""
+    pristine = fetch(parse_spec("", "4.17"))
+    out = tmp_path / "mail"
+    proc = invoke("patches.export", "--rfc", "--reroll", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    mails = sorted(out.glob("*.patch"))
+    cover = mails[0].read_text()
+    assert "Subject: [RFC PATCH v2 0/4] sg_op:" in cover
+    assert "To: xen-devel@lists.xenproject.org" in cover
+    assert "Debian's xen 4.17.5+72-g01140da4e8-1 source package" in cover
+    xsm = next(m for m in mails if "-xsm-" in m.name).read_text()
+    # XSM's maintainer for the XSM patch (MAINTAINERS: XSM/FLASK), not the whole list.
+    assert "Subject: [RFC PATCH v2 3/4] xsm:" in xsm and "dpsmith@" in xsm
+    repo = tmp_path / "xen"
+    shutil.copytree(pristine.path, repo, symlinks=True, ignore=shutil.ignore_patterns(".sgkit*"))
+    ident = ["-c", "user.name=sgkit", "-c", "user.email=sgkit@example.org"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "pristine"]):
+        subprocess.run(["git", *ident, *args], cwd=repo, check=True, capture_output=True)
+    am = subprocess.run(
+        ["git", *ident, "am", "-q", *map(str, mails[1:])], cwd=repo, capture_output=True, text=True
+    )
+    assert am.returncode == 0, am.stderr + am.stdout
+    log = subprocess.run(
+        ["git", "log", "--format=%s", "-4"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    assert log[-1] == "xen/public: add the sg_op hypercall interface" and len(log) == 4
+    assert (repo / "xen/common/sg_op.c").is_file()

@@ -14,6 +14,10 @@ the one machine (each reboot under TCG costs minutes):
 6. a hypervisor that loads and hangs (the build with ``iommu=required
    noreboot``: Xen panics and waits for a manual reset): deploy power-cycles
    the host with ``lab.host reset`` and reports the fallback.
+
+5 and 6 cost three boots and a waited-out hang (over 20 minutes under TCG
+on a loaded CI machine): they are ``nightly``, run by ``invoke test
+--nightly`` and ci/nightly.yml, not by ``./kit test``.
 """
 
 from __future__ import annotations
@@ -29,16 +33,18 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from sgkit import host_config, host_setup, lab_host, ssh_hosts
-from sgkit.deploy import LocalBuild, Options, deploy_hosts, local_build
-from sgkit.deploy_guests import DOMUS
-from sgkit.deploy_plan import Artifacts
-from sgkit.kernels import DEFAULT_KERNEL
-from sgkit.xen_versions import DEFAULT_XEN
+from sgkit.build import prerequisites
+from sgkit.build.kernels import DEFAULT_KERNEL
+from sgkit.build.versions import DEFAULT_XEN
+from sgkit.deploy import hosts_file, ssh_hosts
+from sgkit.deploy.guests import DOMUS
+from sgkit.deploy.plan import Artifacts
+from sgkit.deploy.rollout import LocalBuild, Options, deploy_hosts, local_build
+from sgkit.lab import host_vm
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab host image needs root")
 
-HOST = lab_host.HOST_ALIAS
+HOST = host_vm.HOST_ALIAS
 # What deploy may change on a host; a refused deploy must leave it as it was.
 SNAPSHOT = (
     "find /boot /lib/modules /etc/grub.d -xdev \\( -type f -o -type l \\) "
@@ -52,9 +58,9 @@ MEASURED: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def host():
-    state = lab_host.up(DEFAULT_XEN, DEFAULT_KERNEL, timeout_s=900)
+    state = host_vm.up(DEFAULT_XEN, DEFAULT_KERNEL, timeout_s=900)
     yield state
-    lab_host.down()
+    host_vm.down()
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,7 @@ def _opts(state, run_suites: str = "", **kw) -> Options:
         run_suites=run_suites,
         ssh_config=Path(state["ssh_config"]),
         known_hosts=Path(state["known_hosts"]),
-        hosts=host_config.load(Path(state["hosts_file"])),
+        hosts=hosts_file.load(Path(state["hosts_file"])),
         reboot_timeout_s=kw.pop("reboot_timeout_s", 900),
         **kw,
     )
@@ -125,7 +131,7 @@ def test_full_disk_is_refused_and_nothing_installed(host, build, tmp_path):
 
 def test_modules_for_another_kernel_are_refused(host, tmp_path):
     other = _other_kernel()
-    host_setup.setup(other)  # that kernel's linux-headers package, through apt
+    prerequisites.setup(other)  # that kernel's linux-headers package, through apt
     foreign = local_build(DEFAULT_XEN, "debian", other)
     assert foreign.artifacts.kernel_release == other
     before = _snapshot(host)
@@ -204,6 +210,7 @@ def _not_a_hypervisor(tmp_path: Path, good: LocalBuild) -> LocalBuild:
     return LocalBuild(art, xen, good.modules)
 
 
+@pytest.mark.nightly
 def test_hypervisor_grub_cannot_load_falls_back(host, build, tmp_path):
     [bad], _ = deploy_hosts([HOST], _not_a_hypervisor(tmp_path, build), _opts(host), tmp_path)
     assert not bad.ok
@@ -211,6 +218,7 @@ def test_hypervisor_grub_cannot_load_falls_back(host, build, tmp_path):
     assert bad.running_build_id not in (None, build.artifacts.build_id, "0badc0de" * 5)
 
 
+@pytest.mark.nightly
 def test_hypervisor_that_hangs_is_power_cycled_and_falls_back(host, build, tmp_path):
     """The real build under another id, booted with options that make Xen panic and halt."""
     hangs = LocalBuild(

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from sgkit.deploy import LocalBuild, Options, deploy_hosts
-from sgkit.deploy_plan import Artifacts
+from sgkit.deploy.plan import Artifacts
+from sgkit.deploy.rollout import LocalBuild, Options, deploy_hosts
+from sgkit.deploy.ssh_hosts import check, connect, resolve
 from sgkit.errors import KitError
-from sgkit.ssh_hosts import check, connect, resolve
 from tests.integration.conftest import invoke
 
 SSHD = "/usr/sbin/sshd"

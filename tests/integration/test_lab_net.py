@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sgkit.lab_net import IPERF_TESTS, run_lab_net
+from sgkit.lab.net import IPERF_TESTS, run_lab_net
 
 
 @pytest.mark.integration

@@ -7,7 +7,7 @@ import json
 import junitparser
 import pytest
 
-from sgkit.lab_test import run_lab_test
+from sgkit.lab.multidomain import run_lab_test
 
 DOMAINS = ("dom0", "sg-a", "sg-b")
 

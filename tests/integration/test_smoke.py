@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import junitparser
 import pytest
 
-from sgkit import driver_build, xen_build
-from sgkit.initramfs import build_initramfs
-from sgkit.kernels import kernel_image
-from sgkit.lab_smoke import run_smoke
-from sgkit.qemu_lab import BootSpec, boot
-from sgkit.xen_versions import load_context
+from sgkit.build import driver_build, xen_build
+from sgkit.build.kernels import kernel_image
+from sgkit.build.versions import load_context
+from sgkit.images.initramfs import build_initramfs
+from sgkit.lab.qemu import BootSpec, boot
+from sgkit.lab.smoke import run_smoke
 
 
 def test_patched_xen_answers_the_query(tmp_path):
@@ -73,6 +77,46 @@ def test_a_hang_ends_at_the_timeout(tmp_path, boot_parts):
     assert result.verdict.kind == "hang"
     assert "timeout" in result.verdict.reason and str(result.log) in result.verdict.reason
     assert "waiting forever" in result.log.read_text()
+
+
+def test_a_killed_kit_leaves_no_qemu_behind(tmp_path, boot_parts):
+    """SIGKILL of the process that started QEMU (a CI timeout, a lost terminal) stops QEMU."""
+    xen, kernel, _drivers = boot_parts
+    init = tmp_path / "init.sh"
+    init.write_text("#!/bin/busybox sh\nwhile :; do /bin/busybox sleep 5; done\n")
+    initrd = build_initramfs(tmp_path / "initrd.cpio.gz", init, {})
+    code = (
+        "import sys; from pathlib import Path; from sgkit.lab.qemu import BootSpec, boot; "
+        "boot(BootSpec(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])), "
+        "Path(sys.argv[4]), timeout_s=600)"
+    )
+    log = tmp_path / "console.log"
+    runner = subprocess.Popen([sys.executable, "-c", code, xen, kernel, initrd, log])
+    try:
+        qemu = None
+        for _ in range(300):
+            children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children")
+            pids = children.read_text().split() if children.exists() else []
+            if pids:
+                qemu = int(pids[0])
+                break
+            time.sleep(0.1)
+        assert qemu is not None, "QEMU did not start"
+    finally:
+        runner.kill()
+        runner.wait()
+    for _ in range(100):
+        if not Path(f"/proc/{qemu}").exists() or "zombie" in _state(qemu):
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{qemu}").exists() or "zombie" in _state(qemu)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].splitlines()[0]
+    except (OSError, IndexError):
+        return "gone"
 
 
 def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):

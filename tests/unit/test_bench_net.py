@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgkit.bench_net import DRIVERS, TESTS, analyse, bench_conf, plot, summarize
+from sgkit.lab.bench import DRIVERS, TESTS, analyse, bench_conf, plot, summarize
 
 UDP = (Path(__file__).parent / "fixtures" / "iperf3" / "udp.json").read_text().strip()
 TCP = (Path(__file__).parent / "fixtures" / "iperf3" / "tcp.json").read_text().strip()

@@ -1,10 +1,10 @@
-"""Unit tests for sgkit.console_log."""
+"""Unit tests for sgkit.report.console_log."""
 
 from __future__ import annotations
 
 import pytest
 
-from sgkit.console_log import FATAL_PATTERNS, ConsoleWatcher, classify, context
+from sgkit.report.console_log import FATAL_PATTERNS, ConsoleWatcher, classify, context
 
 BOOT = """\
  Xen 4.19.1
@@ -149,7 +149,7 @@ def test_watcher_done_marker_split_across_chunks() -> None:
 
 
 def test_watcher_flags_panic_as_soon_as_the_line_completes() -> None:
-    watcher = ConsoleWatcher()
+    watcher = ConsoleWatcher("SGKIT-DONE")
     watcher.feed(BOOT)
     assert watcher.verdict is None
     watcher.feed("(XEN) Panic on")
@@ -162,7 +162,7 @@ def test_watcher_flags_panic_as_soon_as_the_line_completes() -> None:
 
 
 def test_watcher_close_flushes_a_trailing_partial_line() -> None:
-    watcher = ConsoleWatcher()
+    watcher = ConsoleWatcher("SGKIT-DONE")
     watcher.feed("[ 9.0] Kernel panic - not syncing: x")
     assert watcher.verdict is None
     watcher.close()

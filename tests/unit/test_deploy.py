@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from sgkit import deploy_guests, host_config
-from sgkit.deploy import HostOutcome, Options, summary
-from sgkit.deploy_plan import (
+from sgkit.deploy import guests, hosts_file
+from sgkit.deploy.host_probe import parse_df, parse_probe, problems
+from sgkit.deploy.plan import (
     Artifacts,
     entry_xen_args,
     grub_script,
@@ -17,11 +17,11 @@ from sgkit.deploy_plan import (
     make_plan,
     safe_args,
 )
+from sgkit.deploy.power_cycle import power_cycle
+from sgkit.deploy.rollout import HostOutcome, Options, summary
+from sgkit.deploy.ssh_hosts import resolve
 from sgkit.errors import KitError
-from sgkit.host_checks import parse_df, parse_probe, problems
-from sgkit.initramfs import guest_script
-from sgkit.power_cycle import power_cycle
-from sgkit.ssh_hosts import resolve
+from sgkit.images.initramfs import guest_script
 
 BUILD_ID = "4517c7f7a9b049c3db322d50979c93411be92cad"
 KVER = "6.1.0-50-amd64"
@@ -169,6 +169,18 @@ def test_each_misfit_is_named(old, new, expected):
     assert len(found) == 1 and expected in found[0], found
 
 
+def test_a_host_on_another_xen_is_told_which_build_it_needs():
+    debian13 = PROBE_OUTPUT.replace(
+        "xen_minor              : 17\nxen_extra              : .5\nxen_version            : 4.17.5",
+        "xen_minor              : 20\nxen_extra              : .4\nxen_version            : 4.20.4",
+    )
+    [found] = problems(parse_probe(debian13), "4.17", KVER)
+    assert "the host runs Xen 4.20.4, the build is Xen 4.17" in found
+    assert "no patch context for Xen 4.20 yet" in found and "contexts/4.20.toml" in found
+    [found] = problems(parse_probe(PROBE_OUTPUT), "4.22", KVER)
+    assert "build and deploy with --xen 4.17" in found
+
+
 def test_ubuntu_counts_as_debian_like():
     facts = parse_probe(PROBE_OUTPUT.replace("ID=debian", "ID=ubuntu\nID_LIKE=debian"))
     assert problems(facts, "4.17", KVER) == []
@@ -297,7 +309,7 @@ power_cycle = "ipmitool -H {host}-bmc chassis power cycle"
 
 
 def test_hosts_file_first_match_wins_and_host_is_quoted():
-    config = host_config.parse(HOSTS_TOML)
+    config = hosts_file.parse(HOSTS_TOML)
     assert "lab1-bmc" in (config.settings_for("lab1").power_cycle or "")
     opts = Options(hosts=config)
     assert opts.power_cycle_for("box.lab") == "ipmitool -H box.lab-bmc chassis power cycle"
@@ -323,15 +335,15 @@ def test_bad_hosts_file_is_named(text, expected, tmp_path):
     path = tmp_path / "hosts.toml"
     path.write_text(text)
     with pytest.raises(KitError) as err:
-        host_config.load(path)
+        hosts_file.load(path)
     assert expected in str(err.value) and str(path) in str(err.value)
 
 
 def test_missing_hosts_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SGKIT_HOSTS_FILE", str(tmp_path / "none.toml"))
-    assert host_config.load(None).sections == ()  # the default may be absent
+    assert hosts_file.load(None).sections == ()  # the default may be absent
     with pytest.raises(KitError, match="does not exist"):
-        host_config.load(tmp_path / "none.toml")  # a named one may not
+        hosts_file.load(tmp_path / "none.toml")  # a named one may not
 
 
 def test_power_cycle_runs_the_command_and_reports_failure():
@@ -358,13 +370,13 @@ SGKIT-DOMUS-DONE
 
 
 def test_only_cross_domain_suites_need_domus():
-    assert deploy_guests.needs_domus("sg_op,sg_cross")
-    assert not deploy_guests.needs_domus("sg_op,sg_local")
-    assert not deploy_guests.needs_domus("sg_cross_after")
+    assert guests.needs_domus("sg_op,sg_cross")
+    assert not guests.needs_domus("sg_op,sg_local")
+    assert not guests.needs_domus("sg_cross_after")
 
 
 def test_domus_conf_is_shell_the_script_reads(tmp_path):
-    conf = deploy_guests.domus_conf("sg_op,sg_cross", KVER, "/lib/x/sgtest.ko", "sgkit-run-1")
+    conf = guests.domus_conf("sg_op,sg_cross", KVER, "/lib/x/sgtest.ko", "sgkit-run-1")
     path = tmp_path / "domus.conf"
     path.write_text(conf)
     shown = subprocess.run(
@@ -377,7 +389,7 @@ def test_domus_conf_is_shell_the_script_reads(tmp_path):
 
 def test_domus_checks_name_what_went_wrong():
     logs = {"sg-a": "SGKIT-INIT x\nSGKIT-DONE\n", "sg-b": "SGKIT-INIT x\n"}
-    found = {r.test: r for r in deploy_guests.checks(DOMUS_OUTPUT, logs)}
+    found = {r.test: r for r in guests.checks(DOMUS_OUTPUT, logs)}
     assert (
         found["dom0_setup"].status == "fail"
         and "xl-destroy-sg-b rc=1" in found["dom0_setup"].reason
@@ -394,10 +406,10 @@ def test_deploy_domus_script_is_valid_shell():
 
 
 def test_sgnet_in_run_is_the_link_test_not_a_suite():
-    assert deploy_guests.split_run("sg_op,sgnet,sg_cross") == ("sg_op,sg_cross", True)
-    assert deploy_guests.split_run("sg_op") == ("sg_op", False)
-    assert deploy_guests.needs_domus("sgnet")
-    conf = deploy_guests.domus_conf("", KVER, "/x/sgtest.ko", "m", "/x/sgnet.ko")
+    assert guests.split_run("sg_op,sgnet,sg_cross") == ("sg_op,sg_cross", True)
+    assert guests.split_run("sg_op") == ("sg_op", False)
+    assert guests.needs_domus("sgnet")
+    conf = guests.domus_conf("", KVER, "/x/sgtest.ko", "m", "/x/sgnet.ko")
     assert 'SGTEST_ARGS=""' in conf and 'CROSS_AFTER_ARGS=""' in conf
     assert 'SGNET="/x/sgnet.ko"' in conf
 
@@ -409,7 +421,7 @@ def test_sgnet_link_checks():
         "SGKIT-NET-AFTER dom0 if=vsg1.0 carrier=1\n"
     )
     guest = "SGKIT-NET sg-a devid=0 if=none state=no-interface carrier=0\n"
-    found = {r.test: r for r in deploy_guests.net_checks(dom0, {"sg-a": guest})}
+    found = {r.test: r for r in guests.net_checks(dom0, {"sg-a": guest})}
     assert found["link_up_dom0"].status == "pass" and found["ping_dom0_to_sg-a"].status == "pass"
     assert found["link_up_sg-a"].status == "fail" and "no-interface" in found["link_up_sg-a"].reason
     assert found["ping_sg-a_to_dom0"].reason == "sg-a reported no ping"

@@ -1,4 +1,4 @@
-"""Unit tests for sgkit.elf_checks, on real ELF files compiled with gcc from fixtures/elf."""
+"""Unit tests for sgkit.build.elf_checks, on real ELF files compiled with gcc from fixtures/elf."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sgkit.elf_checks import (
+from sgkit.build.elf_checks import (
     check_module,
     check_xen_syms,
     read_build_id,

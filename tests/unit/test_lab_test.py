@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from sgkit import ktap, reports
-from sgkit.dom0_rootfs import concatenate, pack_files
-from sgkit.lab_boot import domu_states, failed_steps, free_memory, lab_conf, split_console
-from sgkit.lab_test import global_check, global_of, host_checks, query_of, summarize
+from sgkit.images.dom0_rootfs import concatenate, pack_files
+from sgkit.lab.boot import domu_states, failed_steps, free_memory, lab_conf, split_console
+from sgkit.lab.multidomain import global_check, host_checks, summarize
+from sgkit.report import ktap, publish
+from sgkit.report.protocol import global_of, query_of
 
 
 def _suite(domain_rc: int = 0, ok: str = "ok", stamp: bool = True) -> list[str]:
@@ -103,12 +104,12 @@ def test_dom0_ktap_is_only_the_lines_outside_sections() -> None:
     console = split_console(_console(guest_b_ok="not ok"))
     docs = ktap.parse(console.dom0, domain="dom0")
     assert len(docs) == 1  # neither the guests' nor the after-run's document
-    results = reports.results_from_ktap(docs, "dom0")
+    results = publish.results_from_ktap(docs, "dom0")
     assert {(r.suite, r.test, r.status) for r in results} == {
         ("sg_op", "query_returns_abi_version", "pass"),
         ("sg_op", "query_reports_limits", "pass"),
     }
-    guest_b = reports.results_from_ktap(ktap.parse(console.guests["sg-b"], "sg-b"), "sg-b")
+    guest_b = publish.results_from_ktap(ktap.parse(console.guests["sg-b"], "sg-b"), "sg-b")
     assert [r.status for r in guest_b] == ["pass", "fail"]
 
 
@@ -142,7 +143,7 @@ def test_free_memory_and_domu_states_and_steps() -> None:
     assert failed_steps("SGKIT-STEP a rc=0\nSGKIT-STEP xenstored rc=1\n") == ["xenstored rc=1"]
 
 
-def _checks(text: str, domus: tuple[str, ...] = ("sg-a", "sg-b")) -> dict[str, reports.Result]:
+def _checks(text: str, domus: tuple[str, ...] = ("sg-a", "sg-b")) -> dict[str, publish.Result]:
     console = split_console(text)
     queries = {"dom0": query_of(console.dom0)} | {
         name: query_of(body) for name, body in console.guests.items()
@@ -217,7 +218,7 @@ def test_host_checks_catch_a_timed_out_domu_and_a_cut_log() -> None:
 def test_summary_names_memory_and_counters() -> None:
     console = split_console(_console())
     queries = {"dom0": query_of(console.dom0), "sg-a": query_of(console.guests["sg-a"])}
-    report = reports.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
+    report = publish.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
     text = summarize(report, queries, query_of(console.dom0_after or ""), (1502, 1502))
     assert "before=1502 MB after=1502 MB (returned exactly)" in text
     assert "sg_op usage sg-a: regs=0 pinned_pages=0 bindings=0" in text
@@ -234,8 +235,8 @@ def test_concatenated_archives_are_one_gzip_stream_of_two_cpios(tmp_path) -> Non
 
 
 def test_building_the_dom0_root_needs_root(isolated_cache, monkeypatch) -> None:
-    from sgkit import dom0_rootfs
     from sgkit.errors import KitError
+    from sgkit.images import dom0_rootfs
 
     monkeypatch.setattr(dom0_rootfs.os, "geteuid", lambda: 1000)
     with pytest.raises(KitError, match="needs root"):
@@ -276,7 +277,7 @@ def test_global_check_passes_fails_and_skips() -> None:
 
 
 def test_summary_shows_global_counters_or_not_reported() -> None:
-    report = reports.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
+    report = publish.RunReport("lab-test", [], None, "2024-01-01T00:00:00Z", 1.0)
     counters = {"regs": 0, "pinned_pages": 0, "bindings": 0, "addrs": 0, "domains": 1}
     text = summarize(report, {}, None, None, (counters, counters))
     assert "before domUs: regs=0 pinned_pages=0 bindings=0 addrs=0 domains=1;" in text
@@ -299,7 +300,7 @@ def test_dom0_cross_after_run_is_a_dom0_result() -> None:
         "SGKIT-DOM0-AFTER-BEGIN", "\r\n".join([*after, "SGKIT-DOM0-AFTER-BEGIN"])
     )
     console = split_console(text)
-    results = reports.results_from_ktap(ktap.parse(console.dom0, "dom0"), "dom0")
+    results = publish.results_from_ktap(ktap.parse(console.dom0, "dom0"), "dom0")
     assert ("sg_cross_after", "destroyed_domain_state_released", "pass") in {
         (r.suite, r.test, r.status) for r in results
     }
@@ -307,7 +308,7 @@ def test_dom0_cross_after_run_is_a_dom0_result() -> None:
 
 
 def test_the_lab_runs_conformance_hostile_fuzz_and_cross_suites_by_default() -> None:
-    from sgkit.lab_test import DEFAULT_SUITES
+    from sgkit.lab.multidomain import DEFAULT_SUITES
 
     assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_hostile", "sg_fuzz", "sg_cross"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sgkit.build.patch_apply import apply_series
+from sgkit.build.patch_series import render_series
+from sgkit.build.trees import hash_tree
 from sgkit.errors import KitError
-from sgkit.patch_apply import apply_series
-from sgkit.patch_series import render_series
-from sgkit.trees import hash_tree
 
 ORIGINAL = "\n".join(f"line {i}" for i in range(1, 41)) + "\n"
 

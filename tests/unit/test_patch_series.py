@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sgkit.build.patch_series import format_diffstat, normalize_diff, render_file, render_series
 from sgkit.errors import KitError
-from sgkit.patch_series import format_diffstat, normalize_diff, render_file, render_series
 from sgkit.paths import PATCHES_DIR
 
 
@@ -106,7 +106,7 @@ def test_uneven_context_is_refused():
 
 
 def test_diffstat_shape():
-    from sgkit.patch_series import FileStat
+    from sgkit.build.patch_series import FileStat
 
     text = format_diffstat([FileStat("a/b.c", 3, 1), FileStat("x.h", 10, 0)])
     assert " a/b.c |  4 +++-" in text

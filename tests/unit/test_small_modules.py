@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sgkit import host_setup, qemu_lab
+from sgkit.build import prerequisites
+from sgkit.build.trees import hash_tree, sync_tree
+from sgkit.build.versions import known_versions, series_of, tree_version
 from sgkit.errors import KitError
+from sgkit.lab import qemu
 from sgkit.procs import require, run
-from sgkit.trees import hash_tree, sync_tree
-from sgkit.xen_versions import known_versions, series_of, tree_version
 
 
 def test_series_of_versions():
@@ -67,21 +68,33 @@ def test_run_failure_carries_output_and_fix():
         run(["sh", "-c", "echo boom; exit 3"], what="sh", fix="do X")
 
 
+def test_run_bounds_time_and_names_the_bound():
+    with pytest.raises(KitError, match=r"a nap did not finish within 1s") as err:
+        run(["sleep", "5"], timeout=1, what="a nap", fix="wake it")
+    assert err.value.fix == "wake it"
+
+
+def test_run_without_check_returns_the_failure_and_feeds_stdin():
+    assert run(["sh", "-c", "exit 3"], check=False).returncode == 3
+    assert run(["cat"], input="text in\n").stdout == "text in\n"
+    assert run(["cat"], input=b"\x00bytes").stdout == b"\x00bytes"
+
+
 def test_qemu_argv_refuses_commas(tmp_path):
     bad = tmp_path / "a,b"
     bad.mkdir()
     for name in ("xen", "vmlinuz", "initrd"):
         (bad / name).write_text("x")
-    spec = qemu_lab.BootSpec(xen=bad / "xen", kernel=bad / "vmlinuz", initrd=bad / "initrd")
+    spec = qemu.BootSpec(xen=bad / "xen", kernel=bad / "vmlinuz", initrd=bad / "initrd")
     with pytest.raises(KitError, match="comma or space"):
-        qemu_lab.qemu_argv(spec, "tcg")
+        qemu.qemu_argv(spec, "tcg")
 
 
 def test_qemu_argv_shape(tmp_path):
     for name in ("xen", "vmlinuz", "initrd"):
         (tmp_path / name).write_text("x")
-    spec = qemu_lab.BootSpec(tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "initrd")
-    argv = qemu_lab.qemu_argv(spec, "tcg")
+    spec = qemu.BootSpec(tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "initrd")
+    argv = qemu.qemu_argv(spec, "tcg")
     assert argv[argv.index("-cpu") + 1] == "qemu64,+svm"
     assert argv[argv.index("-initrd") + 1] == (
         f"{tmp_path}/vmlinuz console=hvc0 quiet rdinit=/init,{tmp_path}/initrd"
@@ -89,36 +102,36 @@ def test_qemu_argv_shape(tmp_path):
 
 
 def test_missing_boot_file_is_named(tmp_path):
-    spec = qemu_lab.BootSpec(tmp_path / "xen", tmp_path / "k", tmp_path / "i")
+    spec = qemu.BootSpec(tmp_path / "xen", tmp_path / "k", tmp_path / "i")
     with pytest.raises(KitError, match=r"boot file .*xen is missing"):
-        qemu_lab.qemu_argv(spec, "tcg")
+        qemu.qemu_argv(spec, "tcg")
 
 
 def test_kvm_is_refused_when_unusable(monkeypatch):
-    monkeypatch.setattr(qemu_lab, "kvm_usable", lambda: False)
-    assert qemu_lab.choose_accel("auto") == "tcg"
+    monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
+    assert qemu.choose_accel("auto") == "tcg"
     with pytest.raises(KitError, match="cannot run a nested hypervisor"):
-        qemu_lab.choose_accel("kvm")
+        qemu.choose_accel("kvm")
 
 
 def test_setup_packages_include_headers_for_the_kernel():
-    pkgs = host_setup.required_packages("6.1.0-47-amd64")
+    pkgs = prerequisites.required_packages("6.1.0-47-amd64")
     assert "linux-headers-6.1.0-47-amd64" in pkgs and "qemu-system-x86" in pkgs
 
 
 def test_deb_src_entry_mirrors_the_suite():
-    entry = host_setup.deb_src_entry()
+    entry = prerequisites.deb_src_entry()
     assert "Types: deb-src" in entry and "Components: main" in entry
 
 
 def test_missing_qemu_via_sgkit_qemu_is_named(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("SGKIT_QEMU", str(tmp_path / "qemu-nope"))
     with pytest.raises(KitError, match="qemu-nope does not exist"):
-        require(qemu_lab.qemu_binary())
+        require(qemu.qemu_binary())
 
 
 def test_parse_limits():
-    from sgkit.lab_smoke import parse_limits
+    from sgkit.lab.smoke import parse_limits
 
     assert parse_limits("max_regs=8, max_elems=4") == {"max_regs": 8, "max_elems": 4}
     assert parse_limits("") == {}
@@ -129,19 +142,19 @@ def test_parse_limits():
 
 
 def test_accel_not_given_comes_from_sgkit_accel(monkeypatch):
-    monkeypatch.setattr(qemu_lab, "kvm_usable", lambda: False)
+    monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
     monkeypatch.delenv("SGKIT_ACCEL", raising=False)
-    assert qemu_lab.choose_accel(None) == "tcg"
+    assert qemu.choose_accel(None) == "tcg"
     monkeypatch.setenv("SGKIT_ACCEL", "auto")
-    assert qemu_lab.choose_accel(None) == "tcg"
+    assert qemu.choose_accel(None) == "tcg"
     monkeypatch.setenv("SGKIT_ACCEL", "kvm")
     with pytest.raises(KitError, match="cannot run a nested hypervisor"):
-        qemu_lab.choose_accel(None)
-    assert qemu_lab.choose_accel("tcg") == "tcg"  # an explicit choice wins
+        qemu.choose_accel(None)
+    assert qemu.choose_accel("tcg") == "tcg"  # an explicit choice wins
 
 
 def test_xen_build_variants_extend_the_fragment():
-    from sgkit import xen_build
+    from sgkit.build import xen_build
 
     assert "xsm" in xen_build.variants()
     base = xen_build.config_fragment()
@@ -157,7 +170,7 @@ def test_xen_build_variants_extend_the_fragment():
 
 
 def test_smoke_xsm_choices_and_check():
-    from sgkit.lab_smoke import XSM_MODULES, run_smoke, xsm_check
+    from sgkit.lab.smoke import XSM_MODULES, run_smoke, xsm_check
 
     with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
         run_smoke(xsm="selinux")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from sgkit.build.trees import hash_tree
+from sgkit.build.xen_sources import fetch, parse_spec
 from sgkit.errors import KitError
-from sgkit.trees import hash_tree
-from sgkit.xen_sources import fetch, parse_spec
 from tests.unit.test_patch_apply import make_tree
 
 

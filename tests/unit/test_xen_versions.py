@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sgkit.errors import KitError
-from sgkit.paths import shared_dir
-from sgkit.xen_sources import fetch, parse_spec, resolve_shared
-from sgkit.xen_versions import (
+from sgkit.build.versions import (
     default_source,
     has_toolstack,
     known_versions,
@@ -19,6 +16,9 @@ from sgkit.xen_versions import (
     series_of,
     xen_series,
 )
+from sgkit.build.xen_sources import fetch, parse_spec, resolve_shared
+from sgkit.errors import KitError
+from sgkit.paths import shared_dir
 from tests.unit.test_patch_apply import make_tree
 
 

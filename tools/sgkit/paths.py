@@ -9,7 +9,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PATCHES_DIR = PROJECT_ROOT / "patches"
 XEN_HYPERVISOR_DIR = PROJECT_ROOT / "xen-hypervisor"
 LINUX_DRIVER_DIR = PROJECT_ROOT / "linux-driver"
-GUEST_DIR = PROJECT_ROOT / "tools" / "guest"
+# The scripts that run inside the lab's domains ship with the package.
+GUEST_DIR = Path(__file__).resolve().parent / "images" / "guest"
 
 
 def cache_dir() -> Path:

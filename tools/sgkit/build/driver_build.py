@@ -1,0 +1,146 @@
+"""Build the guest modules in linux-driver/ against a kernel's headers.
+
+The sources are copied into ``builds/linux-<release>/src`` (only files that
+changed are rewritten, so kbuild stays incremental) together with the Linux
+flavour of the public header, rendered from the same template Xen uses.
+Nothing is written into the project tree.  When sources, header and kernel
+are all unchanged since the last build, make is not run at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgkit import progress
+from sgkit.build.elf_checks import read_modinfo
+from sgkit.build.kernels import KernelHeaders, find_headers
+from sgkit.build.patch_series import render_file
+from sgkit.build.trees import file_sha256, publish_dir
+from sgkit.build.versions import DEFAULT_XEN
+from sgkit.errors import KitError
+from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
+from sgkit.procs import require, run
+
+MODULES = ("sgtest", "sgnet")
+GENERATED_HEADER = "generated/sg_op.h"
+
+
+@dataclass(frozen=True)
+class DriverBuild:
+    headers: KernelHeaders
+    out: Path
+    modules: dict[str, Path]
+    manifest: dict[str, Any]
+    rebuilt: bool
+
+
+def source_files(root: Path = LINUX_DRIVER_DIR) -> list[Path]:
+    """The driver sources: the files git tracks (or would track) under linux-driver/."""
+    try:
+        proc = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "."], cwd=root)
+        files = [Path(line) for line in proc.stdout.splitlines() if line]
+    except KitError:  # not a git checkout, or no git: every file that looks like a source
+        files = [
+            p.relative_to(root)
+            for p in root.rglob("*")
+            if (p.is_file() and p.suffix in {".c", ".h", ""}) or p.name in {"Kbuild", "Makefile"}
+        ]
+    return sorted(f for f in files if (root / f).is_file())
+
+
+def build(
+    kernel: str | None = None, kdir: Path | None = None, xen: str = DEFAULT_XEN
+) -> DriverBuild:
+    require("make")
+    require("gcc")
+    headers = find_headers(kernel, kdir)
+    workdir = builds_dir() / f"linux-{headers.release}"
+    src, out = workdir / "src", workdir / "out"
+    files = {rel: (LINUX_DRIVER_DIR / rel).read_bytes() for rel in source_files()}
+    files[Path(GENERATED_HEADER)] = render_file(
+        "xen/include/public/sg_op.h", xen, target="linux"
+    ).encode()
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(str(rel).encode() + b"\0" + files[rel] + b"\0")
+    inputs = {
+        "kernel_release": headers.release,
+        "kdir": str(headers.kdir),
+        "symvers_sha256": file_sha256(headers.symvers) if headers.symvers.is_file() else None,
+        "sources_sha256": digest.hexdigest(),
+    }
+    manifest_path = out / "manifest.json"
+    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    if previous and previous.get("inputs") == inputs and _outputs_intact(out, previous):
+        progress.say(f"modules are up to date: {out}")
+        mods = {name: out / f"{name}.ko" for name in MODULES}
+        return DriverBuild(headers, out, mods, previous, rebuilt=False)
+
+    _drop_stale_sources(src, set(files))
+    for rel, data in files.items():
+        target = src / rel
+        if target.is_file() and target.read_bytes() == data:
+            continue  # keep the mtime: kbuild rebuilds only what changed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    log = workdir / "logs" / "make.log"
+    with progress.step(f"building {', '.join(MODULES)} for {headers.release}"):
+        run(
+            ["make", "-C", headers.kdir, f"M={src}", "modules"],
+            what=f"building modules against {headers.kdir}",
+            log=log,
+            fix="read the log; compile errors point at linux-driver/",
+        )
+    staging = workdir / "out.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    mods = {}
+    for name in MODULES:
+        built = src / name / f"{name}.ko"
+        if not built.is_file():
+            raise KitError(f"make succeeded but {built} is missing", f"read {log}")
+        shutil.copy2(built, staging / built.name)
+        mods[name] = out / built.name
+    manifest = {
+        "kernel_release": headers.release,
+        "modules": {
+            name: {
+                "sha256": file_sha256(staging / f"{name}.ko"),
+                "vermagic": read_modinfo(staging / f"{name}.ko").get("vermagic", [""])[0],
+            }
+            for name in MODULES
+        },
+        "inputs": inputs,
+    }
+    publish_dir(staging, out, manifest)
+    progress.say(f"modules built for {headers.release}: {out}")
+    return DriverBuild(headers, out, mods, manifest, rebuilt=True)
+
+
+def _drop_stale_sources(src: Path, wanted: set[Path]) -> None:
+    """Remove sources deleted or renamed in linux-driver/ (kbuild would still see them)."""
+    if not src.is_dir():
+        return
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        generated = path.name.endswith(".mod.c")  # kbuild's own
+        is_source = path.suffix in {".c", ".h"} or path.name in {"Kbuild", "Makefile"}
+        is_source = is_source and not generated
+        if path.is_file() and is_source and rel not in wanted:
+            path.unlink()
+            for built in (path.with_suffix(".o"), path.parent / f".{path.stem}.o.cmd"):
+                built.unlink(missing_ok=True)
+
+
+def _outputs_intact(out: Path, manifest: dict[str, Any]) -> bool:
+    for name in MODULES:
+        ko = out / f"{name}.ko"
+        if not ko.is_file() or file_sha256(ko) != manifest["modules"].get(name, {}).get("sha256"):
+            return False
+    return True

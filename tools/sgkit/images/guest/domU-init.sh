@@ -1,0 +1,53 @@
+#!/bin/busybox sh
+# /init of a lab domU (a PV guest created by the lab's dom0 with xl): a busybox
+# initramfs that loads sgkit's test modules, says so, and then idles until dom0
+# destroys the domain.  Its console is the guest's hvc0, which xenconsoled in
+# dom0 writes to /var/log/xen/guest-NAME.log; dom0 copies that log to the
+# serial console for the host.
+#   SGKIT-INIT ...          init started (kernel release, domain name)
+#   SGKIT-INSMOD m rc=N     a module was loaded (N is insmod's exit status)
+#   SGKIT-DONE              all modules ran
+# The modules themselves print KTAP through printk.
+
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+domain=unknown
+for word in $(cat /proc/cmdline); do
+	case "$word" in sgkit.domain=*) domain="${word#sgkit.domain=}" ;; esac
+done
+echo "SGKIT-INIT kernel=$(uname -r) domain=$domain"
+# Let KERN_INFO through to the console: the KTAP lines are printed at that level.
+echo 8 >/proc/sys/kernel/printk
+
+while read -r module args; do
+	case "$module" in '' | '#'*) continue ;; esac
+	# sgtest's sg_cross learns its role in the lab from cross_self.
+	[ "$module" = sgtest ] && args="$args cross_self=$domain"
+	insmod "/lib/sgkit/$module.ko" $args
+	echo "SGKIT-INSMOD $module rc=$?"
+done </etc/sgkit/modules
+
+# lab.net: configure this domain's sgnet links and ping the peers.
+if [ -f /etc/sgkit/net.conf ]; then
+	. /lib/sgkit/sgnet-lab.sh
+	sgnet_configure "$domain" # and the iperf3 server, if any
+	sgnet_ping "$domain"
+	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
+fi
+# bench.net: netfront next to sgnet, an iperf3 server and a counter service.
+if [ -f /etc/sgkit/bench.conf ]; then
+	. /lib/sgkit/bench-net.sh
+	bench_net_domu
+fi
+
+echo "SGKIT-DONE"
+# Stay up: dom0 destroys this domain (with sgtest still loaded) when it has
+# collected the log.
+while :; do
+	sleep 3600
+done

@@ -1,0 +1,451 @@
+# sgnet-lab.sh: shell functions for the sgnet lab (lab.net), sourced by the
+# dom0 init and by the domU init (busybox sh).  /etc/sgkit/net.conf says what
+# to do, one line each:
+#   link BACKEND FRONTEND DEVID        dom0 connects a pair (sgnet-connect.sh)
+#   addr DOMAIN DEVID ADDR/PREFIX PEER  DOMAIN configures its link DEVID and
+#                                       pings PEER over it
+#   mtu DEVID MTU                       both ends set link DEVID's MTU and,
+#                                       after the pings, ping once with the
+#                                       largest payload that MTU carries
+#   reload DOMAIN                       then DOMAIN unbinds its sgnet devices,
+#                                       unloads and reloads sgnet, configures
+#                                       and pings again
+#   iperf DOMAIN ADDR                   DOMAIN runs an iperf3 server on ADDR
+#                                       and a counter service (bench-snap.sh on
+#                                       TCP port $SGNET_SNAP_PORT); dom0 runs TCP
+#                                       and UDP both ways, a UDP flood, a ping
+#                                       burst while its own receiver is paused
+#                                       (DOMAIN's replies fill dom0's pool),
+#                                       reloads its own sgnet (the backend)
+#                                       under DOMAIN's Connected frontend and
+#                                       pings again, and, at the end, destroys
+#                                       DOMAIN in the middle of a transfer
+# DOMAIN is dom0 or a domU name; BACKEND and FRONTEND are names or 0.
+# What the host reads from the consoles:
+#   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C mtu=M  an interface was set up
+#   SGKIT-BIGPING from=DOMAIN to=PEER if=IF size=N rc=N  the largest ping
+#   SGKIT-PING from=DOMAIN to=PEER if=IF rc=N tries=N  ping's exit status
+#   SGKIT-NETSTAT DOMAIN if=IF key=value ...           the driver's counters
+#   SGKIT-NET-AFTER DOMAIN if=IF carrier=C             dom0, after the domUs died
+#   SGKIT-RELOAD DOMAIN unbind=N rmmod=N insmod=N      sgnet was reloaded
+#   SGKIT-BURST from=DOMAIN to=PEER rc=N sent=N received=N   dom0's burst,
+#                                       between SGKIT-NETSTAT dom0-preburst and -postburst
+#   SGKIT-IPERF test=T to=ADDR rc=N json=...          dom0's iperf3 -J, one line
+#   SGKIT-NETSTAT dom0-preflood|dom0-postflood ...    counters around the flood
+#   SGKIT-NETSTAT dom0-pretcp|dom0-posttcp|dom0-posttcprev ...  and the TCP runs
+#   SGKIT-ETHTOOL-K if=IF off=N tso=S tx=S on=N       offloads off for one
+#                                       TCP run (tcp-nooffload, between the
+#                                       dom0-preoff and dom0-postoff counters)
+#   SGKIT-TCPEXT pretcp|posttcp key=value ...        dom0's TCP reordering counters
+#   SGKIT-FLOOD-PING to=ADDR rc=N                     a ping after the flood
+#   SGKIT-PAUSED-BURST to=ADDR pause=N full=F seconds=N resume=N rc=N sent=N received=N
+#                                       the burst with dom0's rx-paused on;
+#                                       counters dom0-prepause, dom0-paused,
+#                                       dom0-resumed and DOMAIN's domu-prepause,
+#                                       domu-resumed (SGKIT-NETSTAT)
+#   SGKIT-BACKEND-RELOAD dom=D to=ADDR unbind=N rmmod=N fe_state=S insmod=N rc=N
+#                                       dom0 reloaded sgnet while D's frontend
+#                                       showed state S (4: Connected), ping rc
+#   SGKIT-BUSY-DESTROY dom=D running=R destroy=N carrier=C client=S
+#                                       D destroyed while an iperf3 ran to it
+
+SGNET_CONF=/etc/sgkit/net.conf
+SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
+SGNET_SNAP_PORT=5300	# an iperf domain's counter service
+
+# The sgnet interface of xenbus device DEVID: the frontend is vsg-DEVID, the
+# backend vsg-FRONTEND-DEVID.
+sgnet_if() {
+	for d in /sys/class/net/*; do
+		[ -e "$d/device/driver" ] || continue
+		case "$(basename "$(readlink "$d/device/driver")")" in
+		vsg | vsg-back) ;;
+		*) continue ;;
+		esac
+		case "$(basename "$(readlink "$d/device")")" in
+		*-"$1")
+			echo "${d##*/}"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+sgnet_wait_if() {
+	n=0
+	while ! sgnet_if "$1" >/dev/null; do
+		n=$((n + 1))
+		[ $n -ge $SGNET_WAIT ] && return 1
+		sleep 1
+	done
+	sgnet_if "$1"
+}
+
+sgnet_carrier() {
+	cat "/sys/class/net/$1/carrier" 2>/dev/null || echo unknown
+}
+
+# The MTU net.conf gives link DEVID (nothing if none).
+sgnet_mtu() {
+	while read -r kind devid mtu; do
+		[ "$kind" = mtu ] && [ "$devid" = "$1" ] && echo "$mtu"
+	done <"$SGNET_CONF"
+}
+
+# Bring up DOMAIN's links (every addr line of DOMAIN).
+sgnet_configure() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
+		if ! ifc=$(sgnet_wait_if "$devid"); then
+			echo "SGKIT-NET $1 devid=$devid if=none state=no-interface carrier=0"
+			continue
+		fi
+		ip link set "$ifc" up
+		ip addr add "$addr" dev "$ifc"
+		# Serve iperf3 on it at once, not after the other links' carriers.
+		sgnet_iperf_server "$1" "${addr%/*}"
+		n=0
+		while [ "$(sgnet_carrier "$ifc")" != 1 ] && [ $n -lt $SGNET_WAIT ]; do
+			n=$((n + 1))
+			sleep 1
+		done
+		mtu=$(sgnet_mtu "$devid")
+		[ -n "$mtu" ] && ip link set "$ifc" mtu "$mtu"
+		echo "SGKIT-NET $1 devid=$devid if=$ifc state=up carrier=$(sgnet_carrier "$ifc")" \
+			"mtu=$(cat "/sys/class/net/$ifc/mtu")"
+	done <"$SGNET_CONF"
+}
+
+sgnet_wait_reply() {
+	n=0
+	while :; do
+		out=$(ping -c 1 -W 2 "$1" 2>&1) && break
+		n=$((n + 2))
+		[ $n -ge $SGNET_WAIT ] && break
+		sleep 1
+	done
+}
+
+# Wait for a first reply, then five pings.  A peer that reloads sgnet (net.conf
+# "reload") may be away during those five: then wait and ping once more
+# (tries=2 in SGKIT-PING).
+sgnet_ping_one() {
+	tries=0
+	while [ $tries -lt 2 ]; do
+		tries=$((tries + 1))
+		sgnet_wait_reply "$1"
+		ping -c 5 -i 0.2 -W 2 "$1" 2>&1 && return 0
+	done
+	return 1
+}
+
+# PEER SIZE: three pings of SIZE bytes, tried twice like sgnet_ping_one (the
+# peer may be reloading sgnet meanwhile).
+sgnet_bigping_one() {
+	tries=0
+	while [ $tries -lt 2 ]; do
+		tries=$((tries + 1))
+		sgnet_wait_reply "$1"
+		ping -c 3 -W 5 -s "$2" "$1" </dev/null && return 0
+	done
+	return 1
+}
+
+# Ping every peer of DOMAIN; print the counters.
+sgnet_ping() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
+		ifc=$(sgnet_if "$devid") || ifc=none
+		sgnet_ping_one "$peer"
+		echo "SGKIT-PING from=$1 to=$peer if=$ifc rc=$? tries=$tries"
+		mtu=$(sgnet_mtu "$devid")
+		if [ -n "$mtu" ]; then
+			# 20 bytes of IP and 8 of ICMP header: one frame of MTU bytes.
+			size=$((mtu - 28))
+			sgnet_bigping_one "$peer" "$size"
+			echo "SGKIT-BIGPING from=$1 to=$peer if=$ifc size=$size rc=$?"
+		fi
+		sgnet_stats "$1" "$ifc"
+	done <"$SGNET_CONF"
+}
+
+# dom0's TCP reordering counters (/proc/net/netstat TcpExt), as a line:
+#   SGKIT-TCPEXT WHEN key=value ...
+sgnet_tcpext() {
+	awk -v when="$1" '$1 == "TcpExt:" { if (!n++) { split($0, k); next }
+		line = "SGKIT-TCPEXT " when
+		for (i = 2; i <= NF; i++)
+			if (k[i] ~ /^(TCPOFOQueue|TCPSACKReorder|TCPTSReorder|TCPRenoReorder|TCPDSACKRecv|TCPLostRetransmit)$/)
+				line = line " " k[i] "=" $i
+		print line }' /proc/net/netstat
+}
+
+sgnet_stats() {
+	[ -d "/sys/class/net/$2" ] || return 0
+	if command -v ethtool >/dev/null 2>&1; then
+		stats=$(ethtool -S "$2" | awk -F': *' 'NR > 1 { gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')
+	else
+		stats=""
+		for f in rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped; do
+			stats="$stats $f=$(cat "/sys/class/net/$2/statistics/$f")"
+		done
+		stats="$stats interrupts=$(awk -v i="$2" '$NF == i { s = 0; for (k = 2; k < NF - 2; k++) s += $k; print s }' /proc/interrupts)"
+	fi
+	echo "SGKIT-NETSTAT $1 if=$2$stats"
+}
+
+# dom0: connect every link, then configure and ping like a domU.
+sgnet_lab_dom0() {
+	while read -r kind be fe devid rest; do
+		[ "$kind" = link ] || continue
+		sh /lab/sgnet-connect.sh "$be" "$fe" "$devid"
+		echo "SGKIT-STEP sgnet-connect-$be-$fe-$devid rc=$?"
+	done <"$SGNET_CONF"
+	sgnet_configure dom0
+	sgnet_ping dom0
+	sgnet_burst dom0
+	sgnet_iperf_client
+}
+
+# DOMAIN PEER: the devid of DOMAIN's link to PEER.
+sgnet_devid_to() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$peer" = "$2" ] && echo "$devid"
+	done <"$SGNET_CONF"
+}
+
+# DOMAIN ADDR: start the iperf3 server (and the counter service) net.conf
+# gives DOMAIN on ADDR, once: sgnet_configure calls it as soon as ADDR is
+# up, before it waits for the carrier of this and the other links (a link
+# to a domU that boots late can take SGNET_WAIT seconds).
+sgnet_iperf_server() {
+	while read -r kind dom addr rest; do
+		[ "$kind" = iperf ] && [ "$dom" = "$1" ] && [ "$addr" = "$2" ] || continue
+		[ -e "/tmp/iperf-server-$addr" ] && continue
+		: >"/tmp/iperf-server-$addr"
+		iperf3 -s -D -B "$addr"
+		echo "SGKIT-STEP iperf3-server-$addr rc=$?"
+		nc -ll -p $SGNET_SNAP_PORT -e /lib/sgkit/bench-snap.sh &
+	done <"$SGNET_CONF"
+}
+
+# dom0: one iperf3 client run, NAME ADDR ARGS...; retried while the server
+# is not up yet, bounded by timeout(1) (a stalled link fails, not hangs).
+sgnet_iperf_run() {
+	name=$1
+	addr=$2
+	shift 2
+	n=0
+	while :; do
+		timeout 60 iperf3 -c "$addr" -J -i 0 "$@" </dev/null >/tmp/iperf.json 2>/tmp/iperf.err
+		rc=$?
+		cat /tmp/iperf.err
+		[ $rc = 0 ] && break
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		grep -q "unable to connect\|server is busy" /tmp/iperf.json || break
+		sleep 3
+	done
+	echo "SGKIT-IPERF test=$name to=$addr rc=$rc json=$(tr -d '\n\t' </tmp/iperf.json | tr -s ' ')"
+}
+
+# dom0: TCP and UDP both ways to every iperf server, then a UDP flood
+# without a rate limit toward it, the counters around the flood, and a
+# ping that must still get through.
+sgnet_iperf_client() {
+	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
+		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
+		sgnet_stats dom0-pretcp "$ifc"
+		sgnet_tcpext pretcp
+		sgnet_iperf_run tcp "$addr" -t 4
+		sgnet_stats dom0-posttcp "$ifc"
+		sgnet_iperf_run tcp-reverse "$addr" -t 4 -R
+		sgnet_stats dom0-posttcprev "$ifc"
+		sgnet_tcpext posttcp
+		sgnet_offload_off "$ifc" "$addr"
+		sgnet_iperf_run udp "$addr" -t 4 -u -b 20M -l 1400
+		sgnet_iperf_run udp-reverse "$addr" -t 4 -u -b 20M -l 1400 -R
+		sgnet_stats dom0-preflood "$ifc"
+		sgnet_iperf_run flood "$addr" -t 4 -u -b 0 -l 1400
+		sgnet_stats dom0-postflood "$ifc"
+		ping -c 3 -W 3 "$addr" </dev/null
+		echo "SGKIT-FLOOD-PING to=$addr rc=$?"
+		sgnet_paused_burst "$ifc" "$addr"
+		sgnet_backend_reload "$dom" "$addr"
+	done
+}
+
+# dom0: DOMAIN ADDR: unload and reload sgnet in dom0, the backend of
+# DOMAIN's link, while DOMAIN's frontend stays Connected (an unbound
+# backend leaves the xenstore state as it is); the new backend publishes a
+# new session, the frontend must reconnect by itself, and ADDR must answer
+# over dom0's new interface.
+sgnet_backend_reload() {
+	devid=$(sgnet_devid_to dom0 "$2")
+	fe="/local/domain/$(xl domid "$1")/device/vsg/$devid/state"
+	sgnet_unbind_all
+	u=$?
+	rmmod sgnet
+	r=$?
+	state=$(xenstore-read "$fe")
+	insmod /lab/sgnet.ko
+	i=$?
+	sgnet_configure dom0
+	sgnet_wait_reply "$2"
+	ping -c 5 -i 0.2 -W 2 "$2" </dev/null
+	rc=$?
+	echo "SGKIT-BACKEND-RELOAD dom=$1 to=$2 unbind=$u rmmod=$r fe_state=${state:-?}" \
+		"insmod=$i rc=$rc"
+	sgnet_stats dom0-reloaded "$(sgnet_if "$(sgnet_devid_to dom0 "$2")")"
+}
+
+# TAG ADDR: the counters of ADDR's domain, from its counter service.
+sgnet_peer_stats() {
+	busybox nc "$2" $SGNET_SNAP_PORT </dev/null | while read -r line; do
+		echo "SGKIT-NETSTAT $1 $line"
+	done
+}
+
+sgnet_counter() {
+	ethtool -S "$1" | awk -F': *' -v k="$2" '{ gsub(/ /, "", $1) } $1 == k { print $2 }'
+}
+
+# dom0: IF ADDR: 128 echo requests at once while dom0's receiver is paused.
+# The replies fill dom0's 64 receive buffers whatever the scheduling: the
+# domU's sender gets -EBUSY, stalls and asks for credit.  dom0 waits for
+# that request (credit_requests_received), resumes, and every reply must
+# then come up through dom0's sgnet (the domU queued them meanwhile;
+# ping's socket may still miss some, see docs/driver.md).  Small echoes:
+# with 200 of 1000 bytes some replies never reached the domU's sgnet.
+sgnet_paused_burst() {
+	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
+	sgnet_peer_stats domu-prepause "$2"
+	sgnet_stats dom0-prepause "$1"
+	before=$(sgnet_counter "$1" credit_requests_received)
+	ethtool --set-priv-flags "$1" rx-paused on
+	pause=$?
+	ping -q -l 128 -c 128 -W 120 "$2" </dev/null >/tmp/paused.out 2>&1 &
+	pid=$!
+	n=0
+	full=0
+	while [ $n -lt 60 ]; do
+		now=$(sgnet_counter "$1" credit_requests_received)
+		[ "${now:-0}" -gt "${before:-0}" ] && full=1 && break
+		n=$((n + 1))
+		sleep 1
+	done
+	sgnet_stats dom0-paused "$1"
+	ethtool --set-priv-flags "$1" rx-paused off
+	resume=$?
+	wait $pid
+	rc=$?
+	cat /tmp/paused.out
+	sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' /tmp/paused.out)
+	received=$(sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p' /tmp/paused.out)
+	sgnet_stats dom0-resumed "$1"
+	sgnet_peer_stats domu-resumed "$2"
+	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
+		"rc=$rc sent=${sent:-0} received=${received:-0}"
+}
+
+# dom0: IF ADDR: checksum and TSO off with ethtool -K for one TCP run, then
+# on again.
+sgnet_offload_off() {
+	ethtool -K "$1" tso off tx off
+	off=$?
+	shown=$(ethtool -k "$1")
+	tso=$(echo "$shown" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')
+	tx=$(echo "$shown" | sed -n 's/^tx-checksumming: \([a-z]*\).*/\1/p')
+	sgnet_stats dom0-preoff "$1"
+	sgnet_iperf_run tcp-nooffload "$2" -t 2
+	sgnet_stats dom0-postoff "$1"
+	ethtool -K "$1" tso on tx on
+	echo "SGKIT-ETHTOOL-K if=$1 off=$off tso=${tso:-?} tx=${tx:-?} on=$?"
+}
+
+# dom0, once the domUs are done: destroy every iperf server's domain while
+# a transfer to and from it runs (iperf3 --bidir); its sgnet link in dom0
+# must lose carrier.  The caller destroys the rest and checks free memory.
+sgnet_busy_destroy() {
+	grep "^iperf " "$SGNET_CONF" | while read -r kind dom addr rest; do
+		ifc=$(sgnet_if "$(sgnet_devid_to dom0 "$addr")") || ifc=none
+		timeout 120 iperf3 -c "$addr" -t 60 -i 0 --bidir </dev/null >/tmp/busy.out 2>&1 &
+		client=$!
+		sleep 4
+		running=0
+		kill -0 $client 2>/dev/null && running=1
+		sgnet_stats dom0-busy "$ifc"
+		xl destroy "$dom" </dev/null
+		destroy=$?
+		n=0
+		while [ "$(sgnet_carrier "$ifc")" != 0 ] && [ $n -lt 20 ]; do
+			n=$((n + 1))
+			sleep 1
+		done
+		sleep 2
+		state=exited
+		if kill -0 $client 2>/dev/null; then
+			kill $client
+			state=killed
+		fi
+		wait $client
+		echo "SGKIT-BUSY-DESTROY dom=$dom running=$running destroy=$destroy" \
+			"carrier=$(sgnet_carrier "$ifc") client=$state seconds=$n"
+	done
+}
+
+# A burst: many echo requests in flight at once (more than the peer has
+# receive buffers), to exercise -EBUSY, the stopped queue and credit.
+sgnet_burst() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
+		ifc=$(sgnet_if "$devid") || ifc=none
+		sgnet_stats "$1-preburst" "$ifc"
+		out=$(ping -q -l 128 -i 0.002 -c 512 -s 1400 -W 5 "$peer" 2>&1)
+		rc=$?
+		echo "$out"
+		sent=$(echo "$out" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+		received=$(echo "$out" | sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p')
+		echo "SGKIT-BURST from=$1 to=$peer if=$ifc rc=$rc sent=${sent:-0} received=${received:-0}"
+		sgnet_stats "$1-postburst" "$ifc"
+	done <"$SGNET_CONF"
+}
+
+# dom0, after the domUs are destroyed: the links must have lost carrier.
+sgnet_lab_after() {
+	sleep 2
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = dom0 ] || continue
+		ifc=$(sgnet_if "$devid") || ifc=none
+		echo "SGKIT-NET-AFTER dom0 if=$ifc carrier=$(sgnet_carrier "$ifc")"
+		sgnet_stats dom0-after "$ifc"
+	done <"$SGNET_CONF"
+	sgnet_unbind_all
+	echo "SGKIT-STEP sgnet-unbind rc=$?"
+}
+
+# Unbind every sgnet device from its driver: xenbus holds a reference on the
+# module while a device is bound, so this comes before rmmod.
+sgnet_unbind_all() {
+	rc=0
+	for d in /sys/bus/xen/drivers/vsg/vsg-* /sys/bus/xen-backend/drivers/vsg-back/vsg-*; do
+		[ -e "$d" ] || continue
+		echo "${d##*/}" >"${d%/*}/unbind" || rc=1
+	done
+	return $rc
+}
+
+# DOMAIN KO: if net.conf says so, reload sgnet (from KO) and ping again.
+sgnet_reload() {
+	grep -q "^reload $1\$" "$SGNET_CONF" || return 0
+	sgnet_unbind_all
+	u=$?
+	rmmod sgnet
+	r=$?
+	insmod "$2"
+	i=$?
+	echo "SGKIT-RELOAD $1 unbind=$u rmmod=$r insmod=$i"
+	sgnet_configure "$1"
+	sgnet_ping "$1"
+}

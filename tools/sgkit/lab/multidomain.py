@@ -1,0 +1,333 @@
+"""The lab with several domains: Xen, a Debian dom0 with xl, and PV domUs.
+
+``run_lab_test`` boots the lab of ``sgkit.lab.boot`` (the built hypervisor,
+the Debian dom0 with xl, PV domUs with a busybox initramfs) with sgtest in
+every domain.  dom0 creates the domUs, runs sgtest itself, and copies each
+domU's console to the serial log between markers; the host reads every
+domain's KTAP from there.  dom0 also runs sgtest's sg_op suite before the
+domUs are created and after they are destroyed (``SGKIT-DOM0-BEFORE-*``,
+``SGKIT-DOM0-AFTER-*``), read only for the counters: dom0's usage and,
+when the hypervisor reports it, the global ``sgtest.global`` line.
+
+With ``sg_cross`` in the suites, every domain learns its role from sgtest's
+``cross_self`` parameter (``dom0`` here, the domU's name from domU-init.sh),
+the domains meet in xenstore under ``/sgtest`` (see docs/lab.md), and dom0
+runs ``sg_cross_after`` once the domUs are destroyed; its KTAP is dom0's.
+
+Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
+log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side
+checks (each domU finished, free memory returned exactly, every domain
+answered the sg_op query) next to the tests the domains reported.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgkit import progress
+from sgkit.build import driver_build, xen_build
+from sgkit.build.versions import DEFAULT_XEN
+from sgkit.errors import KitError
+from sgkit.images.dom0_rootfs import base_rootfs
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.boot import (
+    LabConsole,
+    boot_lab,
+    domu_states,
+    failed_steps,
+    free_memory,
+    run_dir,
+)
+from sgkit.lab.smoke import ENOSYS, stock_xen
+from sgkit.paths import results_dir
+from sgkit.report import ktap, protocol, publish
+
+DEFAULT_DOMUS = ("sg-a", "sg-b")
+DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
+COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
+USAGE_KEYS = ("regs", "pinned_pages", "bindings")
+
+
+def _global_text(counters: dict[str, int] | None) -> str:
+    if counters is None:
+        return "not reported"
+    return " ".join(f"{key}={counters[key]}" for key in protocol.GLOBAL_KEYS)
+
+
+@dataclass(frozen=True)
+class LabOutcome:
+    report: publish.RunReport
+    results: Path
+    text_summary: str
+
+
+def run_lab_test(
+    suites: str = DEFAULT_SUITES,
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "",
+    kernel: str | None = None,
+    accel: str | None = None,
+    timeout_s: float = 900.0,
+    domus: Sequence[str] = DEFAULT_DOMUS,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+    seed: int | None = None,
+) -> LabOutcome:
+    """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report.
+
+    ``seed`` drives sg_fuzz in every domain; without one a random seed is
+    chosen, and the summary prints it so that ``--seed`` replays the run.
+    """
+    if seed is None:
+        seed = secrets.randbits(63) or 1
+    if not 0 < seed < 2**64:
+        raise KitError(f"bad fuzz seed {seed}", "give a seed between 1 and 2**64-1")
+    if hypervisor not in {"patched", "stock"}:
+        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    if not re.fullmatch(r"[A-Za-z0-9_,]+", suites):
+        raise KitError(f"bad suite list {suites!r}", "give suite names separated by commas")
+    for name in domus:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or name == "dom0":
+            raise KitError(f"bad domU name {name!r}", "use lower-case letters, digits and -")
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    release = drivers.headers.release
+    meta: dict[str, Any] = {
+        "hypervisor": hypervisor,
+        "kernel": release,
+        "suites": suites,
+        "seed": seed,
+    }
+    if hypervisor == "patched":
+        built = xen_build.build(xen, source)
+        xen_image = built.xen
+        meta["xen_build_id"] = built.manifest["build_id"]
+        meta["xen_version"] = built.manifest["xen_version"]
+    else:
+        xen_image = stock_xen(xen)
+    base = base_rootfs(xen, release)
+    meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
+    settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
+
+    out = publish.new_run_dir(out_root or results_dir(), "lab-test")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    sgtest = drivers.modules["sgtest"]
+    with run_dir() as work:
+        domu_initrd, conf, files = _lab_files(work, release, sgtest, suites, domus, seed)
+        lab = boot_lab(
+            work=work,
+            out=out,
+            xen_image=xen_image,
+            release=release,
+            base=base.archive,
+            domu_initrd=domu_initrd,
+            settings={**conf, **settings},
+            files=files,
+            accel=accel,
+            timeout_s=timeout_s,
+            label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
+        )
+    result, text, console = lab.result, lab.text, lab.console
+
+    results: list[publish.Result] = []
+    queries: dict[str, dict[str, str] | None] = {}
+    for domain, body in [("dom0", console.dom0), *console.guests.items()]:
+        results += publish.results_from_ktap(ktap.parse(body, domain=domain), domain)
+        queries[domain] = protocol.query_of(body)
+    dom0_after = protocol.query_of(console.dom0_after) if console.dom0_after else None
+    global_counters = (
+        protocol.global_of(console.dom0_before),
+        protocol.global_of(console.dom0_after),
+    )
+    memory = free_memory(text)
+    states = domu_states(text)
+    failed = failed_steps(console.dom0)
+    expect_rc = 0 if hypervisor == "patched" else ENOSYS
+    results += host_checks(
+        console, domus, queries, memory, states, failed, expect_rc, "sg_op" in suites.split(",")
+    )
+    results.append(global_check(*global_counters))
+    meta.update(
+        accel=result.accel,
+        domus=list(domus),
+        queries=queries,
+        dom0_query_after=dom0_after,
+        global_counters={"before": global_counters[0], "after": global_counters[1]},
+        free_memory_mb=None if memory is None else {"before": memory[0], "after": memory[1]},
+        domu_states={k: {"state": s, "seconds": n} for k, (s, n) in states.items()},
+    )
+    report = publish.RunReport(
+        name="lab-test",
+        results=results,
+        verdict=result.verdict,
+        started=started,
+        duration_s=result.duration_s,
+        meta=meta,
+    )
+    text_summary = summarize(report, queries, dom0_after, memory, global_counters)
+    if "sg_fuzz" in suites.split(","):
+        again = f"invoke lab.test --seed {seed}"
+        if suites != DEFAULT_SUITES:
+            again += f" --suites {suites}"
+        text_summary += f"\n  sg_fuzz seed {seed}: replay with `{again}`"
+    publish.publish(report, out, text_summary, "latest-lab-test")
+    return LabOutcome(report, out, text_summary)
+
+
+def _lab_files(
+    work: Path,
+    release: str,
+    sgtest: Path,
+    suites: str,
+    domus: Sequence[str],
+    seed: int,
+) -> tuple[Path, dict[str, str], dict[str, Path | bytes]]:
+    """The domU initramfs, lab.conf's sgtest settings and dom0's extra files."""
+    with progress.step("packing the lab's domU initramfs"):
+        domu = build_initramfs(
+            work / "domU.cpio.gz",
+            guest_script("domU-init.sh"),
+            {"sgtest": sgtest},
+            {"sgtest": f"suites={suites} seed={seed}"},
+        )
+    dom0_args = f"suites={suites} seed={seed} cross_self=dom0"
+    cross = "sg_cross" in suites.split(",")
+    conf = {
+        "DOMUS": " ".join(domus),
+        "SGTEST_ARGS": dom0_args,
+        "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
+        "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
+    }
+    files: dict[str, Path | bytes] = {
+        "lab/sgtest.ko": sgtest,
+        "etc/sgkit/modules": f"sgtest {dom0_args}\n".encode(),
+    }
+    return domu, conf, files
+
+
+def host_checks(
+    console: LabConsole,
+    domus: Sequence[str],
+    queries: dict[str, dict[str, str] | None],
+    memory: tuple[int, int] | None,
+    states: dict[str, tuple[str, int]],
+    failed: list[str],
+    expect_rc: int = 0,
+    query_suite: bool = True,
+) -> list[publish.Result]:
+    """What the host checks itself, as Results of domain "host", suite "lab".
+
+    ``expect_rc`` is the query's answer every domain must print: 0 from the
+    patched hypervisor, -38 (-ENOSYS) from a stock one.  The query line comes
+    from the sg_op suite: without it (``query_suite`` False) those checks skip.
+    """
+
+    def check(test: str, ok: bool, why: str | None) -> publish.Result:
+        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+
+    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
+    for name in domus:
+        state, seconds = states.get(name, ("unreported", 0))
+        log = console.guests.get(name)
+        problems = []
+        if state != "done":
+            problems.append(f"dom0 saw the domU end as {state!r} after {seconds}s")
+        if log is None:
+            problems.append("its console log is missing from the serial log")
+        elif not protocol.DONE.seen(log):
+            problems.append(f"its console log has no {protocol.DONE.name}")
+        out.append(check(f"{name}_finished", not problems, "; ".join(problems)))
+    if memory is None:
+        out.append(
+            check(
+                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
+            )
+        )
+    else:
+        before, after = memory
+        why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
+        out.append(check("free_memory_returned", before == after, why))
+    left = protocol.DOMAINS_LEFT.first(console.dom0)
+    if left is None:
+        out.append(
+            check("no_domain_left", False, f"dom0 printed no {protocol.DOMAINS_LEFT.name} line")
+        )
+    else:
+        why = f"after xl destroy, xl list still shows: {left['names'].strip() or 'nothing'}"
+        out.append(check("no_domain_left", left["count"] == "0", why))
+    for domain in ["dom0", *domus]:
+        if not query_suite:
+            why = "sg_op is not among the suites, and only it prints the query"
+            out.append(publish.Result("host", "lab", f"{domain}_query_printed", "skip", why))
+            continue
+        query = queries.get(domain)
+        if query is None:
+            why = f"{domain} printed no sgtest.query line"
+        else:
+            rc = query.get("rc", "?")
+            why = f"{domain}'s query answered rc={rc}, expected rc={expect_rc}"
+        ok = query is not None and query.get("rc") == str(expect_rc)
+        out.append(check(f"{domain}_query_printed", ok, why))
+    if console.unterminated:
+        why = "the serial log ends inside: " + ", ".join(console.unterminated)
+        out.append(check("console_sections_complete", False, why))
+    return out
+
+
+def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> publish.Result:
+    """Host check: the hypervisor-wide counters after the domUs equal those before.
+
+    Skipped, saying so, when dom0's sgtest did not print them (``sgtest.global``).
+    """
+    name = "global_counters_returned"
+    if before is None or after is None:
+        missing = [w for w, c in (("before", before), ("after", after)) if c is None]
+        why = "sgtest.global not reported " + " and ".join(missing) + " the domUs"
+        return publish.Result("host", "lab", name, "skip", why)
+    if before == after:
+        return publish.Result("host", "lab", name, "pass")
+    why = f"before the domUs: {_global_text(before)}; after: {_global_text(after)}"
+    return publish.Result("host", "lab", name, "fail", why)
+
+
+def _usage(query: dict[str, str] | None) -> str:
+    if query is None:
+        return "no answer"
+    if query.get("rc", "0") != "0":
+        return f"rc={query['rc']}"
+    return " ".join(f"{key}={query.get(key, '?')}" for key in USAGE_KEYS)
+
+
+def summarize(
+    report: publish.RunReport,
+    queries: dict[str, dict[str, str] | None],
+    dom0_after: dict[str, str] | None,
+    memory: tuple[int, int] | None,
+    global_counters: tuple[dict[str, int] | None, dict[str, int] | None] = (None, None),
+) -> str:
+    lines = [publish.summary(report)]
+    if memory is not None:
+        state = "returned exactly" if memory[0] == memory[1] else "NOT returned"
+        lines.append(
+            f"  free memory (xl info): before={memory[0]} MB after={memory[1]} MB ({state})"
+        )
+    for domain, query in queries.items():
+        lines.append(f"  sg_op usage {domain}: {_usage(query)}")
+    if queries.get("dom0") is not None or dom0_after is not None:
+        lines.append(
+            f"  sg_op usage dom0 before domUs: {_usage(queries.get('dom0'))}; "
+            f"after they were destroyed: {_usage(dom0_after)}"
+        )
+    before, after = global_counters
+    lines.append(
+        f"  hypervisor counters (sgtest.global) before domUs: {_global_text(before)}; "
+        f"after they were destroyed: {_global_text(after)}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,771 @@
+"""lab.net: sgnet links between the lab's domains, and ping over them.
+
+The same lab as ``sgkit.lab.multidomain`` (patched Xen, Debian dom0 with xl, PV
+domUs with a busybox initramfs), with the sgnet module instead of sgtest.
+dom0 connects each link of ``DEFAULT_LINKS`` with ``sgnet-connect.sh`` (the
+xenstore nodes libxl would write for a vif), every domain configures its end
+and pings the other end (``tools/sgkit/images/guest/sgnet-lab.sh`` drives both sides from
+``/etc/sgkit/net.conf``); a link with an MTU (sg-a <-> sg-b, 65535) is also
+pinged with the largest payload.  dom0 then runs iperf3 against sg-a (TCP
+with and without TSO, UDP, a flood), fills its own receive pool with the
+``rx-paused`` private flag, reloads its sgnet under sg-a's Connected
+frontend and destroys sg-a mid-transfer.  After the domUs are destroyed,
+dom0 reports the carrier of its links (it must be off) and reloads sgnet.
+
+Results go to ``results/lab-net-<stamp>/``, like lab.test's: one Result per
+ping and per interface, plus host checks (domUs finished, free memory
+returned, dom0's links lost carrier when the peer went away, sgnet reloaded).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sgkit import progress
+from sgkit.build import driver_build, xen_build
+from sgkit.build.versions import DEFAULT_XEN
+from sgkit.errors import KitError
+from sgkit.images.dom0_rootfs import base_rootfs
+from sgkit.images.guest_binaries import ethtool_files, iperf3_files
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.boot import (
+    LabConsole,
+    boot_lab,
+    domu_states,
+    failed_steps,
+    free_memory,
+    run_dir,
+)
+from sgkit.lab.qemu import BootResult
+from sgkit.paths import results_dir
+from sgkit.report import protocol, publish
+
+SUITE = "sgnet"
+
+
+@dataclass(frozen=True)
+class Link:
+    backend: str  # "0" for dom0, else a domU name
+    frontend: str
+    devid: int
+    subnet: str  # first three octets; the backend is .1, the frontend .2
+    mtu: int | None = None  # both ends set it and ping with the largest payload
+
+    def domain(self, end: str) -> str:
+        return "dom0" if end == "0" else end
+
+
+# dom0 <-> sg-a (MTU 1500: TCP there shows TSO), then sg-a (backend) <->
+# sg-b at the largest MTU (ETH_MAX_MTU: one 65549-byte frame per ping).
+DEFAULT_LINKS = (
+    Link("0", "sg-a", 0, "10.77.1"),
+    Link("sg-a", "sg-b", 1, "10.77.2", mtu=65535),
+)
+
+# A TCP run "with TSO in effect": frames well above one MTU on average.
+TSO_MIN_FRAME_BYTES = 3000
+
+# A paused receiver that resumes with N frames queued: at most N/8 hypercalls
+# to return its buffers (resume_hypercalls).
+RESUME_FRAMES_PER_CALL = 8
+
+# Domains that unload and reload sgnet after their first pings.
+DEFAULT_RELOAD = ("sg-b",)
+
+# Domains (frontends of a link to dom0) that run an iperf3 server: dom0 runs
+# TCP and UDP both ways, a UDP flood, and destroys them mid-transfer.
+DEFAULT_IPERF = ("sg-a",)
+# The iperf3 runs dom0 makes to each server (sgnet-lab.sh), in order.
+IPERF_TESTS = ("tcp", "tcp-reverse", "tcp-nooffload", "udp", "udp-reverse", "flood")
+
+_RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
+_OOPS = re.compile(r"^.*(?:\bBUG:|\bOops\b|WARNING: CPU:|Kernel panic).*$", re.MULTILINE)
+
+
+def iperf_addr(links: Sequence[Link], domain: str) -> str:
+    """The address of ``domain`` on its link to dom0 (where its iperf3 server listens)."""
+    for link in links:
+        if link.backend == "0" and link.frontend == domain:
+            return f"{link.subnet}.2"
+    raise KitError(f"iperf3 server {domain!r} has no sgnet link to dom0")
+
+
+def net_conf(links: Sequence[Link], reload: Sequence[str] = (), iperf: Sequence[str] = ()) -> str:
+    lines = []
+    for link in links:
+        lines.append(f"link {link.backend} {link.frontend} {link.devid}")
+    for link in links:
+        if link.mtu:
+            lines.append(f"mtu {link.devid} {link.mtu}")
+    for link in links:
+        be, fe = link.domain(link.backend), link.domain(link.frontend)
+        lines.append(f"addr {be} {link.devid} {link.subnet}.1/24 {link.subnet}.2")
+        lines.append(f"addr {fe} {link.devid} {link.subnet}.2/24 {link.subnet}.1")
+    lines += [f"reload {name}" for name in reload]
+    lines += [f"iperf {name} {iperf_addr(links, name)}" for name in iperf]
+    return "\n".join(lines) + "\n"
+
+
+def domus_of(links: Sequence[Link]) -> list[str]:
+    names: list[str] = []
+    for link in links:
+        for end in (link.backend, link.frontend):
+            if end != "0" and end not in names:
+                names.append(end)
+    return names
+
+
+def parse_stats(rest: str) -> dict[str, int]:
+    out = {}
+    for word in rest.split():
+        key, _, value = word.partition("=")
+        if value.isdigit():
+            out[key] = int(value)
+    return out
+
+
+def ping_rtt(text: str, line_no: int) -> str | None:
+    """The rtt summary printed just before SGKIT-PING line ``line_no``."""
+    lines = text.splitlines()
+    for line in reversed(lines[max(0, line_no - 12) : line_no]):
+        if found := _RTT.search(line):
+            return found["values"]
+    return None
+
+
+def iperf_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """What one ``iperf3 -J`` run measured: rates in Mbit/s, UDP packets and loss."""
+    if "error" in data:
+        return {"error": data["error"]}
+    end = data.get("end", {})
+    udp = data.get("start", {}).get("test_start", {}).get("protocol") == "UDP"
+    sent, received = end.get("sum_sent", {}), end.get("sum_received", {})
+    out: dict[str, Any] = {
+        "protocol": "udp" if udp else "tcp",
+        "reverse": bool(data.get("start", {}).get("test_start", {}).get("reverse")),
+        "seconds": round(float(sent.get("seconds", 0.0)), 2),
+        "sent_mbps": round(sent.get("bits_per_second", 0.0) / 1e6, 3),
+        "received_mbps": round(received.get("bits_per_second", 0.0) / 1e6, 3),
+        "received_bytes": int(received.get("bytes", 0)),
+    }
+    if udp:
+        out["packets"] = int(received.get("packets", sent.get("packets", 0)))
+        out["lost_packets"] = int(received.get("lost_packets", 0))
+        out["lost_percent"] = round(float(received.get("lost_percent", 0.0)), 2)
+        seconds = float(received.get("seconds") or 0.0)
+        delivered = out["packets"] - out["lost_packets"]
+        out["received_pps"] = round(delivered / seconds, 1) if seconds else 0.0
+    else:
+        out["retransmits"] = int(sent.get("retransmits", 0))
+    return out
+
+
+def iperf_results(text: str) -> dict[str, dict[str, Any]]:
+    """Every SGKIT-IPERF line of dom0: ``test -> {rc, to, ...summary}``."""
+    found: dict[str, dict[str, Any]] = {}
+    for m in protocol.IPERF.iter(text):
+        entry: dict[str, Any] = {"rc": int(m["rc"]), "to": m["to"]}
+        try:
+            entry.update(iperf_summary(json.loads(m["json"])))
+        except (ValueError, TypeError, AttributeError) as e:
+            entry["error"] = f"unreadable iperf3 JSON: {e}"
+        found[m["test"]] = entry
+    return found
+
+
+def counter_delta(
+    stats: dict[str, dict[str, int]], before: str, after: str, key: str
+) -> int | None:
+    """``after - before`` of counter ``key`` between two SGKIT-NETSTAT tags (any interface)."""
+    b = next((v for k, v in stats.items() if k.startswith(before + "/")), None)
+    a = next((v for k, v in stats.items() if k.startswith(after + "/")), None)
+    if a is None or b is None or key not in a or key not in b:
+        return None
+    return a[key] - b[key]
+
+
+@dataclass(frozen=True)
+class NetOutcome:
+    report: publish.RunReport
+    results: Path
+    text_summary: str
+
+
+def net_results(
+    console: LabConsole,
+    links: Sequence[Link],
+    reload: Sequence[str] = (),
+    iperf: Sequence[str] = (),
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """Results for every expected interface and ping, and what was measured."""
+    texts = {"dom0": console.dom0, **console.guests}
+    results: list[publish.Result] = []
+    measured: dict[str, Any] = {"pings": {}, "bursts": {}, "stats": {}, "interfaces": {}}
+    expected = []
+    for link in links:
+        be, fe = link.domain(link.backend), link.domain(link.frontend)
+        expected.append((be, link.devid, f"{link.subnet}.2", link.mtu))
+        expected.append((fe, link.devid, f"{link.subnet}.1", link.mtu))
+    for dom, devid, peer, mtu in expected:
+        text = texts.get(dom, "")
+        bigpings = [m for m in protocol.BIGPING.iter(text) if m["src"] == dom and m["dst"] == peer]
+        nets = [m for m in protocol.NET.iter(text) if m["dom"] == dom and int(m["devid"]) == devid]
+        pings = [
+            (m, text.count("\n", 0, m.start()))
+            for m in protocol.PING.iter(text)
+            if m["src"] == dom and m["dst"] == peer
+        ]
+        rounds = 2 if dom in reload else 1
+        for n in range(rounds):
+            suffix = "" if n == 0 else "_after_reload"
+            if len(nets) <= n:
+                results.append(
+                    _res(dom, f"link{devid}_up{suffix}", False, f"no {protocol.NET.name} line")
+                )
+            else:
+                m = nets[n]
+                ok = m["state"] == "up" and m["carrier"] == "1"
+                why = f"interface {m['ifc']} state={m['state']} carrier={m['carrier']}"
+                results.append(_res(dom, f"link{devid}_up{suffix}", ok, why))
+                measured["interfaces"][f"{dom}/{devid}"] = m["ifc"]
+            if len(pings) <= n:
+                results.append(
+                    _res(dom, f"ping_{peer}{suffix}", False, f"no {protocol.PING.name} line")
+                )
+                continue
+            m, line_no = pings[n]
+            rtt = ping_rtt(text, line_no)
+            measured["pings"][f"{dom}->{peer}{suffix}"] = {"rc": int(m["rc"]), "rtt_ms": rtt}
+            why = f"ping exited {m['rc']}"
+            results.append(_res(dom, f"ping_{peer}{suffix}", m["rc"] == "0", why))
+            if mtu:
+                shown = nets[n]["mtu"] if len(nets) > n else None
+                found = bigpings[n : n + 1]
+                results.append(bigping_check(dom, peer, mtu, found, suffix, shown))
+    bursts = list(protocol.BURST.iter(console.dom0))
+    for text in texts.values():
+        for m in protocol.NETSTAT.iter(text):
+            measured["stats"][f"{m['dom']}/{m['ifc']}"] = parse_stats(m["rest"])
+    for m in bursts:
+        sent, received = int(m["sent"]), int(m["received"])
+        arrived = counter_delta(
+            measured["stats"], f"{m['src']}-preburst", f"{m['src']}-postburst", "rx_packets"
+        )
+        measured["bursts"][f"{m['src']}->{m['dst']}"] = {
+            "sent": sent,
+            "received": received,
+            "arrived_at_sgnet": arrived,
+        }
+        results.append(burst_check(m["src"], m["dst"], m["rc"], sent, received, arrived))
+    for dom in reload:
+        found = [m for m in protocol.RELOAD.iter(texts.get(dom, "")) if m["dom"] == dom]
+        ok = bool(found) and found[-1]["u"] == found[-1]["r"] == found[-1]["i"] == "0"
+        why = found[-1].group(0) if found else f"no {protocol.RELOAD.name} line"
+        results.append(_res(dom, "unload_reload", ok, why))
+    if iperf:
+        results += _iperf_checks(console.dom0, measured)
+    return results, measured
+
+
+def burst_check(
+    src: str, dst: str, rc: str, sent: int, received: int, arrived: int | None
+) -> publish.Result:
+    """Every echo of the burst got its reply through sgnet.
+
+    ping counting every reply passes.  Under load ping's socket can
+    overflow when many replies come up in one poll (``pipe`` near 200): then
+    the check passes only if dom0's sgnet received at least as many frames
+    as ping sent, i.e. the driver delivered every reply to the stack.
+    """
+    why = f"ping burst: rc={rc}, {received} of {sent} replies"
+    if arrived is not None:
+        why += f"; dom0's sgnet received {arrived} frames meanwhile"
+    ok = sent > 0 and (
+        (rc == "0" and received == sent) or (arrived is not None and arrived >= sent)
+    )
+    return _res(src, f"burst_{dst}", ok, why)
+
+
+def bigping_check(
+    dom: str,
+    peer: str,
+    mtu: int,
+    found: Sequence[re.Match[str]],
+    suffix: str = "",
+    shown: str | None = None,
+) -> publish.Result:
+    """A ping whose every packet is one frame of ``mtu`` bytes of IP got its replies, with the
+    interface's MTU (``shown``, from its SGKIT-NET line) really ``mtu``: else the kernel would
+    fragment the ping and it would pass at any MTU."""
+    name = f"bigping_{peer}{suffix}"
+    if not found:
+        return _res(dom, name, False, f"no {protocol.BIGPING.name} line")
+    m = found[0]
+    size = int(m["size"])
+    ok = m["rc"] == "0" and size == mtu - 28 and shown == str(mtu)
+    why = f"ping -s {size} exited {m['rc']}; interface MTU {shown or '?'} (want {mtu})"
+    return _res(dom, name, ok, why)
+
+
+def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[publish.Result]:
+    """TCP over dom0's link with TSO (and the reverse run's GSO frames received), then with
+    ``ethtool -K tso off tx off``: no GSO and no partial checksums."""
+
+    def delta(before: str, after: str, key: str) -> int:
+        return counter_delta(stats, before, after, key) or 0
+
+    out = []
+    packets = delta("dom0-pretcp", "dom0-posttcp", "tx_packets")
+    nbytes = delta("dom0-pretcp", "dom0-posttcp", "tx_bytes")
+    gso = delta("dom0-pretcp", "dom0-posttcp", "tx_gso_packets")
+    mean = nbytes // packets if packets else 0
+    ok = gso > 0 and mean >= TSO_MIN_FRAME_BYTES
+    why = f"TCP dom0 -> domU: {packets} frames, {nbytes} bytes ({mean} per frame), {gso} GSO"
+    out.append(_res("dom0", "tcp_tso", ok, why))
+    gso = delta("dom0-posttcp", "dom0-posttcprev", "rx_gso_packets")
+    csum = delta("dom0-posttcp", "dom0-posttcprev", "rx_csum_partial")
+    ok = gso > 0 and csum > 0
+    why = f"TCP domU -> dom0: dom0 received {gso} GSO frames, {csum} with partial checksums"
+    out.append(_res("dom0", "tcp_reverse_gso_received", ok, why))
+    found = list(protocol.ETHTOOL_K.iter(dom0))
+    if not found:
+        out.append(_res("dom0", "ethtool_offload_off", False, f"no {protocol.ETHTOOL_K.name} line"))
+        return out
+    m = found[-1]
+    packets = delta("dom0-preoff", "dom0-postoff", "tx_packets")
+    gso = delta("dom0-preoff", "dom0-postoff", "tx_gso_packets")
+    csum = delta("dom0-preoff", "dom0-postoff", "tx_csum_partial")
+    ok = (m["off"], m["tso"], m["tx"], m["on"]) == ("0", "off", "off", "0")
+    ok = ok and packets > 0 and gso == 0 and csum == 0
+    why = (
+        f"ethtool -K {m['ifc']} tso off tx off rc={m['off']} (shown tso={m['tso']}"
+        f" tx={m['tx']}), on again rc={m['on']}; TCP meanwhile: {packets} frames,"
+        f" {gso} GSO, {csum} partial checksums"
+    )
+    out.append(_res("dom0", "ethtool_offload_off", ok, why))
+    return out
+
+
+def tcp_order_check(dom0: str, measured: dict[str, Any]) -> publish.Result:
+    """dom0's TCP saw no segment out of order over the two TCP runs.
+
+    sgnet delivers frames in the order they were sent (docs/driver.md): the
+    receiver takes its buffers in ring order and the sender retries a busy
+    one rather than skipping it.  ``TCPOFOQueue`` counts segments dom0's TCP
+    queued out of order (as the receiver of tcp-reverse); the sender-side
+    reordering counters are recorded in ``measured["tcp_reorder"]``.
+    """
+    snaps = {m["when"]: parse_stats(m["rest"]) for m in protocol.TCPEXT.iter(dom0)}
+    before, after = snaps.get("pretcp"), snaps.get("posttcp")
+    if before is None or after is None:
+        return _res(
+            "dom0", "tcp_in_order", False, f"no {protocol.TCPEXT.name} pretcp/posttcp lines"
+        )
+    delta = {k: after[k] - before[k] for k in after if k in before}
+    measured["tcp_reorder"] = delta
+    if "TCPOFOQueue" not in delta:
+        return _res("dom0", "tcp_in_order", False, "dom0's netstat has no TCPOFOQueue")
+    why = "dom0 over both TCP runs: " + ", ".join(f"{k}+{v}" for k, v in sorted(delta.items()))
+    return _res("dom0", "tcp_in_order", delta["TCPOFOQueue"] == 0, why)
+
+
+def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
+    """iperf3 runs completed with data through; the flood filled the peer's pool."""
+    out = []
+    runs = measured["iperf"] = iperf_results(dom0)
+    for test in IPERF_TESTS:
+        run = runs.get(test)
+        if run is None:
+            out.append(_res("dom0", f"iperf_{test}", False, f"no {protocol.IPERF.name} line"))
+            continue
+        ok = run["rc"] == 0 and "error" not in run and run.get("received_mbps", 0) > 0
+        why = f"iperf3 rc={run['rc']} {run.get('error') or ''}".strip()
+        out.append(_res("dom0", f"iperf_{test}", ok, why))
+    stats = measured["stats"]
+    out += tso_checks(stats, dom0)
+    out.append(tcp_order_check(dom0, measured))
+    # What the unpaced flood did (informative: whether the receiver falls
+    # behind depends on scheduling; the paused burst below decides).
+    measured["flood"] = {
+        key: counter_delta(stats, "dom0-preflood", "dom0-postflood", key)
+        for key in ("tx_packets", "tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
+    }
+    pings = [m for m in protocol.FLOOD_PING.iter(dom0)]
+    ok = bool(pings) and all(m["rc"] == "0" for m in pings)
+    why = "ping after the flood: " + (", ".join(m["rc"] for m in pings) or "not run")
+    out.append(_res("dom0", "ping_after_flood", ok, why))
+    domu_if = next(
+        (
+            ifc
+            for key, ifc in measured["interfaces"].items()
+            if key.endswith("/0") and key != "dom0/0"
+        ),
+        None,
+    )
+    checks, measured["paused_burst"] = paused_burst_checks(stats, dom0, domu_if)
+    out += checks
+    out.append(backend_reload_check(dom0))
+    return out
+
+
+def backend_reload_check(dom0: str) -> publish.Result:
+    """dom0 reloaded sgnet (its backend) while the domU's frontend showed Connected (4),
+    and the domU answered over the link again."""
+    found = list(protocol.BACKEND_RELOAD.iter(dom0))
+    if not found:
+        return _res(
+            "dom0", "backend_reload_reconnects", False, f"no {protocol.BACKEND_RELOAD.name} line"
+        )
+    m = found[-1]
+    ok = (m["u"], m["r"], m["state"], m["i"], m["rc"]) == ("0", "0", "4", "0", "0")
+    why = (
+        f"unbind={m['u']} rmmod={m['r']} with {m['dom']}'s frontend in state {m['state']}"
+        f" (4: Connected), insmod={m['i']}, then ping {m['to']} rc={m['rc']}"
+    )
+    return _res("dom0", "backend_reload_reconnects", ok, why)
+
+
+def paused_burst_checks(
+    stats: dict[str, dict[str, int]], dom0: str, domu_if: str | None
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
+    (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
+    resuming must grant credit and bring every reply up through dom0's sgnet."""
+    found = list(protocol.PAUSED_BURST.iter(dom0))
+    if not found:
+        why = f"no {protocol.PAUSED_BURST.name} line"
+        return [
+            _res("dom0", "flood_full_receive_pool", False, why),
+            _res("dom0", "paused_burst_resumed", False, why),
+            _res("dom0", "resume_hypercalls", False, why),
+        ], {}
+    m = found[-1]
+
+    def dom0_delta(before: str, after: str, key: str) -> int:
+        return counter_delta(stats, before, after, key) or 0
+
+    def domu_delta(key: str) -> int:
+        b = stats.get(f"domu-prepause/{domu_if}", {})
+        a = stats.get(f"domu-resumed/{domu_if}", {})
+        return a.get(key, 0) - b.get(key, 0) if key in a and key in b else 0
+
+    seen = {
+        "requests_seen_paused": dom0_delta(
+            "dom0-prepause", "dom0-paused", "credit_requests_received"
+        ),
+        "grants_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "credit_grants"),
+        "rx_while_paused": dom0_delta("dom0-prepause", "dom0-paused", "rx_packets"),
+        "rx_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "rx_packets"),
+        **{
+            f"{k}_after_resume": dom0_delta("dom0-paused", "dom0-resumed", k)
+            for k in ("rx_returned", "rx_return_calls", "rx_return_errors")
+        },
+        **{
+            f"domu_{k}": domu_delta(k)
+            for k in ("tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
+        },
+        "sent": int(m["sent"]),
+        "received": int(m["received"]),
+    }
+    counted = ", ".join(f"{k}={v}" for k, v in seen.items())
+    full = (
+        m["pause"] == "0"
+        and m["full"] == "1"
+        and seen["requests_seen_paused"] > 0
+        and seen["domu_tx_busy"] > 0
+        and seen["domu_tx_stalls"] > 0
+        and seen["domu_credit_requests"] > 0
+    )
+    why = f"rx-paused on rc={m['pause']}, request seen={m['full']}: {counted}"
+    out = [_res("dom0", "flood_full_receive_pool", full, why)]
+    # Every reply must reach dom0's sgnet; ping itself may miss some: 64
+    # replies come up in one poll and overflow its socket's receive buffer.
+    resumed = (
+        m["resume"] == "0"
+        and m["rc"] == "0"
+        and seen["sent"] > 0
+        and seen["rx_after_resume"] >= seen["sent"]
+        and seen["grants_after_resume"] > 0
+        and seen["domu_tx_dropped"] == 0
+    )
+    why = f"rx-paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
+    out.append(_res("dom0", "paused_burst_resumed", resumed, why))
+    out.append(resume_hypercalls_check(seen))
+    return out, seen
+
+
+def resume_hypercalls_check(seen: Mapping[str, int]) -> publish.Result:
+    """The N frames queued while dom0's receiver was paused cost at most N/8 buffer-return
+    hypercalls once it resumed (``RESUME_FRAMES_PER_CALL``): dom0 returns consumed buffers to
+    the sender in batches, not one rearm each, and none of the returns failed."""
+    frames = seen["rx_after_resume"]
+    calls = seen["rx_return_calls_after_resume"]
+    ok = (
+        frames >= seen["sent"] > 0
+        and 0 < calls * RESUME_FRAMES_PER_CALL <= frames
+        and seen["rx_return_errors_after_resume"] == 0
+    )
+    why = (
+        f"{frames} frames received after resuming, {calls} buffer-return hypercalls"
+        f" (at most {frames // RESUME_FRAMES_PER_CALL}), {seen['rx_returned_after_resume']}"
+        f" buffers returned, {seen['rx_return_errors_after_resume']} errors"
+    )
+    return _res("dom0", "resume_hypercalls", ok, why)
+
+
+def _res(domain: str, test: str, ok: bool, why: str | None) -> publish.Result:
+    return publish.Result(domain, SUITE, test, "pass" if ok else "fail", None if ok else why)
+
+
+def host_checks(
+    console: LabConsole,
+    text: str,
+    domus: Sequence[str],
+    memory: tuple[int, int] | None,
+    states: dict[str, tuple[str, int]],
+    failed: list[str],
+) -> list[publish.Result]:
+    def check(test: str, ok: bool, why: str | None) -> publish.Result:
+        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
+
+    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
+    for name in domus:
+        state, seconds = states.get(name, ("unreported", 0))
+        log = console.guests.get(name) or ""
+        ok = state == "done" and protocol.DONE.seen(log)
+        why = f"dom0 saw the domU end as {state!r} after {seconds}s"
+        out.append(check(f"{name}_finished", ok, why))
+    if memory is None:
+        out.append(
+            check(
+                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
+            )
+        )
+    else:
+        why = f"xl info free_memory was {memory[0]} MB before create, {memory[1]} MB after destroy"
+        out.append(check("free_memory_returned", memory[0] == memory[1], why))
+    after = list(protocol.NET_AFTER.iter(console.dom0))
+    ok = bool(after) and all(m["carrier"] == "0" for m in after)
+    why = "dom0's links after the domUs died: " + (
+        ", ".join(f"{m['ifc']} carrier={m['carrier']}" for m in after) or "not reported"
+    )
+    out.append(check("dom0_carrier_lost", ok, why))
+    for m in protocol.BUSY_DESTROY.iter(console.dom0):
+        ok = m["running"] == "1" and m["destroy"] == "0" and m["carrier"] == "0"
+        why = (
+            f"{m['dom']} destroyed with iperf3 running={m['running']}: xl destroy rc="
+            f"{m['destroy']}, dom0 carrier={m['carrier']} after {m['seconds']}s"
+        )
+        out.append(check(f"{m['dom']}_destroyed_mid_transfer", ok, why))
+    oops = _OOPS.findall(console.dom0 + (console.dom0_after or ""))
+    why = "dom0's kernel complained: " + " | ".join(line.strip() for line in oops[:3])
+    out.append(check("dom0_no_oops", not oops, why))
+    reload = [
+        m["rc"] for m in protocol.INSMOD.iter(console.dom0_after or "") if m["module"] == "sgnet"
+    ]
+    why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
+    out.append(check("dom0_sgnet_reloaded", reload == ["0"], why))
+    if console.unterminated:
+        why = "the serial log ends inside: " + ", ".join(console.unterminated)
+        out.append(check("console_sections_complete", False, why))
+    return out
+
+
+@dataclass(frozen=True)
+class LabExtras:
+    """What a sibling of lab.net (bench.net) adds to the same lab."""
+
+    domu_files: Mapping[str, Path] = field(default_factory=dict)  # domU initramfs
+    dom0_files: Mapping[str, Path | bytes] = field(default_factory=dict)  # dom0 overlay
+    settings: Mapping[str, str] = field(default_factory=dict)  # lab.conf
+    modes: Mapping[str, int] = field(default_factory=dict)  # dom0 overlay modes
+
+
+@dataclass(frozen=True)
+class NetBoot:
+    """One boot of the sgnet lab: its console, split, and what was built for it."""
+
+    result: BootResult
+    text: str
+    console: LabConsole
+    meta: dict[str, Any]
+    out: Path
+    started: str
+    domus: list[str]
+
+
+def boot_net_lab(
+    kind: str,
+    xen: str = DEFAULT_XEN,
+    source: str = "",
+    kernel: str | None = None,
+    accel: str | None = None,
+    timeout_s: float = 900.0,
+    links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
+    iperf: Sequence[str] = DEFAULT_IPERF,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+    extras: LabExtras | None = None,
+) -> NetBoot:
+    """Build what the lab needs, boot it, return the console (results in ``<kind>-<stamp>``)."""
+    extras = extras or LabExtras()
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    release = drivers.headers.release
+    built = xen_build.build(xen, source)
+    base = base_rootfs(xen, release)
+    domus = domus_of(links)
+    meta: dict[str, Any] = {
+        "kernel": release,
+        "xen_build_id": built.manifest["build_id"],
+        "xen_version": built.manifest["xen_version"],
+        "dom0_root": {"archive": str(base.archive), **base.manifest},
+        "links": [link.__dict__ for link in links],
+    }
+    out = publish.new_run_dir(out_root or results_dir(), kind)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    sgnet = drivers.modules["sgnet"]
+    conf = net_conf(links, reload, iperf)
+    settings = {
+        "DOMUS": " ".join(domus),
+        "DOMU_MEMORY": str(domu_memory_mb),
+        "DOMU_TIMEOUT": str(domu_timeout_s),
+        **extras.settings,
+    }
+    with run_dir() as work:
+        (work / "net.conf").write_text(conf)
+        with progress.step(f"packing the {kind} domU initramfs"):
+            domu = build_initramfs(
+                work / "domU.cpio.gz",
+                guest_script("domU-init.sh"),
+                {"sgnet": sgnet},
+                extra_files={
+                    "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                    "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
+                    "etc/sgkit/net.conf": work / "net.conf",
+                    **(iperf3_files() if iperf else {}),
+                    **ethtool_files(),
+                    **extras.domu_files,
+                },
+            )
+        lab = boot_lab(
+            work=work,
+            out=out,
+            xen_image=built.xen,
+            release=release,
+            base=base.archive,
+            domu_initrd=domu,
+            settings=settings,
+            files={
+                "lab/sgnet.ko": sgnet,
+                "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
+                "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
+                "etc/sgkit/modules": b"sgnet\n",
+                "etc/sgkit/net.conf": conf.encode(),
+                **extras.dom0_files,
+            },
+            modes={"lab/sgnet-connect.sh": 0o755, **extras.modes},
+            accel=accel,
+            timeout_s=timeout_s,
+            label=f"{kind} (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
+        )
+    result, text, console = lab.result, lab.text, lab.console
+    meta["accel"] = result.accel
+    meta["domus"] = domus
+    return NetBoot(result, text, console, meta, out, started, domus)
+
+
+def run_lab_net(
+    xen: str = DEFAULT_XEN,
+    source: str = "",
+    kernel: str | None = None,
+    accel: str | None = None,
+    timeout_s: float = 900.0,
+    links: Sequence[Link] = DEFAULT_LINKS,
+    reload: Sequence[str] = DEFAULT_RELOAD,
+    iperf: Sequence[str] = DEFAULT_IPERF,
+    domu_memory_mb: int = 128,
+    domu_timeout_s: int = 300,
+    out_root: Path | None = None,
+) -> NetOutcome:
+    """Boot the lab, connect sgnet links, ping both ways over each, report."""
+    lab = boot_net_lab(
+        "lab-net",
+        xen,
+        source,
+        kernel,
+        accel,
+        timeout_s,
+        links,
+        reload,
+        iperf,
+        domu_memory_mb,
+        domu_timeout_s,
+        out_root,
+    )
+    console, text, meta = lab.console, lab.text, lab.meta
+    results, measured = net_results(console, links, reload, iperf)
+    memory = free_memory(text)
+    states = domu_states(text)
+    results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))
+    meta.update(**measured)
+    meta["free_memory_mb"] = None if memory is None else {"before": memory[0], "after": memory[1]}
+    report = publish.RunReport(
+        name="lab-net",
+        results=results,
+        verdict=lab.result.verdict,
+        started=lab.started,
+        duration_s=lab.result.duration_s,
+        meta=meta,
+    )
+    text_summary = summarize(report, measured)
+    publish.publish(report, lab.out, text_summary, "latest-lab-net")
+    return NetOutcome(report, lab.out, text_summary)
+
+
+def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
+    lines = [publish.summary(report)]
+    for pair, ping in measured["pings"].items():
+        lines.append(f"  ping {pair}: rc={ping['rc']} rtt min/avg/max={ping['rtt_ms']} ms")
+    for pair, burst in measured["bursts"].items():
+        lines.append(f"  burst {pair}: {burst['received']} of {burst['sent']} replies")
+    for test, run in measured.get("iperf", {}).items():
+        if "error" in run:
+            lines.append(f"  iperf3 {test}: rc={run['rc']} {run['error']}")
+            continue
+        extra = (
+            f" {run['received_pps']} pkt/s lost {run['lost_percent']}%"
+            if run["protocol"] == "udp"
+            else f" retransmits {run['retransmits']}"
+        )
+        lines.append(
+            f"  iperf3 {test}: sent {run['sent_mbps']} Mbit/s, received"
+            f" {run['received_mbps']} Mbit/s{extra}"
+        )
+    if "flood" in measured:
+        lines.append(
+            "  flood: dom0 sgnet " + ", ".join(f"{k}+{v}" for k, v in measured["flood"].items())
+        )
+    for where, stats in measured["stats"].items():
+        packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)
+        calls = stats.get("tx_hypercalls", 0) + stats.get("rx_hypercalls", 0)
+        per = f"{calls / packets:.2f}" if packets and calls else "?"
+        lines.append(
+            f"  {where}: tx={stats.get('tx_packets', '?')} rx={stats.get('rx_packets', '?')}"
+            f" hypercalls/packet={per} interrupts={stats.get('interrupts', '?')}"
+        )
+    return "\n".join(lines)
+
+
+def check_links(links: Sequence[Link]) -> None:
+    for link in links:
+        for end in (link.backend, link.frontend):
+            if end != "0" and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", end):
+                raise KitError(f"bad domain {end!r} in an sgnet link")

@@ -1,0 +1,245 @@
+"""The lab's first step: boot Xen with a PV dom0 that loads sgtest, and read the answer.
+
+Two hypervisors can be booted with the same dom0 and module:
+
+- ``patched``: the hypervisor ``invoke build`` made; sg_op must answer the
+  query with the ABI version and the limits the series was rendered with.
+- ``stock``: Debian's own Xen of the same version; sg_op does not exist and
+  the hypercall must fail with -ENOSYS (every sgtest test then skips).
+
+``xsm`` boots the patched hypervisor's ``xsm`` build variant (XSM with FLASK
+and SILO, ``xen-hypervisor/variants/xsm.config``) with ``xsm=<module>``, so
+that patch 0003's hooks run under that module; the console must show the
+module starting.  FLASK runs permissive without a policy (every check is
+made, none enforced).
+
+Results: the console log, ``results.json``, ``junit.xml`` and ``summary.txt``
+in a fresh directory under results/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgkit.build import driver_build, xen_build
+from sgkit.build.debian_packages import unpacked
+from sgkit.build.kernels import kernel_image
+from sgkit.build.versions import DEFAULT_XEN, load_context
+from sgkit.errors import KitError
+from sgkit.images.initramfs import build_initramfs, guest_script
+from sgkit.lab.qemu import BootSpec, boot
+from sgkit.paths import builds_dir, results_dir
+from sgkit.report import ktap, protocol, publish
+
+ENOSYS = -38
+
+# The XSM modules the xsm variant can boot -> Xen options and the console
+# line that shows the module started (FLASK's is at info level).
+XSM_MODULES = {
+    "dummy": ("xsm=dummy", "XSM Framework v"),
+    "silo": ("xsm=silo", "Initialising XSM SILO mode"),
+    "flask": (
+        "xsm=flask flask=permissive loglvl=all",
+        "Flask:  Access controls disabled until policy is loaded.",
+    ),
+}
+
+# The query's name for each limit -> the Xen command-line option that sets it.
+LIMIT_OPTIONS = {
+    "max_regs": "sg_max_regs",
+    "max_elems": "sg_max_elems",
+    "max_pinned_pages": "sg_max_pinned",
+    "max_bindings": "sg_max_bindings",
+    "max_binds_per_addr": "sg_max_binds_per_addr",
+}
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``max_regs=8,max_elems=4`` -> {"max_regs": 8, "max_elems": 4}, checked."""
+    limits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in LIMIT_OPTIONS or not value.isdigit():
+            raise KitError(
+                f"bad limit {item!r}",
+                "use NAME=N with NAME one of " + ", ".join(LIMIT_OPTIONS),
+            )
+        limits[key] = int(value)
+    return limits
+
+
+_XEN_LIMITS_RE = re.compile(r"sg_op: ABI (\d+)\.(\d+), limits (.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    report: publish.RunReport
+    results: Path
+    query: dict[str, str] | None
+
+
+def stock_xen(xen: str) -> Path:
+    """Debian's hypervisor for this Xen version, uncompressed for QEMU's multiboot loader."""
+    stock = load_context(xen).get("sources", {}).get("stock")
+    if not stock:
+        raise KitError(f"no stock Debian hypervisor is known for Xen {xen}")
+    root = unpacked(stock["package"], stock["version"])
+    image = root / stock["file"]
+    target = builds_dir() / "lab" / f"xen-stock-{stock['version']}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        with gzip.open(image) as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(target)
+    return target
+
+
+def run_smoke(
+    hypervisor: str = "patched",
+    xen: str = DEFAULT_XEN,
+    source: str = "",
+    kernel: str | None = None,
+    accel: str | None = None,
+    timeout_s: float = 600.0,
+    out_root: Path | None = None,
+    limits: dict[str, int] | None = None,
+    xsm: str | None = None,
+) -> SmokeOutcome:
+    """Boot and query; ``limits`` are set on Xen's command line and must come back."""
+    limits = limits or {}
+    unknown = set(limits) - set(LIMIT_OPTIONS)
+    if unknown:
+        raise KitError(f"unknown limits {sorted(unknown)}", "use " + ", ".join(LIMIT_OPTIONS))
+    if hypervisor not in {"patched", "stock"}:
+        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    if xsm is not None and xsm not in XSM_MODULES:
+        raise KitError(f"unknown XSM module {xsm!r}", "use " + ", ".join(XSM_MODULES))
+    if xsm is not None and hypervisor != "patched":
+        raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
+    kind = f"{hypervisor}-xsm-{xsm}" if xsm else hypervisor
+    drivers = driver_build.build(kernel=kernel, xen=xen)
+    meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": drivers.headers.release}
+    if hypervisor == "patched":
+        built = xen_build.build(xen, source, variant="xsm" if xsm else None)
+        xen_image = built.xen
+        meta["xen_build_id"] = built.manifest["build_id"]
+        meta["xen_version"] = built.manifest["xen_version"]
+    else:
+        xen_image = stock_xen(xen)
+        meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
+    out = publish.new_run_dir(out_root or results_dir(), f"smoke-{kind}")
+    initrd = build_initramfs(
+        builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
+        guest_script("dom0-smoke-init.sh"),
+        {"sgtest": drivers.modules["sgtest"]},
+        {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
+    )
+    options = " ".join(f"{LIMIT_OPTIONS[k]}={v}" for k, v in sorted(limits.items()))
+    if xsm:
+        options = f"{options} {XSM_MODULES[xsm][0]}".strip()
+        meta["xsm"] = xsm
+    spec = BootSpec(
+        xen=xen_image,
+        kernel=kernel_image(drivers.headers.release),
+        initrd=initrd,
+        accel=accel,
+    )
+    if options:
+        spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")
+        meta["xen_limits"] = limits
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({kind})")
+    text = result.log.read_text(errors="replace")
+    docs = ktap.parse(text, domain="dom0")
+    results = publish.results_from_ktap(docs, "dom0")
+    query = protocol.query_of(text)
+    results.append(_expectation(hypervisor, xen, query, text, limits))
+    if xsm:
+        results.append(xsm_check(xsm, text))
+    meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
+    report = publish.RunReport(
+        name=f"smoke-{kind}",
+        results=results,
+        verdict=result.verdict,
+        started=started,
+        duration_s=result.duration_s,
+        meta=meta,
+    )
+    text_summary = publish.summary(report) + "\n" + answer_line(hypervisor, query)
+    publish.publish(report, out, text_summary, f"latest-smoke-{kind}")
+    return SmokeOutcome(report, out, query)
+
+
+def _expectation(
+    hypervisor: str,
+    xen: str,
+    query: dict[str, str] | None,
+    console: str,
+    limits: dict[str, int] | None = None,
+) -> publish.Result:
+    """The smoke's own check: did the hypervisor answer as this kind of Xen must?"""
+    name = "sg_op_answers_query" if hypervisor == "patched" else "sg_op_absent_is_enosys"
+    if query is None:
+        return publish.Result("host", "smoke", name, "fail", "sgtest printed no sgtest.query line")
+    rc = int(query.get("rc", "0"))
+    if hypervisor == "stock":
+        ok = rc == ENOSYS
+        why = None if ok else f"expected rc={ENOSYS} from a Xen without sg_op, got rc={rc}"
+        return publish.Result("host", "smoke", name, "pass" if ok else "fail", why)
+    context = load_context(xen)
+    want_abi = (context["abi"]["major"] << 16) | context["abi"]["minor"]
+    problems = []
+    if rc != 0:
+        problems.append(f"query returned rc={rc}")
+    elif int(query.get("abi_version", "-1")) != want_abi:
+        problems.append(f"abi_version {query.get('abi_version')} != {want_abi}")
+    else:
+        for key, want in {**context["limits"], **(limits or {})}.items():
+            if int(query.get(key, "-1")) != want:
+                source = "the command line" if key in (limits or {}) else "the series"
+                problems.append(f"{key}={query.get(key)} but {source} sets {want}")
+    if "sg_op: ABI" not in console:
+        problems.append("Xen did not print its sg_op limits at boot")
+    status = "fail" if problems else "pass"
+    return publish.Result("host", "smoke", name, status, "; ".join(problems) or None)
+
+
+def xsm_check(xsm: str, console: str) -> publish.Result:
+    """The XSM module asked for must have started (its own console line)."""
+    line = XSM_MODULES[xsm][1]
+    ok = line in console
+    why = None if ok else f"Xen did not print {line!r}: is xsm={xsm} built in and accepted?"
+    return publish.Result("host", "smoke", f"xsm_{xsm}_active", "pass" if ok else "fail", why)
+
+
+def answer_line(hypervisor: str, query: dict[str, str] | None) -> str:
+    if query is None:
+        return "sg_op: no answer (sgtest did not report a query)"
+    rc = int(query.get("rc", "0"))
+    if rc != 0:
+        return f"sg_op: the {hypervisor} hypervisor answered rc={rc}" + (
+            " (-ENOSYS: no such hypercall)" if rc == ENOSYS else ""
+        )
+    abi = int(query["abi_version"])
+    limits = ", ".join(
+        f"{k}={query[k]}"
+        for k in ("max_regs", "max_elems", "max_pinned_pages", "max_bindings", "max_binds_per_addr")
+        if k in query
+    )
+    return (
+        f"sg_op: the {hypervisor} hypervisor answered from dom0: "
+        f"ABI {abi >> 16}.{abi & 0xFFFF}; limits {limits}"
+    )
+
+
+def _xen_limits(console: str) -> str | None:
+    m = _XEN_LIMITS_RE.search(console)
+    return m.group(0).strip() if m else None

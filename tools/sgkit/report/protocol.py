@@ -1,0 +1,368 @@
+"""The console protocol of the guest scripts: every ``SGKIT-*`` line, defined once.
+
+The shell scripts in ``images/guest/`` print one line per event, on the lab's
+serial console or, on a real host, on the deploy script's output; ``lab`` and
+``deploy`` read them back.  It lives in ``report`` because both pipelines
+read it and neither may import the other.  Each marker is defined here once, with its
+fields as a regular expression and an example line, and read through its own
+parser (``Marker.all``, ``Marker.last``, ``Marker.seen``).  No other module
+spells an ``SGKIT-`` regex; a unit test holds the scripts, this module and the
+table in docs/lab.md to the same set of markers.
+
+The sgtest module's own KTAP diagnostics (``# sgtest.query ...`` and
+``# sgtest.global ...``) are read here as well, with ``query_of`` and
+``global_of``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sgkit.report import ktap
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One console line kind: ``name`` then fields matching ``fields``."""
+
+    name: str
+    fields: str  # a regex with named groups for the rest of the line ("" if none)
+    example: str  # a real line of this kind, checked against the regex by the tests
+    meaning: str
+    emitted_by: str  # the scripts that print it
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A marker name never continues with a letter, digit or dash, so SGKIT-NET
+        # does not match SGKIT-NETSTAT or SGKIT-NET-AFTER.
+        rest = f" {self.fields}" if self.fields else ""
+        regex = rf"{re.escape(self.name)}(?![\w-]){rest}"
+        object.__setattr__(self, "pattern", re.compile(regex))
+
+    def all(self, text: str) -> list[re.Match[str]]:
+        """Every line of this kind in ``text``, in order."""
+        return list(self.pattern.finditer(text))
+
+    def iter(self, text: str) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text)
+
+    def last(self, text: str) -> re.Match[str] | None:
+        found = self.all(text)
+        return found[-1] if found else None
+
+    def first(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text)
+
+    def seen(self, text: str) -> bool:
+        return self.pattern.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A section of the console between ``NAME-BEGIN [label]`` and ``NAME-END [label]``."""
+
+    name: str
+    meaning: str
+    emitted_by: str
+
+    @property
+    def begin(self) -> str:
+        return f"{self.name}-BEGIN"
+
+    @property
+    def end(self) -> str:
+        return f"{self.name}-END"
+
+
+_SH_DOM0_LAB = "dom0-lab-init.sh"
+_SH_SGNET = "sgnet-lab.sh"
+_SH_BENCH = "bench-net.sh"
+_SH_DEPLOY = "deploy-domus.sh"
+_SH_DOMU = "domU-init.sh"
+_SH_SMOKE = "dom0-smoke-init.sh"
+
+# -- the life of a domain -------------------------------------------------------
+INIT = Marker(
+    "SGKIT-INIT",
+    r"kernel=(?P<kernel>\S+) domain=(?P<domain>\S+)(?P<rest>[^\n]*)",
+    'SGKIT-INIT kernel=6.1.0-50-amd64 domain=dom0 lab=multi domus="sg-a sg-b"',
+    "init started: the kernel release and the domain",
+    f"{_SH_SMOKE}, {_SH_DOM0_LAB}, {_SH_DOMU}",
+)
+STEP = Marker(
+    "SGKIT-STEP",
+    r"(?P<what>\S+) rc=(?P<rc>-?\d+)",
+    "SGKIT-STEP xl-create-sg-a rc=0",
+    "a setup step and its exit status",
+    f"{_SH_DOM0_LAB}, {_SH_SGNET}, {_SH_BENCH}, {_SH_DEPLOY}",
+)
+INSMOD = Marker(
+    "SGKIT-INSMOD",
+    r"(?P<module>\S+) rc=(?P<rc>-?\d+)",
+    "SGKIT-INSMOD sgtest rc=0",
+    "a module was loaded (rc is insmod's exit status)",
+    f"{_SH_SMOKE}, {_SH_DOM0_LAB}, {_SH_DOMU}, {_SH_BENCH}, {_SH_DEPLOY}",
+)
+DONE = Marker(
+    "SGKIT-DONE",
+    "",
+    "SGKIT-DONE",
+    "a domain ran all its modules (smoke dom0, every domU)",
+    f"{_SH_SMOKE}, {_SH_DOMU}",
+)
+LAB_DONE = Marker(
+    "SGKIT-LAB-DONE",
+    "",
+    "SGKIT-LAB-DONE",
+    "the multi-domain lab's end; the host may stop the machine",
+    _SH_DOM0_LAB,
+)
+DOMUS_DONE = Marker(
+    "SGKIT-DOMUS-DONE", "", "SGKIT-DOMUS-DONE", "the deploy script's end", _SH_DEPLOY
+)
+DOMU = Marker(
+    "SGKIT-DOMU",
+    r"(?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)",
+    "SGKIT-DOMU sg-a state=done seconds=41",
+    "a domU's end: done, timeout, gone or create-failed",
+    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+)
+DOMAINS_LEFT = Marker(
+    "SGKIT-DOMAINS-LEFT",
+    r"count=(?P<count>\d+) ?(?P<names>[^\n]*)",
+    "SGKIT-DOMAINS-LEFT count=0",
+    "domains other than dom0 still in `xl list` at the end",
+    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+)
+FREE_MEMORY_BEFORE = Marker(
+    "SGKIT-FREE-MEMORY-BEFORE",
+    r"(?P<before>\d*)",
+    "SGKIT-FREE-MEMORY-BEFORE 1502",
+    "`xl info` free_memory (MB) before the domUs are created (progress only)",
+    _SH_DOM0_LAB,
+)
+FREE_MEMORY = Marker(
+    "SGKIT-FREE-MEMORY",
+    r"before=(?P<before>\d*) after=(?P<after>\d*)",
+    "SGKIT-FREE-MEMORY before=1502 after=1502",
+    "`xl info` free_memory (MB) before create and after destroy",
+    _SH_DOM0_LAB,
+)
+
+# -- sections of dom0's console --------------------------------------------------
+GUEST_LOG = Block("SGKIT-GUEST-LOG", "a domU's console log, label: its name", _SH_DOM0_LAB)
+DOM0_BEFORE = Block("SGKIT-DOM0-BEFORE", "sgtest in dom0 before any domU exists", _SH_DOM0_LAB)
+DOM0_AFTER = Block("SGKIT-DOM0-AFTER", "sgtest in dom0 after the domUs are gone", _SH_DOM0_LAB)
+XL_DMESG = Block("SGKIT-XL-DMESG", "`xl dmesg`, the hypervisor's log", _SH_DOM0_LAB)
+BLOCKS = (GUEST_LOG, DOM0_BEFORE, DOM0_AFTER, XL_DMESG)
+_BLOCK_EDGE = re.compile(
+    r"(?P<name>"
+    + "|".join(re.escape(b.name) for b in BLOCKS)
+    + r")-(?P<edge>BEGIN|END)(?: +(?P<label>\S+))?\s*$"
+)
+
+# -- sgnet links (lab.net, deploy --run sgnet) -------------------------------------
+NET = Marker(
+    "SGKIT-NET",
+    r"(?P<dom>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+) state=(?P<state>\S+)"
+    r" carrier=(?P<carrier>\S+)(?: mtu=(?P<mtu>\d+))?",
+    "SGKIT-NET sg-a devid=0 if=eth1 state=up carrier=1 mtu=65535",
+    "an sgnet interface was set up",
+    _SH_SGNET,
+)
+PING = Marker(
+    "SGKIT-PING",
+    r"from=(?P<src>\S+) to=(?P<dst>\S+) if=(?P<ifc>\S+) rc=(?P<rc>-?\d+)(?: tries=(?P<tries>\d+))?",
+    "SGKIT-PING from=dom0 to=sg-a if=eth1 rc=0 tries=1",
+    "ping's exit status over a link",
+    _SH_SGNET,
+)
+BIGPING = Marker(
+    "SGKIT-BIGPING",
+    r"from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ size=(?P<size>\d+) rc=(?P<rc>-?\d+)",
+    "SGKIT-BIGPING from=sg-a to=sg-b if=eth2 size=65507 rc=0",
+    "the largest ping the link's MTU allows",
+    _SH_SGNET,
+)
+NETSTAT = Marker(
+    "SGKIT-NETSTAT",
+    r"(?P<dom>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-NETSTAT dom0-preburst if=vsg0.0 tx_packets=3 rx_packets=4",
+    "the driver's counters (ethtool -S), tagged with a domain or a moment",
+    _SH_SGNET,
+)
+NET_AFTER = Marker(
+    "SGKIT-NET-AFTER",
+    r"dom0 if=(?P<ifc>\S+) carrier=(?P<carrier>\S+)",
+    "SGKIT-NET-AFTER dom0 if=vsg0.0 carrier=0",
+    "dom0's end of a link after its peer died",
+    _SH_SGNET,
+)
+RELOAD = Marker(
+    "SGKIT-RELOAD",
+    r"(?P<dom>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+) insmod=(?P<i>-?\d+)",
+    "SGKIT-RELOAD sg-b unbind=0 rmmod=0 insmod=0",
+    "sgnet was reloaded in a domU",
+    _SH_SGNET,
+)
+BACKEND_RELOAD = Marker(
+    "SGKIT-BACKEND-RELOAD",
+    r"dom=(?P<dom>\S+) to=(?P<to>\S+) unbind=(?P<u>-?\d+) rmmod=(?P<r>-?\d+)"
+    r" fe_state=(?P<state>\S+) insmod=(?P<i>-?\d+) rc=(?P<rc>-?\d+)",
+    "SGKIT-BACKEND-RELOAD dom=dom0 to=169.254.77.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0",
+    "dom0's backend reloaded under a connected frontend",
+    _SH_SGNET,
+)
+BURST = Marker(
+    "SGKIT-BURST",
+    r"from=(?P<src>\S+) to=(?P<dst>\S+) if=\S+ rc=(?P<rc>-?\d+)"
+    r" sent=(?P<sent>\d+) received=(?P<received>\d+)",
+    "SGKIT-BURST from=dom0 to=sg-a if=vsg0.0 rc=0 sent=64 received=64",
+    "dom0's burst, between SGKIT-NETSTAT dom0-preburst and dom0-postburst",
+    _SH_SGNET,
+)
+PAUSED_BURST = Marker(
+    "SGKIT-PAUSED-BURST",
+    r"to=(?P<to>\S+) pause=(?P<pause>-?\d+) full=(?P<full>\d) seconds=\d+"
+    r" resume=(?P<resume>-?\d+) rc=(?P<rc>-?\d+) sent=(?P<sent>\d+) received=(?P<received>\d+)",
+    "SGKIT-PAUSED-BURST to=169.254.77.2 pause=0 full=1 seconds=3 resume=0 rc=0 sent=80 received=80",
+    "a burst into a paused receiver, then its resume",
+    _SH_SGNET,
+)
+IPERF = Marker(
+    "SGKIT-IPERF",
+    r"test=(?P<test>\S+) to=(?P<to>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
+    'SGKIT-IPERF test=tcp to=169.254.77.2 rc=0 json={"end": {}}',
+    "dom0's iperf3 -J, one line",
+    _SH_SGNET,
+)
+TCPEXT = Marker(
+    "SGKIT-TCPEXT",
+    r"(?P<when>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-TCPEXT pretcp TCPOFOQueue=0 TCPSACKReorder=0",
+    "dom0's TCP reordering counters around the TCP runs",
+    _SH_SGNET,
+)
+ETHTOOL_K = Marker(
+    "SGKIT-ETHTOOL-K",
+    r"if=(?P<ifc>\S+) off=(?P<off>-?\d+) tso=(?P<tso>\S+) tx=(?P<tx>\S+) on=(?P<on>-?\d+)",
+    "SGKIT-ETHTOOL-K if=vsg0.0 off=0 tso=off tx=off on=0",
+    "offloads switched off (and back on) for one TCP run",
+    _SH_SGNET,
+)
+FLOOD_PING = Marker(
+    "SGKIT-FLOOD-PING",
+    r"to=(?P<to>\S+) rc=(?P<rc>-?\d+)",
+    "SGKIT-FLOOD-PING to=169.254.77.2 rc=0",
+    "a ping after the UDP flood",
+    _SH_SGNET,
+)
+BUSY_DESTROY = Marker(
+    "SGKIT-BUSY-DESTROY",
+    r"dom=(?P<dom>\S+) running=(?P<running>\d) destroy=(?P<destroy>-?\d+)"
+    r" carrier=(?P<carrier>\S+) client=(?P<client>\S+) seconds=(?P<seconds>\d+)",
+    "SGKIT-BUSY-DESTROY dom=sg-a running=1 destroy=0 carrier=0 client=exited seconds=1",
+    "a domU destroyed in the middle of a transfer",
+    _SH_SGNET,
+)
+
+# -- bench.net ------------------------------------------------------------------
+BENCH_DOMU = Marker(
+    "SGKIT-BENCH-DOMU",
+    r"(?P<rest>[^\n]*)",
+    "SGKIT-BENCH-DOMU ready eth0=1",
+    "the bench domU's setup (progress only)",
+    _SH_BENCH,
+)
+BENCH_SNAP = Marker(
+    "SGKIT-BENCH-SNAP",
+    r"drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    r" side=(?P<side>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-BENCH-SNAP drv=sgnet test=udp64 when=before side=dom0 if=vsg1.0 rx_packets=1",
+    "counters around one benchmark run",
+    _SH_BENCH,
+)
+BENCH_HC = Marker(
+    "SGKIT-BENCH-HC",
+    r"drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    r" hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)",
+    "SGKIT-BENCH-HC drv=sgnet test=udp64 when=after hypercalls T= 120 3 4",
+    "xenperf's hypercall counts around one run",
+    _SH_BENCH,
+)
+BENCH_RUN = Marker(
+    "SGKIT-BENCH-RUN",
+    r"drv=(?P<drv>\S+) test=(?P<test>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
+    'SGKIT-BENCH-RUN drv=sgnet test=tcp rc=0 json={"end": {}}',
+    "one benchmark run's iperf3 -J, one line",
+    _SH_BENCH,
+)
+BENCH_PING = Marker(
+    "SGKIT-BENCH-PING",
+    r"drv=(?P<drv>\S+) rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)",
+    "SGKIT-BENCH-PING drv=sgnet rc=0 rtt=0.1/0.2/0.3/0.05",
+    "the round-trip time of a 20-echo ping",
+    _SH_BENCH,
+)
+BENCH_IF = Marker(
+    "SGKIT-BENCH-IF",
+    r"sgnet=(?P<sgnet>\S+) netfront=(?P<netfront>\S+)",
+    "SGKIT-BENCH-IF sgnet=vsg1.0 netfront=vif1.0",
+    "dom0's interface for each driver",
+    _SH_BENCH,
+)
+BENCH_END = Marker("SGKIT-BENCH-END", "", "SGKIT-BENCH-END", "the bench's end", _SH_BENCH)
+
+MARKERS: tuple[Marker, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Marker))
+
+
+def block_edge(line: str) -> re.Match[str] | None:
+    """A ``Block``'s BEGIN or END line: groups ``name``, ``edge`` and ``label``."""
+    return _BLOCK_EDGE.search(line)
+
+
+def marker_names() -> set[str]:
+    """Every name the protocol defines, block edges included."""
+    names = {m.name for m in MARKERS}
+    for b in BLOCKS:
+        names |= {b.begin, b.end}
+    return names
+
+
+def query_of(text: str) -> dict[str, str] | None:
+    """The fields of the first ``sgtest.query`` diagnostic in ``text``'s KTAP."""
+    return next((f for d in ktap.parse(text) if (f := ktap.diag_fields(d, "sgtest.query"))), None)
+
+
+GLOBAL_KEYS = ("regs", "pinned_pages", "bindings", "addrs", "domains")
+
+
+def global_of(text: str | None) -> dict[str, int] | None:
+    """The hypervisor-wide counters of the first ``sgtest.global`` line, if any.
+
+    None when the line is missing (a hypervisor or sgtest that does not
+    report them yet) or any of ``GLOBAL_KEYS`` is missing or not a number.
+    """
+    if not text:
+        return None
+    for doc in ktap.parse(text):
+        fields = ktap.diag_fields(doc, "sgtest.global")
+        if fields is None:
+            continue
+        if not all(fields.get(key, "").isdigit() for key in GLOBAL_KEYS):
+            return None
+        return {key: int(fields[key]) for key in GLOBAL_KEYS}
+    return None
+
+
+def markdown_table() -> str:
+    """The table docs/lab.md carries (a unit test keeps the two equal)."""
+    rows = ["| marker | fields | meaning | printed by |", "| --- | --- | --- | --- |"]
+    for m in MARKERS:
+        shown = m.example.removeprefix(m.name).strip() or "(none)"
+        rows.append(f"| `{m.name}` | `{shown}` | {m.meaning} | {m.emitted_by} |")
+    for b in BLOCKS:
+        rows.append(f"| `{b.begin}` .. `{b.end}` | (a section) | {b.meaning} | {b.emitted_by} |")
+    return "\n".join(rows) + "\n"

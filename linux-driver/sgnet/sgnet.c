@@ -93,6 +93,11 @@ module_param(rx_pages, uint, 0444);
 MODULE_PARM_DESC(rx_pages,
 		 "pages per receive buffer (1-17; 17 holds a 64 KiB frame)");
 
+static unsigned int rx_return = 16;
+module_param(rx_return, uint, 0644);
+MODULE_PARM_DESC(rx_return,
+		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");
+
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
@@ -119,6 +124,9 @@ enum sgnet_stat {
 	SGNET_RX_CSUM,
 	SGNET_CREDIT_GRANTS,
 	SGNET_CREDIT_REQUESTS_RECEIVED,
+	SGNET_RX_RETURNED,
+	SGNET_RX_RETURN_CALLS,
+	SGNET_RX_RETURN_ERRORS,
 	SGNET_NR_STATS,
 };
 
@@ -128,7 +136,8 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"credit_requests",
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
-	"credit_requests_received",
+	"credit_requests_received", "rx_returned", "rx_return_calls",
+	"rx_return_errors",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -158,6 +167,9 @@ struct sgnet_info {
 	unsigned int rx_pages;		/* pages per receive buffer */
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
+	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
+	struct multicall_entry rx_mc[SGNET_NR_RX];
+	struct xen_sg_id rx_ret_id[SGNET_NR_RX];
 	bool rx_paused;			/* ethtool: leave the buffers full */
 	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
@@ -384,6 +396,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
+	info->rx_pending = 0;
 	info->request_seen = false;
 	info->local_ready = true;
 	return 0;
@@ -745,17 +758,62 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 		sgnet_count(info, SGNET_RX_CSUM, 1);
 	napi_gro_receive(&info->napi, skb);
 rearm:
-	/* Reset the counter first: the next trigger comes after the rearm. */
+	/*
+	 * Consumed: reset the counter now (no trigger can come before the
+	 * rearm) and return the buffer with the next batch.
+	 */
 	WRITE_ONCE(buf->counter, 1);
+	info->rx_pending++;
+}
+
+/*
+ * Return the consumed buffers (the rx_pending before rx_scan) to the peer:
+ * one rearm, or one multicall of rearms for all of them.
+ */
+static void sgnet_rx_return(struct sgnet_info *info)
+{
+	unsigned int n = info->rx_pending, i, errors = 0;
+	unsigned int first = (info->rx_scan + SGNET_NR_RX - n) % SGNET_NR_RX;
+	long rc;
+
+	if (!n)
+		return;
+	info->rx_pending = 0;
 	sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-	if (sgnet_id_op(XEN_SGOP_rearm, buf->id))
-		sgnet_count(info, SGNET_RX_ERRORS, 1);
+	sgnet_count(info, SGNET_RX_RETURN_CALLS, 1);
+	sgnet_count(info, SGNET_RX_RETURNED, n);
+	if (n == 1) {
+		if (sgnet_id_op(XEN_SGOP_rearm, info->rx[first].id))
+			sgnet_count(info, SGNET_RX_RETURN_ERRORS, 1);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct multicall_entry *mc = &info->rx_mc[i];
+
+		info->rx_ret_id[i].id = info->rx[(first + i) % SGNET_NR_RX].id;
+		info->rx_ret_id[i].flags = 0;
+		mc->op = __HYPERVISOR_sg_op;
+		mc->result = 0;
+		mc->args[0] = XEN_SGOP_rearm;
+		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->rx_ret_id[i];
+	}
+	rc = HYPERVISOR_multicall(info->rx_mc, n);
+	for (i = 0; i < n; i++)
+		if (rc || info->rx_mc[i].result)
+			errors++;
+	if (errors) {
+		netdev_warn_once(info->dev, "returning buffers: %ld/%ld\n",
+				 rc, (long)info->rx_mc[0].result);
+		sgnet_count(info, SGNET_RX_RETURN_ERRORS, errors);
+	}
 }
 
 static int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
 	bool paused = READ_ONCE(info->rx_paused);
+	unsigned int batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1,
+				     SGNET_NR_RX);
 	unsigned int scanned;
 	int work = 0;
 
@@ -783,6 +841,8 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
 		sgnet_rx_one(info, buf);
 		work++;
+		if (info->rx_pending >= batch)
+			sgnet_rx_return(info);
 	}
 	if (work >= budget)
 		return budget;
@@ -792,8 +852,9 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 			info->request_seen = true;
 			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
-		/* Every buffer is re-armed (unless paused): grant. */
+		/* Every buffer drained (unless paused): return them, grant. */
 		if (!paused) {
+			sgnet_rx_return(info);
 			WRITE_ONCE(info->request_counter, 1);
 			info->request_seen = false;
 			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);

@@ -169,6 +169,18 @@ def test_each_misfit_is_named(old, new, expected):
     assert len(found) == 1 and expected in found[0], found
 
 
+def test_a_host_on_another_xen_is_told_which_build_it_needs():
+    debian13 = PROBE_OUTPUT.replace(
+        "xen_minor              : 17\nxen_extra              : .5\nxen_version            : 4.17.5",
+        "xen_minor              : 20\nxen_extra              : .4\nxen_version            : 4.20.4",
+    )
+    [found] = problems(parse_probe(debian13), "4.17", KVER)
+    assert "the host runs Xen 4.20.4, the build is Xen 4.17" in found
+    assert "no patch context for Xen 4.20 yet" in found and "contexts/4.20.toml" in found
+    [found] = problems(parse_probe(PROBE_OUTPUT), "4.22", KVER)
+    assert "build and deploy with --xen 4.17" in found
+
+
 def test_ubuntu_counts_as_debian_like():
     facts = parse_probe(PROBE_OUTPUT.replace("ID=debian", "ID=ubuntu\nID_LIKE=debian"))
     assert problems(facts, "4.17", KVER) == []

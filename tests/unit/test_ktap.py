@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sgkit.report.ktap import KtapDocument, diag_fields, iter_leaf_results, parse
+import re
+
+from sgkit.report import ktap
+from sgkit.report.ktap import (
+    MAX_MISSING_LISTED,
+    KtapDocument,
+    diag_fields,
+    iter_leaf_results,
+    parse,
+)
 
 SG_OP_QUERY = (
     "# sgtest.query rc=0 abi_version=65536 max_regs=256 max_elems=64 "
@@ -225,3 +234,73 @@ not ok 1 suite
 
 def test_text_without_ktap_has_no_documents() -> None:
     assert parse("ok 1 not inside a document\n# just a shell prompt\n1..3\n") == []
+
+
+def test_tab_indented_subtests_keep_their_tree() -> None:
+    ktap = SG_OP_KTAP.replace("\n    ", "\n\t")
+    assert "\tok 1 query_returns_abi_version" in ktap
+    [doc] = parse(ktap)
+    assert doc.errors == []
+    assert [path for path, _ in iter_leaf_results(doc)][:2] == [
+        "sg_op.query_returns_abi_version",
+        "sg_op.query_reports_limits",
+    ]
+    assert diag_fields(doc, "sgtest.query")["max_regs"] == "256"
+
+
+def test_a_result_line_indented_deeper_does_not_open_a_level() -> None:
+    ktap = "KTAP version 1\n1..2\n   ok 1 first\n  \t ok 2 second\n"
+    [doc] = parse(ktap)
+    assert doc.errors == [] and leaves(doc) == [("first", "pass"), ("second", "pass")]
+
+
+def test_a_form_feed_inside_a_diagnostic_makes_no_phantom_test() -> None:
+    ktap = "KTAP version 1\n1..1\n# bytes: a\fok 2 phantom\x1cok 3 more\nok 1 real\n"
+    [doc] = parse(ktap)
+    assert doc.errors == [] and leaves(doc) == [("real", "pass")]
+    assert doc.tests[0].diagnostics == ["bytes: a\fok 2 phantom\x1cok 3 more"]
+
+
+def test_prefix_stripping_is_linear_in_the_line(monkeypatch) -> None:
+    """A line of 200000 repeated timestamps is scanned in place, never re-copied.
+
+    Counted, not timed: the quadratic version sliced the line once per prefix,
+    handing the regex a fresh copy each time (about 3e11 characters here).
+    """
+    seen: dict[int, int] = {}
+    real = ktap._PREFIX
+
+    class Counting:
+        def match(self, line: str, pos: int = 0) -> re.Match[str] | None:
+            seen[id(line)] = len(line)
+            return real.match(line, pos)
+
+    monkeypatch.setattr(ktap, "_PREFIX", Counting())
+    noise = "[    1.000000] " * 200_000
+    text = f"KTAP version 1\n1..1\n{noise}ok 1 after_noise\n"
+    [doc] = parse(text)
+    assert leaves(doc) == [("after_noise", "pass")]
+    assert sum(seen.values()) <= len(text)
+
+
+def test_a_huge_plan_lists_few_placeholders_and_counts_the_rest() -> None:
+    [doc] = parse("KTAP version 1\n1..10000000\nok 1 only\n")
+    assert doc.missing == 9_999_999
+    assert len(doc.tests) == 1 + MAX_MISSING_LISTED + 1
+    last = doc.tests[-1]
+    assert last.name == f"missing tests {MAX_MISSING_LISTED + 2}..10000000"
+    assert last.status == "error" and "not listed one by one" in (last.directive_reason or "")
+
+
+def test_deep_nesting_does_not_recurse() -> None:
+    depth = 3000  # deeper than Python's default recursion limit
+    lines = ["KTAP version 1", "1..1"]
+    for level in range(1, depth + 1):
+        lines += [" " * (4 * level) + "KTAP version 1", " " * (4 * level) + "1..1"]
+    lines.append(" " * (4 * depth + 4) + "ok 1 leaf")
+    for level in range(depth, 0, -1):
+        lines.append(" " * (4 * (level - 1)) + f"ok 1 level{level}")
+    [doc] = parse("\n".join(lines) + "\n")
+    [(path, case)] = list(iter_leaf_results(doc))
+    assert path.endswith(".leaf") and path.count(".") == depth and case.status == "pass"
+    assert diag_fields(doc, "nothing") is None

@@ -166,8 +166,10 @@ PAUSED = """\
 SGKIT-NETSTAT domu-prepause if=sgnet0 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
 SGKIT-NETSTAT domu-prepause if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
 SGKIT-NETSTAT dom0-prepause if=sgnet0 rx_packets=5 credit_requests_received=0 credit_grants=3
-SGKIT-NETSTAT dom0-paused if=sgnet0 rx_packets=5 credit_requests_received=1 credit_grants=3
-SGKIT-NETSTAT dom0-resumed if=sgnet0 rx_packets=135 credit_requests_received=1 credit_grants=4
+SGKIT-NETSTAT dom0-paused if=sgnet0 rx_packets=5 credit_requests_received=1 credit_grants=3 \
+rx_returned=5 rx_return_calls=2 rx_return_errors=0
+SGKIT-NETSTAT dom0-resumed if=sgnet0 rx_packets=135 credit_requests_received=1 credit_grants=4 \
+rx_returned=133 rx_return_calls=10 rx_return_errors=0
 SGKIT-NETSTAT domu-resumed if=sgnet0 tx_busy=3 tx_stalls=1 credit_requests=1 tx_dropped=0
 SGKIT-NETSTAT domu-resumed if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
 SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=128 received=128
@@ -357,3 +359,26 @@ def test_burst_arrivals_come_from_the_preburst_counters() -> None:
     assert {r.test: r.status for r in results}["burst_10.77.1.2"] == "pass"
     burst = measured["bursts"]["dom0->10.77.1.2"]
     assert burst == {"sent": 512, "received": 509, "arrived_at_sgnet": 512}
+
+
+def test_resume_needs_batched_buffer_returns() -> None:
+    def status(text: str) -> str:
+        results, _ = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+        return {r.test: r.status for r in results}["resume_hypercalls"]
+
+    assert status(_iperf_lines()) == "pass"  # 8 calls for 130 frames
+    # a rearm per buffer: 130 calls for 130 frames
+    per_buffer = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=132 ")
+    failed = _iperf_lines().replace(
+        "rx_return_calls=10 rx_return_errors=0", "rx_return_calls=10 rx_return_errors=1"
+    )
+    none = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=2 ")
+    edge = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=18 ")  # 16 * 8 <= 130
+    over = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=19 ")  # 17 * 8 > 130
+    assert [status(t) for t in (per_buffer, failed, none, edge, over)] == [
+        "fail",
+        "fail",
+        "fail",
+        "pass",
+        "fail",
+    ]

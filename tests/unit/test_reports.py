@@ -154,3 +154,29 @@ def test_run_dirs_never_collide_and_latest_follows(tmp_path):
     assert (tmp_path / "latest-x").resolve() == b.resolve()
     assert (b / "summary.txt").read_text() == "summary\n"
     assert {p.name for p in b.iterdir()} == {"results.json", "junit.xml", "summary.txt"}
+
+
+def test_junit_is_well_formed_whatever_the_console_carried(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    nasty = Result(
+        "dom0", "sg\x00op", "name\x1b[31mred", "fail", "why\x07", ["diag \x00 with NUL", "\ud800"]
+    )
+    report = RunReport("smoke\x0c", [nasty], PANIC, "2026-01-01T00:00:00+00:00", 1 / 3)
+    write_junit(report, tmp_path / "junit.xml")
+    root = ET.parse(tmp_path / "junit.xml").getroot()  # raises on broken XML
+    [case] = [c for c in root.iter("testcase") if c.get("classname") == "dom0.sg\\x00op"]
+    assert case.get("name") == "name\\x1b[31mred"
+    failure = case.find("failure")
+    assert failure is not None and failure.get("message") == "why\\x07"
+    # The diagnostics are the failure's body, where GitLab and GitHub show them.
+    assert failure.text == "diag \\x00 with NUL\n\\ud800"
+    assert root.get("time") == "0.333"
+
+
+def test_junit_names_stay_unique_within_a_suite(tmp_path: Path) -> None:
+    twice = [Result("dom0", "s", "t", "pass"), Result("dom0", "s", "t", "fail", "again")]
+    write_junit(RunReport("r", twice, OK, "2026-01-01T00:00:00", 1.0), tmp_path / "j.xml")
+    xml = junitparser.JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    names = [case.name for suite in xml for case in suite]
+    assert names == ["t", "t (2)"]

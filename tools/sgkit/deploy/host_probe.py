@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sgkit.build.versions import known_versions
+
 # Where sgkit keeps its files and its record of what it installed, on the host.
 SGKIT_BOOT_DIR = "/boot/sgkit"
 STATE_FILE = f"{SGKIT_BOOT_DIR}/state.json"
@@ -143,6 +145,16 @@ def is_debian_like(os_release: dict[str, str]) -> bool:
     return bool(ids & {"debian", "ubuntu"})
 
 
+def _matching_build(series: str) -> str:
+    """How to get a build for a host running Xen ``series``, or why there is none yet."""
+    if series in known_versions():
+        return f"build and deploy with --xen {series}"
+    return (
+        f"sgkit has no patch context for Xen {series} yet "
+        f"(known: {', '.join(known_versions())}); add patches/contexts/{series}.toml"
+    )
+
+
 def problems(
     facts: HostFacts, xen_series: str, kernel_release: str, need_kb: dict[str, int] | None = None
 ) -> list[str]:
@@ -160,7 +172,8 @@ def problems(
     elif facts.xen_series != xen_series:
         found.append(
             f"the host runs Xen {facts.xl_info.get('xen_version', facts.xen_series)}, "
-            f"the build is Xen {xen_series}: the toolstack would not match"
+            f"the build is Xen {xen_series}: the toolstack would not match "
+            f"({_matching_build(facts.xen_series)})"
         )
     if facts.kernel_release != kernel_release:
         found.append(

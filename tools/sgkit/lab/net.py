@@ -71,6 +71,10 @@ DEFAULT_LINKS = (
 # A TCP run "with TSO in effect": frames well above one MTU on average.
 TSO_MIN_FRAME_BYTES = 3000
 
+# A paused receiver that resumes with N frames queued: at most N/8 hypercalls
+# to return its buffers (resume_hypercalls).
+RESUME_FRAMES_PER_CALL = 8
+
 # Domains that unload and reload sgnet after their first pings.
 DEFAULT_RELOAD = ("sg-b",)
 
@@ -439,6 +443,7 @@ def paused_burst_checks(
         return [
             _res("dom0", "flood_full_receive_pool", False, why),
             _res("dom0", "paused_burst_resumed", False, why),
+            _res("dom0", "resume_hypercalls", False, why),
         ], {}
     m = found[-1]
 
@@ -457,6 +462,10 @@ def paused_burst_checks(
         "grants_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "credit_grants"),
         "rx_while_paused": dom0_delta("dom0-prepause", "dom0-paused", "rx_packets"),
         "rx_after_resume": dom0_delta("dom0-paused", "dom0-resumed", "rx_packets"),
+        **{
+            f"{k}_after_resume": dom0_delta("dom0-paused", "dom0-resumed", k)
+            for k in ("rx_returned", "rx_return_calls", "rx_return_errors")
+        },
         **{
             f"domu_{k}": domu_delta(k)
             for k in ("tx_busy", "tx_stalls", "credit_requests", "tx_dropped")
@@ -487,7 +496,27 @@ def paused_burst_checks(
     )
     why = f"rx-paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
     out.append(_res("dom0", "paused_burst_resumed", resumed, why))
+    out.append(resume_hypercalls_check(seen))
     return out, seen
+
+
+def resume_hypercalls_check(seen: Mapping[str, int]) -> publish.Result:
+    """The N frames queued while dom0's receiver was paused cost at most N/8 buffer-return
+    hypercalls once it resumed (``RESUME_FRAMES_PER_CALL``): dom0 returns consumed buffers to
+    the sender in batches, not one rearm each, and none of the returns failed."""
+    frames = seen["rx_after_resume"]
+    calls = seen["rx_return_calls_after_resume"]
+    ok = (
+        frames >= seen["sent"] > 0
+        and 0 < calls * RESUME_FRAMES_PER_CALL <= frames
+        and seen["rx_return_errors_after_resume"] == 0
+    )
+    why = (
+        f"{frames} frames received after resuming, {calls} buffer-return hypercalls"
+        f" (at most {frames // RESUME_FRAMES_PER_CALL}), {seen['rx_returned_after_resume']}"
+        f" buffers returned, {seen['rx_return_errors_after_resume']} errors"
+    )
+    return _res("dom0", "resume_hypercalls", ok, why)
 
 
 def _res(domain: str, test: str, ok: bool, why: str | None) -> publish.Result:

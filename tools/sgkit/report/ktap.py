@@ -2,18 +2,23 @@
 
 The console mixes Xen, dom0 and guest output. Each line may carry a Xen source
 prefix (``(XEN) ``, ``(d1) ``) and a printk timestamp (``[    4.123456] ``);
-both are stripped before the indentation (4 spaces per nesting level) is
-measured. Lines from different Xen sources (unprefixed, ``(d1)``, ``(XEN)``...)
-are parsed as separate streams, so a guest printing through Xen does not corrupt
-dom0's document. Lines that are not KTAP syntax are ignored, and so are
-diagnostic lines for the nesting structure: only version, subtest, plan, result
-and bail-out lines open or close levels.
+both are stripped (in one pass, linear in the line's length) before the
+indentation (4 columns per nesting level; a TAB counts as one level) is
+measured.  The log is split on ``\n`` only: a form feed or other control
+character inside a diagnostic stays inside it.  Lines from different Xen
+sources (unprefixed, ``(d1)``, ``(XEN)``...) are parsed as separate streams, so
+a guest printing through Xen does not corrupt dom0's document.  Lines that
+are not KTAP syntax are ignored, and so are diagnostic lines for the nesting
+structure: only version, subtest and plan lines open a level; result and
+bail-out lines close them.
 
 A document starts at a ``KTAP version N`` (or ``TAP version N``) line and ends
 when its plan is satisfied, when another version line starts at the same or a
 lower indentation, or when the log ends. A document that ends early (the domain
 crashed mid-suite) gets errors, and each test it planned but never reported is
-recorded with status ``"error"``.
+recorded with status ``"error"`` (the first ``MAX_MISSING_LISTED`` of them one by
+one, the rest as one entry and a count, so that ``1..10000000`` costs nothing).
+Nothing here recurses: deep nesting is walked with explicit stacks.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+MAX_MISSING_LISTED = 64
 
 _PREFIX = re.compile(r"\((?P<src>d\d+|XEN)\) ?|\[\s*\d+\.\d+\] ?(?:\[\s*[TC]\d+\] ?)?")
 _VERSION = re.compile(r"K?TAP version \d+")
@@ -59,6 +66,7 @@ class KtapDocument:
     diagnostics: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     domain: str | None = None
+    missing: int = 0  # planned tests never reported, at any level
 
 
 @dataclass
@@ -98,8 +106,8 @@ class _Builder:
         while len(self.stack) > 1 and self.stack[-1].indent > indent:
             self._pop()
         top = self.stack[-1]
-        if indent > top.indent:
-            top = self._push(indent)
+        if indent > top.indent and kind != "result":
+            top = self._push(indent)  # a version, subtest or plan line opens a level
         elif indent < top.indent:  # only the top level can be deeper than the line
             if kind != "result":
                 return
@@ -205,8 +213,16 @@ class _Builder:
             return
         problem = f"expected {frame.plan} tests in {label}, saw {seen}"
         self.doc.errors.append(problem)
-        for number in range(seen + 1, frame.plan + 1):
+        if seen > frame.plan:
+            return
+        self.doc.missing += frame.plan - seen
+        listed = min(frame.plan, seen + MAX_MISSING_LISTED)
+        for number in range(seen + 1, listed + 1):
             frame.tests.append(TestCase(f"missing test {number}", number, "error", problem))
+        if listed < frame.plan:
+            rest = f"missing tests {listed + 1}..{frame.plan}"
+            why = f"{problem}; {frame.plan - listed} more not listed one by one"
+            frame.tests.append(TestCase(rest, listed + 1, "error", why))
 
     def _orphan(self, parent: _Frame) -> None:
         """A nested level never got its result line: the output was cut short."""
@@ -231,12 +247,25 @@ def _label(frame: _Frame, stack: list[_Frame]) -> str:
 
 
 def _strip_prefixes(line: str) -> tuple[str | None, str]:
-    """Remove Xen source prefixes and printk timestamps; return (source, rest)."""
-    source = None
-    while found := _PREFIX.match(line):
+    """Remove Xen source prefixes and printk timestamps; return (source, rest).
+
+    One pass with a moving position: a line of many repeated prefixes costs
+    time linear in its length, not quadratic.
+    """
+    source, pos = None, 0
+    while found := _PREFIX.match(line, pos):
+        if found.end() == pos:
+            break
         source = source or found["src"]
-        line = line[found.end() :]
-    return source, line.rstrip()
+        pos = found.end()
+    return source, line[pos:].rstrip()
+
+
+def _indentation(line: str) -> tuple[int, str]:
+    """(columns of leading whitespace, the rest); a TAB is one level of 4 columns."""
+    body = line.lstrip(" \t")
+    lead = line[: len(line) - len(body)]
+    return len(lead.expandtabs(4)), body
 
 
 def _classify(body: str) -> tuple[str, re.Match[str]] | None:
@@ -254,14 +283,13 @@ def parse(text: str, domain: str | None = None) -> list[KtapDocument]:
     """
     docs: list[KtapDocument] = []
     open_docs: dict[str | None, _Builder] = {}
-    for raw in text.splitlines():
+    for raw in text.split("\n"):
         source, line = _strip_prefixes(raw)
-        body = line.lstrip(" ")
+        indent, body = _indentation(line)
         classified = _classify(body)
         if classified is None:
             continue
         kind, found = classified
-        indent = len(line) - len(body)
         builder = open_docs.get(source)
         if kind == "version" and (builder is None or builder.complete or indent <= builder.base):
             if builder is not None:
@@ -279,26 +307,29 @@ def parse(text: str, domain: str | None = None) -> list[KtapDocument]:
 
 
 def iter_leaf_results(doc: KtapDocument) -> Iterator[tuple[str, TestCase]]:
-    """Yield ``("suite.test", case)`` for every test that has no subtests."""
+    """Yield ``("suite.test", case)`` for every test that has no subtests, in order."""
+    stack: list[tuple[str, TestCase]] = [("", case) for case in reversed(doc.tests)]
+    while stack:
+        prefix, case = stack.pop()
+        path = f"{prefix}{case.name}"
+        if case.subtests:
+            stack.extend((f"{path}.", sub) for sub in reversed(case.subtests))
+        else:
+            yield path, case
 
-    def walk(cases: list[TestCase], prefix: str) -> Iterator[tuple[str, TestCase]]:
-        for case in cases:
-            path = f"{prefix}{case.name}"
-            if case.subtests:
-                yield from walk(case.subtests, f"{path}.")
-            else:
-                yield path, case
 
-    yield from walk(doc.tests, "")
+def iter_cases(cases: list[TestCase]) -> Iterator[TestCase]:
+    """Every test case of a tree, depth first, parents before their subtests."""
+    stack = list(reversed(cases))
+    while stack:
+        case = stack.pop()
+        yield case
+        stack.extend(reversed(case.subtests))
 
 
 def _all_diagnostics(doc: KtapDocument) -> Iterator[str]:
-    def walk(cases: list[TestCase]) -> Iterator[str]:
-        for case in cases:
-            yield from case.diagnostics
-            yield from walk(case.subtests)
-
-    yield from walk(doc.tests)
+    for case in iter_cases(doc.tests):
+        yield from case.diagnostics
     yield from doc.diagnostics
 
 

@@ -1,4 +1,11 @@
-"""Merge test results from several domains and write them as JSON, JUnit and text."""
+"""Merge test results from several domains and write them as JSON, JUnit and text.
+
+The JUnit file is well-formed whatever the consoles contained (characters
+XML 1.0 cannot carry are written as ``\\xNN``), valid against the Jenkins
+xunit ``junit-10.xsd``, carries each failure's diagnostics in the
+``<failure>``/``<error>`` body (where GitLab and GitHub show them), and keeps
+test names unique within each suite (GitLab folds duplicates into one).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -113,43 +121,78 @@ def write_json(report: RunReport, path: str | os.PathLike[str]) -> None:
     _write_atomic(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
 
 
-def _junit_case(name: str, classname: str, status: str, reason: str | None) -> junitparser.TestCase:
-    case = junitparser.TestCase(name, classname=classname)
+# Characters XML 1.0 cannot carry at all (NUL, ESC and other C0 controls,
+# surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML cannot carry written as ``\\xNN``/``\\uNNNN``."""
+    return _NOT_XML.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _junit_case(
+    name: str, classname: str, status: str, reason: str | None, body: str = ""
+) -> junitparser.TestCase:
+    case = junitparser.TestCase(xml_text(name), classname=xml_text(classname))
+    message = xml_text(reason or "")
     if status == "skip":
-        case.result = [junitparser.Skipped(reason or "skipped")]
+        case.result = [junitparser.Skipped(message or "skipped")]
     elif status == "fail":
-        case.result = [junitparser.Failure(reason or "failed")]
+        case.result = [junitparser.Failure(message or "failed", type_="fail")]
     elif status != "pass":
-        case.result = [junitparser.Error(reason or status, type_=status)]
+        case.result = [junitparser.Error(message or status, type_=xml_text(status))]
+    if status in ("fail", "error") and body:
+        case.result[0].text = xml_text(body)
     return case
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``... the first one not yet in ``taken``."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    taken.add(candidate)
+    return candidate
+
+
+def _seconds(value: float) -> float:
+    """A duration the schema's SUREFIRE_TIME accepts: at most three decimals, not negative."""
+    return round(max(value, 0.0), 3)
 
 
 def write_junit(report: RunReport, path: str | os.PathLike[str]) -> None:
     """One testsuite per domain and suite; a bad console or an empty run adds a failure."""
     suites: dict[str, junitparser.TestSuite] = {}
+    names: dict[str, set[str]] = {}
     for result in report.results:
         classname = f"{result.domain}.{result.suite}"
-        suite = suites.setdefault(classname, junitparser.TestSuite(classname))
-        case = _junit_case(result.test, classname, result.status, result.reason)
+        suite = suites.setdefault(classname, junitparser.TestSuite(xml_text(classname)))
+        name = _unique(result.test, names.setdefault(classname, set()))
+        body = "\n".join(result.diagnostics)
+        case = _junit_case(name, classname, result.status, result.reason, body)
         if result.diagnostics:
-            case.system_out = "\n".join(result.diagnostics)
+            case.system_out = xml_text(body)
         suite.add_testcase(case)
     run = junitparser.TestSuite("sgkit")
     if report.verdict is not None and report.verdict.kind != "ok":
-        case = _junit_case("console", "sgkit", "fail", report.verdict.reason)
-        case.result[0].type = report.verdict.kind
-        if report.verdict.line is not None:
-            case.result[0].text = report.verdict.line
+        line = report.verdict.line or ""
+        case = _junit_case("console", "sgkit", "fail", report.verdict.reason, line)
+        case.result[0].type = xml_text(report.verdict.kind)
         run.add_testcase(case)
     if not report.results:
         run.add_testcase(_junit_case("results", "sgkit", "fail", "the run produced no results"))
-    xml = junitparser.JUnitXml(report.name)
+    xml = junitparser.JUnitXml(xml_text(report.name))
     for suite in [*suites.values(), run]:
         if len(list(suite)):
             suite.timestamp = report.started
             xml.add_testsuite(suite)
     xml.update_statistics()
-    xml.time = report.duration_s
+    xml.time = _seconds(report.duration_s)
+    # junit-10.xsd allows no "skipped" on <testsuites> (only on each <testsuite>),
+    # and junitparser has no API to leave it out.
+    xml._elem.attrib.pop("skipped", None)
     _write_atomic(path, xml.tostring())
 
 

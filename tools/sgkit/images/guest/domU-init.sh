@@ -35,8 +35,7 @@ done </etc/sgkit/modules
 # lab.net: configure this domain's sgnet links and ping the peers.
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lib/sgkit/sgnet-lab.sh
-	sgnet_configure "$domain"
-	sgnet_iperf_server "$domain"
+	sgnet_configure "$domain" # and the iperf3 server, if any
 	sgnet_ping "$domain"
 	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
 fi

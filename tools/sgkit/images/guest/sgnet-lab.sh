@@ -103,6 +103,8 @@ sgnet_configure() {
 		fi
 		ip link set "$ifc" up
 		ip addr add "$addr" dev "$ifc"
+		# Serve iperf3 on it at once, not after the other links' carriers.
+		sgnet_iperf_server "$1" "${addr%/*}"
 		n=0
 		while [ "$(sgnet_carrier "$ifc")" != 1 ] && [ $n -lt $SGNET_WAIT ]; do
 			n=$((n + 1))
@@ -213,10 +215,15 @@ sgnet_devid_to() {
 	done <"$SGNET_CONF"
 }
 
-# DOMAIN: start the iperf3 servers net.conf gives it.
+# DOMAIN ADDR: start the iperf3 server (and the counter service) net.conf
+# gives DOMAIN on ADDR, once: sgnet_configure calls it as soon as ADDR is
+# up, before it waits for the carrier of this and the other links (a link
+# to a domU that boots late can take SGNET_WAIT seconds).
 sgnet_iperf_server() {
 	while read -r kind dom addr rest; do
-		[ "$kind" = iperf ] && [ "$dom" = "$1" ] || continue
+		[ "$kind" = iperf ] && [ "$dom" = "$1" ] && [ "$addr" = "$2" ] || continue
+		[ -e "/tmp/iperf-server-$addr" ] && continue
+		: >"/tmp/iperf-server-$addr"
 		iperf3 -s -D -B "$addr"
 		echo "SGKIT-STEP iperf3-server-$addr rc=$?"
 		nc -ll -p $SGNET_SNAP_PORT -e /lib/sgkit/bench-snap.sh &

@@ -106,7 +106,7 @@ def memo(index: SuiteIndex, name: str, compute: Callable[[], Any]) -> Any:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         data = {}
-    if data.get("stamp") != stamp:
+    if data.get("stamp") != stamp or not isinstance(data.get("entries"), dict):
         data = {"stamp": stamp, "entries": {}}
     if name not in data["entries"]:
         data["entries"][name] = compute()

@@ -185,11 +185,10 @@ def resolve(kernel: str) -> tuple[str, str]:
     index = suite_index(suite)
     if not memo(index, f"has {kernel}", lambda: show(index, f"linux-headers-{kernel}") is not None):
         flavour = abi_of(kernel)[1]  # type: ignore[index]
-        known = [
-            n.removeprefix("linux-headers-")
-            for n in package_names(index, "linux-headers-")
-            if n.endswith(f"-{flavour}") and abi_of(n.removeprefix("linux-headers-"))
+        releases = [
+            n.removeprefix("linux-headers-") for n in package_names(index, "linux-headers-")
         ]
+        known = [r for r in releases if (abi_of(r) or ("", ""))[1] == flavour]
         raise KitError(
             f"{suite} has no headers for {kernel} (no linux-headers-{kernel})",
             f"use one it has: {', '.join(known) or 'none'}; or --kernel {suite} for its current",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sgkit.build import debian_suites, kernel_chroots
+from sgkit.build import debian_suites, kernel_chroots, prerequisites
 from sgkit.build.debian_suites import SuiteIndex, memo, parse_depends, parse_stanza
 from sgkit.build.driver_build import headers_for, make_warnings
 from sgkit.build.kernel_chroots import (
@@ -200,3 +200,10 @@ def test_make_warnings_collects_compiler_and_modpost_lines():
         "WARNING: modpost: missing MODULE_DESCRIPTION() in sgnet/sgnet.o",
     ]
     assert make_warnings("  CC [M]  a.o\n") == []
+
+
+def test_setup_installs_no_host_headers_for_another_suites_kernel():
+    for kernel in ("6.12", "trixie", "7.2.13+deb14-amd64"):
+        pkgs = prerequisites.required_packages(kernel)
+        assert not [p for p in pkgs if p.startswith("linux-headers-")], kernel
+        assert {"debootstrap", "debian-archive-keyring"} <= set(pkgs)

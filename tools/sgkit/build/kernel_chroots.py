@@ -261,6 +261,10 @@ def toolchain_root(packages: KernelPackages) -> Path:
             "toolchain": _installed_versions(root, packages.toolchain),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if (final / "manifest.json").is_file():  # another run made it meanwhile
+            shutil.rmtree(staging)
+            return final / "root"
+        shutil.rmtree(final, ignore_errors=True)  # an incomplete one (no manifest)
         staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

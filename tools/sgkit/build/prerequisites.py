@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.kernel_chroots import is_foreign
 from sgkit.build.kernels import DEFAULT_KERNEL, headers_package
 from sgkit.errors import KitError
 from sgkit.procs import run
@@ -41,6 +42,9 @@ DEB_SRC_FILE = Path("/etc/apt/sources.list.d/sgkit-deb-src.sources")
 
 
 def required_packages(kernel: str | None = None) -> list[str]:
+    """The host's packages; another suite's kernel (6.12, sid) brings its own in a chroot."""
+    if kernel and is_foreign(kernel):
+        return list(PACKAGES)
     return [*PACKAGES, headers_package(kernel or DEFAULT_KERNEL)]
 
 

@@ -365,10 +365,13 @@ def chroot_argv(root: Path, workdir: Path, argv: list[str]) -> list[str]:
     ]
 
 
-def run_in_root(root: Path, workdir: Path, argv: list[str], **kwargs: object) -> None:
-    """``run`` of ``argv`` inside the root (see chroot_argv); kwargs go to procs.run."""
+def run_in_root(
+    root: Path, workdir: Path, argv: list[str], *, what: str, log: Path, fix: str
+) -> None:
+    """Run ``argv`` inside the root (see chroot_argv), its output in ``log``."""
     if os.geteuid() != 0:
         raise KitError("building in a chroot needs root", "run the command as root (CI does)")
+    require("mount")
     require("chroot")
     env = {"PATH": CHROOT_PATH, "LC_ALL": "C", "MAKEFLAGS": "", "MFLAGS": ""}
-    run(chroot_argv(root, workdir, argv), env=env, **kwargs)  # type: ignore[arg-type]
+    run(chroot_argv(root, workdir, argv), env=env, what=what, log=log, fix=fix)

@@ -208,6 +208,12 @@ def _current_release(suite: str) -> str:
 
 def find_headers(kernel: str) -> KernelHeaders:
     """Headers for ``kernel`` inside its suite's root, made (as root) on first use."""
+    if os.geteuid() != 0:
+        raise KitError(
+            f"modules for {kernel} are built in a chroot of its Debian suite, which needs root",
+            "run the command as root (CI does); or build on a machine of that suite with "
+            "its linux-headers package installed and pass --kdir",
+        )
     suite, release = resolve(kernel)
     index = suite_index(suite)
     found = memo(

@@ -2,6 +2,7 @@
 #include "sgtest.h"
 
 #include <linux/jiffies.h>
+#include <linux/timekeeping.h>
 #include <xen/xenbus.h>
 
 /*
@@ -28,6 +29,9 @@
  *				port, left for the destroy test
  *	after/{reg,port,bdomid,breg}
  *				what dom0 left for sg_cross_after
+ *	flood/go, flood/full/NAME
+ *				dom0 measured its quiet triggers; NAME made
+ *				that many bindings in the flooded chain
  *
  * xenstored deletes the nodes a domain owns (and everything below them)
  * when the domain dies, so what dom0 must read after sg-b's death is under
@@ -41,6 +45,7 @@
 #define XEN_ENOENT	2
 #define XEN_ESRCH	3
 #define XEN_EACCES	13
+#define XEN_ENOSPC	28
 #define XEN_ERANGE	34
 
 #define SGX_DIR		"/sgtest"
@@ -834,6 +839,147 @@ static enum sgtest_result __init sgx_hold_for_destroy(struct sgtest_ctx *ctx)
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
+/*
+ * A bucket flood: sg-a and sg-b, unprivileged, bind one port of theirs to
+ * as many addresses as max_bindings lets them, every address aimed at one
+ * chain of the binding table as it was hashed up to ABI 1.2: byte o of
+ * machine frame m went to chain (m * 31 + o) % 256, and a PV guest knows
+ * its frames, so 16 offsets of each of its pages land in chain SGX_CHAIN.
+ * dom0 binds a byte of its own page in that chain, with a counter, and
+ * triggers it SGX_FLOOD_TRIGGERS times before the flood and as many during
+ * it: every trigger must fire its one binding, and the counter must reach
+ * zero with exactly one event.  The attackers leave their bindings in
+ * place for the lab's xl destroy, which must finish (the host checks
+ * no_domain_left, free memory and the global counters).  dom0 prints the
+ * time per trigger in both phases as a figure, not a check.
+ */
+#define SGX_CHAIN		0x5a
+#define SGX_FLOOD_PAGES		128
+#define SGX_FLOOD_TRIGGERS	1000
+
+/* The first offset of frame @frame in chain SGX_CHAIN; the others add 256. */
+static u32 __init sgx_chain_offset(u64 frame)
+{
+	return (SGX_CHAIN + 256 - (u32)((frame * 31) % 256)) % 256;
+}
+
+/* Bind @port to byte @off of our own @pg; a failure's rc. */
+static long __init sgx_bind_raw(struct page *pg, u32 off, u32 port,
+				struct page *cpg)
+{
+	struct xen_sg_addr a = { .owner = DOMID_SELF };
+
+	a.frame = xen_page_to_gfn(pg);
+	a.offset = off;
+	return sgt_bind(&a, port, cpg, 0);
+}
+
+static bool __init sgx_flood_attack(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+	struct page *pg;
+	u32 port, go, bound = 0;
+	unsigned int i, k;
+	long rc = 0;
+
+	if (!sgx_rc(ctx, "query", SGX_DOM0, HYPERVISOR_sg_op(XEN_SGOP_query, &q), 0) ||
+	    !sgx_rc(ctx, "alloc port", SGX_DOM0, sgt_alloc_port(&port), 0) ||
+	    !sgx_wait(ctx, &go, SGX_DOM0, "flood/go"))
+		return false;
+	/* The pages and the port stay ours until xl destroy. */
+	for (i = 0; i < SGX_FLOOD_PAGES && !rc; i++) {
+		pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!pg) {
+			sgx_diag(ctx, "alloc_page failed");
+			return false;
+		}
+		for (k = 0; k < PAGE_SIZE / 256 && !rc; k++) {
+			rc = sgx_bind_raw(pg, sgx_chain_offset(xen_page_to_gfn(pg)) +
+					  256 * k, port, NULL);
+			bound += !rc;
+		}
+	}
+	sgx_diag(ctx,
+		 "sgtest.flood self=%s bound=%u then rc=%ld (held before %u, max_bindings %u)",
+		 cross_self, bound, rc, q.usage.bindings, q.limits.max_bindings);
+	if (!sgx_put(ctx, bound, "flood/full/%s", cross_self))
+		return false;
+	/* Every binding it may make, and then the limit. */
+	return sgx_rc(ctx, "bind past max_bindings", SGX_DOM0, rc, -XEN_ENOSPC) &&
+	       q.usage.bindings + bound == q.limits.max_bindings;
+}
+
+/* @n triggers of @a, each firing one binding; the time they took in @ns. */
+static bool __init sgx_flood_triggers(struct sgtest_ctx *ctx,
+				      const struct xen_sg_addr *a,
+				      s32 *counter, u64 *ns)
+{
+	struct sgx_state *st = ctx->priv;
+	unsigned int i, bad = 0;
+	u32 fired;
+	u64 t0;
+
+	atomic_set(&st->irqs, 0);
+	WRITE_ONCE(*counter, SGX_FLOOD_TRIGGERS);
+	t0 = ktime_get_ns();
+	for (i = 0; i < SGX_FLOOD_TRIGGERS; i++) {
+		long rc = sgt_trigger(a, &fired);
+
+		if ((rc || fired != 1) && !bad++)
+			sgx_diag(ctx, "trigger %u: rc=%ld fired=%u, expected 0 and 1",
+				 i, rc, fired);
+	}
+	*ns = ktime_get_ns() - t0;
+	if (READ_ONCE(*counter)) {
+		sgx_diag(ctx, "counter is %d after %d triggers, expected 0",
+			 READ_ONCE(*counter), SGX_FLOOD_TRIGGERS);
+		bad++;
+	}
+	return sgx_events_are(ctx, &st->irqs, 1, "a counter reaching zero") &&
+	       !bad;
+}
+
+static enum sgtest_result __init sgx_bucket_flood(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	struct xen_sg_global g = { };
+	struct xen_sg_addr a = { .owner = DOMID_SELF };
+	u32 port, full[SGX_NDOM] = { };
+	u64 quiet_ns = 0, flood_ns = 0;
+	bool ok = true;
+	s32 *counter;
+	int irq, i;
+
+	if (!sgx_ready(ctx))
+		return SGTEST_FAIL;
+	if (st->self != SGX_DOM0)
+		return sgx_flood_attack(ctx) ? SGTEST_PASS : SGTEST_FAIL;
+
+	if (!sgx_get(ctx))
+		return sgx_result(ctx, false);
+	counter = (s32 *)sgx_va(st, 1);
+	a.frame = xen_page_to_gfn(st->pg[0]);
+	a.offset = sgx_chain_offset(a.frame) + 256 * 7;
+	irq = sgx_port_irq(ctx, &port, &st->irqs);
+	if (irq < 0)
+		return sgx_result(ctx, false);
+	ok &= sgx_rc(ctx, "bind in the chain", SGX_DOM0,
+		     sgx_bind_raw(st->pg[0], a.offset, port, st->pg[1]), 0);
+	ok &= ok && sgx_flood_triggers(ctx, &a, counter, &quiet_ns);
+	ok &= sgx_put(ctx, 1, "flood/go");
+	for (i = 1; i < SGX_NDOM; i++)
+		ok &= sgx_wait(ctx, &full[i], i, "flood/full/%s", sgx_name(i));
+	ok &= ok && sgx_flood_triggers(ctx, &a, counter, &flood_ns);
+	HYPERVISOR_sg_op(XEN_SGOP_query_global, &g);
+	sgx_diag(ctx,
+		 "sgtest.flood chain=%u sg-a=%u sg-b=%u bindings=%u addrs=%u triggers=%u quiet_ns_per_trigger=%llu flooded_ns_per_trigger=%llu",
+		 SGX_CHAIN, full[1], full[2], g.bindings, g.addrs,
+		 SGX_FLOOD_TRIGGERS, quiet_ns / SGX_FLOOD_TRIGGERS,
+		 flood_ns / SGX_FLOOD_TRIGGERS);
+	unbind_from_irqhandler(irq, &st->irqs);
+	return sgx_result(ctx, ok);
+}
+
 static const struct sgtest_case sg_cross_cases[] __initconst = {
 	{ "rendezvous", sgx_rendezvous },
 	{ "transfers_both_ways_batch_offsets", sgx_transfers },
@@ -841,6 +987,7 @@ static const struct sgtest_case sg_cross_cases[] __initconst = {
 	{ "nway_trigger_counters", sgx_nway },
 	{ "trigger_on_transfer", sgx_trigger_on_transfer },
 	{ "hold_for_destroy", sgx_hold_for_destroy },
+	{ "bucket_flood_triggers_and_destroy", sgx_bucket_flood },
 };
 
 const struct sgtest_suite sgtest_suite_sg_cross __initconst = {

@@ -13,7 +13,8 @@
  *                             checks the port and inserts the binding, held
  *                             for write by evtchn_close() when it calls
  *                             sg_evtchn_close() (which takes L3 only).
- * L3  sg_bind_lock (spin)     Every binding: the address hash, each domain's
+ * L3  sg_bind_lock (spin)     Every binding: the address tree (one node per
+ *                             bound address, O(log n) to find), each domain's
  *                             binding list and count, each registration's
  *                             list of bindings made through it.
  * L4  evtchn->lock (read)     A bound port while it is set pending.

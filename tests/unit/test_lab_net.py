@@ -373,26 +373,26 @@ def test_burst_arrivals_come_from_the_preburst_counters() -> None:
     assert burst == {"sent": 512, "received": 509, "arrived_at_sgnet": 512}
 
 
-def test_resume_needs_batched_buffer_returns_and_transfers() -> None:
+def test_resume_needs_batched_buffer_returns() -> None:
     def status(text: str) -> str:
         results, _ = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
         return {r.test: r.status for r in results}["resume_hypercalls"]
 
-    # 8 returns + 6 sg_op hypercalls (Xen's number 47) for 130 frames
-    assert status(_iperf_lines()) == "pass"
+    assert status(_iperf_lines()) == "pass"  # 8 returns for 130 frames
     # a rearm per buffer: 130 calls for 130 frames
     per_buffer = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=132 ")
     failed = _iperf_lines().replace(
         "rx_return_calls=10 rx_return_errors=0", "rx_return_calls=10 rx_return_errors=1"
     )
     none = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=2 ")
-    edge = _iperf_lines().replace(" 206 ", " 208 ")  # 8 + 8 = 16, 16 * 8 <= 130
-    over = _iperf_lines().replace(" 206 ", " 209 ")  # 17 * 8 > 130
-    transfers = _iperf_lines().replace(" 206 ", " 264 ")  # a transfer per frame
-    no_xen = _iperf_lines().replace("SGKIT-HC dom0-resumed", "SGKIT-NOTHING")
-    cases = (per_buffer, failed, none, edge, over, transfers, no_xen)
-    assert [status(t) for t in cases] == ["fail", "fail", "fail", "pass", "fail", "fail", "fail"]
+    edge = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=18 ")  # 16 * 8 <= 130
+    over = _iperf_lines().replace("rx_return_calls=10 ", "rx_return_calls=19 ")  # 17 * 8 > 130
+    cases = (per_buffer, failed, none, edge, over)
+    assert [status(t) for t in cases] == ["fail", "fail", "fail", "pass", "fail"]
+    # Xen's sg_op count is measured (206 - 200), whether or not the lines are there
     _, measured = net_results(
         split_console(_iperf_lines() + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"]
     )
     assert measured["paused_burst"]["xen_sg_op_after_resume"] == 6
+    no_xen = _iperf_lines().replace("SGKIT-HC dom0-resumed", "SGKIT-NOTHING")
+    assert status(no_xen) == "pass"

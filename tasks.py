@@ -173,13 +173,25 @@ def patches_export(
 # --- driver, verify, build ---------------------------------------------------
 
 
-@task(help={"kernel": "kernel release (default 6.1.0-50-amd64)", "kdir": "kbuild directory"})
+@task(
+    help={
+        "kernel": "6.1.0-50-amd64 (default, host gcc); a trixie or sid release, "
+        "e.g. 6.12.117+deb13-amd64, or trixie, sid, 6.12: built in that suite's root",
+        "kdir": "kbuild directory",
+        "compile-only": "a check: warnings are errors, the modules are not verified",
+    }
+)
 @kit_errors
-def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
-    """Build the guest modules in linux-driver/ against kernel headers."""
+def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: bool = False) -> None:
+    """Build the guest modules in linux-driver/ against kernel headers, then check them."""
     from sgkit.build import driver_build as db
+    from sgkit.build.verify import verify_modules
 
-    built = db.build(kernel or None, Path(kdir) if kdir else None)
+    built = db.build(kernel or None, Path(kdir) if kdir else None, compile_only=compile_only)
+    if compile_only:
+        print(f"compiled cleanly against {built.headers.release} (no warnings)")
+    else:
+        verify_modules(built)
     for name, path in built.modules.items():
         print(f"{name}: {path}")
 

@@ -48,6 +48,7 @@
 #include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
+#include "compat.h"
 #include "sg_op.h"
 
 /* Xen's error numbers (xen/include/public/errno.h). */

@@ -196,7 +196,13 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: boo
         print(f"{name}: {path}")
 
 
-@task(help={"xen": "Xen version", "source": SOURCE_HELP, "kernel": "kernel release"})
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+    }
+)
 @kit_errors
 def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "") -> None:
     """Check xen-syms and the modules with pyelftools."""
@@ -211,7 +217,7 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
     help={
         "xen": "Xen version",
         "source": SOURCE_HELP,
-        "kernel": "kernel release",
+        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
         "kdir": "kbuild directory",
         "jobs": "make -j",
         "matrix": "build every supported Xen version; a version x step table",

@@ -7,6 +7,7 @@
 #ifndef SGNET_COMPAT_H
 #define SGNET_COMPAT_H
 
+#include <linux/hrtimer.h>
 #include <linux/mm.h>
 
 /*
@@ -17,6 +18,21 @@
  */
 #ifndef nth_page
 #define nth_page(page, n) ((page) + (n))
+#endif
+
+/*
+ * Linux 6.13 added hrtimer_setup() (timer and callback in one call) and
+ * later kernels removed hrtimer_init().  sgnet/Kbuild defines
+ * SGNET_HAVE_HRTIMER_SETUP when the headers declare it.
+ */
+#ifndef SGNET_HAVE_HRTIMER_SETUP
+static inline void hrtimer_setup(struct hrtimer *timer,
+				 enum hrtimer_restart (*function)(struct hrtimer *),
+				 clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
+}
 #endif
 
 #endif /* SGNET_COMPAT_H */

@@ -113,12 +113,17 @@ def test_root_key_follows_versions_and_mirror():
     assert newer.key("http://deb.debian.org/debian") != key
 
 
-def test_unknown_releases_name_the_fix():
+def test_unknown_releases_name_the_fix(monkeypatch):
     with pytest.raises(KitError, match="cannot tell which Debian suite") as e:
         resolve("6.12.117+deb99-amd64")
     assert "+deb13 (trixie)" in (e.value.fix or "")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     with pytest.raises(KitError, match="cannot tell which Debian suite"):
         headers_for("7.0.1+deb14")  # no flavour: not a release
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(KitError, match="needs root") as e:
+        headers_for("6.12")
+    assert "--kdir" in (e.value.fix or "")
 
 
 def test_a_release_the_suite_lacks_lists_the_ones_it_has(monkeypatch, tmp_path):

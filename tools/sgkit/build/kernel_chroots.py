@@ -208,6 +208,12 @@ def _current_release(suite: str) -> str:
 
 def find_headers(kernel: str) -> KernelHeaders:
     """Headers for ``kernel`` inside its suite's root, made (as root) on first use."""
+    if os.geteuid() != 0:
+        raise KitError(
+            f"modules for {kernel} are built in a chroot of its Debian suite, which needs root",
+            "run the command as root (CI does); or build on a machine of that suite with "
+            "its linux-headers package installed and pass --kdir",
+        )
     suite, release = resolve(kernel)
     index = suite_index(suite)
     found = memo(
@@ -365,10 +371,13 @@ def chroot_argv(root: Path, workdir: Path, argv: list[str]) -> list[str]:
     ]
 
 
-def run_in_root(root: Path, workdir: Path, argv: list[str], **kwargs: object) -> None:
-    """``run`` of ``argv`` inside the root (see chroot_argv); kwargs go to procs.run."""
+def run_in_root(
+    root: Path, workdir: Path, argv: list[str], *, what: str, log: Path, fix: str
+) -> None:
+    """Run ``argv`` inside the root (see chroot_argv), its output in ``log``."""
     if os.geteuid() != 0:
         raise KitError("building in a chroot needs root", "run the command as root (CI does)")
+    require("mount")
     require("chroot")
     env = {"PATH": CHROOT_PATH, "LC_ALL": "C", "MAKEFLAGS": "", "MFLAGS": ""}
-    run(chroot_argv(root, workdir, argv), env=env, **kwargs)  # type: ignore[arg-type]
+    run(chroot_argv(root, workdir, argv), env=env, what=what, log=log, fix=fix)

@@ -372,6 +372,10 @@ def lab_net(
     help={
         **LAB_HELP,
         "seconds": "length of each iperf3 run",
+        "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
+        "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
+        "ablation": "also sgnet with one mechanism off at a time (module parameters)",
+        "timeout": "seconds for the whole boot (default: grows with --repeat and --seconds)",
     }
 )
 @kit_errors
@@ -382,12 +386,25 @@ def bench_net(
     kernel: str = "",
     accel: str = "",
     seconds: int = 4,
-    timeout: int = 1500,
+    timeout: int = 0,
+    repeat: int = 1,
+    before: bool = False,
+    ablation: bool = False,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(xen, source, kernel or None, accel or None, float(timeout), seconds)
+    outcome = run_bench_net(
+        xen,
+        source,
+        kernel or None,
+        accel or None,
+        float(timeout) if timeout else None,
+        seconds,
+        repeat=repeat,
+        before=before,
+        ablation=ablation,
+    )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

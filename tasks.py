@@ -173,18 +173,36 @@ def patches_export(
 # --- driver, verify, build ---------------------------------------------------
 
 
-@task(help={"kernel": "kernel release (default 6.1.0-50-amd64)", "kdir": "kbuild directory"})
+@task(
+    help={
+        "kernel": "6.1.0-50-amd64 (default, host gcc); a trixie or sid release, "
+        "e.g. 6.12.117+deb13-amd64, or trixie, sid, 6.12: built in that suite's root",
+        "kdir": "kbuild directory",
+        "compile-only": "a check: warnings are errors, the modules are not verified",
+    }
+)
 @kit_errors
-def driver_build(c: Context, kernel: str = "", kdir: str = "") -> None:
-    """Build the guest modules in linux-driver/ against kernel headers."""
+def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: bool = False) -> None:
+    """Build the guest modules in linux-driver/ against kernel headers, then check them."""
     from sgkit.build import driver_build as db
+    from sgkit.build.verify import verify_modules
 
-    built = db.build(kernel or None, Path(kdir) if kdir else None)
+    built = db.build(kernel or None, Path(kdir) if kdir else None, compile_only=compile_only)
+    if compile_only:
+        print(f"compiled cleanly against {built.headers.release} (no warnings)")
+    else:
+        verify_modules(built)
     for name, path in built.modules.items():
         print(f"{name}: {path}")
 
 
-@task(help={"xen": "Xen version", "source": SOURCE_HELP, "kernel": "kernel release"})
+@task(
+    help={
+        "xen": "Xen version",
+        "source": SOURCE_HELP,
+        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+    }
+)
 @kit_errors
 def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "") -> None:
     """Check xen-syms and the modules with pyelftools."""
@@ -199,7 +217,7 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
     help={
         "xen": "Xen version",
         "source": SOURCE_HELP,
-        "kernel": "kernel release",
+        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
         "kdir": "kbuild directory",
         "jobs": "make -j",
         "matrix": "build every supported Xen version; a version x step table",
@@ -354,6 +372,10 @@ def lab_net(
     help={
         **LAB_HELP,
         "seconds": "length of each iperf3 run",
+        "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
+        "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
+        "ablation": "also sgnet with one mechanism off at a time (module parameters)",
+        "timeout": "seconds for the whole boot (default: grows with --repeat and --seconds)",
     }
 )
 @kit_errors
@@ -364,12 +386,25 @@ def bench_net(
     kernel: str = "",
     accel: str = "",
     seconds: int = 4,
-    timeout: int = 1500,
+    timeout: int = 0,
+    repeat: int = 1,
+    before: bool = False,
+    ablation: bool = False,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(xen, source, kernel or None, accel or None, float(timeout), seconds)
+    outcome = run_bench_net(
+        xen,
+        source,
+        kernel or None,
+        accel or None,
+        float(timeout) if timeout else None,
+        seconds,
+        repeat=repeat,
+        before=before,
+        ablation=ablation,
+    )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

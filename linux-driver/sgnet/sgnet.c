@@ -28,6 +28,7 @@
 #include <linux/atomic.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
+#include <linux/hrtimer.h>
 #include <linux/if_vlan.h>
 #include <linux/interrupt.h>
 #include <linux/kernel.h>
@@ -39,6 +40,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/virtio_net.h>
+#include <net/sch_generic.h>
 
 #include <xen/events.h>
 #include <xen/page.h>
@@ -48,6 +50,7 @@
 #include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
+#include "compat.h"
 #include "sg_op.h"
 
 /* Xen's error numbers (xen/include/public/errno.h). */
@@ -92,10 +95,29 @@ module_param(rx_pages, uint, 0444);
 MODULE_PARM_DESC(rx_pages,
 		 "pages per receive buffer (1-17; 17 holds a 64 KiB frame)");
 
-static unsigned int rx_return = 16;
+static unsigned int rx_return = 32;
 module_param(rx_return, uint, 0644);
 MODULE_PARM_DESC(rx_return,
 		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");
+
+static unsigned int tx_batch = SGNET_TX_BATCH;
+module_param(tx_batch, uint, 0644);
+MODULE_PARM_DESC(tx_batch, "frames per transfer hypercall, at most (1-16)");
+
+static unsigned int tx_delay_us = 200;
+module_param(tx_delay_us, uint, 0644);
+MODULE_PARM_DESC(tx_delay_us,
+		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
+
+static bool fused_trigger = true;
+module_param(fused_trigger, bool, 0644);
+MODULE_PARM_DESC(fused_trigger,
+		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
+
+static bool irq_lateeoi = true;
+module_param(irq_lateeoi, bool, 0644);
+MODULE_PARM_DESC(irq_lateeoi,
+		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
 
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
@@ -126,6 +148,7 @@ enum sgnet_stat {
 	SGNET_RX_RETURNED,
 	SGNET_RX_RETURN_CALLS,
 	SGNET_RX_RETURN_ERRORS,
+	SGNET_RX_SPURIOUS,
 	SGNET_NR_STATS,
 };
 
@@ -136,7 +159,7 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors",
+	"rx_return_errors", "rx_spurious",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -167,8 +190,8 @@ struct sgnet_info {
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
 	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
-	struct multicall_entry rx_mc[SGNET_NR_RX];
-	struct xen_sg_id rx_ret_id[SGNET_NR_RX];
+	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
+	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
 	bool rx_paused;			/* ethtool: leave the buffers full */
 	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
@@ -177,6 +200,7 @@ struct sgnet_info {
 	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
 	evtchn_port_t port;
 	int irq;
+	bool lateeoi;			/* irq bound with late EOI */
 
 	/* The peer, from xenstore; tx state (under the netdev tx lock). */
 	bool connected;
@@ -190,6 +214,7 @@ struct sgnet_info {
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
 	unsigned int tx_n;		/* queued ops */
+	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
@@ -286,11 +311,35 @@ static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
 }
 
+/* Has anything fired: a receive buffer filled, a credit request or grant? */
+static bool sgnet_fired(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	if (READ_ONCE(info->request_counter) <= 0 ||
+	    READ_ONCE(info->grant_counter) <= 0)
+		return true;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		if (READ_ONCE(info->rx[i].counter) <= 0)
+			return true;
+	return false;
+}
+
+/*
+ * With late EOI the port stays masked from here until the poll completes
+ * (sgnet_poll), so the peer's triggers meanwhile raise no upcall; an event
+ * for which nothing fired (the poll already took it) is EOI'd as spurious.
+ */
 static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 {
 	struct sgnet_info *info = dev_id;
 
 	atomic_long_inc(&info->interrupts);
+	if (info->lateeoi && !sgnet_fired(info)) {
+		sgnet_count(info, SGNET_RX_SPURIOUS, 1);
+		xen_irq_lateeoi(irq, XEN_EOI_FLAG_SPURIOUS);
+		return IRQ_HANDLED;
+	}
 	napi_schedule(&info->napi);
 	return IRQ_HANDLED;
 }
@@ -326,6 +375,10 @@ static void sgnet_free_local(struct sgnet_info *info)
 	if (info->tx_hdr_page)
 		__free_page(info->tx_hdr_page);
 	info->tx_hdr_page = NULL;
+	kfree(info->rx_mc);
+	info->rx_mc = NULL;
+	kfree(info->rx_ret_id);
+	info->rx_ret_id = NULL;
 	info->local_ready = false;
 }
 
@@ -343,7 +396,11 @@ static int sgnet_setup_local(struct sgnet_info *info)
 		return 0;
 	info->tx_hdr_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	info->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!info->tx_hdr_page || !info->ctrl_page)
+	info->rx_mc = kcalloc(SGNET_NR_RX, sizeof(*info->rx_mc), GFP_KERNEL);
+	info->rx_ret_id = kcalloc(SGNET_NR_RX, sizeof(*info->rx_ret_id),
+				  GFP_KERNEL);
+	if (!info->tx_hdr_page || !info->ctrl_page || !info->rx_mc ||
+	    !info->rx_ret_id)
 		goto nomem;
 	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);
@@ -370,8 +427,14 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->port = alloc.port;
-	irq = bind_evtchn_to_irqhandler(info->port, sgnet_interrupt, 0,
-					info->dev->name, info);
+	info->lateeoi = READ_ONCE(irq_lateeoi);
+	if (info->lateeoi)
+		irq = bind_evtchn_to_irqhandler_lateeoi(info->port,
+							sgnet_interrupt, 0,
+							info->dev->name, info);
+	else
+		irq = bind_evtchn_to_irqhandler(info->port, sgnet_interrupt,
+						0, info->dev->name, info);
 	if (irq < 0) {
 		struct evtchn_close close = { .port = info->port };
 
@@ -464,7 +527,7 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	op->nr_local = n;
 	op->peer = info->peer;
 	op->dir = XEN_SG_TRANSFER_TO_PEER;
-	op->flags = XEN_SG_TRANSFER_TRIGGER;
+	op->flags = READ_ONCE(fused_trigger) ? XEN_SG_TRANSFER_TRIGGER : 0;
 	op->offset = 0;
 	op->length = SGNET_HDR_LEN + skb->len;
 	info->tx_skb[slot] = skb;
@@ -518,6 +581,22 @@ static void sgnet_tx_stall(struct sgnet_info *info)
 	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
 	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
 	if (sgnet_trigger_peer(info, SGNET_CTRL_REQUEST))
+		sgnet_count(info, SGNET_TX_ERRORS, 1);
+}
+
+/* fused_trigger off: fire the peer's buffer @reg_id after its transfer. */
+static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
+{
+	struct xen_sg_trigger t = {
+		.addr = {
+			.owner = info->peer,
+			.reg_id = reg_id,
+			.offset = 0,
+		},
+	};
+
+	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+	if (HYPERVISOR_sg_op(XEN_SGOP_trigger, &t))
 		sgnet_count(info, SGNET_TX_ERRORS, 1);
 }
 
@@ -581,6 +660,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				keep++;
 				continue;
 			}
+			if (!(info->tx_op[i].flags & XEN_SG_TRANSFER_TRIGGER))
+				sgnet_tx_trigger(info, info->tx_op[i].reg_id);
 			if (!skb)
 				continue;	/* a filler went through */
 			sgnet_count(info, SGNET_TX_PACKETS, 1);
@@ -614,11 +695,20 @@ static bool sgnet_tx_fits(struct sgnet_info *info, struct sk_buff *skb)
 	       ((gso & SKB_GSO_TCPV6) && info->peer_gso_tcpv6);
 }
 
+/* Has the qdisc more frames for us (it calls again at once)? */
+static bool sgnet_tx_backlog(struct net_device *dev)
+{
+	struct Qdisc *q = rcu_dereference_bh(netdev_get_tx_queue(dev, 0)->qdisc);
+
+	return q && qdisc_qlen_sum(q) > 0;
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int slot = info->tx_n;
+	unsigned int slot = info->tx_n, delay;
+	bool more, backlog;
 	int err;
 
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
@@ -641,15 +731,41 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
-	if (!netdev_xmit_more() || info->tx_n == SGNET_TX_BATCH ||
-	    netif_queue_stopped(dev))
+	/*
+	 * Send when the batch is full; else wait while the stack has more:
+	 * xmit_more, or frames in the qdisc (which, without BQL, hands them
+	 * over one by one: a backlog, the queue woken after a stall), then
+	 * for at most tx_delay_us.  A lone frame goes at once.
+	 */
+	delay = min(READ_ONCE(tx_delay_us), 10000U);
+	more = netdev_xmit_more();
+	backlog = !more && delay && sgnet_tx_backlog(dev);
+	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
+				  SGNET_TX_BATCH) ||
+	    netif_queue_stopped(dev) || (!more && !backlog))
 		sgnet_tx_flush(info);
+	else if (backlog && !hrtimer_is_queued(&info->tx_timer))
+		hrtimer_start(&info->tx_timer, ns_to_ktime(delay * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_SOFT);
 	return NETDEV_TX_OK;
 
 drop:
 	sgnet_count(info, SGNET_TX_DROPPED, 1);
 	dev_kfree_skb_any(skb);
 	return NETDEV_TX_OK;
+}
+
+/* The batch waited tx_delay_us: send it (softirq). */
+static enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer)
+{
+	struct sgnet_info *info = container_of(timer, struct sgnet_info,
+					       tx_timer);
+
+	netif_tx_lock(info->dev);
+	if (info->connected)
+		sgnet_tx_flush(info);
+	netif_tx_unlock(info->dev);
+	return HRTIMER_NORESTART;
 }
 
 /* The peer re-armed buffers: send what waits, then let the stack go on. */
@@ -862,7 +978,9 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 				sgnet_count(info, SGNET_RX_ERRORS, 1);
 		}
 	}
-	napi_complete_done(napi, work);
+	/* Unmask: triggers since the interrupt raise one now. */
+	if (napi_complete_done(napi, work) && info->lateeoi)
+		xen_irq_lateeoi(info->irq, 0);
 	return work;
 }
 
@@ -1171,6 +1289,7 @@ static void sgnet_disconnect(struct sgnet_info *info)
 
 	netif_carrier_off(dev);
 	rtnl_lock();
+	hrtimer_cancel(&info->tx_timer);
 	netif_tx_lock_bh(dev);
 	info->connected = false;
 	info->peer_ctrl = 0;
@@ -1228,6 +1347,8 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	info->backend = backend;
 	info->peer = xbdev->otherend_id;
 	atomic_long_set(&info->interrupts, 0);
+	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_SOFT);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;
@@ -1257,6 +1378,7 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 
 	sgnet_disconnect(info);
 	unregister_netdev(info->dev);
+	hrtimer_cancel(&info->tx_timer);
 	netif_napi_del(&info->napi);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	free_netdev(info->dev);

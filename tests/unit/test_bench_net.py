@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgkit.lab.bench import DRIVERS, TESTS, analyse, bench_conf, plot, summarize
+from sgkit.lab.bench import (
+    DRIVERS,
+    METRICS,
+    TESTS,
+    analyse,
+    bench_conf,
+    plot,
+    spread,
+    summarize,
+    variants,
+    variants_file,
+)
 
 UDP = (Path(__file__).parent / "fixtures" / "iperf3" / "udp.json").read_text().strip()
 TCP = (Path(__file__).parent / "fixtures" / "iperf3" / "tcp.json").read_text().strip()
@@ -87,3 +98,106 @@ def test_bench_conf_names_both_links() -> None:
     conf = bench_conf(3)
     assert "BENCH_SGNET_DOMU=10.77.1.2" in conf and "BENCH_VIF_DOMU=10.78.1.2" in conf
     assert "BENCH_SECONDS=3" in conf
+
+
+def _round_console(rounds: int) -> str:
+    """Rounds 1..N of the console above, tagged round=R; sgnet's TCP rate doubles each round
+    (the JSON's rate is scaled), and CPU times (xl list) around each run."""
+    out = ["SGKIT-BENCH-IF sgnet=sgnet0 netfront=vif1.0"]
+    tcp = json.loads(TCP)
+    for rnd in range(1, rounds + 1):
+        for line in _console().splitlines()[1:-1]:
+            drv = line.split("drv=")[1].split()[0]
+            line = line.replace(f"drv={drv} ", f"drv={drv} round={rnd} ", 1)
+            if drv == "sgnet" and "test=tcp rc=" in line:
+                data = json.loads(line.split("json=", 1)[1])
+                for key in ("sum_sent", "sum_received"):
+                    data["end"][key]["bits_per_second"] = tcp["end"][key][
+                        "bits_per_second"
+                    ] * 2 ** (rnd - 1)
+                line = line.split("json=")[0] + "json=" + json.dumps(data)
+            out.append(line)
+            if line.startswith("SGKIT-BENCH-HC"):
+                tag = line.split(" hypercalls")[0].replace("SGKIT-BENCH-HC", "SGKIT-BENCH-CPU")
+                seconds = 2.0 if "when=after" in line else 0.0
+                out.append(f"{tag} Domain-0={10 + seconds} sg-a={5 + seconds / 2}")
+    out.append("SGKIT-BENCH-END")
+    return "\n".join(out) + "\n"
+
+
+def test_rounds_give_medians_spreads_and_per_round_ratios(tmp_path) -> None:
+    analysis = analyse(_round_console(3))
+    assert analysis["rounds_run"] == 3 and analysis["complete"]
+    tcp = analysis["spread"]["sgnet"]["tcp_mbps"]
+    first = tcp["values"][0]
+    assert tcp["values"] == [first, 2 * first, 4 * first]
+    assert (tcp["median"], tcp["min"], tcp["max"]) == (round(2 * first, 3), first, 4 * first)
+    assert analysis["headline"]["sgnet"]["tcp_mbps"] == tcp["median"]
+    ratio = analysis["ratio_spread"]["tcp_mbps"]
+    assert ratio["values"] == [1.0, 2.0, 4.0] and ratio["median"] == 2.0
+    assert analysis["ratios_sgnet_over_netfront"]["tcp_mbps"] == 2.0
+    # CPU: 2 s of dom0 and 1 s of sg-a per run; UDP: 2 runs of 200 packets
+    heads = analysis["headline"]["sgnet"]
+    assert heads["cpu_us_per_packet_dom0"] == 2 * 2.0 * 1e6 / 400
+    assert heads["cpu_us_per_packet_domU"] == 2 * 1.0 * 1e6 / 400
+    assert heads["interrupts_per_packet_dom0"] == heads["interrupts_per_packet_domU"] == 0.05
+    assert heads["cpu_ms_per_mbyte"] == round(2 * 3.0 * 1e3 / (2 * 2234777600 / 1e6), 2)
+    for metric, _, _ in METRICS:
+        assert analysis["ratio_spread"][metric]["n"] == 3, metric
+    json.dumps(analysis)
+    text = summarize(analysis)
+    assert "median [min-max] of 3 interleaved round(s)" in text
+    assert f"{2.0:.3g} [{1.0:.3g}-{4.0:.3g}]" in text
+    png = plot(analysis, tmp_path / "bench.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spread_of_even_counts_and_missing_rounds() -> None:
+    assert spread([4.0, None, 1.0, 2.0, 3.0])["median"] == 2.5
+    assert spread([None, None]) == {
+        "median": None,
+        "min": None,
+        "max": None,
+        "n": 0,
+        "values": [None, None],
+    }
+
+
+def test_bench_conf_sets_the_rounds() -> None:
+    assert "BENCH_REPEAT=1" in bench_conf(3)
+    assert "BENCH_REPEAT=5" in bench_conf(3, repeat=5)
+
+
+def test_variants_run_in_order_with_all_their_parameters() -> None:
+    runs = variants(before=True, ablation=True)
+    names = list(runs)
+    assert names[0] == "sgnet" and names[-1] == "netfront" and runs["netfront"] is None
+    assert names.index("sgnet-upcall-each") > names.index("sgnet-trigger-apart")
+    assert runs["sgnet-before"] == {
+        "rx_return": 1,
+        "tx_batch": 16,
+        "tx_delay_us": 0,
+        "fused_trigger": 1,
+        "irq_lateeoi": 0,
+    }
+    assert list(variants()) == ["sgnet", "netfront"]
+    lines = variants_file(runs).splitlines()
+    assert (
+        lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 fused_trigger=1 irq_lateeoi=1"
+    )
+    assert lines[-1] == "netfront"
+
+
+def test_a_variant_is_measured_and_compared_with_netfront() -> None:
+    text = _round_console(2)
+    extra = [
+        line.replace("drv=sgnet ", "drv=sgnet-before ").replace("if=sgnet0", "if=sgnet1")
+        for line in text.splitlines()
+        if "drv=sgnet " in line
+    ]
+    analysis = analyse(text + "\n".join(extra) + "\n")
+    assert analysis["drivers"] == ["sgnet", "sgnet-before", "netfront"]
+    before = analysis["spread"]["sgnet-before"]
+    assert before["hypercalls_per_packet"]["median"] == 1.0  # dom0's only interface: sgnet1
+    assert analysis["variant_ratio_spread"]["sgnet-before"]["hypercalls_per_packet"]["n"] == 2
+    assert "sgnet variants" in summarize(analysis)

@@ -132,3 +132,24 @@ def test_undefined_context_value_names_the_version_file(tmp_path):
     ctx.write_text(ctx.read_text().replace("[hunks.xen_h]", "[hunks.xen_h_renamed]"))
     with pytest.raises(KitError, match=r"contexts/4\.17\.toml"):
         render_series("4.17", patches)
+
+
+def test_plain_files_are_taken_as_they_are_and_templates_rendered(tmp_path):
+    from sgkit.build.patch_series import _environment, _file_body
+
+    files = tmp_path / "files" / "xen" / "common"
+    files.mkdir(parents=True)
+    (files / "plain.c").write_text("int a = {{ not_rendered }};\n")
+    (files / "made.c.j2").write_text("int b = {{ value }};\n")
+    env = _environment(tmp_path, {})
+    assert _file_body(tmp_path, env, "xen/common/plain.c", {}) == "int a = {{ not_rendered }};\n"
+    assert _file_body(tmp_path, env, "xen/common/made.c", {"value": 7}).startswith("int b = 7;")
+    with pytest.raises(KitError, match="neither"):
+        _file_body(tmp_path, env, "xen/common/none.c", {})
+
+
+def test_only_files_that_use_jinja_carry_j2():
+    for path in (PATCHES_DIR / "files").rglob("*"):
+        if path.is_file():
+            uses_jinja = any(mark in path.read_text() for mark in ("{{", "{%", "{#"))
+            assert uses_jinja == (path.suffix == ".j2"), path

@@ -14,6 +14,9 @@ from sgkit.errors import KitError
 # The Debian package that provides each program the kit runs.
 PROGRAM_PACKAGES: dict[str, str] = {
     "apt-get": "apt",
+    "apt-cache": "apt",
+    "chroot": "coreutils",
+    "unshare": "util-linux",
     "bison": "bison",
     "cpio": "cpio",
     "dpkg-deb": "dpkg",

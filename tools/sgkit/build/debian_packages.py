@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.debian_suites import suite_index
 from sgkit.errors import KitError
 from sgkit.paths import downloads_dir
 from sgkit.procs import require, run
@@ -39,8 +40,12 @@ def unpacked(package: str, version: str | None = None) -> Path:
     return root
 
 
-def download(package: str, version: str | None = None) -> Path:
-    """The .deb for ``package`` in the cache, downloaded with apt-get if needed."""
+def download(package: str, version: str | None = None, suite: str | None = None) -> Path:
+    """The .deb for ``package`` in the cache, downloaded with apt-get if needed.
+
+    With ``suite`` (e.g. trixie) apt uses the kit's own index of that suite
+    (``debian_suites``) instead of the host's sources.
+    """
     spec = f"{package}={version}" if version else package
     debs = downloads_dir() / "debs"
     debs.mkdir(parents=True, exist_ok=True)
@@ -48,9 +53,10 @@ def download(package: str, version: str | None = None) -> Path:
     if found:
         return found
     require("apt-get")
+    options = suite_index(suite).options() if suite else []
     with tempfile.TemporaryDirectory(dir=debs, prefix=".apt-") as tmp:
         with progress.step(f"apt-get download {spec}"):
-            proc = run(["apt-get", "download", spec], cwd=Path(tmp), check=False)
+            proc = run(["apt-get", *options, "download", spec], cwd=Path(tmp), check=False)
         if proc.returncode != 0:
             raise KitError(
                 f"apt-get could not download {spec}: {proc.stderr.strip()[-600:]}",

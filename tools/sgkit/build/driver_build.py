@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sgkit import progress
+from sgkit.build import kernel_chroots
 from sgkit.build.elf_checks import read_modinfo
 from sgkit.build.kernels import KernelHeaders, find_headers
 from sgkit.build.patch_series import render_file
@@ -53,12 +56,31 @@ def source_files(root: Path = LINUX_DRIVER_DIR) -> list[Path]:
     return sorted(f for f in files if (root / f).is_file())
 
 
+def headers_for(kernel: str | None = None, kdir: Path | None = None) -> KernelHeaders:
+    """The host's headers (``--kdir``, a 6.1 release), or another suite's in its chroot."""
+    if kdir is None and kernel and kernel_chroots.is_foreign(kernel):
+        if not kernel_chroots.host_has_headers(kernel):
+            return kernel_chroots.find_headers(kernel)
+    return find_headers(kernel, kdir)
+
+
+def make_warnings(log_text: str) -> list[str]:
+    """The distinct warning lines of a kbuild log (compiler and modpost), in order."""
+    found = re.findall(r"^.*\bwarning:.*$", log_text, re.M | re.I)
+    return list(dict.fromkeys(line.strip() for line in found))
+
+
 def build(
-    kernel: str | None = None, kdir: Path | None = None, xen: str = DEFAULT_XEN
+    kernel: str | None = None,
+    kdir: Path | None = None,
+    xen: str = DEFAULT_XEN,
+    compile_only: bool = False,
 ) -> DriverBuild:
-    require("make")
-    require("gcc")
-    headers = find_headers(kernel, kdir)
+    """Build the modules; ``compile_only`` is a check: any warning is an error (-Werror)."""
+    headers = headers_for(kernel, kdir)
+    if headers.root is None:
+        require("make")
+        require("gcc")
     workdir = builds_dir() / f"linux-{headers.release}"
     src, out = workdir / "src", workdir / "out"
     files = {rel: (LINUX_DRIVER_DIR / rel).read_bytes() for rel in source_files()}
@@ -74,9 +96,12 @@ def build(
         "symvers_sha256": file_sha256(headers.symvers) if headers.symvers.is_file() else None,
         "sources_sha256": digest.hexdigest(),
     }
+    if compile_only:
+        inputs["werror"] = True
     manifest_path = out / "manifest.json"
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     if previous and previous.get("inputs") == inputs and _outputs_intact(out, previous):
+        _check_warnings(previous.get("warnings", []), compile_only, headers, workdir)
         progress.say(f"modules are up to date: {out}")
         mods = {name: out / f"{name}.ko" for name in MODULES}
         return DriverBuild(headers, out, mods, previous, rebuilt=False)
@@ -89,13 +114,30 @@ def build(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     log = workdir / "logs" / "make.log"
+    flags = ["KCFLAGS=-Werror"] if compile_only else []
+    jobs = f"-j{os.cpu_count() or 1}"
+    fix = "read the log; compile errors point at linux-driver/"
     with progress.step(f"building {', '.join(MODULES)} for {headers.release}"):
-        run(
-            ["make", "-C", headers.kdir, f"M={src}", "modules"],
-            what=f"building modules against {headers.kdir}",
-            log=log,
-            fix="read the log; compile errors point at linux-driver/",
-        )
+        if headers.root is None:
+            run(
+                ["make", jobs, "-C", headers.kdir, f"M={src}", "modules", *flags],
+                what=f"building modules against {headers.kdir}",
+                log=log,
+                fix=fix,
+            )
+        else:
+            inside = "/" + str(headers.kdir.relative_to(headers.root))
+            bind = kernel_chroots.BIND_POINT
+            kernel_chroots.run_in_root(
+                headers.root,
+                workdir,
+                ["make", jobs, "-C", inside, f"M={bind}/src", "modules", *flags],
+                what=f"building modules against {inside} in {headers.root}",
+                log=log,
+                fix=fix,
+            )
+    warnings = make_warnings(log.read_text(errors="replace"))
+    _check_warnings(warnings, compile_only, headers, workdir)
     staging = workdir / "out.new"
     if staging.exists():
         shutil.rmtree(staging)
@@ -117,10 +159,26 @@ def build(
             for name in MODULES
         },
         "inputs": inputs,
+        "warnings": warnings,
     }
     publish_dir(staging, out, manifest)
     progress.say(f"modules built for {headers.release}: {out}")
     return DriverBuild(headers, out, mods, manifest, rebuilt=True)
+
+
+def _check_warnings(
+    warnings: list[str], compile_only: bool, headers: KernelHeaders, workdir: Path
+) -> None:
+    if not warnings:
+        return
+    if compile_only:
+        raise KitError(
+            f"the modules compile against {headers.release} with {len(warnings)} warnings:\n"
+            + "\n".join("    " + w for w in warnings[:20]),
+            f"fix them in linux-driver/ (full log: {workdir / 'logs' / 'make.log'})",
+        )
+    for line in warnings:
+        progress.say(f"warning ({headers.release}): {line}")
 
 
 def _drop_stale_sources(src: Path, wanted: set[Path]) -> None:

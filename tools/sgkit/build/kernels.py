@@ -20,7 +20,8 @@ DEFAULT_KERNEL = "6.1.0-50-amd64"
 @dataclass(frozen=True)
 class KernelHeaders:
     release: str  # e.g. 6.1.0-50-amd64
-    kdir: Path  # the kbuild directory (/lib/modules/KVER/build)
+    kdir: Path  # the kbuild directory (/lib/modules/KVER/build), as seen from here
+    root: Path | None = None  # the chroot to build in (kernel_chroots), None: this host
 
     @property
     def symvers(self) -> Path:

@@ -4,7 +4,8 @@ A patch template is a mail: a ``Subject:`` line, a description, a line of
 ``---``, then a unified diff.  Hunk headers in templates carry only start
 lines (``@@ -113 +113 @@``); the renderer counts the lines and writes full
 headers, so templates never carry line counts by hand.  ``new_file("path")``
-renders ``patches/files/<path>.j2`` into a diff that creates the file.
+turns ``patches/files/<path>`` (rendered when it is ``<path>.j2``) into a diff that
+creates the file.
 
 Rendering is deterministic: the same templates and context give the same
 bytes, and the series digest names them.
@@ -152,14 +153,7 @@ def _environment(patches_dir: Path, context: dict[str, Any]) -> jinja2.Environme
         return row.rstrip()
 
     def new_file(path: str, **extra: Any) -> str:
-        source = f"files/{path}.j2"
-        try:
-            body = env.get_template(source).render(**{**context, "target": "xen", **extra})
-        except jinja2.TemplateNotFound:
-            raise KitError(
-                f"new_file({path!r}) has no template {patches_dir / source}",
-                "add the file under patches/files/ with a .j2 suffix",
-            ) from None
+        body = _file_body(patches_dir, env, path, {**context, "target": "xen", **extra})
         lines = body.splitlines()
         added = "\n".join("+" + line for line in lines)
         return f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{added}"
@@ -174,7 +168,23 @@ def render_file(path: str, xen: str, target: str, patches_dir: Path = PATCHES_DI
     """Render one file under patches/files/ (e.g. the public header for Linux)."""
     context = load_context(xen, patches_dir)
     env = _environment(patches_dir, context)
-    return env.get_template(f"files/{path}.j2").render(**{**context, "target": target})
+    return _file_body(patches_dir, env, path, {**context, "target": target})
+
+
+def _file_body(
+    patches_dir: Path, env: jinja2.Environment, path: str, context: dict[str, Any]
+) -> str:
+    """files/PATH.j2 rendered, or files/PATH as it is: only templated files carry .j2."""
+    template = patches_dir / "files" / f"{path}.j2"
+    plain = patches_dir / "files" / path
+    if template.is_file():
+        return env.get_template(f"files/{path}.j2").render(**context)
+    if plain.is_file():
+        return plain.read_text()
+    raise KitError(
+        f"new_file({path!r}): neither {plain} nor {template} exists",
+        "add the file under patches/files/ (with .j2 only if it uses Jinja)",
+    )
 
 
 def _split_mail(name: str, text: str) -> tuple[str, str, str]:

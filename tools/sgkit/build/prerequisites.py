@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.kernel_chroots import is_foreign
 from sgkit.build.kernels import DEFAULT_KERNEL, headers_package
 from sgkit.errors import KitError
 from sgkit.procs import run
@@ -27,7 +28,8 @@ PACKAGES: dict[str, str] = {
     "dpkg-dev": "dpkg-source, to unpack Debian's xen source package",
     "git": "git sources and patch export",
     "cpio": "initramfs images for the lab",
-    "debootstrap": "the lab's Debian dom0 root with the xl toolstack",
+    "debootstrap": "the lab's Debian dom0 root; trixie/sid roots to build modules for 6.12 and 7.x",
+    "debian-archive-keyring": "verifies the trixie and sid archives (kernel headers, compilers)",
     "qemu-system-x86": "the emulated lab",
     "ca-certificates": "https downloads",
     "qemu-utils": "qemu-img: copy-on-write overlays of the lab host's disk",
@@ -40,6 +42,9 @@ DEB_SRC_FILE = Path("/etc/apt/sources.list.d/sgkit-deb-src.sources")
 
 
 def required_packages(kernel: str | None = None) -> list[str]:
+    """The host's packages; another suite's kernel (6.12, sid) brings its own in a chroot."""
+    if kernel and is_foreign(kernel):
+        return list(PACKAGES)
     return [*PACKAGES, headers_package(kernel or DEFAULT_KERNEL)]
 
 

@@ -176,6 +176,7 @@ def boot_lab(
         overlay = pack_files(
             {
                 "init": guest_script("dom0-lab-init.sh"),
+                "lab/lib.sh": guest_script("lib.sh"),
                 "lab/vmlinuz": kernel_image(release),
                 "lab/domU.cpio.gz": domu_initrd,
                 "etc/sgkit/lab.conf": lab_conf(settings).encode(),

@@ -82,6 +82,7 @@ _SH_BENCH = "bench-net.sh"
 _SH_DEPLOY = "deploy-domus.sh"
 _SH_DOMU = "domU-init.sh"
 _SH_SMOKE = "dom0-smoke-init.sh"
+_SH_LIB = "lib.sh"
 
 # -- the life of a domain -------------------------------------------------------
 INIT = Marker(
@@ -96,14 +97,14 @@ STEP = Marker(
     r"(?P<what>\S+) rc=(?P<rc>-?\d+)",
     "SGKIT-STEP xl-create-sg-a rc=0",
     "a setup step and its exit status",
-    f"{_SH_DOM0_LAB}, {_SH_SGNET}, {_SH_BENCH}, {_SH_DEPLOY}",
+    f"{_SH_LIB}, {_SH_DOM0_LAB}, {_SH_SGNET}, {_SH_BENCH}, {_SH_DEPLOY}",
 )
 INSMOD = Marker(
     "SGKIT-INSMOD",
     r"(?P<module>\S+) rc=(?P<rc>-?\d+)",
     "SGKIT-INSMOD sgtest rc=0",
     "a module was loaded (rc is insmod's exit status)",
-    f"{_SH_SMOKE}, {_SH_DOM0_LAB}, {_SH_DOMU}, {_SH_BENCH}, {_SH_DEPLOY}",
+    f"{_SH_LIB}, {_SH_DOM0_LAB}, {_SH_BENCH}, {_SH_DEPLOY}",
 )
 DONE = Marker(
     "SGKIT-DONE",
@@ -127,14 +128,14 @@ DOMU = Marker(
     r"(?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)",
     "SGKIT-DOMU sg-a state=done seconds=41",
     "a domU's end: done, timeout, gone or create-failed",
-    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+    _SH_LIB,
 )
 DOMAINS_LEFT = Marker(
     "SGKIT-DOMAINS-LEFT",
     r"count=(?P<count>\d+) ?(?P<names>[^\n]*)",
     "SGKIT-DOMAINS-LEFT count=0",
     "domains other than dom0 still in `xl list` at the end",
-    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+    _SH_LIB,
 )
 FREE_MEMORY_BEFORE = Marker(
     "SGKIT-FREE-MEMORY-BEFORE",
@@ -231,6 +232,13 @@ PAUSED_BURST = Marker(
     "a burst into a paused receiver, then its resume",
     _SH_SGNET,
 )
+HC = Marker(
+    "SGKIT-HC",
+    r"(?P<when>\S+) hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)",
+    "SGKIT-HC dom0-paused hypercalls T= 120 3 4",
+    "xenperf's hypercall counts (every domain) around the paused burst's resume",
+    _SH_SGNET,
+)
 IPERF = Marker(
     "SGKIT-IPERF",
     r"test=(?P<test>\S+) to=(?P<to>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
@@ -276,34 +284,57 @@ BENCH_DOMU = Marker(
     "the bench domU's setup (progress only)",
     _SH_BENCH,
 )
+# bench.net --repeat: the round of a run ("round=R" absent in older logs: round 1).
+_ROUND = r"(?: round=(?P<round>\d+))?"
 BENCH_SNAP = Marker(
     "SGKIT-BENCH-SNAP",
-    r"drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    rf"drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)"
     r" side=(?P<side>\S+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)",
-    "SGKIT-BENCH-SNAP drv=sgnet test=udp64 when=before side=dom0 if=vsg1.0 rx_packets=1",
+    "SGKIT-BENCH-SNAP drv=sgnet round=1 test=udp64 when=before side=dom0 if=vsg1.0 rx_packets=1",
     "counters around one benchmark run",
     _SH_BENCH,
 )
 BENCH_HC = Marker(
     "SGKIT-BENCH-HC",
-    r"drv=(?P<drv>\S+) test=(?P<test>\S+) when=(?P<when>\S+)"
+    rf"drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)"
     r" hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)",
-    "SGKIT-BENCH-HC drv=sgnet test=udp64 when=after hypercalls T= 120 3 4",
+    "SGKIT-BENCH-HC drv=sgnet round=1 test=udp64 when=after hypercalls T= 120 3 4",
     "xenperf's hypercall counts around one run",
+    _SH_BENCH,
+)
+BENCH_CPU = Marker(
+    "SGKIT-BENCH-CPU",
+    rf"drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) when=(?P<when>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-BENCH-CPU drv=sgnet round=1 test=udp64 when=after Domain-0=81.2 sg-a=30.5",
+    "every domain's CPU seconds (xl list) around one run",
     _SH_BENCH,
 )
 BENCH_RUN = Marker(
     "SGKIT-BENCH-RUN",
-    r"drv=(?P<drv>\S+) test=(?P<test>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
-    'SGKIT-BENCH-RUN drv=sgnet test=tcp rc=0 json={"end": {}}',
+    rf"drv=(?P<drv>\S+){_ROUND} test=(?P<test>\S+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
+    'SGKIT-BENCH-RUN drv=sgnet round=1 test=tcp rc=0 json={"end": {}}',
     "one benchmark run's iperf3 -J, one line",
     _SH_BENCH,
 )
 BENCH_PING = Marker(
     "SGKIT-BENCH-PING",
-    r"drv=(?P<drv>\S+) rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)",
-    "SGKIT-BENCH-PING drv=sgnet rc=0 rtt=0.1/0.2/0.3/0.05",
+    rf"drv=(?P<drv>\S+){_ROUND} rc=(?P<rc>-?\d+) rtt=(?P<rtt>\S*)",
+    "SGKIT-BENCH-PING drv=sgnet round=1 rc=0 rtt=0.1/0.2/0.3/0.05",
     "the round-trip time of a 20-echo ping",
+    _SH_BENCH,
+)
+BENCH_SET = Marker(
+    "SGKIT-BENCH-SET",
+    r"(?P<drv>\S+) domU (?P<rest>[^\n]*)",
+    "SGKIT-BENCH-SET sgnet-before domU rx_return=1 rc=0",
+    "an sgnet variant's module parameter as the domU set it (bench-set.sh)",
+    _SH_BENCH,
+)
+BENCH_VARIANT = Marker(
+    "SGKIT-BENCH-VARIANT",
+    r"(?P<drv>\S+) round=(?P<round>\d+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-BENCH-VARIANT sgnet-before round=1 if=vsg1.0 irq_lateeoi=N rx_return=1",
+    "an sgnet variant set up in dom0: its interface and module parameters",
     _SH_BENCH,
 )
 BENCH_IF = Marker(

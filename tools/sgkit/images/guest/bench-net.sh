@@ -6,16 +6,25 @@
 #   BENCH_VIF_DOMU      the domU's address on eth0 (netfront)
 #   BENCH_SECONDS       length of each iperf3 run
 #   BENCH_PORT          TCP port of the domU's counter service
-# For each driver (sgnet, then netfront) dom0 runs, against an iperf3 server
-# in the domU: TCP each way, UDP without a rate limit with 64- and 1500-byte
-# IP packets, and a ping.  Around each run it reads the counters of both
-# ends (bench-snap.sh; the domU's over the *other* driver's link, so the
-# reading does not add to the measured interfaces) and Xen's hypercall
-# counters (xenperf -f, Xen-wide).  What the host reads:
-#   SGKIT-BENCH-SNAP drv=D test=T when=before|after side=dom0|domU if=IF k=v...
-#   SGKIT-BENCH-HC drv=D test=T when=W hypercalls T= N v0 v1 ...   (xenperf)
-#   SGKIT-BENCH-RUN drv=D test=T rc=N json=...      iperf3 -J, one line
-#   SGKIT-BENCH-PING drv=D rc=N rtt=min/avg/max/mdev
+#   BENCH_REPEAT        rounds (default 1)
+# /etc/sgkit/bench-variants names what runs in each round, in order, one a
+# line: "netfront", or an sgnet variant and its module parameters
+# ("sgnet rx_return=16 ...", "sgnet-before rx_return=1 ..."), set in dom0
+# and in the domU (bench-set.sh) before its runs; a change of irq_lateeoi
+# (taken at set-up) rebinds dom0's backend, which makes the link reconnect.
+# In each round, for each variant (sgnet, then netfront: A B A B ...) dom0
+# runs, against an iperf3 server in the domU: TCP each way, UDP without a
+# rate limit with 64- and 1500-byte IP packets, and a ping.  Around each run
+# it reads the counters of both ends (bench-snap.sh; the domU's over the
+# *other* driver's link, so the reading does not add to the measured
+# interfaces), Xen's hypercall counters (xenperf -f, Xen-wide) and every
+# domain's CPU time (xl list, seconds).  What the host reads:
+#   SGKIT-BENCH-SNAP drv=D round=R test=T when=before|after side=dom0|domU if=IF k=v...
+#   SGKIT-BENCH-HC drv=D round=R test=T when=W hypercalls T= N v0 v1 ...   (xenperf)
+#   SGKIT-BENCH-CPU drv=D round=R test=T when=W NAME=SECONDS ...   (xl list)
+#   SGKIT-BENCH-RUN drv=D round=R test=T rc=N json=...      iperf3 -J, one line
+#   SGKIT-BENCH-PING drv=D round=R rc=N rtt=min/avg/max/mdev
+#   SGKIT-BENCH-VARIANT NAME round=R if=IF k=v ...  an sgnet variant set up
 #   SGKIT-BENCH-END
 
 BENCH_CONF=/etc/sgkit/bench.conf
@@ -35,20 +44,28 @@ bench_net_domu() {
 	iperf3 -s -D
 	echo "SGKIT-BENCH-DOMU iperf3=$?"
 	nc -ll -p "$BENCH_PORT" -e /lib/sgkit/bench-snap.sh &
+	nc -ll -p $((BENCH_PORT + 1)) -e /lib/sgkit/bench-set.sh &
 	echo "SGKIT-BENCH-DOMU ready eth0=$(cat /sys/class/net/eth0/carrier 2>/dev/null)"
+}
+
+# DRV TEST WHEN: Xen's hypercall counters and every domain's CPU time.
+bench_xen() {
+	tag="drv=$1 round=$round test=$2 when=$3"
+	echo "SGKIT-BENCH-HC $tag $(xenperf -f | grep '^hypercalls ')"
+	echo "SGKIT-BENCH-CPU $tag$(xl list | awk 'NR > 1 { printf " %s=%s", $1, $NF }')"
 }
 
 # DRV TEST WHEN DOM0_IF SNAP_ADDR: both ends' counters and Xen's.
 bench_snap() {
-	pre="SGKIT-BENCH-SNAP drv=$1 test=$2 when=$3"
+	pre="SGKIT-BENCH-SNAP drv=$1 round=$round test=$2 when=$3"
 	if [ "$3" = before ]; then
 		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
 			echo "$pre side=domU $line"
 		done
 		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
-		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+		bench_xen "$1" "$2" "$3"
 	else
-		echo "SGKIT-BENCH-HC drv=$1 test=$2 when=$3 $(xenperf -f | grep '^hypercalls ')"
+		bench_xen "$1" "$2" "$3"
 		sh /lab/bench-snap.sh "$4" | while read -r line; do echo "$pre side=dom0 $line"; done
 		busybox nc "$5" "$BENCH_PORT" </dev/null | while read -r line; do
 			echo "$pre side=domU $line"
@@ -56,7 +73,7 @@ bench_snap() {
 	fi
 }
 
-# DRV DOM0_IF ADDR SNAP_ADDR: every test over one driver.
+# DRV DOM0_IF ADDR SNAP_ADDR: every test over one driver (round $round).
 bench_driver() {
 	for t in tcp tcp-reverse udp64 udp1500 ping; do
 		case $t in
@@ -78,12 +95,35 @@ bench_driver() {
 		fi
 		bench_snap "$1" $t after "$2" "$4"
 		if [ $t = ping ]; then
-			echo "SGKIT-BENCH-PING drv=$1 rc=$rc rtt=$rtt"
+			echo "SGKIT-BENCH-PING drv=$1 round=$round rc=$rc rtt=$rtt"
 		else
-			echo "SGKIT-BENCH-RUN drv=$1 test=$t rc=$rc" \
+			echo "SGKIT-BENCH-RUN drv=$1 round=$round test=$t rc=$rc" \
 				"json=$(tr -d '\n\t' </tmp/bench.json | tr -s ' ')"
 		fi
 	done
+}
+
+# dom0: NAME "k=v ...": sgnet's module parameters in dom0 and in the domU;
+# if irq_lateeoi changed, rebind dom0's backend (the link reconnects: a new
+# interface in dom0, $sgif).
+bench_variant() {
+	p=/sys/module/sgnet/parameters
+	old=$(cat $p/irq_lateeoi)
+	for kv in $2; do
+		echo "${kv#*=}" >"$p/${kv%%=*}"
+	done
+	echo "$2" | busybox nc "$BENCH_VIF_DOMU" $((BENCH_PORT + 1)) |
+		while read -r line; do echo "SGKIT-BENCH-SET $1 domU $line"; done
+	if [ "$(cat $p/irq_lateeoi)" != "$old" ]; then
+		dev=$(basename "$(readlink "/sys/class/net/$sgif/device")")
+		echo "$dev" >/sys/bus/xen-backend/drivers/vsg-back/unbind
+		echo "$dev" >/sys/bus/xen-backend/drivers/vsg-back/bind
+		sgnet_configure dom0
+		sgnet_wait_reply "$BENCH_SGNET_DOMU"
+		sgif=$(sgnet_if 0) || sgif=none
+	fi
+	echo "SGKIT-BENCH-VARIANT $1 round=$round if=$sgif" \
+		"$(cd $p && for f in *; do printf '%s=%s ' "$f" "$(cat "$f")"; done)"
 }
 
 # dom0: the vif up, both links answering, then the tests, sgnet first.
@@ -109,7 +149,21 @@ bench_net_dom0() {
 	echo "SGKIT-STEP bench-counter-service rc=$([ $n -lt 30 ] && echo 0 || echo 1)"
 	sgif=$(sgnet_if 0) || sgif=none
 	echo "SGKIT-BENCH-IF sgnet=$sgif netfront=$vif"
-	bench_driver sgnet "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
-	bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+	round=1
+	while [ $round -le "${BENCH_REPEAT:-1}" ]; do
+		while read -r name params <&3; do
+			case $name in
+			'' | '#'*) continue ;;
+			netfront)
+				bench_driver netfront "$vif" "$BENCH_VIF_DOMU" "$BENCH_SGNET_DOMU"
+				;;
+			*)
+				bench_variant "$name" "$params" </dev/null
+				bench_driver "$name" "$sgif" "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"
+				;;
+			esac
+		done 3</etc/sgkit/bench-variants
+		round=$((round + 1))
+	done
 	echo "SGKIT-BENCH-END"
 }

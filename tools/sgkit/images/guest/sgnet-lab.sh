@@ -43,6 +43,9 @@
 #                                       counters dom0-prepause, dom0-paused,
 #                                       dom0-resumed and DOMAIN's domu-prepause,
 #                                       domu-resumed (SGKIT-NETSTAT)
+#   SGKIT-HC dom0-paused|dom0-resumed hypercalls T= N v0 v1 ...
+#                                       Xen's hypercall counters (xenperf -f,
+#                                       every domain) around resuming
 #   SGKIT-BACKEND-RELOAD dom=D to=ADDR unbind=N rmmod=N fe_state=S insmod=N rc=N
 #                                       dom0 reloaded sgnet while D's frontend
 #                                       showed state S (4: Connected), ping rc
@@ -323,6 +326,7 @@ sgnet_paused_burst() {
 	sgnet_peer_stats domu-prepause "$2"
 	sgnet_stats dom0-prepause "$1"
 	before=$(sgnet_counter "$1" credit_requests_received)
+	txsent=$(sgnet_counter "$1" tx_packets)
 	ethtool --set-priv-flags "$1" rx-paused on
 	pause=$?
 	ping -q -l 128 -c 128 -W 120 "$2" </dev/null >/tmp/paused.out 2>&1 &
@@ -335,15 +339,25 @@ sgnet_paused_burst() {
 		n=$((n + 1))
 		sleep 1
 	done
+	# ... and until every request is out (under TCG ping takes seconds
+	# over its preload), so that all 128 replies wait when dom0 resumes.
+	while [ $n -lt 90 ]; do
+		now=$(sgnet_counter "$1" tx_packets)
+		[ $((${now:-0} - ${txsent:-0})) -ge 128 ] && break
+		n=$((n + 1))
+		sleep 1
+	done
 	sgnet_stats dom0-paused "$1"
+	echo "SGKIT-HC dom0-paused $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
 	ethtool --set-priv-flags "$1" rx-paused off
 	resume=$?
 	wait $pid
 	rc=$?
+	sgnet_stats dom0-resumed "$1"
+	echo "SGKIT-HC dom0-resumed $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
 	cat /tmp/paused.out
 	sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' /tmp/paused.out)
 	received=$(sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p' /tmp/paused.out)
-	sgnet_stats dom0-resumed "$1"
 	sgnet_peer_stats domu-resumed "$2"
 	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
 		"rc=$rc sent=${sent:-0} received=${received:-0}"

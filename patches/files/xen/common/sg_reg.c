@@ -426,7 +426,11 @@ long sg_rearm(XEN_GUEST_HANDLE_PARAM(xen_sg_id_t) uarg)
     return reg ? 0 : -ENOENT;
 }
 
-void sg_domain_release(struct domain *d)
+/*
+ * Drop every registration of d and every binding d holds; a dead domain
+ * (domain_kill()) also refuses new ones, a soft-reset one does not.
+ */
+static void sg_domain_drop_all(struct domain *d, bool dead)
 {
     struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
     struct sg_reg *reg, *next;
@@ -436,7 +440,8 @@ void sg_domain_release(struct domain *d)
         return;
 
     write_lock(&sgd->lock);
-    sgd->dead = true;
+    if ( dead )
+        sgd->dead = true;
     list_splice_init(&sgd->regs, &gone);
     sgd->nr_regs = 0;
     sgd->pinned_pages = 0;
@@ -450,6 +455,24 @@ void sg_domain_release(struct domain *d)
         sg_event_reg_gone(reg);
         sg_reg_free(reg);
     }
+}
+
+void sg_domain_release(struct domain *d)
+{
+    sg_domain_drop_all(d, true);
+}
+
+/*
+ * After a soft reset (kexec) the old kernel's registrations must not let a
+ * peer reach frames the new kernel reuses, and its bindings would fire
+ * ports the new kernel never bound: drop them all, as argo_soft_reset()
+ * drops the rings.  Every vCPU of d is paused for the shutdown, so d makes
+ * no sg_op call meanwhile.  Registrations of other domains that name d are
+ * theirs, and keep naming d (as grants to d survive a soft reset).
+ */
+void sg_domain_soft_reset(struct domain *d)
+{
+    sg_domain_drop_all(d, false);
 }
 
 void sg_domain_free(struct domain *d)

@@ -78,7 +78,7 @@ struct sg_domain {
     struct list_head regs;        /* L1 */
     unsigned int nr_regs;         /* L1 */
     unsigned int pinned_pages;    /* L1 */
-    uint32_t next_id;             /* L1 */
+    uint32_t next_id;             /* L1: never reused; 0: all used */
     bool dead;                    /* L1: released, takes nothing new */
     uint64_t gen;                 /* unique for the life of Xen, constant */
     struct list_head bindings;    /* L3 */

@@ -195,13 +195,17 @@ static void sg_reg_free(struct sg_reg *reg)
     xfree(reg);
 }
 
-/* Would one more registration of nr pages exceed a limit? */
+/*
+ * Would one more registration of nr pages exceed a limit?  IDs are never
+ * reused (see sg_register()): once the domain has used all 2^32 - 1, it
+ * registers nothing more.
+ */
 static bool sg_reg_fits(const struct sg_domain *sgd, unsigned int nr,
                         const struct xen_sg_limits *lim)
 {
     ASSERT(LOCKING_L1_read(sgd));
 
-    return sgd->nr_regs < lim->max_regs &&
+    return sgd->next_id && sgd->nr_regs < lim->max_regs &&
            nr <= lim->max_pinned_pages &&
            sgd->pinned_pages <= lim->max_pinned_pages - nr;
 }
@@ -310,9 +314,12 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
     rc = sgd->dead ? -ESRCH : sg_reg_fits(sgd, r.nr_elems, &lim) ? 0 : -ENOSPC;
     if ( !rc )
     {
-        do {
-            id = sgd->next_id++;
-        } while ( !id || sg_find_reg(sgd, id) );
+        /*
+         * IDs count up from 1 and never wrap, so an ID a peer kept from an
+         * unregistered registration never names a later one (no alias, no
+         * search for a free ID).  next_id reaches 0 after 2^32 - 1.
+         */
+        id = sgd->next_id++;
         reg->id = id;
         list_add_tail(&reg->node, &sgd->regs);
         sgd->nr_regs++;

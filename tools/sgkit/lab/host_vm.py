@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.errors import KitError
 from sgkit.images.dom0_rootfs import _remove_tree, mirror, toolstack_for
 from sgkit.lab.qemu import choose_accel, cpu_model, qemu_binary
@@ -49,7 +50,7 @@ RECIPE = 2  # 2: an initramfs of the few modules the boot needs, GRUB timeout 1 
 IMAGE_SIZE = "3G"
 PART_OFFSET = 1 << 20  # the partition starts at 1 MiB (sector 2048)
 HOST_ALIAS = "sgkit-lab"
-XEN_ARGS = "console=com1 com1=115200 dom0_mem=1024M,max:1024M"
+XEN_ARGS = f"console=com1 com1=115200 dom0_mem=1024M,max:1024M {SG_OP_ENABLE}"
 KERNEL_ARGS = "console=hvc0"
 PACKAGES = (
     "systemd-sysv",

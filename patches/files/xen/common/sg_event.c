@@ -317,15 +317,28 @@ void sg_event_reg_gone(struct sg_reg *reg)
     spin_unlock(&sg_bind_lock);
 }
 
-void sg_event_domain_gone(struct domain *d)
+/*
+ * Drop up to max of d's own bindings (0: all); are any left?  Each drop is
+ * O(log addresses) under L3, and L3 is dropped between batches.
+ */
+bool sg_event_domain_gone(struct domain *d, unsigned int max)
 {
     struct sg_domain *sgd = d->sg_domain;
     struct sg_binding *b, *next;
+    unsigned int n = 0;
+    bool left;
 
     spin_lock(&sg_bind_lock);
     list_for_each_entry_safe ( b, next, &sgd->bindings, dom_node )
+    {
+        if ( max && n++ == max )
+            break;
         sg_binding_drop(b);
+    }
+    left = !list_empty(&sgd->bindings);
     spin_unlock(&sg_bind_lock);
+
+    return left;
 }
 
 void sg_evtchn_close(struct domain *d, unsigned int port)

@@ -117,7 +117,7 @@ uint64_t sg_copy_continuations(void);
 /* sg_event.c */
 unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d);
 void sg_event_reg_gone(struct sg_reg *reg);
-void sg_event_domain_gone(struct domain *d);
+bool sg_event_domain_gone(struct domain *d, unsigned int max);
 unsigned int sg_event_usage(const struct domain *d);
 void sg_event_global(struct xen_sg_global *g);
 long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg);

@@ -10,6 +10,7 @@
 
 #include <xen/atomic.h>
 #include <xen/errno.h>
+#include <xen/event.h>
 #include <xen/guest_access.h>
 #include <xen/lib.h>
 #include <xen/mm.h>
@@ -454,7 +455,7 @@ static void sg_domain_drop_all(struct domain *d, bool dead)
     sgd->pinned_pages = 0;
     write_unlock(&sgd->lock);
 
-    sg_event_domain_gone(d);
+    sg_event_domain_gone(d, 0);
 
     list_for_each_entry_safe ( reg, next, &gone, node )
     {
@@ -464,9 +465,53 @@ static void sg_domain_drop_all(struct domain *d, bool dead)
     }
 }
 
-void sg_domain_release(struct domain *d)
+/* Bindings dropped per batch, and registrations per preemption check. */
+#define SG_RELEASE_BINDINGS     256
+
+/*
+ * From domain_kill(), restartable: drop d's own bindings in batches and its
+ * registrations one at a time (each with the bindings made through it and
+ * up to max_elems page references), returning -ERESTART when preemption is
+ * due, so that a domain holding the caps is released in many short steps.
+ * The first call marks d dead: it takes nothing new.
+ */
+int sg_domain_release(struct domain *d)
 {
-    sg_domain_drop_all(d, true);
+    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+    struct sg_reg *reg;
+
+    if ( !sgd )
+        return 0;
+
+    write_lock(&sgd->lock);
+    sgd->dead = true;
+    write_unlock(&sgd->lock);
+
+    while ( sg_event_domain_gone(d, SG_RELEASE_BINDINGS) )
+        if ( hypercall_preempt_check() )
+            return -ERESTART;
+
+    for ( ; ; )
+    {
+        write_lock(&sgd->lock);
+        reg = list_first_entry_or_null(&sgd->regs, struct sg_reg, node);
+        if ( reg )
+        {
+            list_del(&reg->node);
+            sgd->nr_regs--;
+            sgd->pinned_pages -= reg->nr_elems;
+        }
+        write_unlock(&sgd->lock);
+
+        if ( !reg )
+            return 0;
+
+        sg_event_reg_gone(reg);
+        sg_reg_free(reg);
+
+        if ( hypercall_preempt_check() )
+            return -ERESTART;
+    }
 }
 
 /*
@@ -484,7 +529,8 @@ void sg_domain_soft_reset(struct domain *d)
 
 void sg_domain_free(struct domain *d)
 {
-    sg_domain_release(d);
+    /* Normally empty by now (domain_kill()); not if creation failed. */
+    sg_domain_drop_all(d, true);
     if ( d->sg_domain )
         atomic_dec(&sg_live_domains);
     xfree(d->sg_domain);

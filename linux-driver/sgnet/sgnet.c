@@ -1347,8 +1347,8 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	info->backend = backend;
 	info->peer = xbdev->otherend_id;
 	atomic_long_set(&info->interrupts, 0);
-	hrtimer_init(&info->tx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	info->tx_timer.function = sgnet_tx_timer;
+	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_SOFT);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;

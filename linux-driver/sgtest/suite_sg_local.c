@@ -394,6 +394,51 @@ static enum sgtest_result __init sgl_bad_ids(struct sgtest_ctx *ctx)
 	return sgl_result(ctx, ok);
 }
 
+/*
+ * IDs are never reused (ABI 1.3): 2 * max_regs registrations made and
+ * dropped one after another (more than the domain could hold at once) all
+ * get distinct IDs, and the first stays unknown.
+ */
+static enum sgtest_result __init sgl_ids_not_reused(struct sgtest_ctx *ctx)
+{
+	struct sg_local_state *st = ctx->priv;
+	unsigned int i, j, n = 2 * st->limits.max_regs;
+	struct xen_sg_usage before;
+	struct xen_sg_elem e, l;
+	bool ok = true;
+	u32 *ids;
+
+	ids = kcalloc(n, sizeof(*ids), GFP_KERNEL);
+	if (!ids || !sgl_get(ctx)) {
+		kfree(ids);
+		return sgl_result(ctx, false);
+	}
+	sgt_usage(&before);
+	sgl_elem(&e, st->pg[0], 0, 64);
+	sgl_elem(&l, st->pg[1], 0, 64);
+	for (i = 0; i < n && ok; i++) {
+		ok &= sgt_rc(ctx, "register",
+			     sgl_register(&e, 1, XEN_SG_ACCESS_READ, 0, &ids[i]),
+			     0);
+		for (j = 0; j < i && ok; j++) {
+			if (ids[j] == ids[i]) {
+				ktap_diag(ctx->ktap,
+					  "registration %u got ID %u again (first given to registration %u)",
+					  i, ids[i], j);
+				ok = false;
+			}
+		}
+		ok &= sgt_rc(ctx, "unregister",
+			     sgt_id_op(XEN_SGOP_unregister, ids[i]), 0);
+	}
+	ok &= sgt_rc(ctx, "transfer from the first, unregistered ID",
+		     sgl_xfer1(XEN_SG_TRANSFER_FROM_PEER, ids[0], 0, 8, &l, 1, 0),
+		     -XEN_ENOENT);
+	ok &= sgt_usage_same(ctx, "after the registrations", &before);
+	kfree(ids);
+	return sgl_result(ctx, ok);
+}
+
 static enum sgtest_result __init sgl_oneshot_rearm(struct sgtest_ctx *ctx)
 {
 	struct sg_local_state *st = ctx->priv;
@@ -724,6 +769,7 @@ static const struct sgtest_case sg_local_cases[] __initconst = {
 	{ "batch_per_op_status", sgl_batch_status },
 	{ "access_and_bounds", sgl_access_and_bounds },
 	{ "bad_ids", sgl_bad_ids },
+	{ "ids_not_reused", sgl_ids_not_reused },
 	{ "oneshot_rearm", sgl_oneshot_rearm },
 	{ "limits_regs_elems_pinned", sgl_limits },
 	{ "limits_bindings", sgl_binding_limits },

@@ -164,7 +164,7 @@ def test_suites_with_domus_on_the_host(host, build, tmp_path):
         for suite in suites.split(","):
             ran = [s for s in again.steps if s.domain == domain and s.suite == suite]
             assert any(s.status == "pass" for s in ran), (domain, suite, ran)
-            # sg-a sits out hold_for_destroy (only dom0 and sg-b take part).
+            # sg-a sits out hold_for_destroy, sg-b addr_limit_per_domain.
             assert all(s.status in ("pass", "skip") for s in ran), (domain, suite, ran)
     after = [s for s in again.steps if s.suite == "sg_cross_after"]
     assert after and all(s.status == "pass" for s in after), after

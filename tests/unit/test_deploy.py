@@ -283,16 +283,18 @@ def test_extra_xen_args_make_their_own_entry():
         hanging, entry_xen_args("placeholder dom0_mem=1G", hanging.extra_xen_args), "ro"
     )
     assert f"--id {hanging.entry_id} {{" in script
-    assert "placeholder dom0_mem=1G iommu=required noreboot" in script
+    assert "placeholder dom0_mem=1G sg_op=1 iommu=required noreboot" in script
 
 
 def test_entry_xen_args_do_not_pile_up():
     running = "placeholder console=com1 iommu=required noreboot"
-    assert entry_xen_args(running, "", "iommu=required noreboot") == "console=com1"
+    assert entry_xen_args(running, "", "iommu=required noreboot") == "console=com1 sg_op=1"
     assert entry_xen_args(running, "loglvl=all", "iommu=required noreboot") == (
-        "console=com1 loglvl=all"
+        "console=com1 sg_op=1 loglvl=all"
     )
-    assert entry_xen_args("console=com1", "") == "console=com1"
+    assert entry_xen_args("console=com1", "") == "console=com1 sg_op=1"
+    # The patched Xen's sg_op is off without it: always there, once.
+    assert entry_xen_args("sg_op=1 console=com1", "") == "console=com1 sg_op=1"
 
 
 # --- the hosts file and the power cycle ----------------------------------------------

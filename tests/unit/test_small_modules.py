@@ -22,6 +22,16 @@ def test_series_of_versions():
     assert "4.17" in known_versions()
 
 
+def test_every_xen_command_line_enables_sg_op(tmp_path):
+    """The patched Xen's sg_op is off unless the command line says sg_op=1."""
+    from sgkit.build.versions import SG_OP_ENABLE
+    from sgkit.lab import boot, host_vm
+
+    spec = qemu.BootSpec(xen=tmp_path, kernel=tmp_path, initrd=tmp_path)
+    for args in (boot.XEN_ARGS, host_vm.XEN_ARGS, spec.xen_args):
+        assert args.split().count(SG_OP_ENABLE) == 1, args
+
+
 def test_tree_version_reads_extraversion(tmp_path):
     (tmp_path / "xen").mkdir()
     (tmp_path / "xen" / "Makefile").write_text(

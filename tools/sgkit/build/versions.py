@@ -12,6 +12,11 @@ from sgkit.paths import PATCHES_DIR
 
 DEFAULT_XEN = "4.17"
 
+# The patched hypervisor's sg_op answers only when its command line enables
+# it (off by default, as Argo is: issue 12, finding 11).  Every Xen command
+# line the kit writes carries it; a stock Xen ignores the unknown option.
+SG_OP_ENABLE = "sg_op=1"
+
 
 def contexts_dir(patches_dir: Path = PATCHES_DIR) -> Path:
     return patches_dir / "contexts"

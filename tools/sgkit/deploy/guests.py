@@ -183,7 +183,7 @@ def run_with_domus(
         )
         with client.open_sftp() as sftp:
             sftp.put(str(initrd), f"{WORK}/domU.cpio.gz")
-            for script in ("deploy-domus.sh", "sgnet-lab.sh", "sgnet-connect.sh"):
+            for script in ("deploy-domus.sh", "lib.sh", "sgnet-lab.sh", "sgnet-connect.sh"):
                 sftp.put(str(guest_script(script)), f"{WORK}/{script}")
             with sftp.open(f"{WORK}/domus.conf", "w") as fh:
                 fh.write(conf)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.deploy.host_probe import MODULES_SUBDIR, SGKIT_BOOT_DIR
 
 GRUB_SNIPPET = "/etc/grub.d/42_sgkit"
@@ -142,9 +143,13 @@ def kernel_args_from_cmdline(cmdline: str, drop: str = "") -> str:
 
 
 def entry_xen_args(running: str, extra: str, earlier_extra: str = "") -> str:
-    """The one-shot entry's Xen command line: the running one (minus old extras) plus ``extra``."""
-    base = kernel_args_from_cmdline(running, f"{extra} {earlier_extra}")
-    return " ".join(w for w in (base, extra) if w)
+    """The entry's Xen command line: the running one (minus old extras), sg_op=1, ``extra``.
+
+    The patched hypervisor's sg_op is off unless the command line enables it,
+    so the entry always does (once, wherever the running line had it).
+    """
+    base = kernel_args_from_cmdline(running, f"{extra} {earlier_extra} {SG_OP_ENABLE}")
+    return " ".join(w for w in (base, SG_OP_ENABLE, extra) if w)
 
 
 def safe_args(args: str) -> str:

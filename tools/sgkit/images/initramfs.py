@@ -43,6 +43,8 @@ def build_initramfs(
         shutil.copy2(busybox(), root / "bin" / "busybox")
         shutil.copyfile(init_script, root / "init")
         (root / "init").chmod(0o755)
+        # What every guest script sources (the busybox preamble, the module loop).
+        shutil.copyfile(guest_script("lib.sh"), root / "lib" / "sgkit" / "lib.sh")
         lines = []
         for name, ko in modules.items():
             shutil.copyfile(ko, root / "lib" / "sgkit" / f"{name}.ko")

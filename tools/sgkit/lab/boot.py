@@ -34,13 +34,14 @@ from pathlib import Path
 
 from sgkit import progress
 from sgkit.build.kernels import kernel_image
+from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.images.dom0_rootfs import concatenate, pack_files
 from sgkit.images.initramfs import guest_script
 from sgkit.lab.qemu import BootResult, BootSpec, boot
 from sgkit.paths import builds_dir
 from sgkit.report import protocol
 
-XEN_ARGS = "console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot"
+XEN_ARGS = f"console=com1 com1=115200 dom0_mem=1536M,max:1536M noreboot {SG_OP_ENABLE}"
 DOM0_KERNEL_ARGS = "console=hvc0 quiet rdinit=/init"
 MEMORY_MB = 3072
 
@@ -176,6 +177,7 @@ def boot_lab(
         overlay = pack_files(
             {
                 "init": guest_script("dom0-lab-init.sh"),
+                "lab/lib.sh": guest_script("lib.sh"),
                 "lab/vmlinuz": kernel_image(release),
                 "lab/domU.cpio.gz": domu_initrd,
                 "etc/sgkit/lab.conf": lab_conf(settings).encode(),

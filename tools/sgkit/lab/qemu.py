@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.errors import KitError
 from sgkit.procs import require
 from sgkit.report import protocol
@@ -39,7 +40,7 @@ class BootSpec:
     xen: Path  # the uncompressed multiboot ELF
     kernel: Path
     initrd: Path
-    xen_args: str = "console=com1 com1=115200 dom0_mem=768M,max:768M noreboot"
+    xen_args: str = f"console=com1 com1=115200 dom0_mem=768M,max:768M noreboot {SG_OP_ENABLE}"
     kernel_args: str = "console=hvc0 quiet rdinit=/init"
     memory_mb: int = 1536
     cpus: int = 2

@@ -82,6 +82,7 @@ _SH_BENCH = "bench-net.sh"
 _SH_DEPLOY = "deploy-domus.sh"
 _SH_DOMU = "domU-init.sh"
 _SH_SMOKE = "dom0-smoke-init.sh"
+_SH_LIB = "lib.sh"
 
 # -- the life of a domain -------------------------------------------------------
 INIT = Marker(
@@ -96,14 +97,14 @@ STEP = Marker(
     r"(?P<what>\S+) rc=(?P<rc>-?\d+)",
     "SGKIT-STEP xl-create-sg-a rc=0",
     "a setup step and its exit status",
-    f"{_SH_DOM0_LAB}, {_SH_SGNET}, {_SH_BENCH}, {_SH_DEPLOY}",
+    f"{_SH_LIB}, {_SH_DOM0_LAB}, {_SH_SGNET}, {_SH_BENCH}, {_SH_DEPLOY}",
 )
 INSMOD = Marker(
     "SGKIT-INSMOD",
     r"(?P<module>\S+) rc=(?P<rc>-?\d+)",
     "SGKIT-INSMOD sgtest rc=0",
     "a module was loaded (rc is insmod's exit status)",
-    f"{_SH_SMOKE}, {_SH_DOM0_LAB}, {_SH_DOMU}, {_SH_BENCH}, {_SH_DEPLOY}",
+    f"{_SH_LIB}, {_SH_DOM0_LAB}, {_SH_BENCH}, {_SH_DEPLOY}",
 )
 DONE = Marker(
     "SGKIT-DONE",
@@ -127,14 +128,14 @@ DOMU = Marker(
     r"(?P<name>\S+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)",
     "SGKIT-DOMU sg-a state=done seconds=41",
     "a domU's end: done, timeout, gone or create-failed",
-    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+    _SH_LIB,
 )
 DOMAINS_LEFT = Marker(
     "SGKIT-DOMAINS-LEFT",
     r"count=(?P<count>\d+) ?(?P<names>[^\n]*)",
     "SGKIT-DOMAINS-LEFT count=0",
     "domains other than dom0 still in `xl list` at the end",
-    f"{_SH_DOM0_LAB}, {_SH_DEPLOY}",
+    _SH_LIB,
 )
 FREE_MEMORY_BEFORE = Marker(
     "SGKIT-FREE-MEMORY-BEFORE",

@@ -173,10 +173,10 @@ static int sg_transfer_one(struct domain *d, const struct xen_sg_transfer *op)
     read_lock(&osgd->lock);
 
     reg = osgd->dead ? NULL : sg_find_reg(osgd, op->reg_id);
-    if ( !reg )
+    /* Not there, or not naming d: the same answer (d cannot tell). */
+    if ( !reg || !sg_reg_names(reg, d) )
         rc = -ENOENT;
-    else if ( !sg_reg_names(reg, d) ||
-              !(reg->access & (to_peer ? XEN_SG_ACCESS_WRITE
+    else if ( !(reg->access & (to_peer ? XEN_SG_ACCESS_WRITE
                                        : XEN_SG_ACCESS_READ)) )
         rc = -EACCES;
     else if ( op->offset >= reg->length ||
@@ -196,7 +196,7 @@ static int sg_transfer_one(struct domain *d, const struct xen_sg_transfer *op)
 
         if ( op->flags & XEN_SG_TRANSFER_TRIGGER )
             sg_fire(page_to_mfn(reg->elems[ri].page),
-                    reg->elems[ri].offset + roff);
+                    reg->elems[ri].offset + roff, d);
     }
 
     read_unlock(&osgd->lock);

@@ -10,6 +10,12 @@
  * fires every binding on it, of every domain: each binding's counter, a
  * 32-bit integer in its binder's memory, is decremented, and the port is set
  * pending when the result is <= 0 (or at once, for a binding without one).
+ * The trigger's caller learns how many of its own bindings fired, nothing
+ * about other domains' bindings; a domain may hold max_binds_per_addr
+ * bindings on one address, whatever other domains hold there.
+ *
+ * A registration that does not name the caller looks like one that does not
+ * exist (-ENOENT): a domain cannot tell another domain's IDs apart.
  *
  * A binding ends on XEN_SGOP_unbind; when its port is closed (evtchn_close()
  * calls sg_evtchn_close()); when the registration it was made through is
@@ -20,9 +26,10 @@
  * Each address with a binding is one node (struct sg_addr) of a red-black
  * tree keyed by (MFN, offset), holding that address's bindings and their
  * count.  Finding an address costs O(log addresses) whatever the guests
- * choose, and its list is at most max_binds_per_addr long, so bind, unbind
- * and trigger never walk other addresses' bindings, and dropping a binding
- * is O(log addresses).  (Up to ABI 1.2 a hash of 256 chains, which a PV
+ * choose, and its list holds at most max_binds_per_addr bindings of each
+ * domain that can name the address (its owner and the peers it registered
+ * it for), so bind, unbind and trigger never walk other addresses'
+ * bindings, and dropping a binding is O(log addresses).  (Up to ABI 1.2 a hash of 256 chains, which a PV
  * guest could aim at one chain, was walked instead.)
  */
 
@@ -179,10 +186,9 @@ static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
 
     read_lock(&r->osgd->lock);
     r->reg = r->osgd->dead ? NULL : sg_find_reg(r->osgd, a->reg_id);
-    if ( !r->reg )
+    /* Not there, or not the caller's to name: the same answer. */
+    if ( !r->reg || (r->owner != d && !sg_reg_names(r->reg, d)) )
         rc = -ENOENT;
-    else if ( r->owner != d && !sg_reg_names(r->reg, d) )
-        rc = -EACCES;
     else if ( a->offset >= r->reg->length )
         rc = -ERANGE;
     if ( rc )
@@ -251,8 +257,11 @@ static void sg_binding_fire(struct sg_binding *b)
     sg_send(b->d, b->port);
 }
 
-/* Fire every binding on (mfn, offset); returns how many there were. */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset)
+/*
+ * Fire every binding on (mfn, offset); returns how many of them were d's:
+ * other domains' bindings are not d's business.
+ */
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d)
 {
     struct sg_binding *b;
     struct sg_addr *a;
@@ -261,11 +270,11 @@ unsigned int sg_fire(mfn_t mfn, unsigned int offset)
     spin_lock(&sg_bind_lock);
     a = sg_addr_find(mfn, offset);
     if ( a )
-    {
         list_for_each_entry ( b, &a->bindings, addr_node )
+        {
             sg_binding_fire(b);
-        n = a->nr;
-    }
+            n += b->d == d;
+        }
     spin_unlock(&sg_bind_lock);
 
     return n;
@@ -308,15 +317,28 @@ void sg_event_reg_gone(struct sg_reg *reg)
     spin_unlock(&sg_bind_lock);
 }
 
-void sg_event_domain_gone(struct domain *d)
+/*
+ * Drop up to max of d's own bindings (0: all); are any left?  Each drop is
+ * O(log addresses) under L3, and L3 is dropped between batches.
+ */
+bool sg_event_domain_gone(struct domain *d, unsigned int max)
 {
     struct sg_domain *sgd = d->sg_domain;
     struct sg_binding *b, *next;
+    unsigned int n = 0;
+    bool left;
 
     spin_lock(&sg_bind_lock);
     list_for_each_entry_safe ( b, next, &sgd->bindings, dom_node )
+    {
+        if ( max && n++ == max )
+            break;
         sg_binding_drop(b);
+    }
+    left = !list_empty(&sgd->bindings);
     spin_unlock(&sg_bind_lock);
+
+    return left;
 }
 
 void sg_evtchn_close(struct domain *d, unsigned int port)
@@ -359,23 +381,38 @@ void sg_event_global(struct xen_sg_global *g)
     spin_unlock(&sg_bind_lock);
 }
 
-/* d's binding of port on address a (NULL: no address), if any. */
+/*
+ * d's binding of port on address a (NULL: no address), if any; with nr,
+ * also how many bindings d has on a.
+ */
 static struct sg_binding *sg_find_binding(const struct sg_addr *a,
                                           const struct domain *d,
-                                          evtchn_port_t port)
+                                          evtchn_port_t port,
+                                          unsigned int *nr)
 {
-    struct sg_binding *b;
+    struct sg_binding *b, *found = NULL;
+    unsigned int n = 0;
 
     ASSERT(LOCKING_L3());
 
-    if ( !a )
-        return NULL;
+    if ( a )
+        list_for_each_entry ( b, &a->bindings, addr_node )
+        {
+            if ( b->d != d )
+                continue;
+            n++;
+            if ( b->port == port )
+            {
+                found = b;
+                if ( !nr )
+                    break;
+            }
+        }
 
-    list_for_each_entry ( b, &a->bindings, addr_node )
-        if ( b->d == d && b->port == port )
-            return b;
+    if ( nr )
+        *nr = n;
 
-    return NULL;
+    return found;
 }
 
 long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
@@ -388,6 +425,7 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
     struct sg_binding *b;
     struct xen_sg_bind a;
     struct evtchn *chn;
+    unsigned int mine;
     long rc;
 
     if ( copy_from_guest(&a, uarg, 1) )
@@ -447,10 +485,11 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
 
     spin_lock(&sg_bind_lock);                         /* L3 */
     addr = sg_addr_find(r.mfn, r.offset);
-    if ( sg_find_binding(addr, d, a.port) )
+    /* Both answers depend on d's own bindings only. */
+    if ( sg_find_binding(addr, d, a.port, &mine) )
         rc = -EEXIST;
     else if ( sgd->nr_bindings >= lim.max_bindings ||
-              (addr ? addr->nr : 0) >= lim.max_binds_per_addr )
+              mine >= lim.max_binds_per_addr )
         rc = -ENOSPC;
     else
     {
@@ -519,7 +558,7 @@ long sg_unbind(XEN_GUEST_HANDLE_PARAM(xen_sg_unbind_t) uarg)
     if ( sgd )
     {
         spin_lock(&sg_bind_lock);
-        b = sg_find_binding(sg_addr_find(r.mfn, r.offset), d, a.port);
+        b = sg_find_binding(sg_addr_find(r.mfn, r.offset), d, a.port, NULL);
         if ( b )
         {
             sg_binding_drop(b);
@@ -549,7 +588,7 @@ long sg_trigger(XEN_GUEST_HANDLE_PARAM(xen_sg_trigger_t) uarg)
     if ( rc )
         return rc;
 
-    a.fired = sg_fire(r.mfn, r.offset);
+    a.fired = sg_fire(r.mfn, r.offset, d);
 
     sg_unresolve(&r);
 

@@ -78,7 +78,7 @@ struct sg_domain {
     struct list_head regs;        /* L1 */
     unsigned int nr_regs;         /* L1 */
     unsigned int pinned_pages;    /* L1 */
-    uint32_t next_id;             /* L1 */
+    uint32_t next_id;             /* L1: never reused; 0: all used */
     bool dead;                    /* L1: released, takes nothing new */
     uint64_t gen;                 /* unique for the life of Xen, constant */
     struct list_head bindings;    /* L3 */
@@ -115,9 +115,9 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
 uint64_t sg_copy_continuations(void);
 
 /* sg_event.c */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset);
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d);
 void sg_event_reg_gone(struct sg_reg *reg);
-void sg_event_domain_gone(struct domain *d);
+bool sg_event_domain_gone(struct domain *d, unsigned int max);
 unsigned int sg_event_usage(const struct domain *d);
 void sg_event_global(struct xen_sg_global *g);
 long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg);

@@ -10,6 +10,7 @@
 
 #include <xen/atomic.h>
 #include <xen/errno.h>
+#include <xen/event.h>
 #include <xen/guest_access.h>
 #include <xen/lib.h>
 #include <xen/mm.h>
@@ -195,13 +196,17 @@ static void sg_reg_free(struct sg_reg *reg)
     xfree(reg);
 }
 
-/* Would one more registration of nr pages exceed a limit? */
+/*
+ * Would one more registration of nr pages exceed a limit?  IDs are never
+ * reused (see sg_register()): once the domain has used all 2^32 - 1, it
+ * registers nothing more.
+ */
 static bool sg_reg_fits(const struct sg_domain *sgd, unsigned int nr,
                         const struct xen_sg_limits *lim)
 {
     ASSERT(LOCKING_L1_read(sgd));
 
-    return sgd->nr_regs < lim->max_regs &&
+    return sgd->next_id && sgd->nr_regs < lim->max_regs &&
            nr <= lim->max_pinned_pages &&
            sgd->pinned_pages <= lim->max_pinned_pages - nr;
 }
@@ -310,9 +315,12 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
     rc = sgd->dead ? -ESRCH : sg_reg_fits(sgd, r.nr_elems, &lim) ? 0 : -ENOSPC;
     if ( !rc )
     {
-        do {
-            id = sgd->next_id++;
-        } while ( !id || sg_find_reg(sgd, id) );
+        /*
+         * IDs count up from 1 and never wrap, so an ID a peer kept from an
+         * unregistered registration never names a later one (no alias, no
+         * search for a free ID).  next_id reaches 0 after 2^32 - 1.
+         */
+        id = sgd->next_id++;
         reg->id = id;
         list_add_tail(&reg->node, &sgd->regs);
         sgd->nr_regs++;
@@ -426,7 +434,11 @@ long sg_rearm(XEN_GUEST_HANDLE_PARAM(xen_sg_id_t) uarg)
     return reg ? 0 : -ENOENT;
 }
 
-void sg_domain_release(struct domain *d)
+/*
+ * Drop every registration of d and every binding d holds; a dead domain
+ * (domain_kill()) also refuses new ones, a soft-reset one does not.
+ */
+static void sg_domain_drop_all(struct domain *d, bool dead)
 {
     struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
     struct sg_reg *reg, *next;
@@ -436,13 +448,14 @@ void sg_domain_release(struct domain *d)
         return;
 
     write_lock(&sgd->lock);
-    sgd->dead = true;
+    if ( dead )
+        sgd->dead = true;
     list_splice_init(&sgd->regs, &gone);
     sgd->nr_regs = 0;
     sgd->pinned_pages = 0;
     write_unlock(&sgd->lock);
 
-    sg_event_domain_gone(d);
+    sg_event_domain_gone(d, 0);
 
     list_for_each_entry_safe ( reg, next, &gone, node )
     {
@@ -452,9 +465,72 @@ void sg_domain_release(struct domain *d)
     }
 }
 
+/* Bindings dropped per batch, and registrations per preemption check. */
+#define SG_RELEASE_BINDINGS     256
+
+/*
+ * From domain_kill(), restartable: drop d's own bindings in batches and its
+ * registrations one at a time (each with the bindings made through it and
+ * up to max_elems page references), returning -ERESTART when preemption is
+ * due, so that a domain holding the caps is released in many short steps.
+ * The first call marks d dead: it takes nothing new.
+ */
+int sg_domain_release(struct domain *d)
+{
+    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+    struct sg_reg *reg;
+
+    if ( !sgd )
+        return 0;
+
+    write_lock(&sgd->lock);
+    sgd->dead = true;
+    write_unlock(&sgd->lock);
+
+    while ( sg_event_domain_gone(d, SG_RELEASE_BINDINGS) )
+        if ( hypercall_preempt_check() )
+            return -ERESTART;
+
+    for ( ; ; )
+    {
+        write_lock(&sgd->lock);
+        reg = list_first_entry_or_null(&sgd->regs, struct sg_reg, node);
+        if ( reg )
+        {
+            list_del(&reg->node);
+            sgd->nr_regs--;
+            sgd->pinned_pages -= reg->nr_elems;
+        }
+        write_unlock(&sgd->lock);
+
+        if ( !reg )
+            return 0;
+
+        sg_event_reg_gone(reg);
+        sg_reg_free(reg);
+
+        if ( hypercall_preempt_check() )
+            return -ERESTART;
+    }
+}
+
+/*
+ * After a soft reset (kexec) the old kernel's registrations must not let a
+ * peer reach frames the new kernel reuses, and its bindings would fire
+ * ports the new kernel never bound: drop them all, as argo_soft_reset()
+ * drops the rings.  Every vCPU of d is paused for the shutdown, so d makes
+ * no sg_op call meanwhile.  Registrations of other domains that name d are
+ * theirs, and keep naming d (as grants to d survive a soft reset).
+ */
+void sg_domain_soft_reset(struct domain *d)
+{
+    sg_domain_drop_all(d, false);
+}
+
 void sg_domain_free(struct domain *d)
 {
-    sg_domain_release(d);
+    /* Normally empty by now (domain_kill()); not if creation failed. */
+    sg_domain_drop_all(d, true);
     if ( d->sg_domain )
         atomic_dec(&sg_live_domains);
     xfree(d->sg_domain);

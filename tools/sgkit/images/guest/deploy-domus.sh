@@ -30,6 +30,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # Set by domus.conf: DOMUS DOMU_MEMORY DOMU_TIMEOUT KERNEL SGTEST SGTEST_ARGS
 # CROSS_AFTER_ARGS SGNET MARKER
 . "$WORK/domus.conf"
+. "$WORK/lib.sh"
 : "${SGNET:=}"
 mkdir -p "$WORK/console"
 : >"$WORK/created"
@@ -67,12 +68,7 @@ domid_of() {
 	esac
 }
 
-step() {
-	what="$1"
-	shift
-	"$@"
-	echo "SGKIT-STEP $what rc=$?"
-}
+step() { sgkit_step "$@"; }
 
 for name in $DOMUS; do
 	if xl domid "$name" >/dev/null 2>&1; then
@@ -142,24 +138,7 @@ if [ -n "$SGNET" ]; then
 	sgnet_ping dom0
 fi
 
-start=$(cut -d. -f1 /proc/uptime)
-for name in $DOMUS; do
-	log="$WORK/console/guest-$name.log"
-	state=timeout
-	while :; do
-		if grep -q "SGKIT-DONE" "$log" 2>/dev/null; then
-			state=done
-			break
-		fi
-		if ! xl domid "$name" >/dev/null 2>&1; then
-			state=gone
-			break
-		fi
-		[ $(($(cut -d. -f1 /proc/uptime) - start)) -ge "$DOMU_TIMEOUT" ] && break
-		sleep 2
-	done
-	echo "SGKIT-DOMU $name state=$state seconds=$(($(cut -d. -f1 /proc/uptime) - start))"
-done
+sgkit_wait_domus "$WORK/console"
 
 xl list
 for name in $DOMUS; do
@@ -184,8 +163,7 @@ if [ -n "$CROSS_AFTER_ARGS" ]; then
 	echo "SGKIT-INSMOD sgtest rc=$?"
 	rmmod sgtest
 fi
-left=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s(%s) ", $1, $2 }')
-echo "SGKIT-DOMAINS-LEFT count=$(echo $left | wc -w) $left"
+sgkit_domains_left
 dmesg | sed -n "/$MARKER/,\$p" >"$WORK/dom0-dmesg.log"
 xl dmesg >"$WORK/xl-dmesg.log"
 echo "SGKIT-DOMUS-DONE"

@@ -48,12 +48,8 @@ CROSS_AFTER_ARGS=""
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
-step() {
-	what="$1"
-	shift
-	"$@"
-	echo "SGKIT-STEP $what rc=$?"
-}
+. /lab/lib.sh
+step() { sgkit_step "$@"; }
 
 free_memory() {
 	xl info 2>/dev/null | awk -F: '$1 ~ /^free_memory/ { gsub(/ /, "", $2); print $2 }'
@@ -126,11 +122,7 @@ for name in $DOMUS; do
 done
 
 # dom0's own sgtest run, while the domUs boot.
-while read -r module args; do
-	case "$module" in '' | '#'*) continue ;; esac
-	insmod "/lab/$module.ko" $args
-	echo "SGKIT-INSMOD $module rc=$?"
-done </etc/sgkit/modules
+sgkit_insmod_all /lab
 
 # lab.net: connect the sgnet links, configure dom0's end and ping (see
 # sgnet-lab.sh; lab.test has no net.conf).
@@ -145,27 +137,7 @@ if [ -f /etc/sgkit/bench.conf ]; then
 fi
 
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
-start=$(cut -d. -f1 /proc/uptime)
-for name in $DOMUS; do
-	log="/var/log/xen/guest-$name.log"
-	state=timeout
-	while :; do
-		now=$(cut -d. -f1 /proc/uptime)
-		if grep -q "SGKIT-DONE" "$log" 2>/dev/null; then
-			state=done
-			break
-		fi
-		if ! xl domid "$name" >/dev/null 2>&1; then
-			state=gone
-			break
-		fi
-		if [ $((now - start)) -ge "$DOMU_TIMEOUT" ]; then
-			break
-		fi
-		sleep 2
-	done
-	echo "SGKIT-DOMU $name state=$state seconds=$(($(cut -d. -f1 /proc/uptime) - start))"
-done
+sgkit_wait_domus /var/log/xen
 
 xl list
 for name in $DOMUS; do
@@ -192,10 +164,8 @@ while [ "$after" != "$before" ] && [ $tries -lt 20 ]; do
 	after=$(free_memory)
 done
 echo "SGKIT-FREE-MEMORY before=$before after=$after"
-# Every domU must be gone, not left dying: a domain whose pages someone still
-# references stays in `xl list` as a zombie.
-left=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s(%s) ", $1, $2 }')
-echo "SGKIT-DOMAINS-LEFT count=$(echo $left | wc -w) $left"
+# Every domU must be gone, not left dying.
+sgkit_domains_left
 [ -f /etc/sgkit/net.conf ] && sgnet_lab_after
 
 # dom0's modules stay loaded until here; remove them.
@@ -222,11 +192,7 @@ if [ -n "$COUNTER_ARGS" ]; then
 	echo "SGKIT-INSMOD sgtest rc=$?"
 	rmmod sgtest
 else
-	while read -r module args; do
-		case "$module" in '' | '#'*) continue ;; esac
-		insmod "/lab/$module.ko" $args
-		echo "SGKIT-INSMOD $module rc=$?"
-	done </etc/sgkit/modules
+	sgkit_insmod_all /lab
 fi
 echo "SGKIT-DOM0-AFTER-END"
 

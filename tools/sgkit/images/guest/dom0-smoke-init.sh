@@ -6,22 +6,14 @@
 #   SGKIT-DONE              all modules ran; the host may stop the machine
 # The modules themselves print KTAP through printk.
 
-/bin/busybox --install -s /bin
-mkdir -p /proc /sys /dev
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
+. /lib/sgkit/lib.sh
+sgkit_busybox_init
 
 echo "SGKIT-INIT kernel=$(uname -r) domain=dom0"
 # Let KERN_INFO through to the console: the KTAP lines are printed at that level.
 echo 8 >/proc/sys/kernel/printk
 
-while read -r module args; do
-	case "$module" in ''|'#'*) continue ;; esac
-	insmod "/lib/sgkit/$module.ko" $args
-	echo "SGKIT-INSMOD $module rc=$?"
-done </etc/sgkit/modules
+sgkit_insmod_all /lib/sgkit
 
 echo "SGKIT-DONE"
 sync

@@ -9,12 +9,8 @@
 #   SGKIT-DONE              all modules ran
 # The modules themselves print KTAP through printk.
 
-/bin/busybox --install -s /bin
-mkdir -p /proc /sys /dev
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
+. /lib/sgkit/lib.sh
+sgkit_busybox_init
 
 domain=unknown
 for word in $(cat /proc/cmdline); do
@@ -24,13 +20,8 @@ echo "SGKIT-INIT kernel=$(uname -r) domain=$domain"
 # Let KERN_INFO through to the console: the KTAP lines are printed at that level.
 echo 8 >/proc/sys/kernel/printk
 
-while read -r module args; do
-	case "$module" in '' | '#'*) continue ;; esac
-	# sgtest's sg_cross learns its role in the lab from cross_self.
-	[ "$module" = sgtest ] && args="$args cross_self=$domain"
-	insmod "/lib/sgkit/$module.ko" $args
-	echo "SGKIT-INSMOD $module rc=$?"
-done </etc/sgkit/modules
+# sgtest's sg_cross learns its role in the lab from cross_self.
+sgkit_insmod_all /lib/sgkit "cross_self=$domain"
 
 # lab.net: configure this domain's sgnet links and ping the peers.
 if [ -f /etc/sgkit/net.conf ]; then

@@ -9,19 +9,29 @@ struct domain;
 
 #ifdef CONFIG_SG_OP
 
-/* domain_kill(): drop every registration and binding of d (idempotent). */
-void sg_domain_release(struct domain *d);
+/*
+ * domain_kill(): drop every registration and binding of d; -ERESTART when
+ * preempted (call again), 0 when done.  Idempotent.
+ */
+int sg_domain_release(struct domain *d);
 
 /* _domain_destroy(): release, then free d's sg_op state. */
 void sg_domain_free(struct domain *d);
+
+/*
+ * domain_soft_reset(): drop every registration and binding of d, as
+ * sg_domain_release() does, but leave d able to make new ones.
+ */
+void sg_domain_soft_reset(struct domain *d);
 
 /* evtchn_close(), with d->event_lock held: drop d's bindings of port. */
 void sg_evtchn_close(struct domain *d, unsigned int port);
 
 #else
 
-static inline void sg_domain_release(struct domain *d) {}
+static inline int sg_domain_release(struct domain *d) { return 0; }
 static inline void sg_domain_free(struct domain *d) {}
+static inline void sg_domain_soft_reset(struct domain *d) {}
 static inline void sg_evtchn_close(struct domain *d, unsigned int port) {}
 
 #endif

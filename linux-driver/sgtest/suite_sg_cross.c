@@ -82,6 +82,16 @@ module_param(cross_rendezvous_s, uint, 0444);
 MODULE_PARM_DESC(cross_rendezvous_s,
 		 "sg_cross: seconds to wait for the other domains to join");
 
+/*
+ * The bucket flood leaves every binding sg-a and sg-b may make in place until
+ * they are destroyed; a run that needs their bindings afterwards (deploy's
+ * sgnet link in sg-a) passes cross_flood=0 to every domain's sgtest.
+ */
+static bool cross_flood = true;
+module_param(cross_flood, bool, 0444);
+MODULE_PARM_DESC(cross_flood,
+		 "sg_cross: run the bucket flood (0: skip it in every domain)");
+
 static const char *const sgx_names[SGX_NDOM] = { "dom0", "sg-a", "sg-b" };
 
 struct sgx_state {
@@ -1066,6 +1076,10 @@ static enum sgtest_result __init sgx_bucket_flood(struct sgtest_ctx *ctx)
 	s32 *counter;
 	int irq, i;
 
+	if (!cross_flood) {
+		sgtest_set_reason(ctx, "cross_flood=0: the domUs' bindings are needed later");
+		return SGTEST_SKIP;
+	}
 	if (!sgx_ready(ctx))
 		return SGTEST_FAIL;
 	if (st->self != SGX_DOM0)

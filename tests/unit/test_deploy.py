@@ -389,6 +389,13 @@ def test_domus_conf_is_shell_the_script_reads(tmp_path):
     assert shown == f"sg-a sg-b|/boot/vmlinuz-{KVER}|suites=sg_op,sg_cross cross_self=dom0"
 
 
+def test_with_sgnet_the_bucket_flood_is_skipped_in_dom0_as_in_the_domus():
+    conf = guests.domus_conf("sg_op,sg_cross", KVER, "/x/sgtest.ko", "m", "/x/sgnet.ko")
+    assert 'SGTEST_ARGS="suites=sg_op,sg_cross cross_self=dom0 cross_flood=0"' in conf
+    alone = guests.domus_conf("sg_op,sg_cross", KVER, "/x/sgtest.ko", "m")
+    assert "cross_flood" not in alone
+
+
 def test_domus_checks_name_what_went_wrong():
     logs = {"sg-a": "SGKIT-INIT x\nSGKIT-DONE\n", "sg-b": "SGKIT-INIT x\n"}
     found = {r.test: r for r in guests.checks(DOMUS_OUTPUT, logs)}

@@ -56,12 +56,19 @@ def needs_domus(run: str) -> bool:
     return net or bool(CROSS_SUITES & set(suites.split(",")))
 
 
+def flood_args(suites: str, net: bool) -> str:
+    """sgtest's extra arguments for every domain of one run, dom0 and domUs alike.
+
+    sg_cross's bucket flood holds every binding sg-a may make until it is
+    destroyed; the sgnet link in sg-a needs some, so with sgnet it is skipped.
+    """
+    return " cross_flood=0" if net and CROSS_SUITES & set(suites.split(",")) else ""
+
+
 def domus_conf(suites: str, kernel_release: str, sgtest: str, marker: str, sgnet: str = "") -> str:
     """The settings deploy-domus.sh reads (shell assignments); ``sgnet``: its .ko, or none."""
     cross = bool(CROSS_SUITES & set(suites.split(",")))
-    # sg_cross's bucket flood holds every binding sg-a may make until it is
-    # destroyed; the sgnet link in sg-a needs some, so with sgnet it is skipped.
-    flood = " cross_flood=0" if sgnet and cross else ""
+    flood = flood_args(suites, bool(sgnet))
     conf = {
         "DOMUS": " ".join(DOMUS),
         "DOMU_MEMORY": str(DOMU_MEMORY_MB),
@@ -173,7 +180,7 @@ def run_with_domus(
             Path(tmp) / "domU.cpio.gz",
             guest_script("domU-init.sh"),
             domu_modules,
-            {"sgtest": f"suites={suites}" + (" cross_flood=0" if net else "")},
+            {"sgtest": f"suites={suites}{flood_args(suites, net)}"},
             extra,
         )
         check(client, f"rm -rf {WORK} && mkdir -p {WORK}")

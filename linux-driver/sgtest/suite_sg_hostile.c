@@ -747,15 +747,23 @@ out:
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
-/* The global query is the control domain's; the progress bits are Xen's. */
+/*
+ * The global query is the control domain's (XSM_PRIV), another domain's
+ * usage its own or the control domain's (XSM_TARGET); the progress bits are
+ * Xen's.
+ */
 static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *ctx)
 {
 	struct sg_hostile_state *st = ctx->priv;
 	struct xen_sg_transfer_batch b = { };
+	struct xen_sg_query q = { .domid = 0 };
 	struct xen_sg_global g = { };
 	struct xen_sg_id a = { .id = 1 };
 	bool ok = true;
 
+	ok &= sgt_rc(ctx, "query of domain 0", HYPERVISOR_sg_op(XEN_SGOP_query,
+								 &q),
+		     st->privileged ? 0 : -XEN_EPERM);
 	ok &= sgt_rc(ctx, "query_global", HYPERVISOR_sg_op(XEN_SGOP_query_global,
 							    &g),
 		     st->privileged ? 0 : -XEN_EPERM);

@@ -137,12 +137,14 @@ static void sg_addr_insert(struct sg_addr *a)
 }
 
 /*
- * Resolve a for d.  The owner's L1 stays read-locked (or the raw frame's page
- * referenced) until sg_unresolve(); for a raw frame the page is taken here,
- * so the caller holds no lock.
+ * Resolve a for d's sub-op cmd (bind, unbind or trigger), which XSM checks
+ * against the address's owner: d itself for a raw own frame.  The owner's L1
+ * stays read-locked (or the raw frame's page referenced) until
+ * sg_unresolve(); for a raw frame the page is taken here, so the caller
+ * holds no lock.
  */
 static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
-                      struct sg_resolved *r)
+                      unsigned int cmd, struct sg_resolved *r)
 {
     unsigned int ei, eoff;
     int rc;
@@ -158,6 +160,9 @@ static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
             return -EINVAL;
         if ( a->offset >= PAGE_SIZE )
             return -ERANGE;
+        rc = xsm_sg_event(XSM_HOOK, d, d, cmd);
+        if ( rc )
+            return rc;
         rc = sg_get_own_page(d, a->frame, false, &r->page);
         if ( rc )
             return rc;
@@ -173,7 +178,7 @@ static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
     if ( !r->owner )
         return -ESRCH;
 
-    rc = xsm_sg_event(XSM_HOOK, d, r->owner);
+    rc = xsm_sg_event(XSM_HOOK, d, r->owner, cmd);
     if ( rc )
         goto fail;
 
@@ -465,7 +470,7 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
             goto out_free;
     }
 
-    rc = sg_resolve(d, &a.addr, &r);                  /* L1, if via a reg */
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_bind, &r);   /* L1, if via a reg */
     if ( rc )
         goto out_put;
 
@@ -550,7 +555,7 @@ long sg_unbind(XEN_GUEST_HANDLE_PARAM(xen_sg_unbind_t) uarg)
     if ( a.flags )
         return -EINVAL;
 
-    rc = sg_resolve(d, &a.addr, &r);
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_unbind, &r);
     if ( rc )
         return rc;
 
@@ -584,7 +589,7 @@ long sg_trigger(XEN_GUEST_HANDLE_PARAM(xen_sg_trigger_t) uarg)
     if ( a.flags )
         return -EINVAL;
 
-    rc = sg_resolve(d, &a.addr, &r);
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_trigger, &r);
     if ( rc )
         return rc;
 

@@ -540,13 +540,15 @@ void sg_domain_free(struct domain *d)
 long sg_query_global(XEN_GUEST_HANDLE_PARAM(xen_sg_global_t) uarg)
 {
     struct xen_sg_global g;
+    int rc;
 
     if ( copy_from_guest(&g, uarg, 1) )
         return -EFAULT;
     if ( g.flags || g._pad0 )
         return -EINVAL;
-    if ( !is_control_domain(current->domain) )
-        return -EPERM;
+    rc = xsm_sg_query_global(XSM_PRIV, current->domain);
+    if ( rc )
+        return rc;
 
     g.regs = atomic_read(&sg_live_regs);
     g.pinned_pages = atomic_read(&sg_live_pinned);

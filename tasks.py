@@ -312,6 +312,8 @@ def lab_smoke(
         "hypervisor": "patched (the one built here) or stock (Debian's)",
         **LAB_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
+        "xsm": "boot the XSM build variant with this module: dummy, silo or flask"
+        " (permissive); e.g. --suites sg_op,sg_xsm --xsm silo",
     }
 )
 @kit_errors
@@ -325,6 +327,7 @@ def lab_test(
     accel: str = "",
     timeout: int = 900,
     seed: int = 0,
+    xsm: str = "",
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
     from sgkit.lab.multidomain import run_lab_test
@@ -338,6 +341,7 @@ def lab_test(
         accel or None,
         float(timeout),
         seed=seed or None,
+        xsm=xsm or None,
     )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")

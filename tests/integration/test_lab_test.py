@@ -10,11 +10,21 @@ import pytest
 from sgkit.lab.multidomain import run_lab_test
 
 DOMAINS = ("dom0", "sg-a", "sg-b")
+XSM_PASS = {"rendezvous": "pass", "fire_needs_binder_pair": "pass"}
+XSM_LINE = "# sgtest.xsm policy={} sg-a's trigger {} sg-b's binding"
+
+
+def _xsm_cases(outcome, domain: str) -> dict[str, str]:
+    return {
+        r.test: r.status
+        for r in outcome.report.results
+        if r.domain == domain and r.suite == "sg_xsm"
+    }
 
 
 @pytest.mark.integration
 def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross
+    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -50,6 +60,9 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
             allowed = {"global_counters_unchanged"} if suite == "sg_fuzz" else set()
             assert got, f"{domain} ran no {suite}"
             assert {t for t, st in got.items() if st != "pass"} <= allowed, f"{domain}: {got}"
+    for domain in DOMAINS:  # the dummy policy: sg-a's trigger reaches sg-b's binding
+        assert _xsm_cases(outcome, domain) == XSM_PASS, domain
+    assert XSM_LINE.format("dummy", "reached") in (outcome.results / "guest-sg-b.log").read_text()
     after = [r for r in outcome.report.results if r.suite == "sg_cross_after"]
     assert [(r.domain, r.status) for r in after] == [("dom0", "pass")], after
 
@@ -69,6 +82,22 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
     xml = junitparser.JUnitXml.fromfile(str(outcome.results / "junit.xml"))
     assert xml.failures == 0 and xml.errors == 0
     assert (tmp_path / "latest-lab-test").resolve() == outcome.results.resolve()
+
+
+@pytest.mark.integration
+def test_under_silo_a_domu_cannot_fire_another_domus_binding(tmp_path):
+    """Issue 12 finding 8: a trigger is checked as (triggering domain, binder) too."""
+    outcome = run_lab_test(suites="sg_op,sg_xsm", xsm="silo", out_root=tmp_path)
+    summary = (outcome.results / "summary.txt").read_text()
+    assert outcome.report.ok(), summary
+    assert outcome.report.meta["xsm"] == "silo"
+    host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["xsm_silo_active"].status == "pass"
+    for domain in DOMAINS:
+        assert _xsm_cases(outcome, domain) == XSM_PASS, f"{domain}\n{summary}"
+    log = (outcome.results / "guest-sg-b.log").read_text()
+    assert XSM_LINE.format("silo", "did not reach") in log
+    assert host["free_memory_returned"].status == "pass"
 
 
 # How long the run took and how many interrupts arrived depend on timing; the

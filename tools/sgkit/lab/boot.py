@@ -165,12 +165,14 @@ def boot_lab(
     accel: str | None = None,
     timeout_s: float = 900.0,
     label: str = "lab",
+    xen_args_extra: str = "",
 ) -> LabBoot:
     """Boot Xen with dom0 = ``base`` + an overlay, wait for the lab's end marker.
 
     The overlay holds dom0-lab-init.sh as ``/init``, the dom0 kernel again
     as the domUs' (``/lab/vmlinuz``), ``domu_initrd``, ``lab.conf`` from
-    ``settings`` and the caller's ``files``.  The console goes to
+    ``settings`` and the caller's ``files``.  ``xen_args_extra`` goes on Xen's
+    command line after ``XEN_ARGS`` (``xsm=silo``, for example).  The console goes to
     ``out/console.log``, one log per domain next to it.
     """
     with progress.step("packing the lab's dom0 overlay"):
@@ -191,7 +193,7 @@ def boot_lab(
         xen=xen_image,
         kernel=kernel_image(release),
         initrd=initrd,
-        xen_args=XEN_ARGS,
+        xen_args=f"{XEN_ARGS} {xen_args_extra}".strip(),
         kernel_args=DOM0_KERNEL_ARGS,
         memory_mb=MEMORY_MB,
         accel=accel,

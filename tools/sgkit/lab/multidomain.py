@@ -44,12 +44,16 @@ from sgkit.lab.boot import (
     free_memory,
     run_dir,
 )
-from sgkit.lab.smoke import ENOSYS, stock_xen
+from sgkit.lab.smoke import ENOSYS, XSM_MODULES, stock_xen, xsm_check
 from sgkit.paths import results_dir
 from sgkit.report import ktap, protocol, publish
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
-DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
+DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross"
+# What sgtest's sg_xsm expects of each XSM module (its cross_xsm parameter):
+# SILO keeps the domUs apart; FLASK here is permissive (it checks, refuses
+# nothing) and dummy allows, so domUs reach each other under both.
+CROSS_XSM = {"silo": "silo", "flask": "dummy", "dummy": "dummy"}
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
 
@@ -80,11 +84,15 @@ def run_lab_test(
     domu_timeout_s: int = 300,
     out_root: Path | None = None,
     seed: int | None = None,
+    xsm: str | None = None,
 ) -> LabOutcome:
     """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report.
 
     ``seed`` drives sg_fuzz in every domain; without one a random seed is
     chosen, and the summary prints it so that ``--seed`` replays the run.
+    ``xsm`` boots the patched hypervisor's ``xsm`` build variant with that
+    module (``silo``, ``flask``: permissive, or ``dummy``) and tells sgtest
+    (``cross_xsm``) what sg_xsm should see.
     """
     if seed is None:
         seed = secrets.randbits(63) or 1
@@ -92,6 +100,10 @@ def run_lab_test(
         raise KitError(f"bad fuzz seed {seed}", "give a seed between 1 and 2**64-1")
     if hypervisor not in {"patched", "stock"}:
         raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
+    if xsm is not None and xsm not in XSM_MODULES:
+        raise KitError(f"unknown XSM module {xsm!r}", "use " + ", ".join(XSM_MODULES))
+    if xsm is not None and hypervisor != "patched":
+        raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
     if not re.fullmatch(r"[A-Za-z0-9_,]+", suites):
         raise KitError(f"bad suite list {suites!r}", "give suite names separated by commas")
     for name in domus:
@@ -105,8 +117,10 @@ def run_lab_test(
         "suites": suites,
         "seed": seed,
     }
+    if xsm:
+        meta["xsm"] = xsm
     if hypervisor == "patched":
-        built = xen_build.build(xen, source)
+        built = xen_build.build(xen, source, variant="xsm" if xsm else None)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]
@@ -120,7 +134,9 @@ def run_lab_test(
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     sgtest = drivers.modules["sgtest"]
     with run_dir() as work:
-        domu_initrd, conf, files = _lab_files(work, release, sgtest, suites, domus, seed)
+        domu_initrd, conf, files = _lab_files(
+            work, release, sgtest, suites, domus, seed, CROSS_XSM[xsm] if xsm else ""
+        )
         lab = boot_lab(
             work=work,
             out=out,
@@ -132,7 +148,9 @@ def run_lab_test(
             files=files,
             accel=accel,
             timeout_s=timeout_s,
-            label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
+            label=f"lab.test ({hypervisor}{f', xsm={xsm}' if xsm else ''}, "
+            f"dom0 + {len(domus)} domUs)",
+            xen_args_extra=XSM_MODULES[xsm][0] if xsm else "",
         )
     result, text, console = lab.result, lab.text, lab.console
 
@@ -154,6 +172,8 @@ def run_lab_test(
         console, domus, queries, memory, states, failed, expect_rc, "sg_op" in suites.split(",")
     )
     results.append(global_check(*global_counters))
+    if xsm:
+        results.append(xsm_check(xsm, text))
     meta.update(
         accel=result.accel,
         domus=list(domus),
@@ -188,16 +208,18 @@ def _lab_files(
     suites: str,
     domus: Sequence[str],
     seed: int,
+    cross_xsm: str = "",
 ) -> tuple[Path, dict[str, str], dict[str, Path | bytes]]:
     """The domU initramfs, lab.conf's sgtest settings and dom0's extra files."""
+    common = f"suites={suites} seed={seed}" + (f" cross_xsm={cross_xsm}" if cross_xsm else "")
     with progress.step("packing the lab's domU initramfs"):
         domu = build_initramfs(
             work / "domU.cpio.gz",
             guest_script("domU-init.sh"),
             {"sgtest": sgtest},
-            {"sgtest": f"suites={suites} seed={seed}"},
+            {"sgtest": common},
         )
-    dom0_args = f"suites={suites} seed={seed} cross_self=dom0"
+    dom0_args = f"{common} cross_self=dom0"
     cross = "sg_cross" in suites.split(",")
     conf = {
         "DOMUS": " ".join(domus),

@@ -263,10 +263,18 @@ static void sg_binding_fire(struct sg_binding *b)
 }
 
 /*
- * Fire every binding on (mfn, offset); returns how many of them were d's:
- * other domains' bindings are not d's business.
+ * Fire every binding on (mfn, offset) that XSM lets d reach; returns how many
+ * of them were d's: other domains' bindings are not d's business.
+ *
+ * Reaching the memory (checked against its owner) is not enough: firing a
+ * binding sets its binder's port pending and decrements its binder's
+ * counter, a channel from d to the binder, so the pair (d, binder) is
+ * checked too.  Bytes the control domain registered for two domUs are one
+ * address; under SILO neither domU fires the other's bindings there.  A
+ * binding the policy refuses is skipped, not reported: d learns nothing
+ * about it.
  */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d)
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, struct domain *d)
 {
     struct sg_binding *b;
     struct sg_addr *a;
@@ -277,6 +285,9 @@ unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d)
     if ( a )
         list_for_each_entry ( b, &a->bindings, addr_node )
         {
+            if ( b->d != d &&
+                 xsm_sg_event(XSM_HOOK, d, b->d, XEN_SGOP_trigger) )
+                continue;
             sg_binding_fire(b);
             n += b->d == d;
         }

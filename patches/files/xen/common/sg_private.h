@@ -115,7 +115,7 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
 uint64_t sg_copy_continuations(void);
 
 /* sg_event.c */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d);
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, struct domain *d);
 void sg_event_reg_gone(struct sg_reg *reg);
 bool sg_event_domain_gone(struct domain *d, unsigned int max);
 unsigned int sg_event_usage(const struct domain *d);

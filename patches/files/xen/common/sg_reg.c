@@ -87,7 +87,12 @@ int sg_get_own_page(struct domain *d, uint64_t frame, bool writable,
     if ( rc )
         return rc == -EAGAIN ? -EAGAIN : -EINVAL;
 
-    if ( !mfn_valid(page_to_mfn(page)) ||
+    /*
+     * A Xen-heap page shared with the guest (shared info, grant table
+     * frames) is owned by it but is Xen's structure: never a registration,
+     * a counter, an address or a copy's page (issue 12, finding 6).
+     */
+    if ( !mfn_valid(page_to_mfn(page)) || is_xen_heap_page(page) ||
 #ifdef CONFIG_X86
          (p2mt != p2m_ram_rw && p2mt != p2m_ram_logdirty)
 #else

@@ -270,7 +270,8 @@ def build(
         "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
         "timeout": "seconds before the run counts as hung",
         "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
-        "xsm": "boot the XSM build variant with this module: dummy, silo or flask",
+        "xsm": "boot the XSM build variant with this module: dummy, silo, flask (permissive)"
+        " or flask-enforcing (Xen's policy + xen-hypervisor/flask/sg_op.te)",
     }
 )
 @kit_errors
@@ -312,8 +313,8 @@ def lab_smoke(
         "hypervisor": "patched (the one built here) or stock (Debian's)",
         **LAB_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
-        "xsm": "boot the XSM build variant with this module: dummy, silo or flask"
-        " (permissive); e.g. --suites sg_op,sg_xsm --xsm silo",
+        "xsm": "boot the XSM build variant with this module: dummy, silo, flask (permissive)"
+        " or flask-enforcing; e.g. --suites sg_op,sg_xsm --xsm silo",
     }
 )
 @kit_errors

@@ -100,6 +100,29 @@ def test_under_silo_a_domu_cannot_fire_another_domus_binding(tmp_path):
     assert host["free_memory_returned"].status == "pass"
 
 
+@pytest.mark.integration
+def test_flask_enforcing_allows_dom0_and_domu_and_denies_two_domus(tmp_path):
+    """Issue 12 finding 9: sg_op's own access vectors, sgkit's policy module, enforcing.
+
+    Allowed: dom0 registers for each domU, sg-b binds and sg-a triggers dom0's
+    memory, dom0 fires sg-b's binding.  Denied: sg-a's registration naming
+    sg-b (-EACCES) and sg-a's trigger reaching sg-b's binding; Xen logs it.
+    """
+    outcome = run_lab_test(suites="sg_op,sg_xsm", xsm="flask-enforcing", out_root=tmp_path)
+    summary = (outcome.results / "summary.txt").read_text()
+    assert outcome.report.ok(), summary
+    host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["xsm_flask-enforcing_active"].status == "pass"
+    for domain in DOMAINS:
+        assert _xsm_cases(outcome, domain) == XSM_PASS, f"{domain}\n{summary}"
+    log = (outcome.results / "guest-sg-b.log").read_text()
+    assert XSM_LINE.format("flask", "did not reach") in log
+    console = (outcome.results / "console.log").read_text(errors="replace")
+    denied = [line for line in console.splitlines() if "avc:  denied" in line]
+    assert any("tclass=sg_op" in line and "{ register }" in line for line in denied), denied
+    assert any("tclass=sg_op" in line and "{ trigger }" in line for line in denied), denied
+
+
 # How long the run took and how many interrupts arrived depend on timing; the
 # calls made and what each returned depend on the seed alone.
 TIMING_FIELDS = ("ms=", "events=", "dropped=")

@@ -166,13 +166,15 @@ def boot_lab(
     timeout_s: float = 900.0,
     label: str = "lab",
     xen_args_extra: str = "",
+    modules: tuple[Path, ...] = (),
 ) -> LabBoot:
     """Boot Xen with dom0 = ``base`` + an overlay, wait for the lab's end marker.
 
     The overlay holds dom0-lab-init.sh as ``/init``, the dom0 kernel again
     as the domUs' (``/lab/vmlinuz``), ``domu_initrd``, ``lab.conf`` from
     ``settings`` and the caller's ``files``.  ``xen_args_extra`` goes on Xen's
-    command line after ``XEN_ARGS`` (``xsm=silo``, for example).  The console goes to
+    command line after ``XEN_ARGS`` (``xsm=silo``, for example), ``modules``
+    are boot modules after dom0's (a FLASK policy).  The console goes to
     ``out/console.log``, one log per domain next to it.
     """
     with progress.step("packing the lab's dom0 overlay"):
@@ -197,6 +199,7 @@ def boot_lab(
         kernel_args=DOM0_KERNEL_ARGS,
         memory_mb=MEMORY_MB,
         accel=accel,
+        modules=modules,
     )
     result = boot(
         spec,

@@ -44,16 +44,17 @@ from sgkit.lab.boot import (
     free_memory,
     run_dir,
 )
-from sgkit.lab.smoke import ENOSYS, XSM_MODULES, stock_xen, xsm_check
+from sgkit.lab.smoke import ENOSYS, XSM_MODULES, stock_xen, xsm_check, xsm_modules
 from sgkit.paths import results_dir
 from sgkit.report import ktap, protocol, publish
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross"
 # What sgtest's sg_xsm expects of each XSM module (its cross_xsm parameter):
-# SILO keeps the domUs apart; FLASK here is permissive (it checks, refuses
-# nothing) and dummy allows, so domUs reach each other under both.
-CROSS_XSM = {"silo": "silo", "flask": "dummy", "dummy": "dummy"}
+# SILO keeps the domUs apart, and so does the enforcing FLASK policy
+# (xen-hypervisor/flask/sg_op.te), with -EACCES; permissive FLASK checks but
+# refuses nothing and dummy allows, so domUs reach each other under both.
+CROSS_XSM = {"silo": "silo", "flask": "dummy", "dummy": "dummy", "flask-enforcing": "flask"}
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
 
@@ -121,11 +122,13 @@ def run_lab_test(
         meta["xsm"] = xsm
     if hypervisor == "patched":
         built = xen_build.build(xen, source, variant="xsm" if xsm else None)
+        modules = xsm_modules(xsm, built)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]
     else:
         xen_image = stock_xen(xen)
+        modules = ()
     base = base_rootfs(xen, release)
     meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
     settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
@@ -151,6 +154,7 @@ def run_lab_test(
             label=f"lab.test ({hypervisor}{f', xsm={xsm}' if xsm else ''}, "
             f"dom0 + {len(domus)} domUs)",
             xen_args_extra=XSM_MODULES[xsm][0] if xsm else "",
+            modules=modules,
         )
     result, text, console = lab.result, lab.text, lab.console
 

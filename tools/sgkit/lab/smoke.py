@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sgkit import progress
 from sgkit.build import driver_build, xen_build
 from sgkit.build.debian_packages import unpacked
 from sgkit.build.kernels import kernel_image
@@ -49,7 +50,21 @@ XSM_MODULES = {
         "xsm=flask flask=permissive loglvl=all",
         "Flask:  Access controls disabled until policy is loaded.",
     ),
+    # Xen's own policy plus xen-hypervisor/flask/sg_op.te, loaded as a boot
+    # module (sgkit.build.flask_policy); the line shows it loaded.
+    "flask-enforcing": ("xsm=flask flask=enforcing", "Flask:  Starting in enforcing mode."),
 }
+
+
+def xsm_modules(xsm: str | None, built: xen_build.XenBuild) -> tuple[Path, ...]:
+    """The boot modules an XSM module needs: the enforcing FLASK policy, built here."""
+    if xsm != "flask-enforcing":
+        return ()
+    from sgkit.build.flask_policy import build_policy
+
+    with progress.step("building the FLASK policy (Xen's + sg_op.te)"):
+        return (build_policy(built.workdir / "src", built.out / "xenpolicy"),)
+
 
 # The query's name for each limit -> the Xen command-line option that sets it.
 LIMIT_OPTIONS = {
@@ -127,8 +142,10 @@ def run_smoke(
     kind = f"{hypervisor}-xsm-{xsm}" if xsm else hypervisor
     drivers = driver_build.build(kernel=kernel, xen=xen)
     meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": drivers.headers.release}
+    modules: tuple[Path, ...] = ()
     if hypervisor == "patched":
         built = xen_build.build(xen, source, variant="xsm" if xsm else None)
+        modules = xsm_modules(xsm, built)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]
@@ -151,6 +168,7 @@ def run_smoke(
         kernel=kernel_image(drivers.headers.release),
         initrd=initrd,
         accel=accel,
+        modules=modules,
     )
     if options:
         spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")

@@ -48,6 +48,7 @@
  * "flask" (sgkit's enforcing policy, xen-hypervisor/flask/sg_op.te): domUs
  * may not reach each other, refused with -EPERM or -EACCES; anything else:
  * they may.  It works under them, where most of sg_cross cannot.
+ *	xsm/named		dom0 named sg-a and sg-b as peers
  *	xsm/reg/NAME		dom0's registration of one page for NAME
  *	xsm/bound, xsm/fired, xsm/checked, xsm/dom0-fired, xsm/end
  *				sg-b bound, sg-a triggered, sg-b looked,
@@ -1375,8 +1376,57 @@ static enum sgtest_result __init sgx_fire_needs_binder_pair(struct sgtest_ctx *c
 	return sgx_result(ctx, ok);
 }
 
+/*
+ * Naming a domain as peer allocates nothing in it (issue 12, finding 4):
+ * dom0 registers a page for sg-a, reads how many domains have sg_op state,
+ * registers one for sg-b and reads again: the same.  The domUs make no
+ * sg_op call that needs state of their own until dom0 is done (with only
+ * sg_op's queries before sg_xsm, sg-b has none, so an allocation would
+ * show); they wait for xsm/named.
+ */
+static enum sgtest_result __init sgx_naming_allocates_nothing(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	struct xen_sg_global g1 = { }, g2 = { };
+	u32 ids[SGX_NDOM] = { }, v;
+	struct xen_sg_elem e;
+	bool ok = true;
+	int i;
+
+	if (!sgx_ready(ctx))
+		return SGTEST_FAIL;
+	if (st->self != SGX_DOM0)
+		return sgx_wait(ctx, &v, SGX_DOM0, "xsm/named") ? SGTEST_PASS
+								: SGTEST_FAIL;
+	if (!sgx_get(ctx))
+		return sgx_result(ctx, false);
+	sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+	for (i = 1; i < SGX_NDOM; i++) {
+		struct xen_sg_global *g = i == 1 ? &g1 : &g2;
+
+		ok &= sgx_rc(ctx, "register", i,
+			     sgx_register(&e, 1, st->domid[i],
+					  XEN_SG_ACCESS_READ, &ids[i]), 0);
+		ok &= sgx_rc(ctx, "query_global", i,
+			     HYPERVISOR_sg_op(XEN_SGOP_query_global, g), 0);
+	}
+	if (ok && g2.domains != g1.domains) {
+		sgx_diag(ctx,
+			 "registering for sg-b took domains from %u to %u: state was allocated in sg-b",
+			 g1.domains, g2.domains);
+		ok = false;
+	}
+	for (i = 1; i < SGX_NDOM; i++)
+		if (ids[i])
+			ok &= sgx_rc(ctx, "unregister", i,
+				     sgx_unregister(ids[i]), 0);
+	ok &= sgx_put(ctx, 1, "xsm/named");
+	return sgx_result(ctx, ok);
+}
+
 static const struct sgtest_case sg_xsm_cases[] __initconst = {
 	{ "rendezvous", sgx_rendezvous },
+	{ "naming_allocates_nothing", sgx_naming_allocates_nothing },
 	{ "fire_needs_binder_pair", sgx_fire_needs_binder_pair },
 };
 

@@ -55,13 +55,6 @@
  *				dom0 triggered, sg-b is done
  */
 
-#define XEN_EPERM	1
-#define XEN_ENOENT	2
-#define XEN_EACCES	13
-#define XEN_ESRCH	3
-#define XEN_ENOSPC	28
-#define XEN_ERANGE	34
-
 #define SGX_DIR		"/sgtest"
 #define SGX_NDOM	3
 #define SGX_DOM0	0
@@ -345,7 +338,7 @@ static bool __init sgx_available(struct sgtest_ctx *ctx)
 	return true;
 }
 
-static int __init sg_cross_init(struct sgtest_ctx *ctx)
+static int __init sgx_init(struct sgtest_ctx *ctx)
 {
 	struct sgx_state *st = ctx->priv;
 
@@ -1128,7 +1121,7 @@ static enum sgtest_result __init sgx_bucket_flood(struct sgtest_ctx *ctx)
 	return sgx_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_cross_cases[] __initconst = {
+static const struct sgtest_case sgx_cases[] __initconst = {
 	{ "rendezvous", sgx_rendezvous },
 	{ "transfers_both_ways_batch_offsets", sgx_transfers },
 	{ "unnamed_domain_refused", sgx_unnamed_refused },
@@ -1141,15 +1134,15 @@ static const struct sgtest_case sg_cross_cases[] __initconst = {
 
 const struct sgtest_suite sgtest_suite_sg_cross __initconst = {
 	.name = "sg_cross",
-	.init = sg_cross_init,
+	.init = sgx_init,
 	.priv_size = sizeof(struct sgx_state),
-	.cases = sg_cross_cases,
-	.num_cases = ARRAY_SIZE(sg_cross_cases),
+	.cases = sgx_cases,
+	.num_cases = ARRAY_SIZE(sgx_cases),
 };
 
 /* sg_cross_after: dom0, once the lab has destroyed sg-b. */
 
-static int __init sg_cross_after_init(struct sgtest_ctx *ctx)
+static int __init sgx_after_init(struct sgtest_ctx *ctx)
 {
 	struct sgx_state *st = ctx->priv;
 
@@ -1238,16 +1231,16 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 	return sgx_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_cross_after_cases[] __initconst = {
+static const struct sgtest_case sgx_after_cases[] __initconst = {
 	{ "destroyed_domain_state_released", sgx_destroyed },
 };
 
 const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
 	.name = "sg_cross_after",
-	.init = sg_cross_after_init,
+	.init = sgx_after_init,
 	.priv_size = sizeof(struct sgx_state),
-	.cases = sg_cross_after_cases,
-	.num_cases = ARRAY_SIZE(sg_cross_after_cases),
+	.cases = sgx_after_cases,
+	.num_cases = ARRAY_SIZE(sgx_after_cases),
 };
 
 /*
@@ -1424,7 +1417,7 @@ static enum sgtest_result __init sgx_naming_allocates_nothing(struct sgtest_ctx 
 	return sgx_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_xsm_cases[] __initconst = {
+static const struct sgtest_case sgx_xsm_cases[] __initconst = {
 	{ "rendezvous", sgx_rendezvous },
 	{ "naming_allocates_nothing", sgx_naming_allocates_nothing },
 	{ "fire_needs_binder_pair", sgx_fire_needs_binder_pair },
@@ -1432,8 +1425,8 @@ static const struct sgtest_case sg_xsm_cases[] __initconst = {
 
 const struct sgtest_suite sgtest_suite_sg_xsm __initconst = {
 	.name = "sg_xsm",
-	.init = sg_cross_init,
+	.init = sgx_init,
 	.priv_size = sizeof(struct sgx_state),
-	.cases = sg_xsm_cases,
-	.num_cases = ARRAY_SIZE(sg_xsm_cases),
+	.cases = sgx_xsm_cases,
+	.num_cases = ARRAY_SIZE(sgx_xsm_cases),
 };

@@ -384,3 +384,18 @@ def test_lab_files_tell_every_domain_the_xsm_policy(tmp_path) -> None:
     assert files["etc/sgkit/modules"] == f"sgtest {conf['SGTEST_ARGS']}\n".encode()
     assert conf["CROSS_AFTER_ARGS"] == ""  # no sg_cross, no sg_cross_after
     assert "cross_xsm" not in plain["SGTEST_ARGS"]
+
+
+def test_free_memory_may_come_back_short_only_by_the_slack() -> None:
+    console = split_console("")
+
+    def memory_check(memory, slack=0):
+        results = host_checks(console, (), {}, memory, {}, [], memory_slack_mb=slack)
+        return next(r for r in results if r.test == "free_memory_returned")
+
+    assert memory_check((1502, 1502)).status == "pass"
+    assert memory_check((1502, 1501)).status == "fail"
+    assert memory_check((1502, 1501), 1).status == "pass"
+    short = memory_check((1502, 1500), 1)
+    assert short.status == "fail" and "up to 1 MB short" in (short.reason or "")
+    assert memory_check((1502, 1503), 1).status == "fail"  # more back than before: no

@@ -54,6 +54,11 @@ DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross"
 # SILO keeps the domUs apart, and so does the enforcing FLASK policy
 # (xen-hypervisor/flask/sg_op.te), with -EACCES; permissive FLASK checks but
 # refuses nothing and dummy allows, so domUs reach each other under both.
+# Under FLASK enforcing, the access vector cache and the security server keep
+# what the domUs' first checks allocated in Xen's heap after they are gone
+# (1501 MB after, 1502 before, in the first enforcing lab run), so free
+# memory may come back that much short.
+MEMORY_SLACK_MB = {"flask-enforcing": 1}
 CROSS_XSM = {"silo": "silo", "flask": "dummy", "dummy": "dummy", "flask-enforcing": "flask"}
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs
 USAGE_KEYS = ("regs", "pinned_pages", "bindings")
@@ -173,7 +178,15 @@ def run_lab_test(
     failed = failed_steps(console.dom0)
     expect_rc = 0 if hypervisor == "patched" else ENOSYS
     results += host_checks(
-        console, domus, queries, memory, states, failed, expect_rc, "sg_op" in suites.split(",")
+        console,
+        domus,
+        queries,
+        memory,
+        states,
+        failed,
+        expect_rc,
+        "sg_op" in suites.split(","),
+        MEMORY_SLACK_MB.get(xsm or "", 0),
     )
     results.append(global_check(*global_counters))
     if xsm:
@@ -247,12 +260,16 @@ def host_checks(
     failed: list[str],
     expect_rc: int = 0,
     query_suite: bool = True,
+    memory_slack_mb: int = 0,
 ) -> list[publish.Result]:
     """What the host checks itself, as Results of domain "host", suite "lab".
 
     ``expect_rc`` is the query's answer every domain must print: 0 from the
     patched hypervisor, -38 (-ENOSYS) from a stock one.  The query line comes
     from the sg_op suite: without it (``query_suite`` False) those checks skip.
+    ``memory_slack_mb`` lets free memory come back that much short (FLASK
+    enforcing: see ``MEMORY_SLACK_MB``); sg_op's own leak check is
+    ``global_counters_returned``, which stays exact.
     """
 
     def check(test: str, ok: bool, why: str | None) -> publish.Result:
@@ -279,7 +296,9 @@ def host_checks(
     else:
         before, after = memory
         why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
-        out.append(check("free_memory_returned", before == after, why))
+        if memory_slack_mb:
+            why += f" (up to {memory_slack_mb} MB short allowed)"
+        out.append(check("free_memory_returned", 0 <= before - after <= memory_slack_mb, why))
     left = protocol.DOMAINS_LEFT.first(console.dom0)
     if left is None:
         out.append(

@@ -52,7 +52,11 @@ XSM_MODULES = {
     ),
     # Xen's own policy plus xen-hypervisor/flask/sg_op.te, loaded as a boot
     # module (sgkit.build.flask_policy); the line shows it loaded.
-    "flask-enforcing": ("xsm=flask flask=enforcing", "Flask:  Starting in enforcing mode."),
+    # loglvl=all: the line is at info level.
+    "flask-enforcing": (
+        "xsm=flask flask=enforcing loglvl=all",
+        "Flask:  Starting in enforcing mode.",
+    ),
 }
 
 

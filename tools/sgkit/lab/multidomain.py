@@ -54,10 +54,10 @@ DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross"
 # SILO keeps the domUs apart, and so does the enforcing FLASK policy
 # (xen-hypervisor/flask/sg_op.te), with -EACCES; permissive FLASK checks but
 # refuses nothing and dummy allows, so domUs reach each other under both.
-# Under FLASK enforcing, the access vector cache and the security server keep
-# what the domUs' first checks allocated in Xen's heap after they are gone
-# (1501 MB after, 1502 before, in the first enforcing lab run), so free
-# memory may come back that much short.
+# Under FLASK enforcing free memory came back 1 MB short (1502 MB before the
+# domUs, 1501 after, in the first enforcing lab run), most likely FLASK's
+# access vector cache keeping in Xen's heap what the domUs' first checks
+# allocated; sg_op's own counters came back exactly.
 MEMORY_SLACK_MB = {"flask-enforcing": 1}
 CROSS_XSM = {"silo": "silo", "flask": "dummy", "dummy": "dummy", "flask-enforcing": "flask"}
 COUNTER_SUITES = "sg_op"  # the dom0 runs before and after the domUs

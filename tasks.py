@@ -14,10 +14,13 @@ Run `invoke --list` for all of them and `invoke --help TASK` for options.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from invoke import Collection, Context, Exit, task
 from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
 from sgkit.lab.multidomain import DEFAULT_SUITES
+from sgkit.lab.spec import LabSpec
 
 SOURCE_HELP = (
     "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
@@ -33,14 +37,68 @@ SOURCE_HELP = (
 )
 
 
-# The options every lab boot takes (lab.test, lab.net, bench.net).
+HYPERVISOR_HELP = "patched (the one built here) or stock (Debian's)"
+
+# The options every lab boot takes (lab.smoke, lab.test, lab.net, bench.net),
+# defined once: ``lab_task`` adds them to a task in place of its ``lab``
+# parameter and hands the task a LabOptions, which makes the LabSpec.
+XEN_HELP = "Xen version"
+ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
 LAB_HELP = {
-    "xen": "Xen version",
+    "xen": XEN_HELP,
     "source": SOURCE_HELP,
     "kernel": "dom0 and domU kernel release",
-    "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+    "accel": ACCEL_HELP,
     "timeout": "seconds before the run counts as hung",
 }
+
+
+@dataclass(frozen=True)
+class LabOptions:
+    """The lab options as invoke parsed them ("" and 0: not given)."""
+
+    xen: str = DEFAULT_XEN
+    source: str = ""
+    kernel: str = ""
+    accel: str = ""
+    timeout: int = 0
+
+    def spec(self, **more: Any) -> LabSpec:
+        """The run's LabSpec: these options and ``more`` (hypervisor, xsm), checked, resolved."""
+        return LabSpec.resolve(
+            xen=self.xen,
+            source=self.source,
+            kernel=self.kernel or None,
+            accel=self.accel or None,
+            timeout_s=float(self.timeout) if self.timeout else None,
+            **more,
+        )
+
+
+def lab_task(timeout: int, help: dict[str, str], timeout_help: str = "") -> Callable[..., Any]:
+    """A lab task: invoke sees the lab options (default ``timeout``) where the body has
+    ``lab``; the body gets them as one LabOptions.  ``help`` covers the body's own options."""
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        own = list(inspect.signature(body).parameters.values())
+        defaults = {**dataclasses.asdict(LabOptions()), "timeout": timeout}
+        at = [p.name for p in own].index("lab")
+        own[at : at + 1] = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value)
+            for name, value in defaults.items()
+        ]
+
+        @functools.wraps(body)
+        def wrapper(c: Context, **kwargs: Any) -> Any:
+            lab = LabOptions(**{name: kwargs.pop(name) for name in defaults})
+            return body(c, lab=lab, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(own)  # type: ignore[attr-defined]
+        default = f" (default {timeout})" if timeout else ""
+        lab_help = {**LAB_HELP, "timeout": timeout_help or LAB_HELP["timeout"] + default}
+        return task(help={**lab_help, **help})(kit_errors(wrapper))
+
+    return decorate
 
 
 def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -261,27 +319,19 @@ def build(
 # --- lab -----------------------------------------------------------------------
 
 
-@task(
+@lab_task(
+    timeout=600,
     help={
-        "hypervisor": "patched (the one built here) or stock (Debian's)",
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        "hypervisor": HYPERVISOR_HELP,
         "kernel": "dom0 kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
-        "timeout": "seconds before the run counts as hung",
         "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
         "xsm": "boot the XSM build variant with this module: dummy, silo or flask",
-    }
+    },
 )
-@kit_errors
 def lab_smoke(
     c: Context,
     hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 600,
+    lab: LabOptions = LabOptions(),
     limits: str = "",
     xsm: str = "",
 ) -> None:
@@ -290,14 +340,7 @@ def lab_smoke(
     from sgkit.report.publish import summary
 
     outcome = run_smoke(
-        hypervisor,
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout),
-        limits=parse_limits(limits),
-        xsm=xsm or None,
+        lab.spec(hypervisor=hypervisor, xsm=xsm or None), limits=parse_limits(limits)
     )
     print(summary(outcome.report))
     print(answer_line(hypervisor, outcome.query))
@@ -306,59 +349,37 @@ def lab_smoke(
         raise Exit("sgkit: the smoke run failed", code=1)
 
 
-@task(
+@lab_task(
+    timeout=900,
     help={
         "suites": "sgtest suites to run in every domain, comma-separated",
-        "hypervisor": "patched (the one built here) or stock (Debian's)",
-        **LAB_HELP,
+        "hypervisor": HYPERVISOR_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
-    }
+    },
 )
-@kit_errors
 def lab_test(
     c: Context,
     suites: str = DEFAULT_SUITES,
     hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 900,
+    lab: LabOptions = LabOptions(),
     seed: int = 0,
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
     from sgkit.lab.multidomain import run_lab_test
 
-    outcome = run_lab_test(
-        suites,
-        hypervisor,
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout),
-        seed=seed or None,
-    )
+    outcome = run_lab_test(lab.spec(hypervisor=hypervisor), suites, seed=seed or None)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():
         raise Exit("sgkit: the lab test failed", code=1)
 
 
-@task(help=LAB_HELP)
-@kit_errors
-def lab_net(
-    c: Context,
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 900,
-) -> None:
+@lab_task(timeout=900, help={})
+def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
     """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
     from sgkit.lab.net import run_lab_net
 
-    outcome = run_lab_net(xen, source, kernel or None, accel or None, float(timeout))
+    outcome = run_lab_net(lab.spec())
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():
@@ -368,25 +389,20 @@ def lab_net(
 # --- bench -------------------------------------------------------------------
 
 
-@task(
+@lab_task(
+    timeout=0,
+    timeout_help="seconds for the whole boot (default: grows with --repeat and --seconds)",
     help={
-        **LAB_HELP,
         "seconds": "length of each iperf3 run",
         "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
-        "timeout": "seconds for the whole boot (default: grows with --repeat and --seconds)",
-    }
+    },
 )
-@kit_errors
 def bench_net(
     c: Context,
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
+    lab: LabOptions = LabOptions(),
     seconds: int = 4,
-    timeout: int = 0,
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
@@ -394,17 +410,7 @@ def bench_net(
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout) if timeout else None,
-        seconds,
-        repeat=repeat,
-        before=before,
-        ablation=ablation,
-    )
+    outcome = run_bench_net(lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

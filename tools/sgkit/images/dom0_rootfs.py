@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sgkit import progress
 from sgkit.build.elf_checks import read_modinfo
@@ -93,9 +94,12 @@ def mirror() -> str:
     return os.environ.get("SGKIT_DEBIAN_MIRROR") or DEFAULT_MIRROR
 
 
-def toolstack_for(xen: str) -> Toolstack:
-    """The toolstack package and version matching the hypervisor of ``xen``."""
-    context = load_context(xen)
+def toolstack_for(xen: str, context: Mapping[str, Any] | None = None) -> Toolstack:
+    """The toolstack package and version matching the hypervisor of ``xen``.
+
+    ``context`` is the version's patch context when the caller has it already.
+    """
+    context = context or load_context(xen)
     debian = context.get("sources", {}).get("debian", {})
     tools = context.get("toolstack", {})
     package = tools.get("package") or f"xen-utils-{series_of(xen)}"
@@ -119,9 +123,9 @@ def base_key(toolstack: Toolstack, release: str) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_rootfs(xen: str, release: str) -> Dom0Base:
+def base_rootfs(xen: str, release: str, context: Mapping[str, Any] | None = None) -> Dom0Base:
     """The cached dom0 base root for this Xen and kernel, built on first use."""
-    toolstack = toolstack_for(xen)
+    toolstack = toolstack_for(xen, context)
     key = base_key(toolstack, release)
     lab = builds_dir() / "lab"
     archive = lab / f"dom0-rootfs-{key}.cpio.gz"

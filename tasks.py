@@ -42,11 +42,12 @@ HYPERVISOR_HELP = "patched (the one built here) or stock (Debian's)"
 # The options every lab boot takes (lab.smoke, lab.test, lab.net, bench.net),
 # defined once: ``lab_task`` adds them to a task in place of its ``lab``
 # parameter and hands the task a LabOptions, which makes the LabSpec.
-XEN_HELP = "Xen version"
+XEN_HELP = f"Xen version (default {DEFAULT_XEN})"
 ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
+XEN_SOURCE_HELP = {"xen": XEN_HELP, "source": SOURCE_HELP}  # the build tasks' pair
+BUILD_KERNEL_HELP = "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)"
 LAB_HELP = {
-    "xen": XEN_HELP,
-    "source": SOURCE_HELP,
+    **XEN_SOURCE_HELP,
     "kernel": "dom0 and domU kernel release",
     "accel": ACCEL_HELP,
     "timeout": "seconds before the run counts as hung",
@@ -127,7 +128,7 @@ def setup(c: Context, kernel: str | None = None) -> None:
 # --- xen ---------------------------------------------------------------------
 
 
-@task(help={"xen": "Xen version (default 4.17)", "source": SOURCE_HELP})
+@task(help=XEN_SOURCE_HELP)
 @kit_errors
 def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     """Fetch and verify Xen source into the cache (a pristine tree)."""
@@ -137,7 +138,7 @@ def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     print(json.dumps(tree.describe(), indent=2))
 
 
-@task(help={"xen": "Xen version", "source": SOURCE_HELP, "jobs": "make -j (default: cpus)"})
+@task(help={**XEN_SOURCE_HELP, "jobs": "make -j (default: cpus)"})
 @kit_errors
 def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 0) -> None:
     """Build the patched hypervisor out of tree (incremental)."""
@@ -150,7 +151,7 @@ def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 
 # --- patches -----------------------------------------------------------------
 
 
-@task(help={"xen": "Xen version", "out": "output directory"})
+@task(help={"xen": XEN_HELP, "out": "output directory"})
 @kit_errors
 def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
     """Render the series for a Xen version into numbered patches."""
@@ -166,8 +167,7 @@ def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        **XEN_SOURCE_HELP,
         "tree": "apply into this tree instead of the cache's work tree",
     }
 )
@@ -188,7 +188,7 @@ def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: st
 
 @task(
     help={
-        "xen": "Xen version",
+        "xen": XEN_HELP,
         "out": "output directory",
         "author": "Name <email>",
         "source": SOURCE_HELP + "; its tree names the maintainers and the base commit",
@@ -256,9 +256,8 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: boo
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+        **XEN_SOURCE_HELP,
+        "kernel": BUILD_KERNEL_HELP,
     }
 )
 @kit_errors
@@ -273,9 +272,8 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+        **XEN_SOURCE_HELP,
+        "kernel": BUILD_KERNEL_HELP,
         "kdir": "kbuild directory",
         "jobs": "make -j",
         "matrix": "build every supported Xen version; a version x step table",
@@ -426,8 +424,7 @@ def bench_net(
         "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local; "
         "sg_cross adds two domUs; sgnet is sgnet's link test with a domU",
         "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        **XEN_SOURCE_HELP,
         "kernel": "kernel release of the hosts' dom0 (modules are built for it)",
         "reboot_timeout": "seconds to wait for SSH after the reboot (then power-cycle)",
         "ssh_config": "ssh config file (default ~/.ssh/config)",
@@ -490,9 +487,9 @@ def deploy(
     help={
         "action": "up (build the cached image if needed, boot, wait for SSH), "
         "reset (power-cycle it: system_reset) or down",
-        "xen": "Xen version",
+        "xen": XEN_HELP,
         "kernel": "dom0 kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+        "accel": ACCEL_HELP,
         "timeout": "seconds to wait for the host's sshd",
     },
 )

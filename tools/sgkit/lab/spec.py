@@ -52,7 +52,7 @@ class LabSpec:
     domu_memory_mb: int = 128
     domu_timeout_s: int = 300  # dom0 gives up on a domU after this
     out_root: Path | None = None  # results/ unless given
-    context: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    context: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, spec: LabSpec | None = None, **options: Any) -> LabSpec:
@@ -83,11 +83,12 @@ class LabParts:
 
 def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
     """Build (or find cached) the modules, the hypervisor and, with ``dom0_root``, dom0's root."""
-    drivers = driver_build.build(kernel=spec.kernel, xen=spec.xen)
+    drivers = driver_build.build(kernel=spec.kernel, xen=spec.xen, context=spec.context)
     release = drivers.headers.release
     meta: dict[str, Any] = {"hypervisor": spec.hypervisor, "kernel": release}
     if spec.hypervisor == "patched":
-        built = xen_build.build(spec.xen, spec.source, variant="xsm" if spec.xsm else None)
+        variant = "xsm" if spec.xsm else None
+        built = xen_build.build(spec.xen, spec.source, variant=variant, context=spec.context)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]

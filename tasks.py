@@ -35,17 +35,15 @@ SOURCE_HELP = (
     "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
     "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
 )
-
-
+XEN_HELP = f"Xen version (default {DEFAULT_XEN})"
+XEN_SOURCE_HELP = {"xen": XEN_HELP, "source": SOURCE_HELP}
+BUILD_KERNEL_HELP = "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)"
+ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
 HYPERVISOR_HELP = "patched (the one built here) or stock (Debian's)"
 
 # The options every lab boot takes (lab.smoke, lab.test, lab.net, bench.net),
 # defined once: ``lab_task`` adds them to a task in place of its ``lab``
 # parameter and hands the task a LabOptions, which makes the LabSpec.
-XEN_HELP = f"Xen version (default {DEFAULT_XEN})"
-ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
-XEN_SOURCE_HELP = {"xen": XEN_HELP, "source": SOURCE_HELP}  # the build tasks' pair
-BUILD_KERNEL_HELP = "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)"
 LAB_HELP = {
     **XEN_SOURCE_HELP,
     "kernel": "dom0 and domU kernel release",

@@ -57,7 +57,10 @@ class LabSpec:
     @classmethod
     def resolve(cls, spec: LabSpec | None = None, **options: Any) -> LabSpec:
         """``spec`` (or a new one from ``options``), checked, with its context loaded."""
-        spec = dataclasses.replace(spec, **options) if spec else cls(**options)
+        if spec is None:
+            spec = cls(**options)
+        elif options:  # a changed spec: its context is loaded again
+            spec = dataclasses.replace(spec, **{"context": {}, **options})
         if spec.hypervisor not in HYPERVISORS:
             raise KitError(f"unknown hypervisor {spec.hypervisor!r}", "use patched or stock")
         if spec.xsm is not None and spec.hypervisor != "patched":

@@ -133,5 +133,6 @@ extern const struct sgtest_suite sgtest_suite_sg_fuzz;
 extern const struct sgtest_suite sgtest_suite_sg_hostile;
 extern const struct sgtest_suite sgtest_suite_sg_cross;
 extern const struct sgtest_suite sgtest_suite_sg_cross_after;
+extern const struct sgtest_suite sgtest_suite_sg_xsm;
 
 #endif /* SGTEST_H */

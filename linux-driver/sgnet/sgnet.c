@@ -40,6 +40,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/virtio_net.h>
+#include <linux/workqueue.h>
 #include <net/sch_generic.h>
 
 #include <xen/events.h>
@@ -114,6 +115,11 @@ module_param(fused_trigger, bool, 0644);
 MODULE_PARM_DESC(fused_trigger,
 		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
 
+static unsigned int stall_timeout_ms = 60000;
+module_param(stall_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_ms,
+		 "milliseconds without credit from the peer, or with a gap in the receive ring, before the watchdog acts (as netback's rx_stall_timeout)");
+
 static bool irq_lateeoi = true;
 module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
@@ -149,6 +155,8 @@ enum sgnet_stat {
 	SGNET_RX_RETURN_CALLS,
 	SGNET_RX_RETURN_ERRORS,
 	SGNET_RX_SPURIOUS,
+	SGNET_TX_TIMEOUTS,
+	SGNET_RX_GAPS,
 	SGNET_NR_STATS,
 };
 
@@ -159,7 +167,7 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_spurious",
+	"rx_return_errors", "rx_spurious", "tx_timeouts", "rx_gaps",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -190,6 +198,10 @@ struct sgnet_info {
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
 	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
+	/* NAPI: rx_scan's buffer empty while a later one is full, since when. */
+	bool rx_gap_seen;
+	unsigned int rx_gap_at;
+	unsigned long rx_gap_since;
 	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
 	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
 	bool rx_paused;			/* ethtool: leave the buffers full */
@@ -213,12 +225,16 @@ struct sgnet_info {
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
+	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
+	bool tx_timed_out;		/* the watchdog turned the carrier off */
+	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
+	struct delayed_work watchdog;	/* runs while connected */
 
 	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
 	u64 stats[SGNET_NR_STATS];
@@ -459,6 +475,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 		goto fail;
 	info->rx_scan = 0;
 	info->rx_pending = 0;
+	info->rx_gap_seen = false;
 	info->request_seen = false;
 	info->local_ready = true;
 	return 0;
@@ -572,10 +589,43 @@ static void sgnet_tx_drop_queued(struct sgnet_info *info)
 	info->tx_n = 0;
 }
 
+/*
+ * Free the queued frames, keeping their ops as fillers: each was assigned
+ * a peer buffer, and the peer delivers its buffers in ring order.
+ */
+static void sgnet_tx_drop_skbs(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < info->tx_n; i++) {
+		if (!info->tx_skb[i])
+			continue;
+		dev_kfree_skb_any(info->tx_skb[i]);
+		sgnet_count(info, SGNET_TX_DROPPED, 1);
+		sgnet_tx_make_filler(info, i);
+	}
+}
+
+/* Credit again: the carrier back if the watchdog took it, the queue going. */
+static void sgnet_tx_resume(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+
+	if (info->tx_timed_out && !info->peer_gone) {
+		info->tx_timed_out = false;
+		netif_carrier_on(dev);
+		netdev_info(dev, "credit from domain %u again: carrier on\n",
+			    info->peer);
+	}
+	if (netif_running(dev))
+		netif_wake_queue(dev);
+}
+
 /* All peer buffers are busy: stop and ask the peer for credit. */
 static void sgnet_tx_stall(struct sgnet_info *info)
 {
 	info->tx_stalled = true;
+	info->tx_stalled_at = jiffies;
 	netif_stop_queue(info->dev);
 	sgnet_count(info, SGNET_TX_STALLS, 1);
 	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
@@ -621,6 +671,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
 			sgnet_count(info, SGNET_TX_ERRORS, info->tx_n);
 			sgnet_tx_drop_queued(info);
+			info->peer_gone = true;
 			netif_carrier_off(info->dev);
 			return;
 		}
@@ -644,6 +695,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				/* The peer died, or dropped its buffers. */
 				if (status == -XEN_ESRCH ||
 				    status == -XEN_ENOENT || !skb) {
+					info->peer_gone = true;
 					netif_carrier_off(info->dev);
 					dev_kfree_skb_any(skb);
 					continue;
@@ -778,9 +830,52 @@ static void sgnet_credit_granted(struct sgnet_info *info)
 		info->tx_stalled = false;
 		sgnet_tx_flush(info);
 		if (!info->tx_stalled)
-			netif_wake_queue(dev);
+			sgnet_tx_resume(info);
 	}
 	netif_tx_unlock(dev);
+}
+
+/*
+ * The stall watchdog, transmit side (tx lock held): the peer has granted
+ * no credit for stall_timeout_ms.  The first time, free the queued frames
+ * (their ops stay queued as fillers, so that the peer's ring keeps its
+ * order) and turn the carrier off, so that the stack stops queueing for a
+ * peer that does not take anything.  Then, and at every later timeout,
+ * probe: retry the queued ops (a peer may have re-armed its buffers without
+ * a grant) and ask for credit again.  The carrier comes back with the
+ * first grant or probe that goes through.
+ */
+static void sgnet_tx_stall_expired(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+
+	if (!info->tx_timed_out) {
+		info->tx_timed_out = true;
+		sgnet_count(info, SGNET_TX_TIMEOUTS, 1);
+		sgnet_tx_drop_skbs(info);
+		netif_carrier_off(dev);
+		netdev_warn(dev, "no credit from domain %u for %u ms: carrier off\n",
+			    info->peer, READ_ONCE(stall_timeout_ms));
+	}
+	info->tx_stalled = false;
+	sgnet_tx_flush(info);
+	if (!info->tx_stalled)
+		sgnet_tx_resume(info);
+}
+
+/*
+ * ndo_tx_timeout: the stack's watchdog saw the queue stopped for twice
+ * stall_timeout_ms with the carrier on (tx lock held).  sgnet's own
+ * watchdog acts at stall_timeout_ms and turns the carrier off, so this is
+ * a backstop only: the stack's watchdog WARNs first, and a peer must not be
+ * able to raise a WARN (panic_on_warn) by keeping its buffers.
+ */
+static void sgnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	if (info->connected && info->tx_stalled)
+		sgnet_tx_stall_expired(info);
 }
 
 /* --- receive -------------------------------------------------------------- */
@@ -923,6 +1018,92 @@ static void sgnet_rx_return(struct sgnet_info *info)
 	}
 }
 
+static unsigned long sgnet_stall_jiffies(void)
+{
+	return max(msecs_to_jiffies(READ_ONCE(stall_timeout_ms)), 1UL);
+}
+
+/*
+ * How far after rx_scan the first full buffer is, if rx_scan's is empty
+ * (0: none).  Read racily by the watchdog, for certain in NAPI.
+ */
+static unsigned int sgnet_rx_gap(struct sgnet_info *info)
+{
+	unsigned int scan = READ_ONCE(info->rx_scan), i;
+
+	if (READ_ONCE(info->rx[scan].counter) <= 0)
+		return 0;
+	for (i = 1; i < SGNET_NR_RX; i++)
+		if (READ_ONCE(info->rx[(scan + i) % SGNET_NR_RX].counter) <= 0)
+			return i;
+	return 0;
+}
+
+/*
+ * The stall watchdog, receive side (NAPI): the buffer at rx_scan is empty
+ * while a later one is full.  For a moment that is normal (the peer got
+ * -EBUSY for it and retries after our grant); a peer whose transfer failed
+ * (a failed batch, an -ENOENT without a filler) never fills it, and would
+ * stop delivery for good.  Once the same gap has lasted stall_timeout_ms,
+ * skip the empty buffers (rx_gaps counts them) and go on.  A skipped
+ * buffer is still armed: whatever the peer writes there later comes up on
+ * the next round of the ring.
+ */
+static bool sgnet_rx_skip_gap(struct sgnet_info *info)
+{
+	unsigned int n = sgnet_rx_gap(info);
+
+	if (!n) {
+		info->rx_gap_seen = false;
+		return false;
+	}
+	if (!info->rx_gap_seen || info->rx_gap_at != info->rx_scan) {
+		info->rx_gap_seen = true;
+		info->rx_gap_at = info->rx_scan;
+		info->rx_gap_since = jiffies;
+		return false;
+	}
+	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
+		return false;
+	/* The consumed buffers before rx_scan go back before it moves. */
+	sgnet_rx_return(info);
+	info->rx_scan = (info->rx_scan + n) % SGNET_NR_RX;
+	info->rx_gap_seen = false;
+	sgnet_count(info, SGNET_RX_GAPS, n);
+	net_warn_ratelimited("%s: %u receive buffers left empty by domain %u: skipped\n",
+			     info->dev->name, n, info->peer);
+	return true;
+}
+
+/*
+ * Every quarter of stall_timeout_ms while connected: a transmit queue
+ * stalled for too long (sgnet_tx_stall_expired), a gap in the receive ring
+ * (a poll, which decides: sgnet_rx_skip_gap).
+ */
+static void sgnet_watchdog(struct work_struct *work)
+{
+	struct sgnet_info *info = container_of(to_delayed_work(work),
+					       struct sgnet_info, watchdog);
+	struct net_device *dev = info->dev;
+	unsigned long timeout = sgnet_stall_jiffies();
+	bool connected;
+
+	netif_tx_lock_bh(dev);
+	connected = info->connected;
+	if (connected && info->tx_stalled &&
+	    time_after_eq(jiffies, info->tx_stalled_at + timeout))
+		sgnet_tx_stall_expired(info);
+	netif_tx_unlock_bh(dev);
+	if (!connected)
+		return;
+	if (!READ_ONCE(info->rx_paused) && sgnet_rx_gap(info)) {
+		local_bh_disable();
+		napi_schedule(&info->napi);
+		local_bh_enable();
+	}
+	schedule_delayed_work(&info->watchdog, max(timeout / 4, 1UL));
+}
+
 static int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
@@ -940,6 +1121,7 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		WRITE_ONCE(info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
+again:
 	for (scanned = 0; !paused && scanned < SGNET_NR_RX && work < budget;
 	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
@@ -961,6 +1143,10 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	}
 	if (work >= budget)
 		return budget;
+	if (paused)
+		info->rx_gap_seen = false;
+	else if (sgnet_rx_skip_gap(info))
+		goto again;
 
 	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
 		if (!info->request_seen) {
@@ -1019,6 +1205,7 @@ static void sgnet_get_stats64(struct net_device *dev,
 	s->rx_bytes = READ_ONCE(info->stats[SGNET_RX_BYTES]);
 	s->rx_errors = READ_ONCE(info->stats[SGNET_RX_ERRORS]);
 	s->rx_dropped = READ_ONCE(info->stats[SGNET_RX_DROPPED]);
+	s->rx_missed_errors = READ_ONCE(info->stats[SGNET_RX_GAPS]);
 }
 
 /* Offload only what the peer takes (all of it until we know the peer). */
@@ -1042,6 +1229,7 @@ static const struct net_device_ops sgnet_netdev_ops = {
 	.ndo_open = sgnet_open,
 	.ndo_stop = sgnet_close,
 	.ndo_start_xmit = sgnet_start_xmit,
+	.ndo_tx_timeout = sgnet_tx_timeout,
 	.ndo_get_stats64 = sgnet_get_stats64,
 	.ndo_fix_features = sgnet_fix_features,
 	.ndo_set_mac_address = eth_mac_addr,
@@ -1260,6 +1448,8 @@ out:
 	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
 	info->tx_stalled = false;
+	info->tx_timed_out = false;
+	info->peer_gone = false;
 	netif_tx_unlock_bh(info->dev);
 	return 0;
 }
@@ -1273,10 +1463,13 @@ static void sgnet_set_connected(struct sgnet_info *info)
 	rtnl_lock();
 	info->dev->max_mtu = min_t(unsigned int, ETH_MAX_MTU,
 				   info->peer_max_frame - VLAN_ETH_HLEN);
+	/* The stack's watchdog only backs sgnet's own up (sgnet_tx_timeout). */
+	info->dev->watchdog_timeo = 2 * sgnet_stall_jiffies();
 	netdev_update_features(info->dev);
 	rtnl_unlock();
 	netif_carrier_on(info->dev);
 	netif_wake_queue(info->dev);
+	schedule_delayed_work(&info->watchdog, sgnet_stall_jiffies() / 4 + 1);
 	netdev_info(info->dev, "connected to domain %u (%u peer buffers)\n",
 		    info->peer, info->nr_peer_rx);
 }
@@ -1296,6 +1489,7 @@ static void sgnet_disconnect(struct sgnet_info *info)
 	info->nr_peer_rx = 0;
 	sgnet_tx_drop_queued(info);
 	netif_tx_unlock_bh(dev);
+	cancel_delayed_work_sync(&info->watchdog);
 	if (netif_running(dev))
 		napi_disable(&info->napi);
 	sgnet_free_local(info);
@@ -1349,6 +1543,7 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	atomic_long_set(&info->interrupts, 0);
 	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_REL_SOFT);
+	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;

@@ -930,17 +930,81 @@ static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 	return skb;
 }
 
+/* Does this side take GSO frames (sgnet_publish: feature-gso-tcpv4/6)? */
+static bool sgnet_rx_gso_offered(const struct sgnet_info *info)
+{
+	return info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
+}
+
+/*
+ * A frame's header (our copy of it) may say only what this side offered in
+ * xenstore: checksums left to us (feature-csum), TCPv4/v6 GSO if the
+ * buffers hold the largest frame, no ECN or UDP GSO, no flags or reserved
+ * bits, offsets within the frame.  virtio_net_hdr_to_skb() checks the
+ * rest against the packet itself.
+ */
+static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
+			    const struct sgnet_hdr *hdr, u32 len)
+{
+	const struct virtio_net_hdr *v = &hdr->vnet;
+	u16 hdr_len = __virtio16_to_cpu(true, v->hdr_len);
+	u16 gso_size = __virtio16_to_cpu(true, v->gso_size);
+	u16 csum_start = __virtio16_to_cpu(true, v->csum_start);
+	u16 csum_offset = __virtio16_to_cpu(true, v->csum_offset);
+
+	if (hdr->flags || hdr->reserved[0] || hdr->reserved[1] ||
+	    hdr->reserved[2])
+		return false;
+	if (v->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return false;
+	if (v->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (v->flags & VIRTIO_NET_HDR_F_DATA_VALID ||
+		    (u32)csum_start + csum_offset + sizeof(__sum16) > len)
+			return false;
+	} else if (csum_start || csum_offset) {
+		return false;
+	}
+	switch (v->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !gso_size && !hdr_len;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return sgnet_rx_gso_offered(info) &&
+		       (v->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		       gso_size && gso_size <= len && hdr_len <= len;
+	default:
+		return false;
+	}
+}
+
 static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 {
-	const struct sgnet_hdr *hdr = page_address(buf->pages[0]);
+	struct sgnet_hdr *shared = page_address(buf->pages[0]);
 	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
-	u32 len = le32_to_cpu(READ_ONCE(hdr->len));
-	struct virtio_net_hdr vnet;
+	struct sgnet_hdr hdr;
 	struct sk_buff *skb;
+	u32 len;
 
-	/* The buffer is ours until it is re-armed: the peer cannot write. */
-	memcpy(&vnet, &hdr->vnet, sizeof(vnet));
+	/*
+	 * One copy of the header, and only the copy is used: the peer cannot
+	 * transfer into a consumed buffer, but it can trigger byte 0 (which
+	 * makes the buffer look full) while a transfer of its own still
+	 * writes it, so the shared header may change under us.  The barrier
+	 * keeps the compiler from reading the shared one again.
+	 */
+	memcpy(&hdr, shared, sizeof(hdr));
+	barrier();
+	len = le32_to_cpu(hdr.len);
 	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
+		net_warn_ratelimited("%s: frame length %u from domain %u\n",
+				     info->dev->name, len, info->peer);
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		goto rearm;
+	}
+	if (!sgnet_rx_hdr_ok(info, &hdr, len)) {
+		net_warn_ratelimited("%s: header not offered to domain %u\n",
+				     info->dev->name, info->peer);
 		sgnet_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
@@ -949,10 +1013,10 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 		sgnet_count(info, SGNET_RX_DROPPED, 1);
 		goto rearm;
 	}
-	if ((vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
 	    (info->dev->features & NETIF_F_RXCSUM))
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
-	if (virtio_net_hdr_to_skb(skb, &vnet, true)) {
+	if (virtio_net_hdr_to_skb(skb, &hdr.vnet, true)) {
 		net_warn_ratelimited("%s: bad checksum/GSO header from the peer\n",
 				     info->dev->name);
 		sgnet_count(info, SGNET_RX_ERRORS, 1);
@@ -969,9 +1033,13 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	napi_gro_receive(&info->napi, skb);
 rearm:
 	/*
-	 * Consumed: reset the counter now (no trigger can come before the
-	 * rearm) and return the buffer with the next batch.
+	 * Consumed: reset the counter and the length now and return the
+	 * buffer with the next batch.  No transfer can fill it before the
+	 * rearm; a bare trigger of byte 0 (a hostile peer) makes it look full
+	 * when the poll comes round to it, and length 0 is then an error, not
+	 * this frame again.
 	 */
+	WRITE_ONCE(shared->len, 0);
 	WRITE_ONCE(buf->counter, 1);
 	info->rx_pending++;
 }
@@ -1331,7 +1399,7 @@ static int sgnet_publish(struct sgnet_info *info)
 	struct xenbus_transaction xbt;
 	size_t size = SGNET_NR_RX * 11 + 1, used = 0;
 	/* GSO frames need room for the largest frame. */
-	int gso = info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
+	int gso = sgnet_rx_gso_offered(info);
 	unsigned int i;
 	char *ids;
 	int err;

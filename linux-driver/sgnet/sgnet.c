@@ -128,8 +128,24 @@ MODULE_PARM_DESC(irq_lateeoi,
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
-	s32 counter;		/* decremented by Xen on each trigger */
+	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
 };
+
+/*
+ * The control page: its first SGNET_CTRL_LEN bytes are registered for the
+ * peer (the addresses it triggers); the rest is ours alone and holds the
+ * counters Xen decrements on each trigger.  They live here, in a page of
+ * our own, and not in netdev_priv, which may be vmalloc'd: Xen is given
+ * their frame (virt_to_page() is only right for the direct map).
+ */
+struct sgnet_ctrl {
+	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
+	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
+	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
+	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+};
+
+static_assert(sizeof(struct sgnet_ctrl) <= PAGE_SIZE);
 
 enum sgnet_stat {
 	SGNET_TX_PACKETS,
@@ -157,6 +173,7 @@ enum sgnet_stat {
 	SGNET_RX_SPURIOUS,
 	SGNET_TX_TIMEOUTS,
 	SGNET_RX_GAPS,
+	SGNET_PAGES_LEAKED,
 	SGNET_NR_STATS,
 };
 
@@ -168,6 +185,7 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_spurious", "tx_timeouts", "rx_gaps",
+	"pages_leaked",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -208,8 +226,8 @@ struct sgnet_info {
 	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
 	u32 ctrl_id;
-	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
-	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+	s32 *request_counter;		/* in the control page */
+	s32 *grant_counter;		/* in the control page */
 	evtchn_port_t port;
 	int irq;
 	bool lateeoi;			/* irq bound with late EOI */
@@ -332,11 +350,11 @@ static bool sgnet_fired(struct sgnet_info *info)
 {
 	unsigned int i;
 
-	if (READ_ONCE(info->request_counter) <= 0 ||
-	    READ_ONCE(info->grant_counter) <= 0)
+	if (READ_ONCE(*info->request_counter) <= 0 ||
+	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
 	for (i = 0; i < SGNET_NR_RX; i++)
-		if (READ_ONCE(info->rx[i].counter) <= 0)
+		if (READ_ONCE(*info->rx[i].counter) <= 0)
 			return true;
 	return false;
 }
@@ -360,6 +378,29 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
+/*
+ * Unregister @id: may its pages be freed?  Xen answers -ENOENT for a
+ * registration it does not hold (never made, or the domain was restored
+ * into a new one).  Any other failure may leave the pages pinned and
+ * writable by the peer: they are leaked instead, as
+ * gnttab_end_foreign_access() does since XSA-396.
+ */
+static bool sgnet_unregister(struct sgnet_info *info, u32 id,
+			     unsigned int nr_pages)
+{
+	long rc;
+
+	if (!id)
+		return true;
+	rc = sgnet_id_op(XEN_SGOP_unregister, id);
+	if (!rc || rc == -XEN_ENOENT)
+		return true;
+	netdev_warn(info->dev, "unregistering %u failed (%ld): %u pages leaked\n",
+		    id, rc, nr_pages);
+	sgnet_count(info, SGNET_PAGES_LEAKED, nr_pages);
+	return false;
+}
+
 static void sgnet_free_local(struct sgnet_info *info)
 {
 	unsigned int i;
@@ -371,23 +412,24 @@ static void sgnet_free_local(struct sgnet_info *info)
 	info->port = 0;
 	for (i = 0; i < SGNET_NR_RX; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
+		bool free = sgnet_unregister(info, buf->id, info->rx_pages);
 		unsigned int p;
 
-		if (buf->id)
-			sgnet_id_op(XEN_SGOP_unregister, buf->id);
 		buf->id = 0;
+		buf->counter = NULL;
 		for (p = 0; p < SGNET_RX_MAX_PAGES; p++) {
-			if (buf->pages[p])
+			if (buf->pages[p] && free)
 				__free_page(buf->pages[p]);
 			buf->pages[p] = NULL;
 		}
 	}
-	if (info->ctrl_id)
-		sgnet_id_op(XEN_SGOP_unregister, info->ctrl_id);
-	info->ctrl_id = 0;
-	if (info->ctrl_page)
+	/* The counters in it are unbound: the port is closed. */
+	if (info->ctrl_page && sgnet_unregister(info, info->ctrl_id, 1))
 		__free_page(info->ctrl_page);
+	info->ctrl_id = 0;
 	info->ctrl_page = NULL;
+	info->request_counter = NULL;
+	info->grant_counter = NULL;
 	if (info->tx_hdr_page)
 		__free_page(info->tx_hdr_page);
 	info->tx_hdr_page = NULL;
@@ -404,6 +446,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 		.dom = DOMID_SELF,
 		.remote_dom = DOMID_SELF,
 	};
+	struct sgnet_ctrl *ctrl;
 	unsigned int i;
 	long rc;
 	int irq;
@@ -418,6 +461,11 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (!info->tx_hdr_page || !info->ctrl_page || !info->rx_mc ||
 	    !info->rx_ret_id)
 		goto nomem;
+	ctrl = page_address(info->ctrl_page);
+	info->request_counter = &ctrl->request_counter;
+	info->grant_counter = &ctrl->grant_counter;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		info->rx[i].counter = &ctrl->rx_counter[i];
 	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);
 	if (rc)
@@ -462,15 +510,15 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	info->irq = irq;
 
 	for (i = 0; i < SGNET_NR_RX; i++) {
-		rc = sgnet_bind(info, info->rx[i].id, 0, &info->rx[i].counter);
+		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
 		if (rc)
 			goto fail;
 	}
 	rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_REQUEST,
-			&info->request_counter);
+			info->request_counter);
 	if (!rc)
 		rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_GRANT,
-				&info->grant_counter);
+				info->grant_counter);
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
@@ -1040,7 +1088,7 @@ rearm:
 	 * this frame again.
 	 */
 	WRITE_ONCE(shared->len, 0);
-	WRITE_ONCE(buf->counter, 1);
+	WRITE_ONCE(*buf->counter, 1);
 	info->rx_pending++;
 }
 
@@ -1099,10 +1147,10 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 {
 	unsigned int scan = READ_ONCE(info->rx_scan), i;
 
-	if (READ_ONCE(info->rx[scan].counter) <= 0)
+	if (READ_ONCE(*info->rx[scan].counter) <= 0)
 		return 0;
 	for (i = 1; i < SGNET_NR_RX; i++)
-		if (READ_ONCE(info->rx[(scan + i) % SGNET_NR_RX].counter) <= 0)
+		if (READ_ONCE(*info->rx[(scan + i) % SGNET_NR_RX].counter) <= 0)
 			return i;
 	return 0;
 }
@@ -1185,8 +1233,8 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		napi_complete_done(napi, 0);
 		return 0;
 	}
-	if (READ_ONCE(info->grant_counter) <= 0) {
-		WRITE_ONCE(info->grant_counter, 1);
+	if (READ_ONCE(*info->grant_counter) <= 0) {
+		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
 again:
@@ -1199,7 +1247,7 @@ again:
 		 * is full, a later one (an op that overtook a retried one)
 		 * waits, so frames come up in the order they were sent.
 		 */
-		if (READ_ONCE(buf->counter) > 0)
+		if (READ_ONCE(*buf->counter) > 0)
 			break;
 		/* Xen copied the data before it counted the trigger. */
 		rmb();
@@ -1216,7 +1264,7 @@ again:
 	else if (sgnet_rx_skip_gap(info))
 		goto again;
 
-	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
+	if (READ_ONCE(*info->request_counter) <= 0 && info->peer_ctrl) {
 		if (!info->request_seen) {
 			info->request_seen = true;
 			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
@@ -1224,7 +1272,7 @@ again:
 		/* Every buffer drained (unless paused): return them, grant. */
 		if (!paused) {
 			sgnet_rx_return(info);
-			WRITE_ONCE(info->request_counter, 1);
+			WRITE_ONCE(*info->request_counter, 1);
 			info->request_seen = false;
 			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
 			sgnet_count(info, SGNET_RX_HYPERCALLS, 1);

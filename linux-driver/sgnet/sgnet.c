@@ -34,7 +34,9 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/reboot.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
@@ -238,6 +240,7 @@ struct sgnet_info {
 	unsigned int nr_peer_rx;
 	u32 peer_ctrl;
 	unsigned int peer_max_frame;	/* what the peer's buffers hold */
+	bool peer_known;		/* the peer_* below were read */
 	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
 	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
@@ -253,11 +256,19 @@ struct sgnet_info {
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
 	struct delayed_work watchdog;	/* runs while connected */
+	struct list_head list;		/* sgnet_devices, for the reboot notifier */
+	/* Serialises xenbus state changes, set-up, teardown, remove. */
+	struct mutex lock;
+	bool shut;			/* rebooting: no more set-up */
 
 	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
 	u64 stats[SGNET_NR_STATS];
 	atomic_long_t interrupts;
 };
+
+/* Every device, so that a kexec leaves no registration behind. */
+static LIST_HEAD(sgnet_devices);
+static DEFINE_MUTEX(sgnet_devices_lock);
 
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
@@ -401,15 +412,30 @@ static bool sgnet_unregister(struct sgnet_info *info, u32 id,
 	return false;
 }
 
-static void sgnet_free_local(struct sgnet_info *info)
+/*
+ * Stop using the local resources: no poll takes a buffer after this, and
+ * closing the port ends every binding of it (NAPI disabled or the
+ * resources never ready).
+ */
+static void sgnet_stop_local(struct sgnet_info *info)
 {
-	unsigned int i;
-
-	/* Closing the port ends every binding of it. */
+	WRITE_ONCE(info->local_ready, false);
 	if (info->irq > 0)
 		unbind_from_irqhandler(info->irq, info);
 	info->irq = 0;
 	info->port = 0;
+}
+
+/*
+ * Unregister and free the local resources, after sgnet_stop_local(): 65
+ * hypercalls, made with no lock held (a poll sees local_ready false and
+ * does nothing; the transmit path runs only while connected).
+ */
+static void sgnet_free_local(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	sgnet_stop_local(info);
 	for (i = 0; i < SGNET_NR_RX; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
 		bool free = sgnet_unregister(info, buf->id, info->rx_pages);
@@ -437,7 +463,6 @@ static void sgnet_free_local(struct sgnet_info *info)
 	info->rx_mc = NULL;
 	kfree(info->rx_ret_id);
 	info->rx_ret_id = NULL;
-	info->local_ready = false;
 }
 
 static int sgnet_setup_local(struct sgnet_info *info)
@@ -525,7 +550,8 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	info->rx_pending = 0;
 	info->rx_gap_seen = false;
 	info->request_seen = false;
-	info->local_ready = true;
+	/* The poll reads what was set up above after it sees this. */
+	smp_store_release(&info->local_ready, true);
 	return 0;
 
 nomem:
@@ -698,7 +724,12 @@ static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
 		sgnet_count(info, SGNET_TX_ERRORS, 1);
 }
 
-/* Send the queued ops, one hypercall per round (tx lock held). */
+/*
+ * Send the queued ops, one hypercall per round (tx lock held).  At most two
+ * rounds of at most SGNET_TX_BATCH ops: after the first, only ops answered
+ * -EBUSY (then the sender stalls and stops) or fillers are left, and a
+ * filler that fails is dropped.
+ */
 static void sgnet_tx_flush(struct sgnet_info *info)
 {
 	while (info->tx_n && !info->tx_stalled) {
@@ -1229,7 +1260,8 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	unsigned int scanned;
 	int work = 0;
 
-	if (!info->local_ready) {
+	/* Pairs with sgnet_setup_local(): the buffers are set up. */
+	if (!smp_load_acquire(&info->local_ready)) {
 		napi_complete_done(napi, 0);
 		return 0;
 	}
@@ -1250,7 +1282,7 @@ again:
 		if (READ_ONCE(*buf->counter) > 0)
 			break;
 		/* Xen copied the data before it counted the trigger. */
-		rmb();
+		virt_rmb();
 		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
 		sgnet_rx_one(info, buf);
 		work++;
@@ -1293,9 +1325,17 @@ static int sgnet_open(struct net_device *dev)
 	struct sgnet_info *info = netdev_priv(dev);
 
 	napi_enable(&info->napi);
-	netif_start_queue(dev);
+	/* A stalled sender's queue starts with the credit grant. */
+	netif_tx_lock_bh(dev);
+	if (info->tx_stalled)
+		netif_stop_queue(dev);
+	else
+		netif_start_queue(dev);
+	netif_tx_unlock_bh(dev);
 	/* Pick up what arrived while the interface was down. */
+	local_bh_disable();
 	napi_schedule(&info->napi);
+	local_bh_enable();
 	return 0;
 }
 
@@ -1330,7 +1370,7 @@ static netdev_features_t sgnet_fix_features(struct net_device *dev,
 {
 	struct sgnet_info *info = netdev_priv(dev);
 
-	if (!info->connected)
+	if (!info->peer_known)
 		return features;
 	if (!info->peer_csum)
 		features &= ~(NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM);
@@ -1559,6 +1599,7 @@ out:
 	info->peer_ctrl = id;
 	info->peer_max_frame = min_t(unsigned int, size - SGNET_HDR_LEN,
 				     SGNET_MAX_FRAME);
+	info->peer_known = true;
 	info->peer_csum = csum;
 	info->peer_gso_tcpv4 = gso4;
 	info->peer_gso_tcpv6 = gso6;
@@ -1570,23 +1611,37 @@ out:
 	return 0;
 }
 
+/*
+ * The offloads the peer takes and the MTU its buffers hold come first (a
+ * peer that reconnects with smaller buffers clamps the MTU), then frames
+ * may go.
+ */
 static void sgnet_set_connected(struct sgnet_info *info)
 {
-	netif_tx_lock_bh(info->dev);
-	info->connected = true;
-	netif_tx_unlock_bh(info->dev);
-	/* Offloads the peer takes, MTU up to what its buffers hold. */
+	struct net_device *dev = info->dev;
+	unsigned int max_mtu = min_t(unsigned int, ETH_MAX_MTU,
+				     info->peer_max_frame - VLAN_ETH_HLEN);
+	int err;
+
 	rtnl_lock();
-	info->dev->max_mtu = min_t(unsigned int, ETH_MAX_MTU,
-				   info->peer_max_frame - VLAN_ETH_HLEN);
+	dev->max_mtu = max_mtu;
+	if (dev->mtu > max_mtu) {
+		err = dev_set_mtu(dev, max_mtu);
+		netdev_info(dev, "MTU %u for domain %u's buffers: %d\n",
+			    max_mtu, info->peer, err);
+	}
 	/* The stack's watchdog only backs sgnet's own up (sgnet_tx_timeout). */
-	info->dev->watchdog_timeo = 2 * sgnet_stall_jiffies();
-	netdev_update_features(info->dev);
+	dev->watchdog_timeo = 2 * sgnet_stall_jiffies();
+	netdev_update_features(dev);
 	rtnl_unlock();
-	netif_carrier_on(info->dev);
-	netif_wake_queue(info->dev);
+	netif_tx_lock_bh(dev);
+	info->connected = true;
+	netif_tx_unlock_bh(dev);
+	netif_carrier_on(dev);
+	if (netif_running(dev))
+		netif_wake_queue(dev);
 	schedule_delayed_work(&info->watchdog, sgnet_stall_jiffies() / 4 + 1);
-	netdev_info(info->dev, "connected to domain %u (%u peer buffers)\n",
+	netdev_info(dev, "connected to domain %u (%u peer buffers)\n",
 		    info->peer, info->nr_peer_rx);
 }
 
@@ -1597,21 +1652,24 @@ static void sgnet_disconnect(struct sgnet_info *info)
 	bool was = info->connected;
 
 	netif_carrier_off(dev);
-	rtnl_lock();
-	hrtimer_cancel(&info->tx_timer);
 	netif_tx_lock_bh(dev);
 	info->connected = false;
+	info->peer_known = false;
 	info->peer_ctrl = 0;
 	info->nr_peer_rx = 0;
 	sgnet_tx_drop_queued(info);
 	netif_tx_unlock_bh(dev);
+	hrtimer_cancel(&info->tx_timer);
 	cancel_delayed_work_sync(&info->watchdog);
+	/* RTNL keeps open/close off NAPI; the unregisters come after it. */
+	rtnl_lock();
 	if (netif_running(dev))
 		napi_disable(&info->napi);
-	sgnet_free_local(info);
+	sgnet_stop_local(info);
 	if (netif_running(dev))
 		napi_enable(&info->napi);
 	rtnl_unlock();
+	sgnet_free_local(info);
 	if (was)
 		netdev_info(dev, "disconnected from domain %u\n", info->peer);
 }
@@ -1619,7 +1677,7 @@ static void sgnet_disconnect(struct sgnet_info *info)
 /* Set up the local side and publish it (backend: with a new session). */
 static int sgnet_prepare(struct sgnet_info *info)
 {
-	int err = sgnet_setup_local(info);
+	int err = info->shut ? -ESHUTDOWN : sgnet_setup_local(info);
 	u32 old = info->session;
 
 	if (err) {
@@ -1660,6 +1718,7 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_REL_SOFT);
 	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
+	mutex_init(&info->lock);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;
@@ -1680,6 +1739,9 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 		return err;
 	}
 	dev_set_drvdata(&xbdev->dev, info);
+	mutex_lock(&sgnet_devices_lock);
+	list_add(&info->list, &sgnet_devices);
+	mutex_unlock(&sgnet_devices_lock);
 	return 0;
 }
 
@@ -1687,7 +1749,17 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 {
 	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
 
+	mutex_lock(&sgnet_devices_lock);
+	list_del(&info->list);
+	mutex_unlock(&sgnet_devices_lock);
+	/* A frontend going away tells its backend (which does not wait). */
+	mutex_lock(&info->lock);
+	if (!info->backend)
+		xenbus_switch_state(xbdev, XenbusStateClosing);
 	sgnet_disconnect(info);
+	if (!info->backend)
+		xenbus_switch_state(xbdev, XenbusStateClosed);
+	mutex_unlock(&info->lock);
 	unregister_netdev(info->dev);
 	hrtimer_cancel(&info->tx_timer);
 	netif_napi_del(&info->napi);
@@ -1709,10 +1781,10 @@ static int sgnet_front_probe(struct xenbus_device *xbdev,
 	return err;
 }
 
-static void sgnet_backend_changed(struct xenbus_device *xbdev,
-				  enum xenbus_state backend_state)
+static void sgnet_backend_changed_locked(struct sgnet_info *info,
+					 enum xenbus_state backend_state)
 {
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	struct xenbus_device *xbdev = info->xbdev;
 	u32 session;
 
 	switch (backend_state) {
@@ -1760,6 +1832,16 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	}
 }
 
+static void sgnet_backend_changed(struct xenbus_device *xbdev,
+				  enum xenbus_state backend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+
+	mutex_lock(&info->lock);
+	sgnet_backend_changed_locked(info, backend_state);
+	mutex_unlock(&info->lock);
+}
+
 /* Backend: InitWait -> (frontend Initialised, our session) -> Connected. */
 static int sgnet_back_probe(struct xenbus_device *xbdev,
 			    const struct xenbus_device_id *id)
@@ -1770,18 +1852,23 @@ static int sgnet_back_probe(struct xenbus_device *xbdev,
 	if (err)
 		return err;
 	info = dev_get_drvdata(&xbdev->dev);
-	if (sgnet_prepare(info)) {
+	mutex_lock(&info->lock);
+	err = sgnet_prepare(info);
+	if (!err)
+		xenbus_switch_state(xbdev, XenbusStateInitWait);
+	mutex_unlock(&info->lock);
+	if (err) {
 		sgnet_remove(xbdev);
 		return -EIO;
 	}
-	xenbus_switch_state(xbdev, XenbusStateInitWait);
 	return 0;
 }
 
-static void sgnet_frontend_changed(struct xenbus_device *xbdev,
-				   enum xenbus_state frontend_state)
+/* Returns whether the device is to go (Closed and not online). */
+static bool sgnet_frontend_changed_locked(struct sgnet_info *info,
+					  enum xenbus_state frontend_state)
 {
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	struct xenbus_device *xbdev = info->xbdev;
 
 	switch (frontend_state) {
 	case XenbusStateInitialising:
@@ -1823,13 +1910,68 @@ static void sgnet_frontend_changed(struct xenbus_device *xbdev,
 			break;
 		sgnet_disconnect(info);
 		xenbus_switch_state(xbdev, XenbusStateClosed);
-		if (!xenbus_dev_is_online(xbdev))
-			device_unregister(&xbdev->dev);
-		break;
+		return !xenbus_dev_is_online(xbdev);
 	default:
 		break;
 	}
+	return false;
 }
+
+static void sgnet_frontend_changed(struct xenbus_device *xbdev,
+				   enum xenbus_state frontend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	bool gone;
+
+	mutex_lock(&info->lock);
+	gone = sgnet_frontend_changed_locked(info, frontend_state);
+	mutex_unlock(&info->lock);
+	if (gone)
+		device_unregister(&xbdev->dev);
+}
+
+/*
+ * After a restore the domain holds none of its registrations and no port:
+ * drop what is left of them (the unregisters answer -ENOENT, so the pages
+ * are freed) and start over from Initialising, as netfront_resume does.
+ */
+static int sgnet_front_resume(struct xenbus_device *xbdev)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	int err;
+
+	mutex_lock(&info->lock);
+	sgnet_disconnect(info);
+	info->session = 0;
+	err = xenbus_switch_state(xbdev, XenbusStateInitialising);
+	mutex_unlock(&info->lock);
+	return err;
+}
+
+/*
+ * Restart, halt, power-off and kexec: drop every registration and binding,
+ * so that a kexec'd kernel does not find the peer still writing into pages
+ * it reuses.  xenbus drivers have no .shutdown of their own.
+ */
+static int sgnet_reboot(struct notifier_block *nb, unsigned long code,
+			void *unused)
+{
+	struct sgnet_info *info;
+
+	mutex_lock(&sgnet_devices_lock);
+	list_for_each_entry(info, &sgnet_devices, list) {
+		mutex_lock(&info->lock);
+		info->shut = true;
+		sgnet_disconnect(info);
+		mutex_unlock(&info->lock);
+	}
+	mutex_unlock(&sgnet_devices_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block sgnet_reboot_nb = {
+	.notifier_call = sgnet_reboot,
+};
 
 static const struct xenbus_device_id sgnet_ids[] = {
 	{ "vsg" },
@@ -1841,6 +1983,7 @@ static struct xenbus_driver sgnet_front_driver = {
 	.ids = sgnet_ids,
 	.probe = sgnet_front_probe,
 	.remove = sgnet_remove,
+	.resume = sgnet_front_resume,
 	.otherend_changed = sgnet_backend_changed,
 	.not_essential = true,
 };
@@ -1880,15 +2023,22 @@ static int __init sgnet_init(void)
 		       rx_pages, SGNET_RX_MAX_PAGES, sgnet_max_elems);
 		return -EINVAL;
 	}
-	err = xenbus_register_frontend(&sgnet_front_driver);
+	err = register_reboot_notifier(&sgnet_reboot_nb);
 	if (err)
 		return err;
+	err = xenbus_register_frontend(&sgnet_front_driver);
+	if (err)
+		goto out_reboot;
 	err = xenbus_register_backend(&sgnet_back_driver);
-	if (err) {
-		xenbus_unregister_driver(&sgnet_front_driver);
-		return err;
-	}
+	if (err)
+		goto out_front;
 	return 0;
+
+out_front:
+	xenbus_unregister_driver(&sgnet_front_driver);
+out_reboot:
+	unregister_reboot_notifier(&sgnet_reboot_nb);
+	return err;
 }
 module_init(sgnet_init);
 
@@ -1896,6 +2046,7 @@ static void __exit sgnet_exit(void)
 {
 	xenbus_unregister_driver(&sgnet_back_driver);
 	xenbus_unregister_driver(&sgnet_front_driver);
+	unregister_reboot_notifier(&sgnet_reboot_nb);
 }
 module_exit(sgnet_exit);
 

@@ -1192,13 +1192,13 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
  * -EBUSY for it and retries after our grant); a peer whose transfer failed
  * (a failed batch, an -ENOENT without a filler) never fills it, and would
  * stop delivery for good.  Once the same gap has lasted stall_timeout_ms,
- * skip the empty buffers (rx_gaps counts them) and go on.  A skipped
- * buffer is still armed: whatever the peer writes there later comes up on
- * the next round of the ring.
+ * skip the empty buffers (rx_gaps counts them), re-arm them and go on.
+ * Whatever the peer writes there later comes up on the next round of the
+ * ring.
  */
 static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 {
-	unsigned int n = sgnet_rx_gap(info);
+	unsigned int n = sgnet_rx_gap(info), i;
 
 	if (!n) {
 		info->rx_gap_seen = false;
@@ -1212,9 +1212,23 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 	}
 	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
 		return false;
-	/* The consumed buffers before rx_scan go back before it moves. */
+	/*
+	 * The consumed buffers before rx_scan go back before it moves; the
+	 * skipped ones are taken as consumed and go back at once (a peer may
+	 * have filled one without a trigger: a rearm of an armed buffer does
+	 * nothing).
+	 */
 	sgnet_rx_return(info);
-	info->rx_scan = (info->rx_scan + n) % SGNET_NR_RX;
+	for (i = 0; i < n; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
+		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
+
+		WRITE_ONCE(hdr->len, 0);
+		WRITE_ONCE(*buf->counter, 1);
+		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		info->rx_pending++;
+	}
+	sgnet_rx_return(info);
 	info->rx_gap_seen = false;
 	sgnet_count(info, SGNET_RX_GAPS, n);
 	net_warn_ratelimited("%s: %u receive buffers left empty by domain %u: skipped\n",

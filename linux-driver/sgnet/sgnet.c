@@ -1886,8 +1886,13 @@ static bool sgnet_frontend_changed_locked(struct sgnet_info *info,
 
 	switch (frontend_state) {
 	case XenbusStateInitialising:
-		/* A frontend (re)starting: offer fresh buffers. */
+		/*
+		 * A frontend (re)starting: offer fresh buffers.  Closing: a
+		 * removed frontend (Closing, then Closed) reloaded before we
+		 * saw its Closed.
+		 */
 		if (xbdev->state != XenbusStateClosed &&
+		    xbdev->state != XenbusStateClosing &&
 		    xbdev->state != XenbusStateConnected)
 			break;
 		sgnet_disconnect(info);

@@ -201,6 +201,9 @@ SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_gaps=0
 SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_gaps=4
 SGKIT-HOSTILE case=badhdr reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=300 \
 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
+SGKIT-NETSTAT dom0-prehostile-die if=sgnet0 tx_errors=0
+SGKIT-NETSTAT dom0-posthostile-die if=sgnet0 tx_errors=1
+SGKIT-HOSTILE case=die reply=0 off=1 back=1 ping=0 seconds=12 cpu_dom0_ms=400 cpu_domu_ms=500
 """
 
 
@@ -417,7 +420,8 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
     console = split_console(_iperf_lines() + GOOD)
     results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     status = {r.test: r.status for r in results}
-    assert [status[f"hostile_{c}"] for c in ("stall", "storm", "badhdr")] == ["pass"] * 3
+    cases = ("stall", "storm", "badhdr", "die")
+    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 4
     hostile = measured["hostile"]
     assert hostile["stall"]["tx_timeouts"] == 1 and hostile["stall"]["carrier_off"]
     assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
@@ -427,11 +431,13 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
 def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> None:
     cases = {
         # the watchdog never took the carrier
-        "stall": HOSTILE.replace("off=1", "off=0"),
+        "stall": HOSTILE.replace("stall reply=0 off=1", "stall reply=0 off=0"),
         # the link never carried a ping again after the storm
         "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),
         # fewer errors in dom0 than bad frames sent: some were taken
         "badhdr": HOSTILE.replace("rx_errors=700", "rx_errors=650"),
+        # the peer came back, but the link never did
+        "die": HOSTILE.replace("off=1 back=1 ping=0 seconds=12", "off=1 back=0 ping=1 seconds=12"),
     }
     for case, text in cases.items():
         console = split_console(_iperf_lines(text) + GOOD)
@@ -444,4 +450,5 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "hostile_stall",
         "hostile_storm",
         "hostile_badhdr",
+        "hostile_die",
     }

@@ -420,7 +420,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
 
 # The hostile-peer cases dom0 runs against the iperf domain (sgnet-lab.sh
 # sgnet_hostile), in order, and dom0's counters reported for each.
-HOSTILE_CASES = ("stall", "storm", "badhdr")
+HOSTILE_CASES = ("stall", "storm", "badhdr", "die")
 HOSTILE_COUNTERS = (
     "tx_timeouts",
     "tx_dropped",
@@ -432,6 +432,7 @@ HOSTILE_COUNTERS = (
     "rx_spurious",
     "credit_grants",
     "credit_requests_received",
+    "tx_errors",
 )
 
 
@@ -449,6 +450,8 @@ def hostile_checks(
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
       one that went through is an error in dom0 (``rx_errors`` at least the frames sent).
+    - ``die``: the peer's end goes away (unbound: its buffers unregistered) while dom0 sends,
+      and comes back 5 s later; dom0's carrier must go off and come back.
     CPU time of both domains over each case is reported, not required."""
     found = {m["case"]: m for m in protocol.HOSTILE.iter(dom0)}
     out: list[publish.Result] = []
@@ -481,6 +484,8 @@ def hostile_checks(
         ok = seen["reply"] == 0 and seen["carrier_back"] and seen["ping"] == 0
         if case == "stall":
             ok = ok and seen["carrier_off"] and n("tx_timeouts") >= 1 and n("tx_dropped") >= 1
+        elif case == "die":
+            ok = ok and seen["carrier_off"]
         elif case == "storm":
             ok = ok and n("peer_triggers") > 0 and n("peer_failed") == 0 and n("rx_errors") >= 1
         else:

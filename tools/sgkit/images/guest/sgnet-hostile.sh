@@ -10,6 +10,10 @@
 #                   receive buffers and credit addresses
 #   badhdr          sghostile.ko mode=badhdr: a frame in every dom0 buffer,
 #                   each with a header sgnet never offered
+#   die SECONDS     in 2 s (dom0 is sending by then), our end of the link
+#                   to dom0 goes away (unbind vsg-0: its buffers are
+#                   unregistered under dom0's transfers), and SECONDS later
+#                   comes back (bind, configure); answers at once
 # The last line is "rc=N"; sghostile's summary line comes before it.
 . /lib/sgkit/sgnet-lab.sh
 read -r cmd arg
@@ -28,6 +32,22 @@ storm | badhdr)
 	rc=$?
 	dmesg | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1
 	rmmod sghostile
+	;;
+die)
+	domain=unknown
+	for word in $(cat /proc/cmdline); do
+		case "$word" in sgkit.domain=*) domain="${word#sgkit.domain=}" ;; esac
+	done
+	drv=/sys/bus/xen/drivers/vsg
+	[ -e "$drv/vsg-0" ]
+	rc=$?
+	(
+		sleep 2
+		echo vsg-0 >"$drv/unbind"
+		sleep "$arg"
+		echo vsg-0 >"$drv/bind"
+		sgnet_configure "$domain"
+	) </dev/null >/dev/null 2>&1 &
 	;;
 *)
 	rc=2

@@ -53,7 +53,7 @@
 #                                       D destroyed while an iperf3 ran to it
 #   SGKIT-HOSTILE case=C reply=N off=O back=B ping=N seconds=N cpu_dom0_ms=N cpu_domu_ms=N [sghostile: ...]
 #                                       DOMAIN played a hostile peer (case C:
-#                                       stall, storm, badhdr), then behaved;
+#                                       stall, storm, badhdr, die), then behaved;
 #                                       counters dom0-prehostile-C and
 #                                       dom0-posthostile-C (SGKIT-NETSTAT)
 
@@ -383,8 +383,9 @@ sgnet_cpu_ms() {
 # (issue 13) through its hostile-peer service, one case after the other,
 # with dom0's stall watchdog at SGNET_HOSTILE_STALL_MS: a peer that keeps
 # our frames and grants no credit (stall), a trigger storm (storm), frames
-# with headers never offered (badhdr).  After each, the peer behaves again
-# and the link must carry a ping.
+# with headers never offered (badhdr), a peer whose end goes away in the
+# middle of our transfers and comes back (die).  After each, the peer
+# behaves again and the link must carry a ping.
 sgnet_hostile() {
 	param=/sys/module/sgnet/parameters/stall_timeout_ms
 	old=$(cat $param)
@@ -392,12 +393,14 @@ sgnet_hostile() {
 	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
 	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
 	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
+	sgnet_hostile_case die "$1" "$2" "$3" "die 5"
 	echo "$old" >$param
 }
 
 # dom0: CASE IF ADDR DOMAIN COMMAND: send COMMAND to DOMAIN's hostile-peer
 # service; for a stall, send echo requests into the paused peer and wait
-# for the watchdog to take the carrier (off=1); then wait for the carrier
+# for the watchdog to take the carrier (off=1), for die, send them while
+# the peer goes away and wait for the carrier to go; then wait for the carrier
 # (back=1) and a ping (the peer behaves again).  Reports dom0's and
 # DOMAIN's CPU time over the case.
 sgnet_hostile_case() {
@@ -411,8 +414,12 @@ sgnet_hostile_case() {
 	reply=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
 	info=$(echo "$out" | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1)
 	off=0
-	if [ "$1" = stall ]; then
-		ping -q -l 100 -c 100 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+	if [ "$1" = stall ] || [ "$1" = die ]; then
+		if [ "$1" = stall ]; then
+			ping -q -l 100 -c 100 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+		else
+			ping -q -i 0.05 -c 200 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+		fi
 		pid=$!
 		n=0
 		while [ "$(sgnet_carrier "$2")" != 0 ] && [ $n -lt 60 ]; do

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sgtest.h - what the parts of the sgtest module share: KTAP output, the
- * suite and case types, the hypercall wrapper and Xen's error numbers.
+ * What the parts of the sgtest module share: KTAP output, the
+ * suite and case types, the hypercall wrapper.  Xen's error numbers are in
+ * xen_errno.h.
  */
 #ifndef SGTEST_H
 #define SGTEST_H
@@ -33,16 +34,7 @@
 #include <asm/xen/hypercall.h>
 
 #include "sg_op.h"
-
-/*
- * Hypercalls return Xen's error numbers (xen/include/public/errno.h), for
- * which Linux has no header.  They have the values of Linux's on x86, but
- * are spelt as Xen spells them to make clear whose codes are compared.
- * XEN_ENOSYS is what Xen returns for a hypercall it does not implement.
- */
-#define XEN_EINVAL	22
-#define XEN_ENOSYS	38
-#define XEN_EOPNOTSUPP	95
+#include "xen_errno.h"
 
 /* The layout of struct xen_sg_query must not depend on the word size. */
 static_assert(offsetof(struct xen_sg_query, abi_version) == 8);
@@ -127,7 +119,14 @@ void sgt_xfer(struct xen_sg_transfer *op, domid_t owner, u32 id, u8 dir,
 	      u32 flags);
 long sgt_batch(struct xen_sg_transfer *ops, u32 n);
 
-/* The suites, each in its own file. */
+/*
+ * The suites, each in its own file, suite_NAME.c.  A suite's own names (its
+ * static functions, types and macros) carry one prefix: sg plus a letter of
+ * its name, sgo_ (sg_op), sgl_ (sg_local), sgf_ (sg_fuzz), sgh_ (sg_hostile),
+ * sgx_ (sg_cross and sg_cross_after, x for cross-domain); SGF_ and the like
+ * for macros.  What the module shares is sgtest_ (the framework), sgt_ (the
+ * wrappers in sgops.c) and ktap_.
+ */
 extern const struct sgtest_suite sgtest_suite_sg_op;
 extern const struct sgtest_suite sgtest_suite_sg_local;
 extern const struct sgtest_suite sgtest_suite_sg_fuzz;

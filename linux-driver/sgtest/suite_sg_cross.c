@@ -44,11 +44,6 @@
  * left for it.
  */
 
-#define XEN_ENOENT	2
-#define XEN_ESRCH	3
-#define XEN_ENOSPC	28
-#define XEN_ERANGE	34
-
 #define SGX_DIR		"/sgtest"
 #define SGX_NDOM	3
 #define SGX_DOM0	0
@@ -327,7 +322,7 @@ static bool __init sgx_available(struct sgtest_ctx *ctx)
 	return true;
 }
 
-static int __init sg_cross_init(struct sgtest_ctx *ctx)
+static int __init sgx_init(struct sgtest_ctx *ctx)
 {
 	struct sgx_state *st = ctx->priv;
 
@@ -1110,7 +1105,7 @@ static enum sgtest_result __init sgx_bucket_flood(struct sgtest_ctx *ctx)
 	return sgx_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_cross_cases[] __initconst = {
+static const struct sgtest_case sgx_cases[] __initconst = {
 	{ "rendezvous", sgx_rendezvous },
 	{ "transfers_both_ways_batch_offsets", sgx_transfers },
 	{ "unnamed_domain_refused", sgx_unnamed_refused },
@@ -1123,15 +1118,15 @@ static const struct sgtest_case sg_cross_cases[] __initconst = {
 
 const struct sgtest_suite sgtest_suite_sg_cross __initconst = {
 	.name = "sg_cross",
-	.init = sg_cross_init,
+	.init = sgx_init,
 	.priv_size = sizeof(struct sgx_state),
-	.cases = sg_cross_cases,
-	.num_cases = ARRAY_SIZE(sg_cross_cases),
+	.cases = sgx_cases,
+	.num_cases = ARRAY_SIZE(sgx_cases),
 };
 
 /* sg_cross_after: dom0, once the lab has destroyed sg-b. */
 
-static int __init sg_cross_after_init(struct sgtest_ctx *ctx)
+static int __init sgx_after_init(struct sgtest_ctx *ctx)
 {
 	struct sgx_state *st = ctx->priv;
 
@@ -1220,14 +1215,14 @@ static enum sgtest_result __init sgx_destroyed(struct sgtest_ctx *ctx)
 	return sgx_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_cross_after_cases[] __initconst = {
+static const struct sgtest_case sgx_after_cases[] __initconst = {
 	{ "destroyed_domain_state_released", sgx_destroyed },
 };
 
 const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
 	.name = "sg_cross_after",
-	.init = sg_cross_after_init,
+	.init = sgx_after_init,
 	.priv_size = sizeof(struct sgx_state),
-	.cases = sg_cross_after_cases,
-	.num_cases = ARRAY_SIZE(sg_cross_after_cases),
+	.cases = sgx_after_cases,
+	.num_cases = ARRAY_SIZE(sgx_after_cases),
 };

@@ -16,11 +16,6 @@
  * past it.  Usage must be unchanged after every refused call.
  */
 
-#define XEN_EPERM	1
-#define XEN_ENOENT	2
-#define XEN_E2BIG	7
-#define XEN_ENOSPC	28
-
 #define SGH_NOFRAME	BIT_ULL(40)
 #define SGH_BATCH	8192		/* ops in the long batch */
 #define SGH_XLEN	8		/* bytes per op */
@@ -29,7 +24,7 @@
 
 static_assert(SGH_BATCH * SGH_XLEN == SGH_REG_PAGES * PAGE_SIZE);
 
-struct sg_hostile_state {
+struct sgh_state {
 	struct xen_sg_limits limits;
 	bool privileged;
 	u64 min_mfn, max_mfn;		/* of our memory (PV) */
@@ -55,9 +50,9 @@ static u64 __init sgh_global_continuations(void)
 	return g.transfer_continuations;
 }
 
-static int __init sg_hostile_init(struct sgtest_ctx *ctx)
+static int __init sgh_init(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	struct xen_sg_query q = { .domid = DOMID_SELF };
 	struct xen_sg_global g = { };
 	long rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
@@ -100,7 +95,7 @@ static int __init sg_hostile_init(struct sgtest_ctx *ctx)
 /* Registrations naming frames that are not ours, and our page tables. */
 static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct xen_sg_elem e = { .offset = 0, .len = 64 };
 	u64 frames[6];
@@ -184,7 +179,7 @@ static enum sgtest_result __init sgh_foreign_frames(struct sgtest_ctx *ctx)
 /* Counters on frames that are not ours, misaligned, in page tables. */
 static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	static const u32 offs[] = { 1, 2, 3, 4093, 4094, 4095, 4096, 0xfffffffc };
 	struct xen_sg_usage before;
 	struct xen_sg_bind b = { };
@@ -365,7 +360,7 @@ static void __init sgh_port_close(struct sgh_port *p)
  */
 static bool __init sgh_batch_fits(struct sgtest_ctx *ctx)
 {
-	const struct sg_hostile_state *st = ctx->priv;
+	const struct sgh_state *st = ctx->priv;
 
 	if (st->limits.max_elems >= SGH_REG_PAGES &&
 	    st->limits.max_pinned_pages >= SGH_REG_PAGES)
@@ -377,7 +372,7 @@ static bool __init sgh_batch_fits(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgh_long_batch(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct sgh_bufs *bf;
 	unsigned int i, bad = 0;
@@ -530,7 +525,7 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 /* max_binds_per_addr bindings with counters on one address, many triggers. */
 static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	unsigned int i, n = min(st->limits.max_binds_per_addr, 64U), bad = 0;
 	struct xen_sg_usage before;
 	struct xen_sg_trigger t = { };
@@ -619,7 +614,7 @@ out:
 /* max_regs, max_pinned_pages, max_elems: exactly at the limit, then one past. */
 static enum sgtest_result __init sgh_reg_limits_exact(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	const struct xen_sg_limits *lim = &st->limits;
 	unsigned int i, nregs = 0, pinned = 0, me = lim->max_elems;
 	struct xen_sg_usage before, full;
@@ -706,7 +701,7 @@ out:
 /* max_bindings exactly, then one more; closing the port ends them all. */
 static enum sgtest_result __init sgh_bind_limit_exact(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	unsigned int i, max = st->limits.max_bindings;
 	struct xen_sg_usage before, full;
 	struct page *pg[2] = { };
@@ -750,7 +745,7 @@ out:
 /* The global query is the control domain's; the progress bits are Xen's. */
 static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *ctx)
 {
-	struct sg_hostile_state *st = ctx->priv;
+	struct sgh_state *st = ctx->priv;
 	struct xen_sg_transfer_batch b = { };
 	struct xen_sg_global g = { };
 	struct xen_sg_id a = { .id = 1 };
@@ -782,7 +777,7 @@ static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *c
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
-static const struct sgtest_case sg_hostile_cases[] __initconst = {
+static const struct sgtest_case sgh_cases[] __initconst = {
 	{ "foreign_frames_refused", sgh_foreign_frames },
 	{ "bad_counters_refused", sgh_bad_counters },
 	{ "long_batch_continues", sgh_long_batch },
@@ -795,8 +790,8 @@ static const struct sgtest_case sg_hostile_cases[] __initconst = {
 
 const struct sgtest_suite sgtest_suite_sg_hostile __initconst = {
 	.name = "sg_hostile",
-	.init = sg_hostile_init,
-	.priv_size = sizeof(struct sg_hostile_state),
-	.cases = sg_hostile_cases,
-	.num_cases = ARRAY_SIZE(sg_hostile_cases),
+	.init = sgh_init,
+	.priv_size = sizeof(struct sgh_state),
+	.cases = sgh_cases,
+	.num_cases = ARRAY_SIZE(sgh_cases),
 };

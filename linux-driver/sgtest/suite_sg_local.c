@@ -8,15 +8,6 @@
  * test checks with XEN_SGOP_query that usage is back where it started.
  */
 
-#define XEN_ENOENT	2
-#define XEN_ESRCH	3
-#define XEN_E2BIG	7
-#define XEN_EACCES	13
-#define XEN_EBUSY	16
-#define XEN_EEXIST	17
-#define XEN_ENOSPC	28
-#define XEN_ERANGE	34
-
 #define SGL_PAGES	3
 #define SGL_WAIT_MS	200
 
@@ -28,7 +19,7 @@ static_assert(sizeof(struct xen_sg_addr) == 24);
 static_assert(sizeof(struct xen_sg_bind) == 48);
 static_assert(sizeof(struct xen_sg_trigger) == 32);
 
-struct sg_local_state {
+struct sgl_state {
 	struct xen_sg_limits limits;
 	struct page *pg[SGL_PAGES];	/* zeroed pages for each test */
 	atomic_t irqs;			/* events seen by sgl_irq() */
@@ -36,7 +27,7 @@ struct sg_local_state {
 
 static irqreturn_t sgl_irq(int irq, void *dev_id)
 {
-	struct sg_local_state *st = dev_id;
+	struct sgl_state *st = dev_id;
 
 	atomic_inc(&st->irqs);
 	return IRQ_HANDLED;
@@ -98,7 +89,7 @@ static void __init sgl_addr_frame(struct xen_sg_addr *a, struct page *pg,
 
 /* Wait until sgl_irq() has run @want times in all; is that the count? */
 static bool __init sgl_irqs_are(struct sgtest_ctx *ctx,
-				struct sg_local_state *st, int want,
+				struct sgl_state *st, int want,
 				const char *what)
 {
 	unsigned int waited = 0;
@@ -119,9 +110,9 @@ bad:
 	return false;
 }
 
-static int __init sg_local_init(struct sgtest_ctx *ctx)
+static int __init sgl_init(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_query q = { .domid = DOMID_SELF };
 	long rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
 
@@ -147,7 +138,7 @@ static int __init sg_local_init(struct sgtest_ctx *ctx)
 /* Fresh zeroed pages for one test; sgl_put() frees them. */
 static bool __init sgl_get(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	unsigned int i;
 
 	for (i = 0; i < SGL_PAGES; i++) {
@@ -163,7 +154,7 @@ static bool __init sgl_get(struct sgtest_ctx *ctx)
 
 static void __init sgl_put(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	unsigned int i;
 
 	for (i = 0; i < SGL_PAGES; i++) {
@@ -181,7 +172,7 @@ static enum sgtest_result __init sgl_result(struct sgtest_ctx *ctx, bool ok)
 
 static enum sgtest_result __init sgl_register_unregister(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_usage before, u;
 	struct xen_sg_elem e[2];
 	bool ok = true;
@@ -210,7 +201,7 @@ static enum sgtest_result __init sgl_register_unregister(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_elem e[2], l[2];
 	struct xen_sg_usage before;
 	u8 *r0, *r1, *lp;
@@ -260,7 +251,7 @@ static enum sgtest_result __init sgl_transfer_both_ways(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_batch_status(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_transfer ops[5];
 	struct xen_sg_usage before;
 	struct xen_sg_elem e, l;
@@ -294,7 +285,7 @@ static enum sgtest_result __init sgl_batch_status(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_access_and_bounds(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_elem e, l[2];
 	struct xen_sg_usage before;
 	bool ok = true;
@@ -366,7 +357,7 @@ static enum sgtest_result __init sgl_access_and_bounds(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_bad_ids(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct xen_sg_addr a;
 	struct xen_sg_elem l;
@@ -401,7 +392,7 @@ static enum sgtest_result __init sgl_bad_ids(struct sgtest_ctx *ctx)
  */
 static enum sgtest_result __init sgl_ids_not_reused(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	unsigned int i, j, n = 2 * st->limits.max_regs;
 	struct xen_sg_usage before;
 	struct xen_sg_elem e, l;
@@ -441,7 +432,7 @@ static enum sgtest_result __init sgl_ids_not_reused(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_oneshot_rearm(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct xen_sg_elem e, l;
 	bool ok = true;
@@ -470,7 +461,7 @@ static enum sgtest_result __init sgl_oneshot_rearm(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_limits(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	const struct xen_sg_limits *lim = &st->limits;
 	unsigned int i, n_elems = lim->max_elems, nregs = 0;
 	struct xen_sg_usage before, full;
@@ -546,7 +537,7 @@ out:
 
 static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	const struct xen_sg_limits *lim = &st->limits;
 	unsigned int i, nports = lim->max_binds_per_addr + 1, nbound = 0;
 	struct xen_sg_usage before, full;
@@ -604,7 +595,7 @@ static enum sgtest_result __init sgl_binding_limits(struct sgtest_ctx *ctx)
 
 static enum sgtest_result __init sgl_bind_errors(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct xen_sg_addr a;
 	struct xen_sg_elem e;
@@ -654,7 +645,7 @@ static enum sgtest_result __init sgl_bind_errors(struct sgtest_ctx *ctx)
 /* A counter of N fires the port once per N triggers. */
 static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	struct xen_sg_addr a;
 	int irq, round, i, want = 0;
@@ -704,7 +695,7 @@ static enum sgtest_result __init sgl_counter(struct sgtest_ctx *ctx)
 /* A transfer triggers its destination; one address, two names. */
 static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 {
-	struct sg_local_state *st = ctx->priv;
+	struct sgl_state *st = ctx->priv;
 	struct xen_sg_addr a, raw;
 	struct xen_sg_usage before;
 	struct xen_sg_elem e, l;
@@ -763,7 +754,7 @@ static enum sgtest_result __init sgl_trigger_on_transfer(struct sgtest_ctx *ctx)
 	return sgl_result(ctx, ok);
 }
 
-static const struct sgtest_case sg_local_cases[] __initconst = {
+static const struct sgtest_case sgl_cases[] __initconst = {
 	{ "register_unregister", sgl_register_unregister },
 	{ "transfer_both_ways_offsets", sgl_transfer_both_ways },
 	{ "batch_per_op_status", sgl_batch_status },
@@ -780,8 +771,8 @@ static const struct sgtest_case sg_local_cases[] __initconst = {
 
 const struct sgtest_suite sgtest_suite_sg_local __initconst = {
 	.name = "sg_local",
-	.init = sg_local_init,
-	.priv_size = sizeof(struct sg_local_state),
-	.cases = sg_local_cases,
-	.num_cases = ARRAY_SIZE(sg_local_cases),
+	.init = sgl_init,
+	.priv_size = sizeof(struct sgl_state),
+	.cases = sgl_cases,
+	.num_cases = ARRAY_SIZE(sgl_cases),
 };

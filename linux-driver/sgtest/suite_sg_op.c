@@ -5,19 +5,19 @@
 
 #include "sgtest.h"
 
-struct sg_op_state {
+struct sgo_state {
 	long query_rc;			/* the first XEN_SGOP_query */
 	struct xen_sg_query query;	/* and what it returned */
 };
 
-static void __init sg_op_query_prepare(struct xen_sg_query *q)
+static void __init sgo_query_prepare(struct xen_sg_query *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->domid = DOMID_SELF;
 }
 
 /* Call sg_op and fail, with a diagnostic, unless it returns @expected. */
-static bool __init sg_op_expect(struct sgtest_ctx *ctx, const char *what,
+static bool __init sgo_expect(struct sgtest_ctx *ctx, const char *what,
 				unsigned int cmd, void *arg, long expected)
 {
 	long rc = HYPERVISOR_sg_op(cmd, arg);
@@ -35,7 +35,7 @@ static bool __init sg_op_expect(struct sgtest_ctx *ctx, const char *what,
  * their own for the host's leak check; only the control domain may ask, so
  * other domains print nothing.
  */
-static void __init sg_op_print_global(struct sgtest_ctx *ctx)
+static void __init sgo_print_global(struct sgtest_ctx *ctx)
 {
 	struct xen_sg_global g = { };
 	long rc = HYPERVISOR_sg_op(XEN_SGOP_query_global, &g);
@@ -52,12 +52,12 @@ static void __init sg_op_print_global(struct sgtest_ctx *ctx)
  * Query our own domain once, print what came back on the line the host
  * parses, and skip the suite if the hypervisor has no sg_op at all.
  */
-static int __init sg_op_init(struct sgtest_ctx *ctx)
+static int __init sgo_init(struct sgtest_ctx *ctx)
 {
-	struct sg_op_state *st = ctx->priv;
+	struct sgo_state *st = ctx->priv;
 	const struct xen_sg_query *q = &st->query;
 
-	sg_op_query_prepare(&st->query);
+	sgo_query_prepare(&st->query);
 	st->query_rc = HYPERVISOR_sg_op(XEN_SGOP_query, &st->query);
 
 	ktap_diag(ctx->ktap,
@@ -68,7 +68,7 @@ static int __init sg_op_init(struct sgtest_ctx *ctx)
 		  q->limits.max_binds_per_addr,
 		  q->usage.regs, q->usage.pinned_pages, q->usage.bindings);
 
-	sg_op_print_global(ctx);
+	sgo_print_global(ctx);
 
 	if (st->query_rc == -XEN_ENOSYS) {
 		ctx->skip_all = true;
@@ -78,11 +78,11 @@ static int __init sg_op_init(struct sgtest_ctx *ctx)
 	return 0;
 }
 
-/* The query made by sg_op_init(): DOMID_SELF, no flags, zero padding. */
+/* The query made by sgo_init(): DOMID_SELF, no flags, zero padding. */
 static enum sgtest_result __init
-sg_op_query_returns_abi_version(struct sgtest_ctx *ctx)
+sgo_query_returns_abi_version(struct sgtest_ctx *ctx)
 {
-	const struct sg_op_state *st = ctx->priv;
+	const struct sgo_state *st = ctx->priv;
 	u32 abi = st->query.abi_version;
 	u32 major = abi >> 16;
 	u32 minor = abi & 0xffff;
@@ -105,9 +105,9 @@ sg_op_query_returns_abi_version(struct sgtest_ctx *ctx)
 }
 
 static enum sgtest_result __init
-sg_op_query_reports_limits(struct sgtest_ctx *ctx)
+sgo_query_reports_limits(struct sgtest_ctx *ctx)
 {
-	const struct sg_op_state *st = ctx->priv;
+	const struct sgo_state *st = ctx->priv;
 	const struct xen_sg_limits *l = &st->query.limits;
 	const struct {
 		const char *name;
@@ -139,47 +139,47 @@ sg_op_query_reports_limits(struct sgtest_ctx *ctx)
 }
 
 static enum sgtest_result __init
-sg_op_query_rejects_nonzero_padding(struct sgtest_ctx *ctx)
+sgo_query_rejects_nonzero_padding(struct sgtest_ctx *ctx)
 {
 	struct xen_sg_query q;
 	bool ok = true;
 
-	sg_op_query_prepare(&q);
+	sgo_query_prepare(&q);
 	q._pad0 = 1;
-	ok &= sg_op_expect(ctx, "query with _pad0=1", XEN_SGOP_query, &q,
+	ok &= sgo_expect(ctx, "query with _pad0=1", XEN_SGOP_query, &q,
 			   -XEN_EINVAL);
 
-	sg_op_query_prepare(&q);
+	sgo_query_prepare(&q);
 	q.flags = 1;
-	ok &= sg_op_expect(ctx, "query with flags=1", XEN_SGOP_query, &q,
+	ok &= sgo_expect(ctx, "query with flags=1", XEN_SGOP_query, &q,
 			   -XEN_EINVAL);
 
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
 static enum sgtest_result __init
-sg_op_unknown_subop_is_eopnotsupp(struct sgtest_ctx *ctx)
+sgo_unknown_subop_is_eopnotsupp(struct sgtest_ctx *ctx)
 {
 	struct xen_sg_query q;
 
 	/* A valid buffer, in case the hypervisor looks at it anyway. */
-	sg_op_query_prepare(&q);
-	if (!sg_op_expect(ctx, "cmd 0x7fff", 0x7fff, &q, -XEN_EOPNOTSUPP))
+	sgo_query_prepare(&q);
+	if (!sgo_expect(ctx, "cmd 0x7fff", 0x7fff, &q, -XEN_EOPNOTSUPP))
 		return SGTEST_FAIL;
 	return SGTEST_PASS;
 }
 
-static const struct sgtest_case sg_op_cases[] __initconst = {
-	{ "query_returns_abi_version", sg_op_query_returns_abi_version },
-	{ "query_reports_limits", sg_op_query_reports_limits },
-	{ "query_rejects_nonzero_padding", sg_op_query_rejects_nonzero_padding },
-	{ "unknown_subop_is_eopnotsupp", sg_op_unknown_subop_is_eopnotsupp },
+static const struct sgtest_case sgo_cases[] __initconst = {
+	{ "query_returns_abi_version", sgo_query_returns_abi_version },
+	{ "query_reports_limits", sgo_query_reports_limits },
+	{ "query_rejects_nonzero_padding", sgo_query_rejects_nonzero_padding },
+	{ "unknown_subop_is_eopnotsupp", sgo_unknown_subop_is_eopnotsupp },
 };
 
 const struct sgtest_suite sgtest_suite_sg_op __initconst = {
 	.name = "sg_op",
-	.init = sg_op_init,
-	.priv_size = sizeof(struct sg_op_state),
-	.cases = sg_op_cases,
-	.num_cases = ARRAY_SIZE(sg_op_cases),
+	.init = sgo_init,
+	.priv_size = sizeof(struct sgo_state),
+	.cases = sgo_cases,
+	.num_cases = ARRAY_SIZE(sgo_cases),
 };

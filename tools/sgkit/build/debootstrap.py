@@ -4,15 +4,18 @@ The kernels' build roots (``sgkit.build.kernel_chroots``), the lab's dom0
 root (``sgkit.images.dom0_rootfs``) and the lab host's disk
 (``sgkit.lab.host_vm``) are each a debootstrap into a staging directory
 next to the cache entry; only a complete result is moved into place.  Here:
-the debootstrap itself (packages cached per suite), removing a staging tree
-(unmounting first what debootstrap left mounted) and removing the staging
-trees of builds that were interrupted.
+the debootstrap itself (packages cached per suite), the staging directory
+(removed afterwards, unmounting first what debootstrap left mounted) and
+the sweep of the staging trees of builds that were interrupted.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sgkit import progress
@@ -86,3 +89,16 @@ def remove_stale_staging(base: Path, prefix: str) -> None:
             continue  # another build is running
         progress.say(f"removing an interrupted build: {stale}")
         remove_tree(stale)
+
+
+@contextmanager
+def staging_dir(base: Path, prefix: str) -> Iterator[Path]:
+    """A fresh ``base/<prefix><pid>-*`` directory, once interrupted builds' are swept away;
+    removed on the way out unless the caller has moved it into place."""
+    base.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(base, prefix)
+    staging = Path(tempfile.mkdtemp(dir=base, prefix=f"{prefix}{os.getpid()}-"))
+    try:
+        yield staging
+    finally:
+        remove_tree(staging)

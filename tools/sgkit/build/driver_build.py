@@ -29,7 +29,10 @@ from sgkit.errors import KitError
 from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
 from sgkit.procs import require, run
 
-MODULES = ("sgtest", "sgnet")
+MODULES = ("sgtest", "sgnet", "sghostile")
+# Test tools for the lab only, never deployed to a host: sghostile plays a
+# hostile sgnet peer (lab.net).
+LAB_ONLY_MODULES = ("sghostile",)
 GENERATED_HEADER = "generated/sg_op.h"
 
 

@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from sgkit.build.debian_suites import (
     show,
     suite_index,
 )
-from sgkit.build.debootstrap import debootstrap, remove_stale_staging
+from sgkit.build.debootstrap import debootstrap, staging_dir
 from sgkit.build.kernels import KernelHeaders
 from sgkit.errors import KitError
 from sgkit.paths import builds_dir
@@ -246,10 +245,7 @@ def toolchain_root(packages: KernelPackages) -> Path:
         )
     require("debootstrap")
     require("dpkg-deb")
-    base.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(base, ".staging-")
-    staging = Path(tempfile.mkdtemp(dir=base, prefix=f".staging-{os.getpid()}-"))
-    try:
+    with staging_dir(base, ".staging-") as staging:
         root = staging / "root"
         debootstrap(
             root,
@@ -275,13 +271,9 @@ def toolchain_root(packages: KernelPackages) -> Path:
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if (final / "manifest.json").is_file():  # another run made it meanwhile
-            shutil.rmtree(staging)
             return final / "root"
         shutil.rmtree(final, ignore_errors=True)  # an incomplete one (no manifest)
         staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     _prune(base, packages)
     progress.say(f"{packages.suite} root for {packages.release}: {final}")
     return final / "root"

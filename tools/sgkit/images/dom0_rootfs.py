@@ -33,7 +33,7 @@ from typing import Any
 
 from sgkit import progress
 from sgkit.build.debian_suites import mirror
-from sgkit.build.debootstrap import debootstrap, remove_stale_staging, remove_tree
+from sgkit.build.debootstrap import debootstrap, staging_dir
 from sgkit.build.elf_checks import read_modinfo
 from sgkit.build.kernels import kernel_modules
 from sgkit.build.versions import load_context, series_of
@@ -140,10 +140,7 @@ def base_rootfs(xen: str, release: str, context: Mapping[str, Any] | None = None
             "debootstrap is not installed", "run `invoke setup` (or apt-get install debootstrap)"
         )
     require("cpio")
-    lab.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(lab, ".dom0-rootfs-staging-")
-    staging = Path(tempfile.mkdtemp(dir=lab, prefix=f".dom0-rootfs-staging-{os.getpid()}-"))
-    try:
+    with staging_dir(lab, ".dom0-rootfs-staging-") as staging:
         root = staging / "root"
         debootstrap(
             root,
@@ -172,8 +169,6 @@ def base_rootfs(xen: str, release: str, context: Mapping[str, Any] | None = None
         manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp_archive.replace(archive)
         manifest_tmp.replace(manifest_path)
-    finally:
-        remove_tree(staging)
     progress.say(f"dom0 root: {archive} ({archive.stat().st_size >> 20} MB)")
     return Dom0Base(archive, key, manifest)
 

@@ -404,8 +404,89 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     )
     checks, measured["paused_burst"] = paused_burst_checks(stats, dom0, domu_if)
     out += checks
+    checks, measured["hostile"] = hostile_checks(stats, dom0)
+    out += checks
     out.append(backend_reload_check(dom0))
     return out
+
+
+# The hostile-peer cases dom0 runs against the iperf domain (sgnet-lab.sh
+# sgnet_hostile), in order, and dom0's counters reported for each.
+HOSTILE_CASES = ("stall", "storm", "badhdr", "die")
+HOSTILE_COUNTERS = (
+    "tx_timeouts",
+    "tx_dropped",
+    "tx_stalls",
+    "rx_errors",
+    "rx_gaps",
+    "rx_packets",
+    "interrupts",
+    "rx_spurious",
+    "credit_grants",
+    "credit_requests_received",
+    "tx_errors",
+)
+
+
+def hostile_checks(
+    stats: dict[str, dict[str, int]], dom0: str
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """A domU played a hostile sgnet peer against dom0 (issue 13), one case at a time; dom0
+    stayed up (the cases after, ``dom0_no_oops``), its counters show what it dropped, and the
+    link carried a ping again once the peer behaved.
+
+    - ``stall``: the peer kept dom0's frames (rx-paused) and granted no credit for 20 s; dom0's
+      stall watchdog (3 s) must have turned the carrier off and freed the queued frames
+      (``tx_timeouts``, ``tx_dropped``), and the carrier must come back with the grant.
+    - ``storm``: 100 rounds of triggers of all 64 receive buffers and both credit addresses;
+      buffers that looked full held no frame (``rx_errors``).
+    - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
+      one that went through is an error in dom0 (``rx_errors`` at least the frames sent).
+    - ``die``: the peer's end goes away (unbound: its buffers unregistered) while dom0 sends,
+      and comes back 5 s later; dom0's carrier must go off and come back.
+    CPU time of both domains over each case is reported, not required."""
+    found = {m["case"]: m for m in protocol.HOSTILE.iter(dom0)}
+    out: list[publish.Result] = []
+    measured: dict[str, Any] = {}
+    for case in HOSTILE_CASES:
+        m = found.get(case)
+        if m is None:
+            out.append(_res("dom0", f"hostile_{case}", False, f"no {protocol.HOSTILE.name} line"))
+            continue
+        seen: dict[str, Any] = {
+            k: counter_delta(stats, f"dom0-prehostile-{case}", f"dom0-posthostile-{case}", k)
+            for k in HOSTILE_COUNTERS
+        }
+        peer = parse_stats(m["rest"])
+        seen.update({f"peer_{k}": v for k, v in peer.items()})
+        seen.update(
+            reply=int(m["reply"]),
+            carrier_off=m["off"] == "1",
+            carrier_back=m["back"] == "1",
+            ping=int(m["ping"]),
+            seconds=int(m["seconds"]),
+            cpu_dom0_ms=int(m["cpu_dom0"]),
+            cpu_domu_ms=int(m["cpu_domu"]),
+        )
+        measured[case] = seen
+
+        def n(key: str, seen: dict[str, Any] = seen) -> int:
+            return seen.get(key) or 0
+
+        ok = seen["reply"] == 0 and seen["carrier_back"] and seen["ping"] == 0
+        if case == "stall":
+            ok = ok and seen["carrier_off"] and n("tx_timeouts") >= 1 and n("tx_dropped") >= 1
+        elif case == "die":
+            ok = ok and seen["carrier_off"]
+        elif case == "storm":
+            ok = ok and n("peer_triggers") > 0 and n("peer_failed") == 0 and n("rx_errors") >= 1
+        else:
+            ok = ok and n("peer_sent") > 0 and n("rx_errors") >= n("peer_sent")
+        why = f"{m.group(0).strip()}: dom0 " + ", ".join(
+            f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen[k] is not None
+        )
+        out.append(_res("dom0", f"hostile_{case}", ok, why))
+    return out, measured
 
 
 def backend_reload_check(dom0: str) -> publish.Result:
@@ -604,6 +685,14 @@ class NetBoot:
     domus: list[str]
 
 
+def hostile_files(modules: Mapping[str, Path]) -> dict[str, Path]:
+    """What a domU needs to play a hostile peer (the iperf domain does, for dom0)."""
+    return {
+        "lib/sgkit/sgnet-hostile.sh": guest_script("sgnet-hostile.sh"),
+        "lib/sgkit/hostile/sghostile.ko": modules["sghostile"],
+    }
+
+
 def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None = None) -> NetBoot:
     """Build what the lab needs (unless the caller has: ``parts``), boot it, return the
     console (results in ``<kind>-<stamp>``)."""
@@ -630,6 +719,7 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
                     "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
                     **(iperf3_files() if plan.iperf else {}),
+                    **(hostile_files(parts.modules) if plan.iperf else {}),
                     **ethtool_files(),
                     **plan.domu_files,
                 },
@@ -705,6 +795,13 @@ def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
     if "flood" in measured:
         lines.append(
             "  flood: dom0 sgnet " + ", ".join(f"{k}+{v}" for k, v in measured["flood"].items())
+        )
+    for case, seen in measured.get("hostile", {}).items():
+        lines.append(
+            f"  hostile {case}: ping={seen['ping']} carrier off={seen['carrier_off']}"
+            f" back={seen['carrier_back']}, {seen['seconds']} s, CPU dom0 {seen['cpu_dom0_ms']}"
+            f" ms, domU {seen['cpu_domu_ms']} ms; dom0 "
+            + ", ".join(f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen.get(k))
         )
     for where, stats in measured["stats"].items():
         packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)

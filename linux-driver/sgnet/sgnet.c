@@ -34,12 +34,15 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/reboot.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/virtio_net.h>
+#include <linux/workqueue.h>
 #include <net/sch_generic.h>
 
 #include <xen/events.h>
@@ -114,6 +117,11 @@ module_param(fused_trigger, bool, 0644);
 MODULE_PARM_DESC(fused_trigger,
 		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
 
+static unsigned int stall_timeout_ms = 60000;
+module_param(stall_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_ms,
+		 "milliseconds without credit from the peer, or with a gap in the receive ring, before the watchdog acts (as netback's rx_stall_timeout)");
+
 static bool irq_lateeoi = true;
 module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
@@ -122,8 +130,24 @@ MODULE_PARM_DESC(irq_lateeoi,
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
-	s32 counter;		/* decremented by Xen on each trigger */
+	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
 };
+
+/*
+ * The control page: its first SGNET_CTRL_LEN bytes are registered for the
+ * peer (the addresses it triggers); the rest is ours alone and holds the
+ * counters Xen decrements on each trigger.  They live here, in a page of
+ * our own, and not in netdev_priv, which may be vmalloc'd: Xen is given
+ * their frame (virt_to_page() is only right for the direct map).
+ */
+struct sgnet_ctrl {
+	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
+	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
+	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
+	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+};
+
+static_assert(sizeof(struct sgnet_ctrl) <= PAGE_SIZE);
 
 enum sgnet_stat {
 	SGNET_TX_PACKETS,
@@ -149,6 +173,9 @@ enum sgnet_stat {
 	SGNET_RX_RETURN_CALLS,
 	SGNET_RX_RETURN_ERRORS,
 	SGNET_RX_SPURIOUS,
+	SGNET_TX_TIMEOUTS,
+	SGNET_RX_GAPS,
+	SGNET_PAGES_LEAKED,
 	SGNET_NR_STATS,
 };
 
@@ -159,7 +186,8 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_spurious",
+	"rx_return_errors", "rx_spurious", "tx_timeouts", "rx_gaps",
+	"pages_leaked",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -190,14 +218,18 @@ struct sgnet_info {
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
 	unsigned int rx_scan;		/* where the next poll starts */
 	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
+	/* NAPI: rx_scan's buffer empty while a later one is full, since when. */
+	bool rx_gap_seen;
+	unsigned int rx_gap_at;
+	unsigned long rx_gap_since;
 	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
 	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
 	bool rx_paused;			/* ethtool: leave the buffers full */
 	bool request_seen;		/* a credit request waits for a grant */
 	struct page *ctrl_page;
 	u32 ctrl_id;
-	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
-	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+	s32 *request_counter;		/* in the control page */
+	s32 *grant_counter;		/* in the control page */
 	evtchn_port_t port;
 	int irq;
 	bool lateeoi;			/* irq bound with late EOI */
@@ -208,22 +240,35 @@ struct sgnet_info {
 	unsigned int nr_peer_rx;
 	u32 peer_ctrl;
 	unsigned int peer_max_frame;	/* what the peer's buffers hold */
+	bool peer_known;		/* the peer_* below were read */
 	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
 	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
+	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
+	bool tx_timed_out;		/* the watchdog turned the carrier off */
+	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
+	struct delayed_work watchdog;	/* runs while connected */
+	struct list_head list;		/* sgnet_devices, for the reboot notifier */
+	/* Serialises xenbus state changes, set-up, teardown, remove. */
+	struct mutex lock;
+	bool shut;			/* rebooting: no more set-up */
 
 	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
 	u64 stats[SGNET_NR_STATS];
 	atomic_long_t interrupts;
 };
+
+/* Every device, so that a kexec leaves no registration behind. */
+static LIST_HEAD(sgnet_devices);
+static DEFINE_MUTEX(sgnet_devices_lock);
 
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
@@ -316,11 +361,11 @@ static bool sgnet_fired(struct sgnet_info *info)
 {
 	unsigned int i;
 
-	if (READ_ONCE(info->request_counter) <= 0 ||
-	    READ_ONCE(info->grant_counter) <= 0)
+	if (READ_ONCE(*info->request_counter) <= 0 ||
+	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
 	for (i = 0; i < SGNET_NR_RX; i++)
-		if (READ_ONCE(info->rx[i].counter) <= 0)
+		if (READ_ONCE(*info->rx[i].counter) <= 0)
 			return true;
 	return false;
 }
@@ -344,34 +389,73 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
-static void sgnet_free_local(struct sgnet_info *info)
+/*
+ * Unregister @id: may its pages be freed?  Xen answers -ENOENT for a
+ * registration it does not hold (never made, or the domain was restored
+ * into a new one).  Any other failure may leave the pages pinned and
+ * writable by the peer: they are leaked instead, as
+ * gnttab_end_foreign_access() does since XSA-396.
+ */
+static bool sgnet_unregister(struct sgnet_info *info, u32 id,
+			     unsigned int nr_pages)
 {
-	unsigned int i;
+	long rc;
 
-	/* Closing the port ends every binding of it. */
+	if (!id)
+		return true;
+	rc = sgnet_id_op(XEN_SGOP_unregister, id);
+	if (!rc || rc == -XEN_ENOENT)
+		return true;
+	netdev_warn(info->dev, "unregistering %u failed (%ld): %u pages leaked\n",
+		    id, rc, nr_pages);
+	sgnet_count(info, SGNET_PAGES_LEAKED, nr_pages);
+	return false;
+}
+
+/*
+ * Stop using the local resources: no poll takes a buffer after this, and
+ * closing the port ends every binding of it (NAPI disabled or the
+ * resources never ready).
+ */
+static void sgnet_stop_local(struct sgnet_info *info)
+{
+	WRITE_ONCE(info->local_ready, false);
 	if (info->irq > 0)
 		unbind_from_irqhandler(info->irq, info);
 	info->irq = 0;
 	info->port = 0;
+}
+
+/*
+ * Unregister and free the local resources, after sgnet_stop_local(): 65
+ * hypercalls, made with no lock held (a poll sees local_ready false and
+ * does nothing; the transmit path runs only while connected).
+ */
+static void sgnet_free_local(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	sgnet_stop_local(info);
 	for (i = 0; i < SGNET_NR_RX; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
+		bool free = sgnet_unregister(info, buf->id, info->rx_pages);
 		unsigned int p;
 
-		if (buf->id)
-			sgnet_id_op(XEN_SGOP_unregister, buf->id);
 		buf->id = 0;
+		buf->counter = NULL;
 		for (p = 0; p < SGNET_RX_MAX_PAGES; p++) {
-			if (buf->pages[p])
+			if (buf->pages[p] && free)
 				__free_page(buf->pages[p]);
 			buf->pages[p] = NULL;
 		}
 	}
-	if (info->ctrl_id)
-		sgnet_id_op(XEN_SGOP_unregister, info->ctrl_id);
-	info->ctrl_id = 0;
-	if (info->ctrl_page)
+	/* The counters in it are unbound: the port is closed. */
+	if (info->ctrl_page && sgnet_unregister(info, info->ctrl_id, 1))
 		__free_page(info->ctrl_page);
+	info->ctrl_id = 0;
 	info->ctrl_page = NULL;
+	info->request_counter = NULL;
+	info->grant_counter = NULL;
 	if (info->tx_hdr_page)
 		__free_page(info->tx_hdr_page);
 	info->tx_hdr_page = NULL;
@@ -379,7 +463,6 @@ static void sgnet_free_local(struct sgnet_info *info)
 	info->rx_mc = NULL;
 	kfree(info->rx_ret_id);
 	info->rx_ret_id = NULL;
-	info->local_ready = false;
 }
 
 static int sgnet_setup_local(struct sgnet_info *info)
@@ -388,6 +471,7 @@ static int sgnet_setup_local(struct sgnet_info *info)
 		.dom = DOMID_SELF,
 		.remote_dom = DOMID_SELF,
 	};
+	struct sgnet_ctrl *ctrl;
 	unsigned int i;
 	long rc;
 	int irq;
@@ -402,6 +486,11 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	if (!info->tx_hdr_page || !info->ctrl_page || !info->rx_mc ||
 	    !info->rx_ret_id)
 		goto nomem;
+	ctrl = page_address(info->ctrl_page);
+	info->request_counter = &ctrl->request_counter;
+	info->grant_counter = &ctrl->grant_counter;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		info->rx[i].counter = &ctrl->rx_counter[i];
 	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);
 	if (rc)
@@ -446,21 +535,23 @@ static int sgnet_setup_local(struct sgnet_info *info)
 	info->irq = irq;
 
 	for (i = 0; i < SGNET_NR_RX; i++) {
-		rc = sgnet_bind(info, info->rx[i].id, 0, &info->rx[i].counter);
+		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
 		if (rc)
 			goto fail;
 	}
 	rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_REQUEST,
-			&info->request_counter);
+			info->request_counter);
 	if (!rc)
 		rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_GRANT,
-				&info->grant_counter);
+				info->grant_counter);
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
 	info->rx_pending = 0;
+	info->rx_gap_seen = false;
 	info->request_seen = false;
-	info->local_ready = true;
+	/* The poll reads what was set up above after it sees this. */
+	smp_store_release(&info->local_ready, true);
 	return 0;
 
 nomem:
@@ -572,10 +663,43 @@ static void sgnet_tx_drop_queued(struct sgnet_info *info)
 	info->tx_n = 0;
 }
 
+/*
+ * Free the queued frames, keeping their ops as fillers: each was assigned
+ * a peer buffer, and the peer delivers its buffers in ring order.
+ */
+static void sgnet_tx_drop_skbs(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < info->tx_n; i++) {
+		if (!info->tx_skb[i])
+			continue;
+		dev_kfree_skb_any(info->tx_skb[i]);
+		sgnet_count(info, SGNET_TX_DROPPED, 1);
+		sgnet_tx_make_filler(info, i);
+	}
+}
+
+/* Credit again: the carrier back if the watchdog took it, the queue going. */
+static void sgnet_tx_resume(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+
+	if (info->tx_timed_out && !info->peer_gone) {
+		info->tx_timed_out = false;
+		netif_carrier_on(dev);
+		netdev_info(dev, "credit from domain %u again: carrier on\n",
+			    info->peer);
+	}
+	if (netif_running(dev))
+		netif_wake_queue(dev);
+}
+
 /* All peer buffers are busy: stop and ask the peer for credit. */
 static void sgnet_tx_stall(struct sgnet_info *info)
 {
 	info->tx_stalled = true;
+	info->tx_stalled_at = jiffies;
 	netif_stop_queue(info->dev);
 	sgnet_count(info, SGNET_TX_STALLS, 1);
 	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
@@ -600,7 +724,12 @@ static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
 		sgnet_count(info, SGNET_TX_ERRORS, 1);
 }
 
-/* Send the queued ops, one hypercall per round (tx lock held). */
+/*
+ * Send the queued ops, one hypercall per round (tx lock held).  At most two
+ * rounds of at most SGNET_TX_BATCH ops: after the first, only ops answered
+ * -EBUSY (then the sender stalls and stops) or fillers are left, and a
+ * filler that fails is dropped.
+ */
 static void sgnet_tx_flush(struct sgnet_info *info)
 {
 	while (info->tx_n && !info->tx_stalled) {
@@ -621,6 +750,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
 			sgnet_count(info, SGNET_TX_ERRORS, info->tx_n);
 			sgnet_tx_drop_queued(info);
+			info->peer_gone = true;
 			netif_carrier_off(info->dev);
 			return;
 		}
@@ -644,6 +774,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				/* The peer died, or dropped its buffers. */
 				if (status == -XEN_ESRCH ||
 				    status == -XEN_ENOENT || !skb) {
+					info->peer_gone = true;
 					netif_carrier_off(info->dev);
 					dev_kfree_skb_any(skb);
 					continue;
@@ -778,9 +909,52 @@ static void sgnet_credit_granted(struct sgnet_info *info)
 		info->tx_stalled = false;
 		sgnet_tx_flush(info);
 		if (!info->tx_stalled)
-			netif_wake_queue(dev);
+			sgnet_tx_resume(info);
 	}
 	netif_tx_unlock(dev);
+}
+
+/*
+ * The stall watchdog, transmit side (tx lock held): the peer has granted
+ * no credit for stall_timeout_ms.  The first time, free the queued frames
+ * (their ops stay queued as fillers, so that the peer's ring keeps its
+ * order) and turn the carrier off, so that the stack stops queueing for a
+ * peer that does not take anything.  Then, and at every later timeout,
+ * probe: retry the queued ops (a peer may have re-armed its buffers without
+ * a grant) and ask for credit again.  The carrier comes back with the
+ * first grant or probe that goes through.
+ */
+static void sgnet_tx_stall_expired(struct sgnet_info *info)
+{
+	struct net_device *dev = info->dev;
+
+	if (!info->tx_timed_out) {
+		info->tx_timed_out = true;
+		sgnet_count(info, SGNET_TX_TIMEOUTS, 1);
+		sgnet_tx_drop_skbs(info);
+		netif_carrier_off(dev);
+		netdev_warn(dev, "no credit from domain %u for %u ms: carrier off\n",
+			    info->peer, READ_ONCE(stall_timeout_ms));
+	}
+	info->tx_stalled = false;
+	sgnet_tx_flush(info);
+	if (!info->tx_stalled)
+		sgnet_tx_resume(info);
+}
+
+/*
+ * ndo_tx_timeout: the stack's watchdog saw the queue stopped for twice
+ * stall_timeout_ms with the carrier on (tx lock held).  sgnet's own
+ * watchdog acts at stall_timeout_ms and turns the carrier off, so this is
+ * a backstop only: the stack's watchdog WARNs first, and a peer must not be
+ * able to raise a WARN (panic_on_warn) by keeping its buffers.
+ */
+static void sgnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	if (info->connected && info->tx_stalled)
+		sgnet_tx_stall_expired(info);
 }
 
 /* --- receive -------------------------------------------------------------- */
@@ -835,17 +1009,81 @@ static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 	return skb;
 }
 
+/* Does this side take GSO frames (sgnet_publish: feature-gso-tcpv4/6)? */
+static bool sgnet_rx_gso_offered(const struct sgnet_info *info)
+{
+	return info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
+}
+
+/*
+ * A frame's header (our copy of it) may say only what this side offered in
+ * xenstore: checksums left to us (feature-csum), TCPv4/v6 GSO if the
+ * buffers hold the largest frame, no ECN or UDP GSO, no flags or reserved
+ * bits, offsets within the frame.  virtio_net_hdr_to_skb() checks the
+ * rest against the packet itself.
+ */
+static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
+			    const struct sgnet_hdr *hdr, u32 len)
+{
+	const struct virtio_net_hdr *v = &hdr->vnet;
+	u16 hdr_len = __virtio16_to_cpu(true, v->hdr_len);
+	u16 gso_size = __virtio16_to_cpu(true, v->gso_size);
+	u16 csum_start = __virtio16_to_cpu(true, v->csum_start);
+	u16 csum_offset = __virtio16_to_cpu(true, v->csum_offset);
+
+	if (hdr->flags || hdr->reserved[0] || hdr->reserved[1] ||
+	    hdr->reserved[2])
+		return false;
+	if (v->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return false;
+	if (v->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (v->flags & VIRTIO_NET_HDR_F_DATA_VALID ||
+		    (u32)csum_start + csum_offset + sizeof(__sum16) > len)
+			return false;
+	} else if (csum_start || csum_offset) {
+		return false;
+	}
+	switch (v->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !gso_size && !hdr_len;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return sgnet_rx_gso_offered(info) &&
+		       (v->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		       gso_size && gso_size <= len && hdr_len <= len;
+	default:
+		return false;
+	}
+}
+
 static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 {
-	const struct sgnet_hdr *hdr = page_address(buf->pages[0]);
+	struct sgnet_hdr *shared = page_address(buf->pages[0]);
 	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
-	u32 len = le32_to_cpu(READ_ONCE(hdr->len));
-	struct virtio_net_hdr vnet;
+	struct sgnet_hdr hdr;
 	struct sk_buff *skb;
+	u32 len;
 
-	/* The buffer is ours until it is re-armed: the peer cannot write. */
-	memcpy(&vnet, &hdr->vnet, sizeof(vnet));
+	/*
+	 * One copy of the header, and only the copy is used: the peer cannot
+	 * transfer into a consumed buffer, but it can trigger byte 0 (which
+	 * makes the buffer look full) while a transfer of its own still
+	 * writes it, so the shared header may change under us.  The barrier
+	 * keeps the compiler from reading the shared one again.
+	 */
+	memcpy(&hdr, shared, sizeof(hdr));
+	barrier();
+	len = le32_to_cpu(hdr.len);
 	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
+		net_warn_ratelimited("%s: frame length %u from domain %u\n",
+				     info->dev->name, len, info->peer);
+		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		goto rearm;
+	}
+	if (!sgnet_rx_hdr_ok(info, &hdr, len)) {
+		net_warn_ratelimited("%s: header not offered to domain %u\n",
+				     info->dev->name, info->peer);
 		sgnet_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
@@ -854,10 +1092,10 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 		sgnet_count(info, SGNET_RX_DROPPED, 1);
 		goto rearm;
 	}
-	if ((vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
 	    (info->dev->features & NETIF_F_RXCSUM))
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
-	if (virtio_net_hdr_to_skb(skb, &vnet, true)) {
+	if (virtio_net_hdr_to_skb(skb, &hdr.vnet, true)) {
 		net_warn_ratelimited("%s: bad checksum/GSO header from the peer\n",
 				     info->dev->name);
 		sgnet_count(info, SGNET_RX_ERRORS, 1);
@@ -874,10 +1112,14 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	napi_gro_receive(&info->napi, skb);
 rearm:
 	/*
-	 * Consumed: reset the counter now (no trigger can come before the
-	 * rearm) and return the buffer with the next batch.
+	 * Consumed: reset the counter and the length now and return the
+	 * buffer with the next batch.  No transfer can fill it before the
+	 * rearm; a bare trigger of byte 0 (a hostile peer) makes it look full
+	 * when the poll comes round to it, and length 0 is then an error, not
+	 * this frame again.
 	 */
-	WRITE_ONCE(buf->counter, 1);
+	WRITE_ONCE(shared->len, 0);
+	WRITE_ONCE(*buf->counter, 1);
 	info->rx_pending++;
 }
 
@@ -923,6 +1165,106 @@ static void sgnet_rx_return(struct sgnet_info *info)
 	}
 }
 
+static unsigned long sgnet_stall_jiffies(void)
+{
+	return max(msecs_to_jiffies(READ_ONCE(stall_timeout_ms)), 1UL);
+}
+
+/*
+ * How far after rx_scan the first full buffer is, if rx_scan's is empty
+ * (0: none).  Read racily by the watchdog, for certain in NAPI.
+ */
+static unsigned int sgnet_rx_gap(struct sgnet_info *info)
+{
+	unsigned int scan = READ_ONCE(info->rx_scan), i;
+
+	if (READ_ONCE(*info->rx[scan].counter) <= 0)
+		return 0;
+	for (i = 1; i < SGNET_NR_RX; i++)
+		if (READ_ONCE(*info->rx[(scan + i) % SGNET_NR_RX].counter) <= 0)
+			return i;
+	return 0;
+}
+
+/*
+ * The stall watchdog, receive side (NAPI): the buffer at rx_scan is empty
+ * while a later one is full.  For a moment that is normal (the peer got
+ * -EBUSY for it and retries after our grant); a peer whose transfer failed
+ * (a failed batch, an -ENOENT without a filler) never fills it, and would
+ * stop delivery for good.  Once the same gap has lasted stall_timeout_ms,
+ * skip the empty buffers (rx_gaps counts them), re-arm them and go on.
+ * Whatever the peer writes there later comes up on the next round of the
+ * ring.
+ */
+static bool sgnet_rx_skip_gap(struct sgnet_info *info)
+{
+	unsigned int n = sgnet_rx_gap(info), i;
+
+	if (!n) {
+		info->rx_gap_seen = false;
+		return false;
+	}
+	if (!info->rx_gap_seen || info->rx_gap_at != info->rx_scan) {
+		info->rx_gap_seen = true;
+		info->rx_gap_at = info->rx_scan;
+		info->rx_gap_since = jiffies;
+		return false;
+	}
+	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
+		return false;
+	/*
+	 * The consumed buffers before rx_scan go back before it moves; the
+	 * skipped ones are taken as consumed and go back at once (a peer may
+	 * have filled one without a trigger: a rearm of an armed buffer does
+	 * nothing).
+	 */
+	sgnet_rx_return(info);
+	for (i = 0; i < n; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
+		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
+
+		WRITE_ONCE(hdr->len, 0);
+		WRITE_ONCE(*buf->counter, 1);
+		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		info->rx_pending++;
+	}
+	sgnet_rx_return(info);
+	info->rx_gap_seen = false;
+	sgnet_count(info, SGNET_RX_GAPS, n);
+	net_warn_ratelimited("%s: %u receive buffers left empty by domain %u: skipped\n",
+			     info->dev->name, n, info->peer);
+	return true;
+}
+
+/*
+ * Every quarter of stall_timeout_ms while connected: a transmit queue
+ * stalled for too long (sgnet_tx_stall_expired), a gap in the receive ring
+ * (a poll, which decides: sgnet_rx_skip_gap).
+ */
+static void sgnet_watchdog(struct work_struct *work)
+{
+	struct sgnet_info *info = container_of(to_delayed_work(work),
+					       struct sgnet_info, watchdog);
+	struct net_device *dev = info->dev;
+	unsigned long timeout = sgnet_stall_jiffies();
+	bool connected;
+
+	netif_tx_lock_bh(dev);
+	connected = info->connected;
+	if (connected && info->tx_stalled &&
+	    time_after_eq(jiffies, info->tx_stalled_at + timeout))
+		sgnet_tx_stall_expired(info);
+	netif_tx_unlock_bh(dev);
+	if (!connected)
+		return;
+	if (!READ_ONCE(info->rx_paused) && sgnet_rx_gap(info)) {
+		local_bh_disable();
+		napi_schedule(&info->napi);
+		local_bh_enable();
+	}
+	schedule_delayed_work(&info->watchdog, max(timeout / 4, 1UL));
+}
+
 static int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
@@ -932,14 +1274,16 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	unsigned int scanned;
 	int work = 0;
 
-	if (!info->local_ready) {
+	/* Pairs with sgnet_setup_local(): the buffers are set up. */
+	if (!smp_load_acquire(&info->local_ready)) {
 		napi_complete_done(napi, 0);
 		return 0;
 	}
-	if (READ_ONCE(info->grant_counter) <= 0) {
-		WRITE_ONCE(info->grant_counter, 1);
+	if (READ_ONCE(*info->grant_counter) <= 0) {
+		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
+again:
 	for (scanned = 0; !paused && scanned < SGNET_NR_RX && work < budget;
 	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
@@ -949,10 +1293,10 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		 * is full, a later one (an op that overtook a retried one)
 		 * waits, so frames come up in the order they were sent.
 		 */
-		if (READ_ONCE(buf->counter) > 0)
+		if (READ_ONCE(*buf->counter) > 0)
 			break;
 		/* Xen copied the data before it counted the trigger. */
-		rmb();
+		virt_rmb();
 		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
 		sgnet_rx_one(info, buf);
 		work++;
@@ -961,8 +1305,12 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 	}
 	if (work >= budget)
 		return budget;
+	if (paused)
+		info->rx_gap_seen = false;
+	else if (sgnet_rx_skip_gap(info))
+		goto again;
 
-	if (READ_ONCE(info->request_counter) <= 0 && info->peer_ctrl) {
+	if (READ_ONCE(*info->request_counter) <= 0 && info->peer_ctrl) {
 		if (!info->request_seen) {
 			info->request_seen = true;
 			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
@@ -970,7 +1318,7 @@ static int sgnet_poll(struct napi_struct *napi, int budget)
 		/* Every buffer drained (unless paused): return them, grant. */
 		if (!paused) {
 			sgnet_rx_return(info);
-			WRITE_ONCE(info->request_counter, 1);
+			WRITE_ONCE(*info->request_counter, 1);
 			info->request_seen = false;
 			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
 			sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
@@ -991,9 +1339,17 @@ static int sgnet_open(struct net_device *dev)
 	struct sgnet_info *info = netdev_priv(dev);
 
 	napi_enable(&info->napi);
-	netif_start_queue(dev);
+	/* A stalled sender's queue starts with the credit grant. */
+	netif_tx_lock_bh(dev);
+	if (info->tx_stalled)
+		netif_stop_queue(dev);
+	else
+		netif_start_queue(dev);
+	netif_tx_unlock_bh(dev);
 	/* Pick up what arrived while the interface was down. */
+	local_bh_disable();
 	napi_schedule(&info->napi);
+	local_bh_enable();
 	return 0;
 }
 
@@ -1019,6 +1375,7 @@ static void sgnet_get_stats64(struct net_device *dev,
 	s->rx_bytes = READ_ONCE(info->stats[SGNET_RX_BYTES]);
 	s->rx_errors = READ_ONCE(info->stats[SGNET_RX_ERRORS]);
 	s->rx_dropped = READ_ONCE(info->stats[SGNET_RX_DROPPED]);
+	s->rx_missed_errors = READ_ONCE(info->stats[SGNET_RX_GAPS]);
 }
 
 /* Offload only what the peer takes (all of it until we know the peer). */
@@ -1027,7 +1384,7 @@ static netdev_features_t sgnet_fix_features(struct net_device *dev,
 {
 	struct sgnet_info *info = netdev_priv(dev);
 
-	if (!info->connected)
+	if (!info->peer_known)
 		return features;
 	if (!info->peer_csum)
 		features &= ~(NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM);
@@ -1042,6 +1399,7 @@ static const struct net_device_ops sgnet_netdev_ops = {
 	.ndo_open = sgnet_open,
 	.ndo_stop = sgnet_close,
 	.ndo_start_xmit = sgnet_start_xmit,
+	.ndo_tx_timeout = sgnet_tx_timeout,
 	.ndo_get_stats64 = sgnet_get_stats64,
 	.ndo_fix_features = sgnet_fix_features,
 	.ndo_set_mac_address = eth_mac_addr,
@@ -1143,7 +1501,7 @@ static int sgnet_publish(struct sgnet_info *info)
 	struct xenbus_transaction xbt;
 	size_t size = SGNET_NR_RX * 11 + 1, used = 0;
 	/* GSO frames need room for the largest frame. */
-	int gso = info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
+	int gso = sgnet_rx_gso_offered(info);
 	unsigned int i;
 	char *ids;
 	int err;
@@ -1255,29 +1613,49 @@ out:
 	info->peer_ctrl = id;
 	info->peer_max_frame = min_t(unsigned int, size - SGNET_HDR_LEN,
 				     SGNET_MAX_FRAME);
+	info->peer_known = true;
 	info->peer_csum = csum;
 	info->peer_gso_tcpv4 = gso4;
 	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
 	info->tx_stalled = false;
+	info->tx_timed_out = false;
+	info->peer_gone = false;
 	netif_tx_unlock_bh(info->dev);
 	return 0;
 }
 
+/*
+ * The offloads the peer takes and the MTU its buffers hold come first (a
+ * peer that reconnects with smaller buffers clamps the MTU), then frames
+ * may go.
+ */
 static void sgnet_set_connected(struct sgnet_info *info)
 {
-	netif_tx_lock_bh(info->dev);
-	info->connected = true;
-	netif_tx_unlock_bh(info->dev);
-	/* Offloads the peer takes, MTU up to what its buffers hold. */
+	struct net_device *dev = info->dev;
+	unsigned int max_mtu = min_t(unsigned int, ETH_MAX_MTU,
+				     info->peer_max_frame - VLAN_ETH_HLEN);
+	int err;
+
 	rtnl_lock();
-	info->dev->max_mtu = min_t(unsigned int, ETH_MAX_MTU,
-				   info->peer_max_frame - VLAN_ETH_HLEN);
-	netdev_update_features(info->dev);
+	dev->max_mtu = max_mtu;
+	if (dev->mtu > max_mtu) {
+		err = dev_set_mtu(dev, max_mtu);
+		netdev_info(dev, "MTU %u for domain %u's buffers: %d\n",
+			    max_mtu, info->peer, err);
+	}
+	/* The stack's watchdog only backs sgnet's own up (sgnet_tx_timeout). */
+	dev->watchdog_timeo = 2 * sgnet_stall_jiffies();
+	netdev_update_features(dev);
 	rtnl_unlock();
-	netif_carrier_on(info->dev);
-	netif_wake_queue(info->dev);
-	netdev_info(info->dev, "connected to domain %u (%u peer buffers)\n",
+	netif_tx_lock_bh(dev);
+	info->connected = true;
+	netif_tx_unlock_bh(dev);
+	netif_carrier_on(dev);
+	if (netif_running(dev))
+		netif_wake_queue(dev);
+	schedule_delayed_work(&info->watchdog, sgnet_stall_jiffies() / 4 + 1);
+	netdev_info(dev, "connected to domain %u (%u peer buffers)\n",
 		    info->peer, info->nr_peer_rx);
 }
 
@@ -1288,20 +1666,24 @@ static void sgnet_disconnect(struct sgnet_info *info)
 	bool was = info->connected;
 
 	netif_carrier_off(dev);
-	rtnl_lock();
-	hrtimer_cancel(&info->tx_timer);
 	netif_tx_lock_bh(dev);
 	info->connected = false;
+	info->peer_known = false;
 	info->peer_ctrl = 0;
 	info->nr_peer_rx = 0;
 	sgnet_tx_drop_queued(info);
 	netif_tx_unlock_bh(dev);
+	hrtimer_cancel(&info->tx_timer);
+	cancel_delayed_work_sync(&info->watchdog);
+	/* RTNL keeps open/close off NAPI; the unregisters come after it. */
+	rtnl_lock();
 	if (netif_running(dev))
 		napi_disable(&info->napi);
-	sgnet_free_local(info);
+	sgnet_stop_local(info);
 	if (netif_running(dev))
 		napi_enable(&info->napi);
 	rtnl_unlock();
+	sgnet_free_local(info);
 	if (was)
 		netdev_info(dev, "disconnected from domain %u\n", info->peer);
 }
@@ -1309,7 +1691,7 @@ static void sgnet_disconnect(struct sgnet_info *info)
 /* Set up the local side and publish it (backend: with a new session). */
 static int sgnet_prepare(struct sgnet_info *info)
 {
-	int err = sgnet_setup_local(info);
+	int err = info->shut ? -ESHUTDOWN : sgnet_setup_local(info);
 	u32 old = info->session;
 
 	if (err) {
@@ -1349,6 +1731,8 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	atomic_long_set(&info->interrupts, 0);
 	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_REL_SOFT);
+	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
+	mutex_init(&info->lock);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
 	dev->netdev_ops = &sgnet_netdev_ops;
 	dev->ethtool_ops = &sgnet_ethtool_ops;
@@ -1369,6 +1753,9 @@ static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 		return err;
 	}
 	dev_set_drvdata(&xbdev->dev, info);
+	mutex_lock(&sgnet_devices_lock);
+	list_add(&info->list, &sgnet_devices);
+	mutex_unlock(&sgnet_devices_lock);
 	return 0;
 }
 
@@ -1376,7 +1763,17 @@ static void sgnet_remove(struct xenbus_device *xbdev)
 {
 	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
 
+	mutex_lock(&sgnet_devices_lock);
+	list_del(&info->list);
+	mutex_unlock(&sgnet_devices_lock);
+	/* A frontend going away tells its backend (which does not wait). */
+	mutex_lock(&info->lock);
+	if (!info->backend)
+		xenbus_switch_state(xbdev, XenbusStateClosing);
 	sgnet_disconnect(info);
+	if (!info->backend)
+		xenbus_switch_state(xbdev, XenbusStateClosed);
+	mutex_unlock(&info->lock);
 	unregister_netdev(info->dev);
 	hrtimer_cancel(&info->tx_timer);
 	netif_napi_del(&info->napi);
@@ -1398,10 +1795,10 @@ static int sgnet_front_probe(struct xenbus_device *xbdev,
 	return err;
 }
 
-static void sgnet_backend_changed(struct xenbus_device *xbdev,
-				  enum xenbus_state backend_state)
+static void sgnet_backend_changed_locked(struct sgnet_info *info,
+					 enum xenbus_state backend_state)
 {
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	struct xenbus_device *xbdev = info->xbdev;
 	u32 session;
 
 	switch (backend_state) {
@@ -1449,6 +1846,16 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	}
 }
 
+static void sgnet_backend_changed(struct xenbus_device *xbdev,
+				  enum xenbus_state backend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+
+	mutex_lock(&info->lock);
+	sgnet_backend_changed_locked(info, backend_state);
+	mutex_unlock(&info->lock);
+}
+
 /* Backend: InitWait -> (frontend Initialised, our session) -> Connected. */
 static int sgnet_back_probe(struct xenbus_device *xbdev,
 			    const struct xenbus_device_id *id)
@@ -1459,23 +1866,33 @@ static int sgnet_back_probe(struct xenbus_device *xbdev,
 	if (err)
 		return err;
 	info = dev_get_drvdata(&xbdev->dev);
-	if (sgnet_prepare(info)) {
+	mutex_lock(&info->lock);
+	err = sgnet_prepare(info);
+	if (!err)
+		xenbus_switch_state(xbdev, XenbusStateInitWait);
+	mutex_unlock(&info->lock);
+	if (err) {
 		sgnet_remove(xbdev);
 		return -EIO;
 	}
-	xenbus_switch_state(xbdev, XenbusStateInitWait);
 	return 0;
 }
 
-static void sgnet_frontend_changed(struct xenbus_device *xbdev,
-				   enum xenbus_state frontend_state)
+/* Returns whether the device is to go (Closed and not online). */
+static bool sgnet_frontend_changed_locked(struct sgnet_info *info,
+					  enum xenbus_state frontend_state)
 {
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	struct xenbus_device *xbdev = info->xbdev;
 
 	switch (frontend_state) {
 	case XenbusStateInitialising:
-		/* A frontend (re)starting: offer fresh buffers. */
+		/*
+		 * A frontend (re)starting: offer fresh buffers.  Closing: a
+		 * removed frontend (Closing, then Closed) reloaded before we
+		 * saw its Closed.
+		 */
 		if (xbdev->state != XenbusStateClosed &&
+		    xbdev->state != XenbusStateClosing &&
 		    xbdev->state != XenbusStateConnected)
 			break;
 		sgnet_disconnect(info);
@@ -1512,13 +1929,68 @@ static void sgnet_frontend_changed(struct xenbus_device *xbdev,
 			break;
 		sgnet_disconnect(info);
 		xenbus_switch_state(xbdev, XenbusStateClosed);
-		if (!xenbus_dev_is_online(xbdev))
-			device_unregister(&xbdev->dev);
-		break;
+		return !xenbus_dev_is_online(xbdev);
 	default:
 		break;
 	}
+	return false;
 }
+
+static void sgnet_frontend_changed(struct xenbus_device *xbdev,
+				   enum xenbus_state frontend_state)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	bool gone;
+
+	mutex_lock(&info->lock);
+	gone = sgnet_frontend_changed_locked(info, frontend_state);
+	mutex_unlock(&info->lock);
+	if (gone)
+		device_unregister(&xbdev->dev);
+}
+
+/*
+ * After a restore the domain holds none of its registrations and no port:
+ * drop what is left of them (the unregisters answer -ENOENT, so the pages
+ * are freed) and start over from Initialising, as netfront_resume does.
+ */
+static int sgnet_front_resume(struct xenbus_device *xbdev)
+{
+	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
+	int err;
+
+	mutex_lock(&info->lock);
+	sgnet_disconnect(info);
+	info->session = 0;
+	err = xenbus_switch_state(xbdev, XenbusStateInitialising);
+	mutex_unlock(&info->lock);
+	return err;
+}
+
+/*
+ * Restart, halt, power-off and kexec: drop every registration and binding,
+ * so that a kexec'd kernel does not find the peer still writing into pages
+ * it reuses.  xenbus drivers have no .shutdown of their own.
+ */
+static int sgnet_reboot(struct notifier_block *nb, unsigned long code,
+			void *unused)
+{
+	struct sgnet_info *info;
+
+	mutex_lock(&sgnet_devices_lock);
+	list_for_each_entry(info, &sgnet_devices, list) {
+		mutex_lock(&info->lock);
+		info->shut = true;
+		sgnet_disconnect(info);
+		mutex_unlock(&info->lock);
+	}
+	mutex_unlock(&sgnet_devices_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block sgnet_reboot_nb = {
+	.notifier_call = sgnet_reboot,
+};
 
 static const struct xenbus_device_id sgnet_ids[] = {
 	{ "vsg" },
@@ -1530,6 +2002,7 @@ static struct xenbus_driver sgnet_front_driver = {
 	.ids = sgnet_ids,
 	.probe = sgnet_front_probe,
 	.remove = sgnet_remove,
+	.resume = sgnet_front_resume,
 	.otherend_changed = sgnet_backend_changed,
 	.not_essential = true,
 };
@@ -1569,15 +2042,22 @@ static int __init sgnet_init(void)
 		       rx_pages, SGNET_RX_MAX_PAGES, sgnet_max_elems);
 		return -EINVAL;
 	}
-	err = xenbus_register_frontend(&sgnet_front_driver);
+	err = register_reboot_notifier(&sgnet_reboot_nb);
 	if (err)
 		return err;
+	err = xenbus_register_frontend(&sgnet_front_driver);
+	if (err)
+		goto out_reboot;
 	err = xenbus_register_backend(&sgnet_back_driver);
-	if (err) {
-		xenbus_unregister_driver(&sgnet_front_driver);
-		return err;
-	}
+	if (err)
+		goto out_front;
 	return 0;
+
+out_front:
+	xenbus_unregister_driver(&sgnet_front_driver);
+out_reboot:
+	unregister_reboot_notifier(&sgnet_reboot_nb);
+	return err;
 }
 module_init(sgnet_init);
 
@@ -1585,6 +2065,7 @@ static void __exit sgnet_exit(void)
 {
 	xenbus_unregister_driver(&sgnet_back_driver);
 	xenbus_unregister_driver(&sgnet_front_driver);
+	unregister_reboot_notifier(&sgnet_reboot_nb);
 }
 module_exit(sgnet_exit);
 

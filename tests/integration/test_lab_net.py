@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from sgkit.lab.net import IPERF_TESTS, run_lab_net
+from sgkit.lab.spec import LabSpec
 
 
 @pytest.mark.integration
 def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
-    outcome = run_lab_net(out_root=tmp_path)
+    outcome = run_lab_net(LabSpec(out_root=tmp_path))
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     results = {(r.domain, r.test): r for r in outcome.report.results}
@@ -43,6 +44,16 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert results[("dom0", "paused_burst_resumed")].status == "pass", summary
     assert paused["domu_tx_stalls"] > 0 and paused["requests_seen_paused"] > 0, paused
     assert paused["rx_after_resume"] >= paused["sent"] > 0, paused
+
+    # sg-a as a hostile peer (issue 13): no credit for 20 s, a trigger storm,
+    # headers never offered, its end gone mid-transfer; dom0 dropped, counted,
+    # and the link came back
+    hostile = outcome.report.meta["hostile"]
+    for case in ("stall", "storm", "badhdr", "die"):
+        assert results[("dom0", f"hostile_{case}")].status == "pass", summary
+        assert hostile[case]["ping"] == 0 and hostile[case]["carrier_back"], hostile[case]
+    assert hostile["stall"]["tx_timeouts"] >= 1 and hostile["stall"]["carrier_off"]
+    assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
 
     # 64 KiB frames: the largest ping on the MTU-65535 link, TSO for TCP,
     # GSO frames received by dom0 (the backend), ethtool -K turning it off

@@ -8,6 +8,7 @@ import junitparser
 import pytest
 
 from sgkit.lab.multidomain import run_lab_test
+from sgkit.lab.spec import LabSpec
 
 DOMAINS = ("dom0", "sg-a", "sg-b")
 XSM_PASS = {
@@ -28,7 +29,7 @@ def _xsm_cases(outcome, domain: str) -> dict[str, str]:
 
 @pytest.mark.integration
 def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross
+    outcome = run_lab_test(LabSpec(out_root=tmp_path))  # every suite of DEFAULT_SUITES
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -91,7 +92,7 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
 @pytest.mark.integration
 def test_under_silo_a_domu_cannot_fire_another_domus_binding(tmp_path):
     """Issue 12 finding 8: a trigger is checked as (triggering domain, binder) too."""
-    outcome = run_lab_test(suites="sg_op,sg_xsm", xsm="silo", out_root=tmp_path)
+    outcome = run_lab_test(LabSpec(xsm="silo", out_root=tmp_path), "sg_op,sg_xsm")
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.meta["xsm"] == "silo"
@@ -112,7 +113,7 @@ def test_flask_enforcing_allows_dom0_and_domu_and_denies_two_domus(tmp_path):
     memory, dom0 fires sg-b's binding.  Denied: sg-a's registration naming
     sg-b (-EACCES) and sg-a's trigger reaching sg-b's binding; Xen logs it.
     """
-    outcome = run_lab_test(suites="sg_op,sg_xsm", xsm="flask-enforcing", out_root=tmp_path)
+    outcome = run_lab_test(LabSpec(xsm="flask-enforcing", out_root=tmp_path), "sg_op,sg_xsm")
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     host = {r.test: r for r in outcome.report.results if r.domain == "host"}
@@ -141,8 +142,8 @@ def _fuzz_lines(results_dir, domain: str) -> list[str]:
 @pytest.mark.integration
 def test_fuzz_from_an_unprivileged_domu_replays_from_its_seed(tmp_path):
     seed = 20261125
-    first = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "1")
-    second = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "2")
+    first = run_lab_test(LabSpec(out_root=tmp_path / "1"), "sg_op,sg_fuzz", seed=seed)
+    second = run_lab_test(LabSpec(out_root=tmp_path / "2"), "sg_op,sg_fuzz", seed=seed)
     for outcome in (first, second):
         assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
         fuzz = [r for r in outcome.report.results if r.domain == "sg-a" and r.suite == "sg_fuzz"]

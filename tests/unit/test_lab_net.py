@@ -136,7 +136,7 @@ TSO_STATS = (
 )
 
 
-def _iperf_lines() -> str:
+def _iperf_lines(hostile: str | None = None) -> str:
     tcp = (FIXTURES / "tcp.json").read_text().strip()
     udp = (FIXTURES / "udp.json").read_text().strip()
     lines = [TSO_STATS.format(tag="pretcp", tx=100, txb=100_000, gso=0, rx=0, csum=0)]
@@ -161,6 +161,7 @@ def _iperf_lines() -> str:
     paused = PAUSED.format(
         hc_paused=hc_line("dom0-paused", {0: 100, 3: 40, 47: 200}),
         hc_resumed=hc_line("dom0-resumed", {0: 900, 3: 90, 47: 206}),
+        hostile=HOSTILE if hostile is None else hostile,
     )
     lines += paused.splitlines()
     return "\n".join(lines) + "\n"
@@ -185,7 +186,24 @@ rx_returned=133 rx_return_calls=10 rx_return_errors=0
 SGKIT-NETSTAT domu-resumed if=sgnet0 tx_busy=3 tx_stalls=1 credit_requests=1 tx_dropped=0
 SGKIT-NETSTAT domu-resumed if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
 SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=128 received=128
-SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
+{hostile}SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
+"""
+
+HOSTILE = """\
+SGKIT-NETSTAT dom0-prehostile-stall if=sgnet0 tx_timeouts=0 tx_dropped=0 rx_errors=0
+SGKIT-NETSTAT dom0-posthostile-stall if=sgnet0 tx_timeouts=1 tx_dropped=2 rx_errors=0
+SGKIT-HOSTILE case=stall reply=0 off=1 back=1 ping=0 seconds=24 cpu_dom0_ms=900 cpu_domu_ms=300
+SGKIT-NETSTAT dom0-prehostile-storm if=sgnet0 tx_timeouts=1 rx_errors=0 interrupts=10
+SGKIT-NETSTAT dom0-posthostile-storm if=sgnet0 tx_timeouts=1 rx_errors=640 interrupts=200
+SGKIT-HOSTILE case=storm reply=0 off=0 back=1 ping=0 seconds=6 cpu_dom0_ms=800 \
+cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
+SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_gaps=0
+SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_gaps=4
+SGKIT-HOSTILE case=badhdr reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=300 \
+cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
+SGKIT-NETSTAT dom0-prehostile-die if=sgnet0 tx_errors=0
+SGKIT-NETSTAT dom0-posthostile-die if=sgnet0 tx_errors=1
+SGKIT-HOSTILE case=die reply=0 off=1 back=1 ping=0 seconds=12 cpu_dom0_ms=400 cpu_domu_ms=500
 """
 
 
@@ -396,3 +414,41 @@ def test_resume_needs_batched_buffer_returns() -> None:
     assert measured["paused_burst"]["xen_sg_op_after_resume"] == 6
     no_xen = _iperf_lines().replace("SGKIT-HC dom0-resumed", "SGKIT-NOTHING")
     assert status(no_xen) == "pass"
+
+
+def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
+    console = split_console(_iperf_lines() + GOOD)
+    results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    status = {r.test: r.status for r in results}
+    cases = ("stall", "storm", "badhdr", "die")
+    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 4
+    hostile = measured["hostile"]
+    assert hostile["stall"]["tx_timeouts"] == 1 and hostile["stall"]["carrier_off"]
+    assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
+    assert hostile["badhdr"]["rx_gaps"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
+
+
+def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> None:
+    cases = {
+        # the watchdog never took the carrier
+        "stall": HOSTILE.replace("stall reply=0 off=1", "stall reply=0 off=0"),
+        # the link never carried a ping again after the storm
+        "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),
+        # fewer errors in dom0 than bad frames sent: some were taken
+        "badhdr": HOSTILE.replace("rx_errors=700", "rx_errors=650"),
+        # the peer came back, but the link never did
+        "die": HOSTILE.replace("off=1 back=1 ping=0 seconds=12", "off=1 back=0 ping=1 seconds=12"),
+    }
+    for case, text in cases.items():
+        console = split_console(_iperf_lines(text) + GOOD)
+        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+        failed = {r.test for r in results if r.status == "fail"}
+        assert failed == {f"hostile_{case}"}, (case, failed)
+    console = split_console(_iperf_lines("") + GOOD)
+    results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    assert {r.test for r in results if r.status == "fail"} == {
+        "hostile_stall",
+        "hostile_storm",
+        "hostile_badhdr",
+        "hostile_die",
+    }

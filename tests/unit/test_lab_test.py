@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from sgkit.images.dom0_rootfs import concatenate, pack_files
-from sgkit.lab.boot import domu_states, failed_steps, free_memory, lab_conf, split_console
+from sgkit.lab.boot import lab_conf, split_console
 from sgkit.lab.multidomain import global_check, host_checks, summarize
 from sgkit.report import ktap, publish
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 from sgkit.report.protocol import global_of, query_of
 
 
@@ -344,12 +345,12 @@ def test_lab_conf_survives_the_shell_that_sources_it(tmp_path) -> None:
 def test_lab_test_xsm_choices() -> None:
     from sgkit.errors import KitError
     from sgkit.lab.multidomain import CROSS_XSM, run_lab_test
-    from sgkit.lab.smoke import XSM_MODULES
+    from sgkit.lab.spec import XSM_MODULES, LabSpec
 
     with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
-        run_lab_test(xsm="selinux")
+        run_lab_test(LabSpec(xsm="selinux"))
     with pytest.raises(KitError, match="needs the patched hypervisor"):
-        run_lab_test(hypervisor="stock", xsm="silo")
+        run_lab_test(LabSpec(hypervisor="stock", xsm="silo"))
     # sg_xsm expects SILO's refusals under SILO only.
     assert set(CROSS_XSM) == set(XSM_MODULES)
     assert [m for m, expect in CROSS_XSM.items() if expect == "silo"] == ["silo"]

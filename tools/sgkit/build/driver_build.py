@@ -29,7 +29,10 @@ from sgkit.errors import KitError
 from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
 from sgkit.procs import require, run
 
-MODULES = ("sgtest", "sgnet")
+MODULES = ("sgtest", "sgnet", "sghostile")
+# Test tools for the lab only, never deployed to a host: sghostile plays a
+# hostile sgnet peer (lab.net).
+LAB_ONLY_MODULES = ("sghostile",)
 GENERATED_HEADER = "generated/sg_op.h"
 
 
@@ -75,8 +78,12 @@ def build(
     kdir: Path | None = None,
     xen: str = DEFAULT_XEN,
     compile_only: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> DriverBuild:
-    """Build the modules; ``compile_only`` is a check: any warning is an error (-Werror)."""
+    """Build the modules; ``compile_only`` is a check: any warning is an error (-Werror).
+
+    ``context`` is the Xen version's patch context when the caller has it already.
+    """
     headers = headers_for(kernel, kdir)
     if headers.root is None:
         require("make")
@@ -85,7 +92,7 @@ def build(
     src, out = workdir / "src", workdir / "out"
     files = {rel: (LINUX_DRIVER_DIR / rel).read_bytes() for rel in source_files()}
     files[Path(GENERATED_HEADER)] = render_file(
-        "xen/include/public/sg_op.h", xen, target="linux"
+        "xen/include/public/sg_op.h", xen, target="linux", context=context
     ).encode()
     digest = hashlib.sha256()
     for rel in sorted(files):

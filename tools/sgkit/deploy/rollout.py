@@ -111,15 +111,20 @@ def local_build(xen: str, source: str, kernel: str | None) -> LocalBuild:
 
     built = xen_build.build(xen, source)
     drivers = driver_build.build(kernel, xen=xen)
+    deployed = {
+        name: path
+        for name, path in drivers.modules.items()
+        if name not in driver_build.LAB_ONLY_MODULES
+    }
     manifest = built.manifest
     art = Artifacts(
         build_id=manifest["build_id"],
         xen_version=manifest["xen_version"],
         xen_gz_sha256=manifest["outputs"]["xen.gz"],
         kernel_release=drivers.headers.release,
-        modules={name: sha256_of(path) for name, path in drivers.modules.items()},
+        modules={name: sha256_of(path) for name, path in deployed.items()},
     )
-    return LocalBuild(art, built.out / "xen.gz", dict(drivers.modules))
+    return LocalBuild(art, built.out / "xen.gz", deployed)
 
 
 class _Host:

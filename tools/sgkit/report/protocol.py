@@ -275,6 +275,16 @@ BUSY_DESTROY = Marker(
     "a domU destroyed in the middle of a transfer",
     _SH_SGNET,
 )
+HOSTILE = Marker(
+    "SGKIT-HOSTILE",
+    r"case=(?P<case>\S+) reply=(?P<reply>-?\d+) off=(?P<off>\d) back=(?P<back>\d)"
+    r" ping=(?P<ping>-?\d+) seconds=(?P<seconds>\d+) cpu_dom0_ms=(?P<cpu_dom0>-?\d+)"
+    r" cpu_domu_ms=(?P<cpu_domu>-?\d+)(?P<rest>[^\n]*)",
+    "SGKIT-HOSTILE case=storm reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=800"
+    " cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0",
+    "a domU played a hostile sgnet peer against dom0, then behaved",
+    _SH_SGNET,
+)
 
 # -- bench.net ------------------------------------------------------------------
 BENCH_DOMU = Marker(

@@ -51,10 +51,17 @@
 #                                       showed state S (4: Connected), ping rc
 #   SGKIT-BUSY-DESTROY dom=D running=R destroy=N carrier=C client=S
 #                                       D destroyed while an iperf3 ran to it
+#   SGKIT-HOSTILE case=C reply=N off=O back=B ping=N seconds=N cpu_dom0_ms=N cpu_domu_ms=N [sghostile: ...]
+#                                       DOMAIN played a hostile peer (case C:
+#                                       stall, storm, badhdr, die), then behaved;
+#                                       counters dom0-prehostile-C and
+#                                       dom0-posthostile-C (SGKIT-NETSTAT)
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
 SGNET_SNAP_PORT=5300	# an iperf domain's counter service
+SGNET_HOSTILE_PORT=5302	# ... and its hostile-peer service (sgnet-hostile.sh)
+SGNET_HOSTILE_STALL_MS=3000	# dom0's stall_timeout_ms during the hostile cases
 
 # The sgnet interface of xenbus device DEVID: the frontend is vsg-DEVID, the
 # backend vsg-FRONTEND-DEVID.
@@ -230,6 +237,9 @@ sgnet_iperf_server() {
 		iperf3 -s -D -B "$addr"
 		echo "SGKIT-STEP iperf3-server-$addr rc=$?"
 		nc -ll -p $SGNET_SNAP_PORT -e /lib/sgkit/bench-snap.sh &
+		if [ -x /lib/sgkit/sgnet-hostile.sh ]; then
+			nc -ll -p $SGNET_HOSTILE_PORT -e /lib/sgkit/sgnet-hostile.sh &
+		fi
 	done <"$SGNET_CONF"
 }
 
@@ -275,6 +285,7 @@ sgnet_iperf_client() {
 		ping -c 3 -W 3 "$addr" </dev/null
 		echo "SGKIT-FLOOD-PING to=$addr rc=$?"
 		sgnet_paused_burst "$ifc" "$addr"
+		sgnet_hostile "$ifc" "$addr" "$dom"
 		sgnet_backend_reload "$dom" "$addr"
 	done
 }
@@ -361,6 +372,79 @@ sgnet_paused_burst() {
 	sgnet_peer_stats domu-resumed "$2"
 	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
 		"rc=$rc sent=${sent:-0} received=${received:-0}"
+}
+
+# DOMAIN's CPU time in ms (xl list: seconds with one decimal).
+sgnet_cpu_ms() {
+	xl list "$1" 2>/dev/null | awk 'NR == 2 { printf "%d\n", $6 * 1000 }'
+}
+
+# dom0: IF ADDR DOMAIN: DOMAIN plays a hostile peer of dom0's link IF
+# (issue 13) through its hostile-peer service, one case after the other,
+# with dom0's stall watchdog at SGNET_HOSTILE_STALL_MS: a peer that keeps
+# our frames and grants no credit (stall), a trigger storm (storm), frames
+# with headers never offered (badhdr), a peer whose end goes away in the
+# middle of our transfers and comes back (die).  After each, the peer
+# behaves again and the link must carry a ping.
+sgnet_hostile() {
+	param=/sys/module/sgnet/parameters/stall_timeout_ms
+	old=$(cat $param)
+	echo $SGNET_HOSTILE_STALL_MS >$param
+	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
+	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
+	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
+	sgnet_hostile_case die "$1" "$2" "$3" "die 5"
+	echo "$old" >$param
+}
+
+# dom0: CASE IF ADDR DOMAIN COMMAND: send COMMAND to DOMAIN's hostile-peer
+# service; for a stall, send echo requests into the paused peer and wait
+# for the watchdog to take the carrier (off=1), for die, send them while
+# the peer goes away and wait for the carrier to go; then wait for the carrier
+# (back=1) and a ping (the peer behaves again).  Reports dom0's and
+# DOMAIN's CPU time over the case.
+sgnet_hostile_case() {
+	ping -c 1 -W 5 "$3" >/dev/null </dev/null # a fresh neighbour entry
+	sgnet_stats "dom0-prehostile-$1" "$2"
+	c0=$(sgnet_cpu_ms Domain-0)
+	cu=$(sgnet_cpu_ms "$4")
+	start=$(date +%s)
+	out=$(echo "$5" | busybox nc "$3" $SGNET_HOSTILE_PORT)
+	echo "$out"
+	reply=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
+	info=$(echo "$out" | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1)
+	off=0
+	if [ "$1" = stall ] || [ "$1" = die ]; then
+		if [ "$1" = stall ]; then
+			ping -q -l 100 -c 100 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+		else
+			ping -q -i 0.05 -c 200 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+		fi
+		pid=$!
+		n=0
+		while [ "$(sgnet_carrier "$2")" != 0 ] && [ $n -lt 60 ]; do
+			n=$((n + 1))
+			sleep 1
+		done
+		[ "$(sgnet_carrier "$2")" = 0 ] && off=1
+		wait $pid
+	fi
+	n=0
+	while [ "$(sgnet_carrier "$2")" != 1 ] && [ $n -lt 90 ]; do
+		n=$((n + 1))
+		sleep 1
+	done
+	back=0
+	[ "$(sgnet_carrier "$2")" = 1 ] && back=1
+	sgnet_wait_reply "$3"
+	ping -c 3 -W 2 "$3" </dev/null
+	rc=$?
+	seconds=$(($(date +%s) - start))
+	c0=$(($(sgnet_cpu_ms Domain-0) - c0))
+	cu=$(($(sgnet_cpu_ms "$4") - cu))
+	sgnet_stats "dom0-posthostile-$1" "$2"
+	echo "SGKIT-HOSTILE case=$1 reply=${reply:--1} off=$off back=$back ping=$rc" \
+		"seconds=$seconds cpu_dom0_ms=$c0 cpu_domu_ms=$cu $info"
 }
 
 # dom0: IF ADDR: checksum and TSO off with ethtool -K for one TCP run, then

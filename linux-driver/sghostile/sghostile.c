@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sghostile: an sgnet peer gone bad, for sgkit's lab.net (issue 13).
+ *
+ * Loaded in a domU whose sgnet frontend is connected (device/vsg/<devid>),
+ * it reads the receive buffers and the control registration the backend
+ * published for it and, in its init, attacks them with what the peer of an
+ * sgnet link is allowed to do:
+ *
+ *   mode=storm   @rounds times, XEN_SGOP_trigger of byte 0 of every receive
+ *                buffer and of the credit request and grant addresses
+ *                (an interrupt storm with buffers that look full but hold
+ *                no frame);
+ *   mode=badhdr  one transfer (with its trigger) into every receive buffer,
+ *                each frame with a header sgnet never offered: lengths out
+ *                of range, flags and reserved bits, unknown or unoffered
+ *                virtio_net_hdr flags and GSO types, offsets past the frame.
+ *
+ * It prints one line, "sghostile: mode=M key=value ...", and stays loaded
+ * until rmmod.  Nothing here is a driver: it is a test tool.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/virtio_net.h>
+
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <asm/xen/hypercall.h>
+
+#include "sg_op.h"
+
+#define HOSTILE_NR_RX		64
+#define HOSTILE_CTRL_REQUEST	0
+#define HOSTILE_CTRL_GRANT	8
+#define HOSTILE_FRAME		60
+
+static char *mode = "storm";
+module_param(mode, charp, 0444);
+MODULE_PARM_DESC(mode, "storm or badhdr");
+
+static unsigned int rounds = 100;
+module_param(rounds, uint, 0444);
+MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each)");
+
+static unsigned int devid;
+module_param(devid, uint, 0444);
+MODULE_PARM_DESC(devid, "the vsg device whose backend is attacked");
+
+/* sgnet's frame header (docs/driver.md), as the peer may write it. */
+struct hostile_hdr {
+	__le32 len;
+	__le32 flags;
+	struct virtio_net_hdr vnet;
+	__le16 reserved[3];
+};
+
+static_assert(sizeof(struct hostile_hdr) == 24);
+
+static domid_t victim;
+static u32 victim_rx[HOSTILE_NR_RX];
+static unsigned int nr_victim_rx;
+static u32 victim_ctrl;
+
+static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
+{
+	return _hypercall2(long, sg_op, cmd, arg);
+}
+
+/* The backend's details, from device/vsg/<devid>/backend. */
+static int hostile_read_victim(void)
+{
+	char node[32], *backend, *ids, *p, *tok;
+	int err = 0;
+
+	snprintf(node, sizeof(node), "device/vsg/%u", devid);
+	backend = xenbus_read(XBT_NIL, node, "backend", NULL);
+	if (IS_ERR(backend))
+		return PTR_ERR(backend);
+	victim = xenbus_read_unsigned(node, "backend-id", 0);
+	victim_ctrl = xenbus_read_unsigned(backend, "ctrl-id", 0);
+	ids = xenbus_read(XBT_NIL, backend, "rx-ids", NULL);
+	if (IS_ERR(ids)) {
+		err = PTR_ERR(ids);
+		goto out;
+	}
+	p = ids;
+	while ((tok = strsep(&p, " ")) && nr_victim_rx < HOSTILE_NR_RX) {
+		if (*tok && !kstrtou32(tok, 10, &victim_rx[nr_victim_rx]))
+			nr_victim_rx++;
+	}
+	kfree(ids);
+	if (!nr_victim_rx || !victim_ctrl)
+		err = -ENOENT;
+out:
+	kfree(backend);
+	return err;
+}
+
+static long hostile_trigger(u32 reg_id, u64 offset)
+{
+	struct xen_sg_trigger t = {
+		.addr = { .owner = victim, .reg_id = reg_id, .offset = offset },
+	};
+
+	return HYPERVISOR_sg_op(XEN_SGOP_trigger, &t);
+}
+
+static void hostile_storm(void)
+{
+	unsigned long triggers = 0, failed = 0;
+	unsigned int r, i;
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < nr_victim_rx; i++, triggers++)
+			failed += !!hostile_trigger(victim_rx[i], 0);
+		failed += !!hostile_trigger(victim_ctrl, HOSTILE_CTRL_REQUEST);
+		failed += !!hostile_trigger(victim_ctrl, HOSTILE_CTRL_GRANT);
+		triggers += 2;
+		cond_resched();
+	}
+	pr_info("mode=storm victim=%u rounds=%u triggers=%lu failed=%lu\n",
+		victim, rounds, triggers, failed);
+}
+
+/* Header number @kind of the ones sgnet must refuse. */
+static void hostile_bad_hdr(struct hostile_hdr *h, unsigned int kind)
+{
+	memset(h, 0, sizeof(*h));
+	h->len = cpu_to_le32(HOSTILE_FRAME);
+	switch (kind) {
+	case 0:
+		h->len = 0;
+		break;
+	case 1:
+		h->len = cpu_to_le32(10);		/* shorter than ETH_HLEN */
+		break;
+	case 2:
+		h->len = cpu_to_le32(0x7fffffff);	/* past the buffer */
+		break;
+	case 3:
+		h->flags = cpu_to_le32(1);
+		break;
+	case 4:
+		h->reserved[1] = cpu_to_le16(1);
+		break;
+	case 5:
+		h->vnet.flags = 0x80;			/* no such flag */
+		break;
+	case 6:
+		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM |
+				VIRTIO_NET_HDR_F_DATA_VALID;
+		h->vnet.csum_start = cpu_to_le16(14);
+		h->vnet.csum_offset = cpu_to_le16(16);
+		break;
+	case 7:
+		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_UDP;	/* not offered */
+		h->vnet.gso_size = cpu_to_le16(20);
+		break;
+	case 8:
+		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 |
+				   VIRTIO_NET_HDR_GSO_ECN;	/* not offered */
+		h->vnet.gso_size = cpu_to_le16(20);
+		h->vnet.csum_start = cpu_to_le16(34);
+		h->vnet.csum_offset = cpu_to_le16(16);
+		break;
+	case 9:
+		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;	/* no gso_size */
+		h->vnet.csum_start = cpu_to_le16(34);
+		h->vnet.csum_offset = cpu_to_le16(16);
+		break;
+	case 10:
+		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->vnet.csum_start = cpu_to_le16(1000);	/* past the frame */
+		h->vnet.csum_offset = cpu_to_le16(16);
+		break;
+	case 11:
+		h->vnet.gso_size = cpu_to_le16(100);	/* without a GSO type */
+		break;
+	default:
+		h->vnet.gso_type = 5;			/* VIRTIO_NET_HDR_GSO_UDP_L4 */
+		h->vnet.gso_size = cpu_to_le16(20);
+		break;
+	}
+}
+
+#define HOSTILE_KINDS	13
+
+static int hostile_badhdr(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	unsigned int i, sent = 0, busy = 0, failed = 0;
+	struct xen_sg_elem e;
+	u8 *va;
+
+	if (!page)
+		return -ENOMEM;
+	va = page_address(page);
+	/* A broadcast frame of our own: only its header is wrong. */
+	memset(va + sizeof(struct hostile_hdr), 0xff, ETH_ALEN);
+	e.frame = xen_page_to_gfn(page);
+	e.offset = 0;
+	e.len = sizeof(struct hostile_hdr) + HOSTILE_FRAME;
+	for (i = 0; i < nr_victim_rx; i++) {
+		struct xen_sg_transfer op = {
+			.local = (u64)(uintptr_t)&e,
+			.nr_local = 1,
+			.peer = victim,
+			.dir = XEN_SG_TRANSFER_TO_PEER,
+			.reg_id = victim_rx[i],
+			.flags = XEN_SG_TRANSFER_TRIGGER,
+			.length = e.len,
+			.status = 1,
+		};
+		struct xen_sg_transfer_batch b = {
+			.ops = (u64)(uintptr_t)&op,
+			.nr_ops = 1,
+		};
+		long rc;
+
+		hostile_bad_hdr((struct hostile_hdr *)va, i % HOSTILE_KINDS);
+		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+		if (!rc && !op.status)
+			sent++;
+		else if (!rc && op.status == -16)	/* Xen's EBUSY */
+			busy++;
+		else
+			failed++;
+	}
+	__free_page(page);
+	pr_info("mode=badhdr victim=%u kinds=%u sent=%u busy=%u failed=%u\n",
+		victim, HOSTILE_KINDS, sent, busy, failed);
+	return 0;
+}
+
+static int __init hostile_init(void)
+{
+	int err;
+
+	if (!xen_domain())
+		return -ENODEV;
+	err = hostile_read_victim();
+	if (err) {
+		pr_err("reading device/vsg/%u: %d\n", devid, err);
+		return err;
+	}
+	if (!strcmp(mode, "storm")) {
+		hostile_storm();
+		return 0;
+	}
+	if (!strcmp(mode, "badhdr"))
+		return hostile_badhdr();
+	pr_err("mode=%s: storm or badhdr\n", mode);
+	return -EINVAL;
+}
+module_init(hostile_init);
+
+static void __exit hostile_exit(void)
+{
+}
+module_exit(hostile_exit);
+
+MODULE_DESCRIPTION("sghostile: a hostile sgnet peer, for sgkit's lab");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,56 @@
+#!/bin/sh
+# sgnet-hostile.sh: this domU plays a hostile sgnet peer against dom0 for
+# lab.net (issue 13), when dom0 asks: one command line on stdin (the domU
+# serves it on TCP port SGNET_SNAP_PORT + 2 with busybox nc -ll -e), the
+# output goes back to dom0, which reports it:
+#   stall SECONDS   keep dom0's frames in our receive buffers for SECONDS
+#                   (rx-paused on the link to dom0: no buffer is returned,
+#                   no credit granted); answers at once
+#   storm ROUNDS    sghostile.ko mode=storm: ROUNDS x 66 triggers of dom0's
+#                   receive buffers and credit addresses
+#   badhdr          sghostile.ko mode=badhdr: a frame in every dom0 buffer,
+#                   each with a header sgnet never offered
+#   die SECONDS     in 2 s (dom0 is sending by then), our end of the link
+#                   to dom0 goes away (unbind vsg-0: its buffers are
+#                   unregistered under dom0's transfers), and SECONDS later
+#                   comes back (bind, configure); answers at once
+# The last line is "rc=N"; sghostile's summary line comes before it.
+. /lib/sgkit/sgnet-lab.sh
+read -r cmd arg
+ifc=$(sgnet_if 0) || ifc=none
+case "$cmd" in
+stall)
+	ethtool --set-priv-flags "$ifc" rx-paused on
+	rc=$?
+	(
+		sleep "$arg"
+		ethtool --set-priv-flags "$ifc" rx-paused off
+	) </dev/null >/dev/null 2>&1 &
+	;;
+storm | badhdr)
+	insmod /lib/sgkit/hostile/sghostile.ko mode="$cmd" rounds="${arg:-100}" devid=0
+	rc=$?
+	dmesg | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1
+	rmmod sghostile
+	;;
+die)
+	domain=unknown
+	for word in $(cat /proc/cmdline); do
+		case "$word" in sgkit.domain=*) domain="${word#sgkit.domain=}" ;; esac
+	done
+	drv=/sys/bus/xen/drivers/vsg
+	[ -e "$drv/vsg-0" ]
+	rc=$?
+	(
+		sleep 2
+		echo vsg-0 >"$drv/unbind"
+		sleep "$arg"
+		echo vsg-0 >"$drv/bind"
+		sgnet_configure "$domain"
+	) </dev/null >/dev/null 2>&1 &
+	;;
+*)
+	rc=2
+	;;
+esac
+echo "rc=$rc"

@@ -8,13 +8,14 @@ import junitparser
 import pytest
 
 from sgkit.lab.multidomain import run_lab_test
+from sgkit.lab.spec import LabSpec
 
 DOMAINS = ("dom0", "sg-a", "sg-b")
 
 
 @pytest.mark.integration
 def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross
+    outcome = run_lab_test(LabSpec(out_root=tmp_path))  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -85,8 +86,8 @@ def _fuzz_lines(results_dir, domain: str) -> list[str]:
 @pytest.mark.integration
 def test_fuzz_from_an_unprivileged_domu_replays_from_its_seed(tmp_path):
     seed = 20261125
-    first = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "1")
-    second = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "2")
+    first = run_lab_test(LabSpec(out_root=tmp_path / "1"), "sg_op,sg_fuzz", seed=seed)
+    second = run_lab_test(LabSpec(out_root=tmp_path / "2"), "sg_op,sg_fuzz", seed=seed)
     for outcome in (first, second):
         assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
         fuzz = [r for r in outcome.report.results if r.domain == "sg-a" and r.suite == "sg_fuzz"]

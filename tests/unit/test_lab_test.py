@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from sgkit.images.dom0_rootfs import concatenate, pack_files
-from sgkit.lab.boot import domu_states, failed_steps, free_memory, lab_conf, split_console
+from sgkit.lab.boot import lab_conf, split_console
 from sgkit.lab.multidomain import global_check, host_checks, summarize
 from sgkit.report import ktap, publish
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 from sgkit.report.protocol import global_of, query_of
 
 

@@ -181,11 +181,12 @@ def test_xen_build_variants_extend_the_fragment():
 
 def test_smoke_xsm_choices_and_check():
     from sgkit.lab.smoke import XSM_MODULES, run_smoke, xsm_check
+    from sgkit.lab.spec import LabSpec
 
     with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
-        run_smoke(xsm="selinux")
+        run_smoke(LabSpec(xsm="selinux"))
     with pytest.raises(KitError, match="needs the patched hypervisor"):
-        run_smoke("stock", xsm="silo")
+        run_smoke(LabSpec(hypervisor="stock", xsm="silo"))
     assert xsm_check("silo", "(XEN) Initialising XSM SILO mode\n").status == "pass"
     missing = xsm_check("flask", "(XEN) XSM Framework v1.0.1 initialized\n")
     assert missing.status == "fail" and "xsm=flask" in (missing.reason or "")

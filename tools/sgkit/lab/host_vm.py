@@ -39,11 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgkit import progress
+from sgkit.build.debian_suites import mirror
+from sgkit.build.debootstrap import debootstrap, remove_tree
 from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.errors import KitError
-from sgkit.images.dom0_rootfs import _remove_tree, mirror, toolstack_for
+from sgkit.images.dom0_rootfs import toolstack_for
 from sgkit.lab.qemu import choose_accel, cpu_model, qemu_binary
-from sgkit.paths import builds_dir, downloads_dir
+from sgkit.paths import builds_dir
 from sgkit.procs import require, run
 
 RECIPE = 2  # 2: an initramfs of the few modules the boot needs, GRUB timeout 1 s
@@ -132,9 +134,9 @@ def host_image(xen: str, release: str) -> HostImage:
         if os.environ.get("SGKIT_KEEP_STAGING"):
             progress.say(f"kept the failed build for inspection: {staging}")
         else:
-            _remove_tree(staging)
+            remove_tree(staging)
         raise
-    _remove_tree(staging)
+    remove_tree(staging)
     return HostImage(image, pub, client_key(), manifest)
 
 
@@ -164,25 +166,14 @@ def _build_disk(raw: Path, mnt: Path, xen: str, release: str, pub: Path, image: 
 
 
 def _debootstrap(root: Path, xen: str, release: str, log: Path) -> None:
-    toolstack = toolstack_for(xen)
-    cache = downloads_dir() / "debootstrap" / toolstack.suite
-    cache.mkdir(parents=True, exist_ok=True)
-    include = ",".join([*PACKAGES, f"linux-image-{release}", "xen-system-amd64"])
-    with progress.step(f"debootstrap of the lab host (a few minutes; log {log})"):
-        run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={include}",
-                f"--cache-dir={cache}",
-                toolstack.suite,
-                root,
-                mirror(),
-            ],
-            what="debootstrap of the lab host",
-            log=log,
-            fix="read the log; check network access to the mirror",
-        )
+    debootstrap(
+        root,
+        toolstack_for(xen).suite,
+        [*PACKAGES, f"linux-image-{release}", "xen-system-amd64"],
+        log,
+        "the lab host",
+        takes="a few minutes",
+    )
 
 
 def _configure(root: Path, uuid: str, release: str) -> None:

@@ -31,22 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
-from sgkit.build import driver_build, xen_build
-from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.images.dom0_rootfs import base_rootfs
 from sgkit.images.initramfs import build_initramfs, guest_script
-from sgkit.lab.boot import (
-    LabConsole,
-    boot_lab,
-    domu_states,
-    failed_steps,
-    free_memory,
-    run_dir,
-)
-from sgkit.lab.smoke import ENOSYS, stock_xen
+from sgkit.lab.boot import LabConsole, boot_lab, run_dir
+from sgkit.lab.smoke import ENOSYS
+from sgkit.lab.spec import LabSpec, prepare
 from sgkit.paths import results_dir
-from sgkit.report import ktap, protocol, publish
+from sgkit.report import checks, ktap, protocol, publish
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross"
@@ -68,17 +60,9 @@ class LabOutcome:
 
 
 def run_lab_test(
+    spec: LabSpec | None = None,
     suites: str = DEFAULT_SUITES,
-    hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str | None = None,
-    accel: str | None = None,
-    timeout_s: float = 900.0,
     domus: Sequence[str] = DEFAULT_DOMUS,
-    domu_memory_mb: int = 128,
-    domu_timeout_s: int = 300,
-    out_root: Path | None = None,
     seed: int | None = None,
 ) -> LabOutcome:
     """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report.
@@ -86,52 +70,34 @@ def run_lab_test(
     ``seed`` drives sg_fuzz in every domain; without one a random seed is
     chosen, and the summary prints it so that ``--seed`` replays the run.
     """
+    spec = LabSpec.resolve(spec)
+    hypervisor = spec.hypervisor
     if seed is None:
         seed = secrets.randbits(63) or 1
     if not 0 < seed < 2**64:
         raise KitError(f"bad fuzz seed {seed}", "give a seed between 1 and 2**64-1")
-    if hypervisor not in {"patched", "stock"}:
-        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
     if not re.fullmatch(r"[A-Za-z0-9_,]+", suites):
         raise KitError(f"bad suite list {suites!r}", "give suite names separated by commas")
     for name in domus:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or name == "dom0":
             raise KitError(f"bad domU name {name!r}", "use lower-case letters, digits and -")
-    drivers = driver_build.build(kernel=kernel, xen=xen)
-    release = drivers.headers.release
-    meta: dict[str, Any] = {
-        "hypervisor": hypervisor,
-        "kernel": release,
-        "suites": suites,
-        "seed": seed,
-    }
-    if hypervisor == "patched":
-        built = xen_build.build(xen, source)
-        xen_image = built.xen
-        meta["xen_build_id"] = built.manifest["build_id"]
-        meta["xen_version"] = built.manifest["xen_version"]
-    else:
-        xen_image = stock_xen(xen)
-    base = base_rootfs(xen, release)
-    meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
-    settings = {"DOMU_MEMORY": str(domu_memory_mb), "DOMU_TIMEOUT": str(domu_timeout_s)}
-
-    out = publish.new_run_dir(out_root or results_dir(), "lab-test")
+    parts = prepare(spec)
+    release = parts.release
+    meta: dict[str, Any] = {**parts.meta, "suites": suites, "seed": seed}
+    out = publish.new_run_dir(spec.out_root or results_dir(), "lab-test")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sgtest = drivers.modules["sgtest"]
+    sgtest = parts.modules["sgtest"]
     with run_dir() as work:
         domu_initrd, conf, files = _lab_files(work, release, sgtest, suites, domus, seed)
         lab = boot_lab(
+            spec,
+            parts,
             work=work,
             out=out,
-            xen_image=xen_image,
-            release=release,
-            base=base.archive,
             domu_initrd=domu_initrd,
-            settings={**conf, **settings},
+            settings=conf,
             files=files,
-            accel=accel,
-            timeout_s=timeout_s,
+            timeout_s=spec.timeout(900.0),
             label=f"lab.test ({hypervisor}, dom0 + {len(domus)} domUs)",
         )
     result, text, console = lab.result, lab.text, lab.console
@@ -228,40 +194,12 @@ def host_checks(
     patched hypervisor, -38 (-ENOSYS) from a stock one.  The query line comes
     from the sg_op suite: without it (``query_suite`` False) those checks skip.
     """
-
-    def check(test: str, ok: bool, why: str | None) -> publish.Result:
-        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
-
-    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
-    for name in domus:
-        state, seconds = states.get(name, ("unreported", 0))
-        log = console.guests.get(name)
-        problems = []
-        if state != "done":
-            problems.append(f"dom0 saw the domU end as {state!r} after {seconds}s")
-        if log is None:
-            problems.append("its console log is missing from the serial log")
-        elif not protocol.DONE.seen(log):
-            problems.append(f"its console log has no {protocol.DONE.name}")
-        out.append(check(f"{name}_finished", not problems, "; ".join(problems)))
-    if memory is None:
-        out.append(
-            check(
-                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
-            )
-        )
-    else:
-        before, after = memory
-        why = f"xl info free_memory was {before} MB before create, {after} MB after destroy"
-        out.append(check("free_memory_returned", before == after, why))
-    left = protocol.DOMAINS_LEFT.first(console.dom0)
-    if left is None:
-        out.append(
-            check("no_domain_left", False, f"dom0 printed no {protocol.DOMAINS_LEFT.name} line")
-        )
-    else:
-        why = f"after xl destroy, xl list still shows: {left['names'].strip() or 'nothing'}"
-        out.append(check("no_domain_left", left["count"] == "0", why))
+    out = [
+        checks.dom0_setup("lab", failed),
+        *checks.domus_finished("lab", domus, states, console.guests),
+        checks.free_memory_returned("lab", memory),
+        checks.no_domain_left("lab", console.dom0),
+    ]
     for domain in ["dom0", *domus]:
         if not query_suite:
             why = "sg_op is not among the suites, and only it prints the query"
@@ -274,11 +212,8 @@ def host_checks(
             rc = query.get("rc", "?")
             why = f"{domain}'s query answered rc={rc}, expected rc={expect_rc}"
         ok = query is not None and query.get("rc") == str(expect_rc)
-        out.append(check(f"{domain}_query_printed", ok, why))
-    if console.unterminated:
-        why = "the serial log ends inside: " + ", ".join(console.unterminated)
-        out.append(check("console_sections_complete", False, why))
-    return out
+        out.append(checks.host_result("lab", f"{domain}_query_printed", ok, why))
+    return out + checks.sections_complete("lab", console.unterminated)
 
 
 def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> publish.Result:

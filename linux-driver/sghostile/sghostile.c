@@ -32,9 +32,8 @@
 #include <xen/page.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
-#include <asm/xen/hypercall.h>
 
-#include "sg_op.h"
+#include "sg_hypercall.h"
 
 #define HOSTILE_NR_RX		64
 #define HOSTILE_CTRL_REQUEST	0
@@ -67,11 +66,6 @@ static domid_t victim;
 static u32 victim_rx[HOSTILE_NR_RX];
 static unsigned int nr_victim_rx;
 static u32 victim_ctrl;
-
-static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
-{
-	return _hypercall2(long, sg_op, cmd, arg);
-}
 
 /* The backend's details, from device/vsg/<devid>/backend. */
 static int hostile_read_victim(void)
@@ -230,7 +224,7 @@ static int hostile_badhdr(void)
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
 		if (!rc && !op.status)
 			sent++;
-		else if (!rc && op.status == -16)	/* Xen's EBUSY */
+		else if (!rc && op.status == -XEN_EBUSY)
 			busy++;
 		else
 			failed++;

@@ -55,12 +55,7 @@
 #include <asm/xen/hypercall.h>
 
 #include "compat.h"
-#include "sg_op.h"
-
-/* Xen's error numbers (xen/include/public/errno.h). */
-#define XEN_ENOENT		2
-#define XEN_ESRCH		3
-#define XEN_EBUSY		16
+#include "sg_hypercall.h"
 
 #define SGNET_PROTOCOL		"sgnet-2"
 #define SGNET_NR_RX		64	/* receive buffers per side */
@@ -274,11 +269,6 @@ static DEFINE_MUTEX(sgnet_devices_lock);
 
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
-
-static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
-{
-	return _hypercall2(long, sg_op, cmd, arg);
-}
 
 static u64 sgnet_frame(const void *va)
 {

@@ -150,38 +150,38 @@ static void hostile_bad_hdr(struct hostile_hdr *h, unsigned int kind)
 	case 6:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM |
 				VIRTIO_NET_HDR_F_DATA_VALID;
-		h->vnet.csum_start = cpu_to_le16(14);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 14);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 7:
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_UDP;	/* not offered */
-		h->vnet.gso_size = cpu_to_le16(20);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
 		break;
 	case 8:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 |
 				   VIRTIO_NET_HDR_GSO_ECN;	/* not offered */
-		h->vnet.gso_size = cpu_to_le16(20);
-		h->vnet.csum_start = cpu_to_le16(34);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 34);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 9:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;	/* no gso_size */
-		h->vnet.csum_start = cpu_to_le16(34);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 34);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 10:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		h->vnet.csum_start = cpu_to_le16(1000);	/* past the frame */
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 1000);	/* past the frame */
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 11:
-		h->vnet.gso_size = cpu_to_le16(100);	/* without a GSO type */
+		h->vnet.gso_size = __cpu_to_virtio16(true, 100);	/* without a GSO type */
 		break;
 	default:
 		h->vnet.gso_type = 5;			/* VIRTIO_NET_HDR_GSO_UDP_L4 */
-		h->vnet.gso_size = cpu_to_le16(20);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
 		break;
 	}
 }

@@ -40,6 +40,10 @@ XEN_SOURCE_HELP = {"xen": XEN_HELP, "source": SOURCE_HELP}
 BUILD_KERNEL_HELP = "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)"
 ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
 HYPERVISOR_HELP = "patched (the one built here) or stock (Debian's)"
+XSM_HELP = (
+    "boot the XSM build variant with this module: dummy, silo, flask (permissive)"
+    " or flask-enforcing (Xen's policy + xen-hypervisor/flask/sg_op.te)"
+)
 
 # The options every lab boot takes (lab.smoke, lab.test, lab.net, bench.net),
 # defined once: ``lab_task`` adds them to a task in place of its ``lab``
@@ -321,7 +325,7 @@ def build(
         "hypervisor": HYPERVISOR_HELP,
         "kernel": "dom0 kernel release",
         "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
-        "xsm": "boot the XSM build variant with this module: dummy, silo or flask",
+        "xsm": XSM_HELP,
     },
 )
 def lab_smoke(
@@ -351,6 +355,7 @@ def lab_smoke(
         "suites": "sgtest suites to run in every domain, comma-separated",
         "hypervisor": HYPERVISOR_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
+        "xsm": XSM_HELP + "; e.g. --suites sg_op,sg_xsm --xsm silo",
     },
 )
 def lab_test(
@@ -359,11 +364,13 @@ def lab_test(
     hypervisor: str = "patched",
     lab: LabOptions = LabOptions(),
     seed: int = 0,
+    xsm: str = "",
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
     from sgkit.lab.multidomain import run_lab_test
 
-    outcome = run_lab_test(lab.spec(hypervisor=hypervisor), suites, seed=seed or None)
+    spec = lab.spec(hypervisor=hypervisor, xsm=xsm or None)
+    outcome = run_lab_test(spec, suites, seed=seed or None)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():

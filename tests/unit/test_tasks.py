@@ -21,7 +21,7 @@ def _options(task) -> dict[str, tuple[object, str | None]]:
     ("task", "own", "timeout"),
     [
         (tasks.lab_smoke, {"hypervisor", "limits", "xsm"}, 600),
-        (tasks.lab_test, {"suites", "hypervisor", "seed"}, 900),
+        (tasks.lab_test, {"suites", "hypervisor", "seed", "xsm"}, 900),
         (tasks.lab_net, set(), 900),
         (tasks.bench_net, {"seconds", "repeat", "before", "ablation"}, 0),
     ],
@@ -52,6 +52,7 @@ def test_the_options_become_one_resolved_spec(monkeypatch):
         accel="",
         timeout=0,
         seed=7,
+        xsm="",
     )
     spec = seen["spec"]
     assert isinstance(spec, LabSpec) and spec.context["abi"]

@@ -153,8 +153,10 @@ def boot_lab(
     The overlay holds dom0-lab-init.sh as ``/init``, the dom0 kernel again
     as the domUs' (``/lab/vmlinuz``), ``domu_initrd``, ``lab.conf`` from
     ``settings`` (and the spec's domU memory and timeout) and the caller's
-    ``files``.  The console goes to ``out/console.log``, one log per domain
-    next to it.
+    ``files``.  Xen's command line is ``XEN_ARGS`` and ``parts.xen_args``
+    (``xsm=silo``, for example); ``parts.boot_modules`` follow dom0's (a
+    FLASK policy).  The console goes to ``out/console.log``, one log per
+    domain next to it.
     """
     if parts.base is None:
         raise ValueError("boot_lab needs the dom0 root: prepare(spec, dom0_root=True)")
@@ -182,10 +184,11 @@ def boot_lab(
         xen=parts.xen_image,
         kernel=kernel_image(release),
         initrd=initrd,
-        xen_args=XEN_ARGS,
+        xen_args=f"{XEN_ARGS} {parts.xen_args}".strip(),
         kernel_args=DOM0_KERNEL_ARGS,
         memory_mb=MEMORY_MB,
         accel=spec.accel,
+        modules=parts.boot_modules,
     )
     result = boot(
         boot_spec,

@@ -31,22 +31,11 @@ from sgkit.build.kernels import kernel_image
 from sgkit.errors import KitError
 from sgkit.images.initramfs import build_initramfs, guest_script
 from sgkit.lab.qemu import BootSpec, boot
-from sgkit.lab.spec import LabSpec, prepare
+from sgkit.lab.spec import XSM_MODULES, LabSpec, prepare
 from sgkit.paths import builds_dir, results_dir
 from sgkit.report import ktap, protocol, publish
 
 ENOSYS = -38
-
-# The XSM modules the xsm variant can boot -> Xen options and the console
-# line that shows the module started (FLASK's is at info level).
-XSM_MODULES = {
-    "dummy": ("xsm=dummy", "XSM Framework v"),
-    "silo": ("xsm=silo", "Initialising XSM SILO mode"),
-    "flask": (
-        "xsm=flask flask=permissive loglvl=all",
-        "Flask:  Access controls disabled until policy is loaded.",
-    ),
-}
 
 # The query's name for each limit -> the Xen command-line option that sets it.
 LIMIT_OPTIONS = {
@@ -90,8 +79,6 @@ def run_smoke(spec: LabSpec | None = None, limits: dict[str, int] | None = None)
     if unknown:
         raise KitError(f"unknown limits {sorted(unknown)}", "use " + ", ".join(LIMIT_OPTIONS))
     xsm = spec.xsm
-    if xsm is not None and xsm not in XSM_MODULES:
-        raise KitError(f"unknown XSM module {xsm!r}", "use " + ", ".join(XSM_MODULES))
     hypervisor = spec.hypervisor
     kind = f"{hypervisor}-xsm-{xsm}" if xsm else hypervisor
     parts = prepare(spec, dom0_root=False)
@@ -104,14 +91,13 @@ def run_smoke(spec: LabSpec | None = None, limits: dict[str, int] | None = None)
         {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
     )
     options = " ".join(f"{LIMIT_OPTIONS[k]}={v}" for k, v in sorted(limits.items()))
-    if xsm:
-        options = f"{options} {XSM_MODULES[xsm][0]}".strip()
-        meta["xsm"] = xsm
+    options = f"{options} {parts.xen_args}".strip()
     boot_spec = BootSpec(
         xen=parts.xen_image,
         kernel=kernel_image(parts.release),
         initrd=initrd,
         accel=spec.accel,
+        modules=parts.boot_modules,
     )
     if options:
         boot_spec = dataclasses.replace(boot_spec, xen_args=f"{boot_spec.xen_args} {options}")

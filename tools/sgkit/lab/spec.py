@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sgkit import progress
 from sgkit.build import driver_build, xen_build
 from sgkit.build.debian_packages import unpacked
 from sgkit.build.versions import DEFAULT_XEN, load_context
@@ -31,6 +32,34 @@ from sgkit.images.dom0_rootfs import Dom0Base, base_rootfs
 from sgkit.paths import builds_dir
 
 HYPERVISORS = ("patched", "stock")
+
+# The XSM modules the xsm variant can boot -> Xen options and the console
+# line that shows the module started (FLASK's is at info level).
+XSM_MODULES = {
+    "dummy": ("xsm=dummy", "XSM Framework v"),
+    "silo": ("xsm=silo", "Initialising XSM SILO mode"),
+    "flask": (
+        "xsm=flask flask=permissive loglvl=all",
+        "Flask:  Access controls disabled until policy is loaded.",
+    ),
+    # Xen's own policy plus xen-hypervisor/flask/sg_op.te, loaded as a boot
+    # module (sgkit.build.flask_policy); the line shows it loaded (info level:
+    # loglvl=all).
+    "flask-enforcing": (
+        "xsm=flask flask=enforcing loglvl=all",
+        "Flask:  Starting in enforcing mode.",
+    ),
+}
+
+
+def xsm_boot_modules(xsm: str | None, built: xen_build.XenBuild) -> tuple[Path, ...]:
+    """The boot modules an XSM module needs: the enforcing FLASK policy, built here."""
+    if xsm != "flask-enforcing":
+        return ()
+    from sgkit.build.flask_policy import build_policy
+
+    with progress.step("building the FLASK policy (Xen's + sg_op.te)"):
+        return (build_policy(built.workdir / "src", built.out / "xenpolicy"),)
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,7 @@ class LabSpec:
     accel: str | None = None  # tcg, kvm or auto; None is $SGKIT_ACCEL, else tcg
     timeout_s: float | None = None
     hypervisor: str = "patched"  # or "stock": Debian's, without sg_op
-    xsm: str | None = None  # boot the xsm build variant with this XSM module
+    xsm: str | None = None  # boot the xsm build variant with this XSM module (XSM_MODULES)
     domu_memory_mb: int = 128
     domu_timeout_s: int = 300  # dom0 gives up on a domU after this
     out_root: Path | None = None  # results/ unless given
@@ -63,6 +92,8 @@ class LabSpec:
             spec = dataclasses.replace(spec, **{"context": {}, **options})
         if spec.hypervisor not in HYPERVISORS:
             raise KitError(f"unknown hypervisor {spec.hypervisor!r}", "use patched or stock")
+        if spec.xsm is not None and spec.xsm not in XSM_MODULES:
+            raise KitError(f"unknown XSM module {spec.xsm!r}", "use " + ", ".join(XSM_MODULES))
         if spec.xsm is not None and spec.hypervisor != "patched":
             raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
         if spec.context:
@@ -82,6 +113,8 @@ class LabParts:
     modules: Mapping[str, Path]  # sgtest, sgnet -> .ko
     base: Dom0Base | None  # the multi-domain lab's dom0 root
     meta: dict[str, Any]  # recorded in results.json
+    xen_args: str = ""  # added to Xen's command line (the XSM module's options)
+    boot_modules: tuple[Path, ...] = ()  # multiboot modules after dom0's (a FLASK policy)
 
 
 def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
@@ -89,9 +122,14 @@ def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
     drivers = driver_build.build(kernel=spec.kernel, xen=spec.xen, context=spec.context)
     release = drivers.headers.release
     meta: dict[str, Any] = {"hypervisor": spec.hypervisor, "kernel": release}
+    xen_args, boot_modules = "", ()
+    if spec.xsm:
+        meta["xsm"] = spec.xsm
+        xen_args = XSM_MODULES[spec.xsm][0]
     if spec.hypervisor == "patched":
         variant = "xsm" if spec.xsm else None
         built = xen_build.build(spec.xen, spec.source, variant=variant, context=spec.context)
+        boot_modules = xsm_boot_modules(spec.xsm, built)
         xen_image = built.xen
         meta["xen_build_id"] = built.manifest["build_id"]
         meta["xen_version"] = built.manifest["xen_version"]
@@ -102,7 +140,7 @@ def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
     if dom0_root:
         base = base_rootfs(spec.xen, release, spec.context)
         meta["dom0_root"] = {"archive": str(base.archive), **base.manifest}
-    return LabParts(xen_image, release, drivers.modules, base, meta)
+    return LabParts(xen_image, release, drivers.modules, base, meta, xen_args, boot_modules)
 
 
 def stock_xen(spec: LabSpec) -> Path:

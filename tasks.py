@@ -14,10 +14,13 @@ Run `invoke --list` for all of them and `invoke --help TASK` for options.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +29,79 @@ from invoke import Collection, Context, Exit, task
 from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
 from sgkit.lab.multidomain import DEFAULT_SUITES
+from sgkit.lab.spec import LabSpec
 
 SOURCE_HELP = (
     "default: the version's own (debian for 4.17, tarball for 4.22, git for staging); "
     "debian, debian:VER, tarball, tarball:URL#sha256=HEX, git:URL#REF, local:PATH"
 )
+XEN_HELP = f"Xen version (default {DEFAULT_XEN})"
+XEN_SOURCE_HELP = {"xen": XEN_HELP, "source": SOURCE_HELP}
+BUILD_KERNEL_HELP = "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)"
+ACCEL_HELP = "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)"
+HYPERVISOR_HELP = "patched (the one built here) or stock (Debian's)"
+XSM_HELP = (
+    "boot the XSM build variant with this module: dummy, silo, flask (permissive)"
+    " or flask-enforcing (Xen's policy + xen-hypervisor/flask/sg_op.te)"
+)
 
-
-# The options every lab boot takes (lab.test, lab.net, bench.net).
+# The options every lab boot takes (lab.smoke, lab.test, lab.net, bench.net),
+# defined once: ``lab_task`` adds them to a task in place of its ``lab``
+# parameter and hands the task a LabOptions, which makes the LabSpec.
 LAB_HELP = {
-    "xen": "Xen version",
-    "source": SOURCE_HELP,
+    **XEN_SOURCE_HELP,
     "kernel": "dom0 and domU kernel release",
-    "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+    "accel": ACCEL_HELP,
     "timeout": "seconds before the run counts as hung",
 }
+
+
+@dataclass(frozen=True)
+class LabOptions:
+    """The lab options as invoke parsed them ("" and 0: not given)."""
+
+    xen: str = DEFAULT_XEN
+    source: str = ""
+    kernel: str = ""
+    accel: str = ""
+    timeout: int = 0
+
+    def spec(self, **more: Any) -> LabSpec:
+        """The run's LabSpec: these options and ``more`` (hypervisor, xsm), checked, resolved."""
+        return LabSpec.resolve(
+            xen=self.xen,
+            source=self.source,
+            kernel=self.kernel or None,
+            accel=self.accel or None,
+            timeout_s=float(self.timeout) if self.timeout else None,
+            **more,
+        )
+
+
+def lab_task(timeout: int, help: dict[str, str], timeout_help: str = "") -> Callable[..., Any]:
+    """A lab task: invoke sees the lab options (default ``timeout``) where the body has
+    ``lab``; the body gets them as one LabOptions.  ``help`` covers the body's own options."""
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        own = list(inspect.signature(body).parameters.values())
+        defaults = {**dataclasses.asdict(LabOptions()), "timeout": timeout}
+        at = [p.name for p in own].index("lab")
+        own[at : at + 1] = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value)
+            for name, value in defaults.items()
+        ]
+
+        @functools.wraps(body)
+        def wrapper(c: Context, **kwargs: Any) -> Any:
+            lab = LabOptions(**{name: kwargs.pop(name) for name in defaults})
+            return body(c, lab=lab, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(own)  # type: ignore[attr-defined]
+        default = f" (default {timeout})" if timeout else ""
+        lab_help = {**LAB_HELP, "timeout": timeout_help or LAB_HELP["timeout"] + default}
+        return task(help={**lab_help, **help})(kit_errors(wrapper))
+
+    return decorate
 
 
 def kit_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,7 +130,7 @@ def setup(c: Context, kernel: str | None = None) -> None:
 # --- xen ---------------------------------------------------------------------
 
 
-@task(help={"xen": "Xen version (default 4.17)", "source": SOURCE_HELP})
+@task(help=XEN_SOURCE_HELP)
 @kit_errors
 def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     """Fetch and verify Xen source into the cache (a pristine tree)."""
@@ -79,7 +140,7 @@ def xen_fetch(c: Context, xen: str = DEFAULT_XEN, source: str = "") -> None:
     print(json.dumps(tree.describe(), indent=2))
 
 
-@task(help={"xen": "Xen version", "source": SOURCE_HELP, "jobs": "make -j (default: cpus)"})
+@task(help={**XEN_SOURCE_HELP, "jobs": "make -j (default: cpus)"})
 @kit_errors
 def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 0) -> None:
     """Build the patched hypervisor out of tree (incremental)."""
@@ -92,7 +153,7 @@ def xen_build(c: Context, xen: str = DEFAULT_XEN, source: str = "", jobs: int = 
 # --- patches -----------------------------------------------------------------
 
 
-@task(help={"xen": "Xen version", "out": "output directory"})
+@task(help={"xen": XEN_HELP, "out": "output directory"})
 @kit_errors
 def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
     """Render the series for a Xen version into numbered patches."""
@@ -108,8 +169,7 @@ def patches_render(c: Context, xen: str = DEFAULT_XEN, out: str = "") -> None:
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        **XEN_SOURCE_HELP,
         "tree": "apply into this tree instead of the cache's work tree",
     }
 )
@@ -130,7 +190,7 @@ def patches_apply(c: Context, xen: str = DEFAULT_XEN, source: str = "", tree: st
 
 @task(
     help={
-        "xen": "Xen version",
+        "xen": XEN_HELP,
         "out": "output directory",
         "author": "Name <email>",
         "source": SOURCE_HELP + "; its tree names the maintainers and the base commit",
@@ -198,9 +258,8 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: boo
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+        **XEN_SOURCE_HELP,
+        "kernel": BUILD_KERNEL_HELP,
     }
 )
 @kit_errors
@@ -215,9 +274,8 @@ def verify(c: Context, xen: str = DEFAULT_XEN, source: str = "", kernel: str = "
 
 @task(
     help={
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
-        "kernel": "kernel release (default 6.1.0-50-amd64; 6.12, trixie, sid: see driver.build)",
+        **XEN_SOURCE_HELP,
+        "kernel": BUILD_KERNEL_HELP,
         "kdir": "kbuild directory",
         "jobs": "make -j",
         "matrix": "build every supported Xen version; a version x step table",
@@ -261,27 +319,19 @@ def build(
 # --- lab -----------------------------------------------------------------------
 
 
-@task(
+@lab_task(
+    timeout=600,
     help={
-        "hypervisor": "patched (the one built here) or stock (Debian's)",
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        "hypervisor": HYPERVISOR_HELP,
         "kernel": "dom0 kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
-        "timeout": "seconds before the run counts as hung",
         "limits": "per-domain limits on Xen's command line, e.g. max_regs=8,max_elems=4",
-        "xsm": "boot the XSM build variant with this module: dummy, silo or flask",
-    }
+        "xsm": XSM_HELP,
+    },
 )
-@kit_errors
 def lab_smoke(
     c: Context,
     hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 600,
+    lab: LabOptions = LabOptions(),
     limits: str = "",
     xsm: str = "",
 ) -> None:
@@ -290,14 +340,7 @@ def lab_smoke(
     from sgkit.report.publish import summary
 
     outcome = run_smoke(
-        hypervisor,
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout),
-        limits=parse_limits(limits),
-        xsm=xsm or None,
+        lab.spec(hypervisor=hypervisor, xsm=xsm or None), limits=parse_limits(limits)
     )
     print(summary(outcome.report))
     print(answer_line(hypervisor, outcome.query))
@@ -306,59 +349,40 @@ def lab_smoke(
         raise Exit("sgkit: the smoke run failed", code=1)
 
 
-@task(
+@lab_task(
+    timeout=900,
     help={
         "suites": "sgtest suites to run in every domain, comma-separated",
-        "hypervisor": "patched (the one built here) or stock (Debian's)",
-        **LAB_HELP,
+        "hypervisor": HYPERVISOR_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
-    }
+        "xsm": XSM_HELP + "; e.g. --suites sg_op,sg_xsm --xsm silo",
+    },
 )
-@kit_errors
 def lab_test(
     c: Context,
     suites: str = DEFAULT_SUITES,
     hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 900,
+    lab: LabOptions = LabOptions(),
     seed: int = 0,
+    xsm: str = "",
 ) -> None:
     """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
     from sgkit.lab.multidomain import run_lab_test
 
-    outcome = run_lab_test(
-        suites,
-        hypervisor,
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout),
-        seed=seed or None,
-    )
+    spec = lab.spec(hypervisor=hypervisor, xsm=xsm or None)
+    outcome = run_lab_test(spec, suites, seed=seed or None)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():
         raise Exit("sgkit: the lab test failed", code=1)
 
 
-@task(help=LAB_HELP)
-@kit_errors
-def lab_net(
-    c: Context,
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
-    timeout: int = 900,
-) -> None:
+@lab_task(timeout=900, help={})
+def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
     """Boot the lab with sgnet links dom0<->sg-a<->sg-b; ping both ways over each."""
     from sgkit.lab.net import run_lab_net
 
-    outcome = run_lab_net(xen, source, kernel or None, accel or None, float(timeout))
+    outcome = run_lab_net(lab.spec())
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():
@@ -368,25 +392,20 @@ def lab_net(
 # --- bench -------------------------------------------------------------------
 
 
-@task(
+@lab_task(
+    timeout=0,
+    timeout_help="seconds for the whole boot (default: grows with --repeat and --seconds)",
     help={
-        **LAB_HELP,
         "seconds": "length of each iperf3 run",
         "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
-        "timeout": "seconds for the whole boot (default: grows with --repeat and --seconds)",
-    }
+    },
 )
-@kit_errors
 def bench_net(
     c: Context,
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str = "",
-    accel: str = "",
+    lab: LabOptions = LabOptions(),
     seconds: int = 4,
-    timeout: int = 0,
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
@@ -394,17 +413,7 @@ def bench_net(
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(
-        xen,
-        source,
-        kernel or None,
-        accel or None,
-        float(timeout) if timeout else None,
-        seconds,
-        repeat=repeat,
-        before=before,
-        ablation=ablation,
-    )
+    outcome = run_bench_net(lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation)
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 
@@ -420,8 +429,7 @@ def bench_net(
         "run": "sgtest suites to run on each host afterwards, e.g. sg_op,sg_local; "
         "sg_cross adds two domUs; sgnet is sgnet's link test with a domU",
         "accept_new_host_key": "trust and record a host key not in ~/.ssh/known_hosts",
-        "xen": "Xen version",
-        "source": SOURCE_HELP,
+        **XEN_SOURCE_HELP,
         "kernel": "kernel release of the hosts' dom0 (modules are built for it)",
         "reboot_timeout": "seconds to wait for SSH after the reboot (then power-cycle)",
         "ssh_config": "ssh config file (default ~/.ssh/config)",
@@ -484,9 +492,9 @@ def deploy(
     help={
         "action": "up (build the cached image if needed, boot, wait for SSH), "
         "reset (power-cycle it: system_reset) or down",
-        "xen": "Xen version",
+        "xen": XEN_HELP,
         "kernel": "dom0 kernel release",
-        "accel": "tcg, kvm or auto (default: $SGKIT_ACCEL, else tcg)",
+        "accel": ACCEL_HELP,
         "timeout": "seconds to wait for the host's sshd",
     },
 )

@@ -39,6 +39,7 @@ static const struct sgtest_suite *const sgtest_suites[] __initconst = {
 	&sgtest_suite_sg_local,
 	&sgtest_suite_sg_fuzz,
 	&sgtest_suite_sg_hostile,
+	&sgtest_suite_sg_xsm,	/* before sg_cross's flood fills sg-b */
 	&sgtest_suite_sg_cross,
 	&sgtest_suite_sg_cross_after,
 };

@@ -42,6 +42,17 @@
  * The sg_cross_after suite runs in dom0 after the lab destroyed the domUs:
  * it checks that what dom0 held through sg-b is gone and releases what dom0
  * left for it.
+ *
+ * The sg_xsm suite (keys xsm/...) runs the cross-domain cases whose outcome
+ * depends on the XSM policy Xen enforces, which cross_xsm names: "silo" or
+ * "flask" (sgkit's enforcing policy, xen-hypervisor/flask/sg_op.te): domUs
+ * may not reach each other, refused with -EPERM or -EACCES; anything else:
+ * they may.  It works under them, where most of sg_cross cannot.
+ *	xsm/named		dom0 named sg-a and sg-b as peers
+ *	xsm/reg/NAME		dom0's registration of one page for NAME
+ *	xsm/bound, xsm/fired, xsm/checked, xsm/dom0-fired, xsm/end
+ *				sg-b bound, sg-a triggered, sg-b looked,
+ *				dom0 triggered, sg-b is done
  */
 
 #define SGX_DIR		"/sgtest"
@@ -86,6 +97,11 @@ static bool cross_flood = true;
 module_param(cross_flood, bool, 0444);
 MODULE_PARM_DESC(cross_flood,
 		 "sg_cross: run the bucket flood (0: skip it in every domain)");
+
+static char *cross_xsm = "dummy";
+module_param(cross_xsm, charp, 0444);
+MODULE_PARM_DESC(cross_xsm,
+		 "sg_xsm: the XSM policy Xen enforces: silo, flask (sgkit's enforcing policy), or dummy (domUs may reach each other)");
 
 static const char *const sgx_names[SGX_NDOM] = { "dom0", "sg-a", "sg-b" };
 
@@ -1225,4 +1241,192 @@ const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
 	.priv_size = sizeof(struct sgx_state),
 	.cases = sgx_after_cases,
 	.num_cases = ARRAY_SIZE(sgx_after_cases),
+};
+
+/*
+ * sg_xsm: dom0, sg-a and sg-b, under the policy cross_xsm names.
+ *
+ * dom0 registers one page for sg-a and for sg-b: byte 128 is one address,
+ * which sg-b binds through its registration with a counter of 1.  sg-a
+ * triggers it through its own registration.  The memory is dom0's, so
+ * (sg-a, dom0) passes every policy; the binding is sg-b's, so (sg-a, sg-b)
+ * is checked too (issue 12, finding 8): under a policy that keeps domUs
+ * apart sg-a's trigger does not reach sg-b (counter 1, no event), otherwise
+ * it does (counter 0, one event).  Then dom0 triggers the byte by frame,
+ * which every policy lets dom0 do: the binding is live, one more decrement
+ * and event.  sg-a first checks that the policy is the one cross_xsm names:
+ * its registration naming sg-b is refused (-EPERM under SILO, -EACCES under
+ * FLASK) or not.
+ */
+
+/* How the policy cross_xsm names refuses domU to domU: 0 if it does not. */
+static long __init sgx_refusal(void)
+{
+	if (!strcmp(cross_xsm, "silo"))
+		return -XEN_EPERM;
+	if (!strcmp(cross_xsm, "flask"))
+		return -XEN_EACCES;
+	return 0;
+}
+
+static enum sgtest_result __init sgx_fire_needs_binder_pair(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	long refusal = sgx_refusal();
+	bool apart = refusal != 0, ok = true;
+	u32 ids[SGX_NDOM] = { }, id = 0, port, fired, v;
+	int self = st->self, i, irq;
+	struct xen_sg_addr a;
+	struct xen_sg_elem e;
+	s32 *counter;
+
+	if (!sgx_ready(ctx) || !sgx_get(ctx))
+		return sgx_result(ctx, false);
+	sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+	counter = (s32 *)(sgx_va(st, 1) + 64);
+
+	if (self == SGX_DOM0) {
+		for (i = 1; i < SGX_NDOM; i++) {
+			ok &= sgx_rc(ctx, "register", i,
+				     sgx_register(&e, 1, st->domid[i],
+						  XEN_SG_ACCESS_READ, &ids[i]),
+				     0);
+			ok &= sgx_put(ctx, ids[i], "xsm/reg/%s", sgx_name(i));
+		}
+		memset(&a, 0, sizeof(a));
+		a.owner = DOMID_SELF;
+		a.frame = xen_page_to_gfn(st->pg[0]);
+		a.offset = 128;
+		if (ok && sgx_wait(ctx, &v, SGX_B, "xsm/checked")) {
+			ok &= sgx_rc(ctx, "trigger by frame", SGX_B,
+				     sgt_trigger(&a, &fired), 0);
+			ok &= sgx_rc(ctx, "fired (none of ours)", SGX_B,
+				     fired, 0);
+			ok &= sgx_put(ctx, 1, "xsm/dom0-fired");
+		} else {
+			ok = false;
+		}
+		ok &= sgx_wait(ctx, &v, SGX_B, "xsm/end");
+		for (i = 1; i < SGX_NDOM; i++)
+			if (ids[i])
+				ok &= sgx_rc(ctx, "unregister", i,
+					     sgx_unregister(ids[i]), 0);
+		return sgx_result(ctx, ok);
+	}
+
+	if (!sgx_wait(ctx, &id, SGX_DOM0, "xsm/reg/%s", cross_self))
+		return sgx_result(ctx, false);
+	sgx_addr(&a, st->domid[SGX_DOM0], id, 128);
+
+	if (self != SGX_B) {
+		u32 bid = 0;
+
+		/* Is the policy the one we were told? */
+		ok &= sgx_rc(ctx, apart ? "register naming sg-b (refused)"
+					: "register naming sg-b", SGX_B,
+			     sgx_register(&e, 1, st->domid[SGX_B],
+					  XEN_SG_ACCESS_READ, &bid), refusal);
+		if (bid)
+			ok &= sgx_rc(ctx, "unregister", SGX_B,
+				     sgx_unregister(bid), 0);
+		if (!sgx_wait(ctx, &v, SGX_B, "xsm/bound"))
+			return sgx_result(ctx, false);
+		/* Ours to reach (dom0's memory); the binding is not ours. */
+		ok &= sgx_rc(ctx, "trigger dom0's registration", SGX_DOM0,
+			     sgt_trigger(&a, &fired), 0);
+		ok &= sgx_rc(ctx, "fired (none of ours)", SGX_B, fired, 0);
+		ok &= sgx_put(ctx, 1, "xsm/fired");
+		return sgx_result(ctx, ok);
+	}
+
+	irq = sgx_port_irq(ctx, &port, &st->irqs);
+	if (irq < 0)
+		return sgx_result(ctx, false);
+	WRITE_ONCE(*counter, 1);
+	ok &= sgx_rc(ctx, "bind with a counter", SGX_DOM0,
+		     sgt_bind(&a, port, st->pg[1], 64), 0);
+	ok &= sgx_put(ctx, 1, "xsm/bound");
+	if (ok && sgx_wait(ctx, &v, 1, "xsm/fired")) {
+		ok &= sgx_events_are(ctx, &st->irqs, apart ? 0 : 1,
+				     apart ? "sg-a's trigger (refused)"
+					   : "sg-a's trigger");
+		ok &= sgx_rc(ctx, "counter after sg-a's trigger", 1,
+			     READ_ONCE(*counter), apart ? 1 : 0);
+		ok &= sgx_put(ctx, 1, "xsm/checked");
+		ok &= sgx_wait(ctx, &v, SGX_DOM0, "xsm/dom0-fired");
+		ok &= sgx_events_are(ctx, &st->irqs, apart ? 1 : 2,
+				     "dom0's trigger");
+		ok &= sgx_rc(ctx, "counter after dom0's trigger", SGX_DOM0,
+			     READ_ONCE(*counter), apart ? 0 : -1);
+	} else {
+		ok = false;
+	}
+	if (ok)
+		sgx_diag(ctx, "sgtest.xsm policy=%s sg-a's trigger %s sg-b's binding",
+			 cross_xsm, apart ? "did not reach" : "reached");
+	unbind_from_irqhandler(irq, &st->irqs);
+	ok &= sgx_put(ctx, 1, "xsm/end");
+	return sgx_result(ctx, ok);
+}
+
+/*
+ * Naming a domain as peer allocates nothing in it (issue 12, finding 4):
+ * dom0 registers a page for sg-a, reads how many domains have sg_op state,
+ * registers one for sg-b and reads again: the same.  The domUs make no
+ * sg_op call that needs state of their own until dom0 is done (with only
+ * sg_op's queries before sg_xsm, sg-b has none, so an allocation would
+ * show); they wait for xsm/named.
+ */
+static enum sgtest_result __init sgx_naming_allocates_nothing(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+	struct xen_sg_global g1 = { }, g2 = { };
+	u32 ids[SGX_NDOM] = { }, v;
+	struct xen_sg_elem e;
+	bool ok = true;
+	int i;
+
+	if (!sgx_ready(ctx))
+		return SGTEST_FAIL;
+	if (st->self != SGX_DOM0)
+		return sgx_wait(ctx, &v, SGX_DOM0, "xsm/named") ? SGTEST_PASS
+								: SGTEST_FAIL;
+	if (!sgx_get(ctx))
+		return sgx_result(ctx, false);
+	sgx_elem(&e, st->pg[0], 0, PAGE_SIZE);
+	for (i = 1; i < SGX_NDOM; i++) {
+		struct xen_sg_global *g = i == 1 ? &g1 : &g2;
+
+		ok &= sgx_rc(ctx, "register", i,
+			     sgx_register(&e, 1, st->domid[i],
+					  XEN_SG_ACCESS_READ, &ids[i]), 0);
+		ok &= sgx_rc(ctx, "query_global", i,
+			     HYPERVISOR_sg_op(XEN_SGOP_query_global, g), 0);
+	}
+	if (ok && g2.domains != g1.domains) {
+		sgx_diag(ctx,
+			 "registering for sg-b took domains from %u to %u: state was allocated in sg-b",
+			 g1.domains, g2.domains);
+		ok = false;
+	}
+	for (i = 1; i < SGX_NDOM; i++)
+		if (ids[i])
+			ok &= sgx_rc(ctx, "unregister", i,
+				     sgx_unregister(ids[i]), 0);
+	ok &= sgx_put(ctx, 1, "xsm/named");
+	return sgx_result(ctx, ok);
+}
+
+static const struct sgtest_case sgx_xsm_cases[] __initconst = {
+	{ "rendezvous", sgx_rendezvous },
+	{ "naming_allocates_nothing", sgx_naming_allocates_nothing },
+	{ "fire_needs_binder_pair", sgx_fire_needs_binder_pair },
+};
+
+const struct sgtest_suite sgtest_suite_sg_xsm __initconst = {
+	.name = "sg_xsm",
+	.init = sgx_init,
+	.priv_size = sizeof(struct sgx_state),
+	.cases = sgx_xsm_cases,
+	.num_cases = ARRAY_SIZE(sgx_xsm_cases),
 };

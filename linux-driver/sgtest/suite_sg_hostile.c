@@ -5,12 +5,16 @@
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 
+#include <xen/interface/grant_table.h>
+#include <asm/xen/hypervisor.h>
+
 #include "sgtest.h"
 
 /*
  * The sg_hostile suite: what one domain can try on its own that sg_local
  * does not: frames that are not its own (MFN 0, MFNs past all of its
- * memory, its own page tables), counters on such frames, a batch long
+ * memory, its own page tables, Xen-heap pages shared with it), counters on
+ * such frames, a batch long
  * enough to be preempted and continued, unregistering while a batch runs
  * on the registration, trigger storms, and every limit exactly at and one
  * past it.  Usage must be unchanged after every refused call.
@@ -227,6 +231,76 @@ static enum sgtest_result __init sgh_bad_counters(struct sgtest_ctx *ctx)
 			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
 	}
 	ok &= sgt_usage_same(ctx, "after refused bindings", &before);
+	sgt_close_port(port);
+	__free_page(pg);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/*
+ * Pages Xen shares with us from its own heap, our shared info and a grant
+ * table frame, are ours by ownership but Xen's structures: no registration
+ * (read-only or writable), counter or bound address on them (issue 12,
+ * finding 6).
+ */
+static enum sgtest_result __init sgh_xen_heap_frames(struct sgtest_ctx *ctx)
+{
+	static const char *const what[] = { "shared info", "grant table frame" };
+	struct gnttab_setup_table setup = { .dom = DOMID_SELF, .nr_frames = 1 };
+	struct xen_sg_elem e = { .offset = 0, .len = 64 };
+	struct xen_sg_usage before;
+	struct xen_sg_bind b = { };
+	xen_pfn_t gframe = 0;
+	unsigned int i, n = 0;
+	struct page *pg;
+	bool ok = true;
+	u64 frames[2];
+	u32 id, port;
+	int rc;
+
+	if (!xen_pv_domain()) {
+		sgtest_set_reason(ctx, "frames are MFNs for PV guests only");
+		return SGTEST_SKIP;
+	}
+	frames[n++] = xen_start_info->shared_info >> PAGE_SHIFT;
+	set_xen_guest_handle(setup.frame_list, &gframe);
+	rc = HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &setup, 1);
+	if (rc || setup.status != GNTST_okay) {
+		ktap_diag(ctx->ktap, "GNTTABOP_setup_table: rc=%d status=%d",
+			  rc, setup.status);
+		return SGTEST_FAIL;
+	}
+	frames[n++] = gframe;
+
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg)
+		return SGTEST_FAIL;
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	b.port = port;
+	b.addr.owner = DOMID_SELF;
+	for (i = 0; i < n; i++) {
+		ktap_diag(ctx->ktap, "%s: frame %#llx", what[i], frames[i]);
+		e.frame = frames[i];
+		ok &= sgt_rc(ctx, "register it read-only",
+			     sgh_register(&e, 1, XEN_SG_ACCESS_READ, &id),
+			     -XEN_EINVAL);
+		ok &= sgt_rc(ctx, "register it writable",
+			     sgh_register(&e, 1, XEN_SG_ACCESS_READ |
+					  XEN_SG_ACCESS_WRITE, &id), -XEN_EINVAL);
+		b.flags = XEN_SG_BIND_COUNTER;
+		b.addr.frame = xen_page_to_gfn(pg);
+		b.counter_frame = frames[i];
+		b.counter_offset = 64;
+		ok &= sgt_rc(ctx, "a counter in it",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+		b.flags = 0;
+		b.counter_frame = 0;
+		b.counter_offset = 0;
+		b.addr.frame = frames[i];
+		ok &= sgt_rc(ctx, "an address in it",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_EINVAL);
+	}
+	ok &= sgt_usage_same(ctx, "after Xen-heap frames", &before);
 	sgt_close_port(port);
 	__free_page(pg);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
@@ -742,15 +816,23 @@ out:
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
-/* The global query is the control domain's; the progress bits are Xen's. */
+/*
+ * The global query is the control domain's (XSM_PRIV), another domain's
+ * usage its own or the control domain's (XSM_TARGET); the progress bits are
+ * Xen's.
+ */
 static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *ctx)
 {
 	struct sgh_state *st = ctx->priv;
 	struct xen_sg_transfer_batch b = { };
+	struct xen_sg_query q = { .domid = 0 };
 	struct xen_sg_global g = { };
 	struct xen_sg_id a = { .id = 1 };
 	bool ok = true;
 
+	ok &= sgt_rc(ctx, "query of domain 0", HYPERVISOR_sg_op(XEN_SGOP_query,
+								 &q),
+		     st->privileged ? 0 : -XEN_EPERM);
 	ok &= sgt_rc(ctx, "query_global", HYPERVISOR_sg_op(XEN_SGOP_query_global,
 							    &g),
 		     st->privileged ? 0 : -XEN_EPERM);
@@ -780,6 +862,7 @@ static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *c
 static const struct sgtest_case sgh_cases[] __initconst = {
 	{ "foreign_frames_refused", sgh_foreign_frames },
 	{ "bad_counters_refused", sgh_bad_counters },
+	{ "xen_heap_frames_refused", sgh_xen_heap_frames },
 	{ "long_batch_continues", sgh_long_batch },
 	{ "unregister_during_batch", sgh_unregister_during_batch },
 	{ "trigger_storm_counters_exact", sgh_trigger_storm },

@@ -7,11 +7,12 @@ import json
 import pytest
 
 from sgkit.lab.bench import DRIVERS, METRICS, TESTS, run_bench_net
+from sgkit.lab.spec import LabSpec
 
 
 @pytest.mark.integration
 def test_bench_net_writes_json_and_png_for_both_drivers(tmp_path):
-    outcome = run_bench_net(seconds=2, out_root=tmp_path)
+    outcome = run_bench_net(LabSpec(out_root=tmp_path), seconds=2)
     bench = json.loads((outcome.results / "bench.json").read_text())
     assert bench["complete"], outcome.text_summary
     for driver in DRIVERS:

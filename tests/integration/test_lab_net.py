@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from sgkit.lab.net import IPERF_TESTS, run_lab_net
+from sgkit.lab.spec import LabSpec
 
 
 @pytest.mark.integration
 def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
-    outcome = run_lab_net(out_root=tmp_path)
+    outcome = run_lab_net(LabSpec(out_root=tmp_path))
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     results = {(r.domain, r.test): r for r in outcome.report.results}

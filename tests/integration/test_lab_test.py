@@ -8,13 +8,28 @@ import junitparser
 import pytest
 
 from sgkit.lab.multidomain import run_lab_test
+from sgkit.lab.spec import LabSpec
 
 DOMAINS = ("dom0", "sg-a", "sg-b")
+XSM_PASS = {
+    "rendezvous": "pass",
+    "naming_allocates_nothing": "pass",
+    "fire_needs_binder_pair": "pass",
+}
+XSM_LINE = "# sgtest.xsm policy={} sg-a's trigger {} sg-b's binding"
+
+
+def _xsm_cases(outcome, domain: str) -> dict[str, str]:
+    return {
+        r.test: r.status
+        for r in outcome.report.results
+        if r.domain == domain and r.suite == "sg_xsm"
+    }
 
 
 @pytest.mark.integration
 def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
-    outcome = run_lab_test(out_root=tmp_path)  # sg_op,sg_local,sg_hostile,sg_fuzz,sg_cross
+    outcome = run_lab_test(LabSpec(out_root=tmp_path))  # every suite of DEFAULT_SUITES
     summary = (outcome.results / "summary.txt").read_text()
     assert outcome.report.ok(), summary
     assert outcome.report.verdict is not None and outcome.report.verdict.kind == "ok"
@@ -50,6 +65,9 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
             allowed = {"global_counters_unchanged"} if suite == "sg_fuzz" else set()
             assert got, f"{domain} ran no {suite}"
             assert {t for t, st in got.items() if st != "pass"} <= allowed, f"{domain}: {got}"
+    for domain in DOMAINS:  # the dummy policy: sg-a's trigger reaches sg-b's binding
+        assert _xsm_cases(outcome, domain) == XSM_PASS, domain
+    assert XSM_LINE.format("dummy", "reached") in (outcome.results / "guest-sg-b.log").read_text()
     after = [r for r in outcome.report.results if r.suite == "sg_cross_after"]
     assert [(r.domain, r.status) for r in after] == [("dom0", "pass")], after
 
@@ -71,6 +89,45 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
     assert (tmp_path / "latest-lab-test").resolve() == outcome.results.resolve()
 
 
+@pytest.mark.integration
+def test_under_silo_a_domu_cannot_fire_another_domus_binding(tmp_path):
+    """Issue 12 finding 8: a trigger is checked as (triggering domain, binder) too."""
+    outcome = run_lab_test(LabSpec(xsm="silo", out_root=tmp_path), "sg_op,sg_xsm")
+    summary = (outcome.results / "summary.txt").read_text()
+    assert outcome.report.ok(), summary
+    assert outcome.report.meta["xsm"] == "silo"
+    host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["xsm_silo_active"].status == "pass"
+    for domain in DOMAINS:
+        assert _xsm_cases(outcome, domain) == XSM_PASS, f"{domain}\n{summary}"
+    log = (outcome.results / "guest-sg-b.log").read_text()
+    assert XSM_LINE.format("silo", "did not reach") in log
+    assert host["free_memory_returned"].status == "pass"
+
+
+@pytest.mark.integration
+def test_flask_enforcing_allows_dom0_and_domu_and_denies_two_domus(tmp_path):
+    """Issue 12 finding 9: sg_op's own access vectors, sgkit's policy module, enforcing.
+
+    Allowed: dom0 registers for each domU, sg-b binds and sg-a triggers dom0's
+    memory, dom0 fires sg-b's binding.  Denied: sg-a's registration naming
+    sg-b (-EACCES) and sg-a's trigger reaching sg-b's binding; Xen logs it.
+    """
+    outcome = run_lab_test(LabSpec(xsm="flask-enforcing", out_root=tmp_path), "sg_op,sg_xsm")
+    summary = (outcome.results / "summary.txt").read_text()
+    assert outcome.report.ok(), summary
+    host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["xsm_flask-enforcing_active"].status == "pass"
+    for domain in DOMAINS:
+        assert _xsm_cases(outcome, domain) == XSM_PASS, f"{domain}\n{summary}"
+    log = (outcome.results / "guest-sg-b.log").read_text()
+    assert XSM_LINE.format("flask", "did not reach") in log
+    console = (outcome.results / "console.log").read_text(errors="replace")
+    denied = [line for line in console.splitlines() if "avc:  denied" in line]
+    assert any("tclass=sg_op" in line and "{ register }" in line for line in denied), denied
+    assert any("tclass=sg_op" in line and "{ trigger }" in line for line in denied), denied
+
+
 # How long the run took and how many interrupts arrived depend on timing; the
 # calls made and what each returned depend on the seed alone.
 TIMING_FIELDS = ("ms=", "events=", "dropped=")
@@ -84,9 +141,12 @@ def _fuzz_lines(results_dir, domain: str) -> list[str]:
 
 @pytest.mark.integration
 def test_fuzz_from_an_unprivileged_domu_replays_from_its_seed(tmp_path):
+    """Two boots with one seed; only sg-a is created, the fuzz needs no second domU."""
     seed = 20261125
-    first = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "1")
-    second = run_lab_test(suites="sg_op,sg_fuzz", seed=seed, out_root=tmp_path / "2")
+    first, second = (
+        run_lab_test(LabSpec(out_root=tmp_path / n), "sg_op,sg_fuzz", ("sg-a",), seed)
+        for n in ("1", "2")
+    )
     for outcome in (first, second):
         assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
         fuzz = [r for r in outcome.report.results if r.domain == "sg-a" and r.suite == "sg_fuzz"]

@@ -17,10 +17,11 @@ from sgkit.build.versions import load_context
 from sgkit.images.initramfs import build_initramfs
 from sgkit.lab.qemu import BootSpec, boot
 from sgkit.lab.smoke import run_smoke
+from sgkit.lab.spec import LabSpec
 
 
 def test_patched_xen_answers_the_query(tmp_path):
-    outcome = run_smoke("patched", out_root=tmp_path)
+    outcome = run_smoke(LabSpec(out_root=tmp_path))
     assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
     assert outcome.report.verdict.kind == "ok"
     context = load_context("4.17")
@@ -37,7 +38,7 @@ def test_patched_xen_answers_the_query(tmp_path):
 
 
 def test_stock_debian_xen_says_enosys(tmp_path):
-    outcome = run_smoke("stock", out_root=tmp_path)
+    outcome = run_smoke(LabSpec(hypervisor="stock", out_root=tmp_path))
     assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
     assert outcome.query["rc"] == "-38"
     dom0 = [r for r in outcome.report.results if r.domain == "dom0"]
@@ -127,7 +128,7 @@ def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):
         "max_bindings": 8,
         "max_binds_per_addr": 4,
     }
-    outcome = run_smoke("patched", out_root=tmp_path, limits=limits)
+    outcome = run_smoke(LabSpec(out_root=tmp_path), limits=limits)
     assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
     for key, value in limits.items():
         assert int(outcome.query[key]) == value
@@ -143,10 +144,14 @@ def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):
     assert limit_tests and all(s == "pass" for s in limit_tests.values()), limit_tests
 
 
-@pytest.mark.parametrize("module", ["silo", "flask"])
+@pytest.mark.parametrize("module", ["silo", "flask", "flask-enforcing"])
 def test_the_xsm_variant_runs_sgtest_under_each_module(tmp_path, module):
-    """Patch 0003's hooks, built with XSM and run under SILO and FLASK (permissive)."""
-    outcome = run_smoke("patched", out_root=tmp_path, xsm=module)
+    """Patch 0003's hooks, built with XSM and run under SILO and FLASK.
+
+    FLASK runs permissive (no policy) and enforcing, with Xen's policy plus
+    sgkit's sg_op module: dom0's own sg_op calls are all allowed there.
+    """
+    outcome = run_smoke(LabSpec(out_root=tmp_path, xsm=module))
     assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
     checks = {r.test: r.status for r in outcome.report.results if r.domain == "host"}
     assert checks[f"xsm_{module}_active"] == "pass"

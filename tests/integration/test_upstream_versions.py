@@ -16,6 +16,7 @@ from sgkit.build.matrix import matrix_source
 from sgkit.build.verify import verify
 from sgkit.build.versions import load_context
 from sgkit.lab.smoke import run_smoke
+from sgkit.lab.spec import LabSpec
 
 pytestmark = pytest.mark.nightly
 
@@ -26,7 +27,7 @@ def test_upstream_series_builds_verifies_and_answers_in_smoke(xen, tmp_path):
     built = xen_build.build(xen, source)
     assert built.manifest["xen_version"].startswith(load_context(xen)["xen"]["series"])
     verify(built, driver_build.build(xen=xen))
-    outcome = run_smoke("patched", xen, source, out_root=tmp_path)
+    outcome = run_smoke(LabSpec(xen=xen, source=source, out_root=tmp_path))
     assert outcome.report.ok(), (outcome.results / "summary.txt").read_text()
     context = load_context(xen)
     abi = (context["abi"]["major"] << 16) | context["abi"]["minor"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from sgkit.lab.boot import domu_states, failed_steps, free_memory, split_console
+from sgkit.lab.boot import split_console
 from sgkit.lab.net import DEFAULT_IPERF, DEFAULT_LINKS, DEFAULT_RELOAD, net_results
 from sgkit.report import ktap, protocol
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 from sgkit.report.console_log import classify
 from sgkit.report.publish import results_from_ktap
 

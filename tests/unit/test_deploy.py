@@ -398,7 +398,7 @@ def test_with_sgnet_the_bucket_flood_is_skipped_in_dom0_as_in_the_domus():
 
 def test_domus_checks_name_what_went_wrong():
     logs = {"sg-a": "SGKIT-INIT x\nSGKIT-DONE\n", "sg-b": "SGKIT-INIT x\n"}
-    found = {r.test: r for r in guests.checks(DOMUS_OUTPUT, logs)}
+    found = {r.test: r for r in guests.domu_checks(DOMUS_OUTPUT, logs)}
     assert (
         found["dom0_setup"].status == "fail"
         and "xl-destroy-sg-b rc=1" in found["dom0_setup"].reason

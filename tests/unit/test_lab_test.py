@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from sgkit.images.dom0_rootfs import concatenate, pack_files
-from sgkit.lab.boot import domu_states, failed_steps, free_memory, lab_conf, split_console
+from sgkit.lab.boot import lab_conf, split_console
 from sgkit.lab.multidomain import global_check, host_checks, summarize
 from sgkit.report import ktap, publish
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 from sgkit.report.protocol import global_of, query_of
 
 
@@ -310,7 +311,14 @@ def test_dom0_cross_after_run_is_a_dom0_result() -> None:
 def test_the_lab_runs_conformance_hostile_fuzz_and_cross_suites_by_default() -> None:
     from sgkit.lab.multidomain import DEFAULT_SUITES
 
-    assert DEFAULT_SUITES.split(",") == ["sg_op", "sg_local", "sg_hostile", "sg_fuzz", "sg_cross"]
+    assert DEFAULT_SUITES.split(",") == [
+        "sg_op",
+        "sg_local",
+        "sg_hostile",
+        "sg_fuzz",
+        "sg_xsm",
+        "sg_cross",
+    ]
 
 
 def test_lab_conf_survives_the_shell_that_sources_it(tmp_path) -> None:
@@ -332,3 +340,63 @@ def test_lab_conf_survives_the_shell_that_sources_it(tmp_path) -> None:
     assert got.split("\n")[:-1] == list(settings.values())
     with pytest.raises(ValueError, match=r"bad lab\.conf setting name"):
         lab_conf({"bad name": "x"})
+
+
+def test_lab_test_xsm_choices() -> None:
+    from sgkit.errors import KitError
+    from sgkit.lab.multidomain import CROSS_XSM, run_lab_test
+    from sgkit.lab.spec import XSM_MODULES, LabSpec
+
+    with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
+        run_lab_test(LabSpec(xsm="selinux"))
+    with pytest.raises(KitError, match="needs the patched hypervisor"):
+        run_lab_test(LabSpec(hypervisor="stock", xsm="silo"))
+    # sg_xsm expects SILO's refusals under SILO only.
+    assert set(CROSS_XSM) == set(XSM_MODULES)
+    assert [m for m, expect in CROSS_XSM.items() if expect == "silo"] == ["silo"]
+
+
+def test_lab_files_tell_every_domain_the_xsm_policy(tmp_path) -> None:
+    from sgkit.lab import multidomain
+
+    sgtest = tmp_path / "sgtest.ko"
+    sgtest.write_bytes(b"\x7fELF")
+    seen = []
+
+    def fake_initramfs(out, init, modules, args):
+        seen.append(args["sgtest"])
+        out.write_bytes(b"")
+        return out
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(multidomain, "build_initramfs", fake_initramfs)
+    mp.setattr(multidomain, "guest_script", lambda name: tmp_path / name)
+    try:
+        _, conf, files = multidomain._lab_files(
+            tmp_path, "6.1.0", sgtest, "sg_op,sg_xsm", ["sg-a", "sg-b"], 7, "silo"
+        )
+        _, plain, _ = multidomain._lab_files(
+            tmp_path, "6.1.0", sgtest, "sg_op,sg_xsm", ["sg-a", "sg-b"], 7
+        )
+    finally:
+        mp.undo()
+    assert seen == ["suites=sg_op,sg_xsm seed=7 cross_xsm=silo", "suites=sg_op,sg_xsm seed=7"]
+    assert conf["SGTEST_ARGS"] == "suites=sg_op,sg_xsm seed=7 cross_xsm=silo cross_self=dom0"
+    assert files["etc/sgkit/modules"] == f"sgtest {conf['SGTEST_ARGS']}\n".encode()
+    assert conf["CROSS_AFTER_ARGS"] == ""  # no sg_cross, no sg_cross_after
+    assert "cross_xsm" not in plain["SGTEST_ARGS"]
+
+
+def test_free_memory_may_come_back_short_only_by_the_slack() -> None:
+    console = split_console("")
+
+    def memory_check(memory, slack=0):
+        results = host_checks(console, (), {}, memory, {}, [], memory_slack_mb=slack)
+        return next(r for r in results if r.test == "free_memory_returned")
+
+    assert memory_check((1502, 1502)).status == "pass"
+    assert memory_check((1502, 1501)).status == "fail"
+    assert memory_check((1502, 1501), 1).status == "pass"
+    short = memory_check((1502, 1500), 1)
+    assert short.status == "fail" and "up to 1 MB short" in (short.reason or "")
+    assert memory_check((1502, 1503), 1).status == "fail"  # more back than before: no

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -109,6 +110,14 @@ def test_qemu_argv_shape(tmp_path):
     assert argv[argv.index("-initrd") + 1] == (
         f"{tmp_path}/vmlinuz console=hvc0 quiet rdinit=/init,{tmp_path}/initrd"
     )
+    # A FLASK policy goes after dom0's modules, and must exist.
+    (tmp_path / "xenpolicy").write_text("x")
+    spec = dataclasses.replace(spec, modules=(tmp_path / "xenpolicy",))
+    argv = qemu.qemu_argv(spec, "tcg")
+    assert argv[argv.index("-initrd") + 1].endswith(f"{tmp_path}/initrd,{tmp_path}/xenpolicy")
+    spec = dataclasses.replace(spec, modules=(tmp_path / "nope",))
+    with pytest.raises(KitError, match="nope is missing"):
+        qemu.qemu_argv(spec, "tcg")
 
 
 def test_missing_boot_file_is_named(tmp_path):
@@ -181,12 +190,51 @@ def test_xen_build_variants_extend_the_fragment():
 
 def test_smoke_xsm_choices_and_check():
     from sgkit.lab.smoke import XSM_MODULES, run_smoke, xsm_check
+    from sgkit.lab.spec import LabSpec
 
     with pytest.raises(KitError, match="unknown XSM module 'selinux'"):
-        run_smoke(xsm="selinux")
+        run_smoke(LabSpec(xsm="selinux"))
     with pytest.raises(KitError, match="needs the patched hypervisor"):
-        run_smoke("stock", xsm="silo")
+        run_smoke(LabSpec(hypervisor="stock", xsm="silo"))
     assert xsm_check("silo", "(XEN) Initialising XSM SILO mode\n").status == "pass"
     missing = xsm_check("flask", "(XEN) XSM Framework v1.0.1 initialized\n")
     assert missing.status == "fail" and "xsm=flask" in (missing.reason or "")
-    assert all(opts.startswith(f"xsm={name}") for name, (opts, _) in XSM_MODULES.items())
+    assert all(
+        opts.startswith(f"xsm={name.split('-')[0]}") for name, (opts, _) in XSM_MODULES.items()
+    )
+    assert "flask=enforcing" in XSM_MODULES["flask-enforcing"][0]
+
+
+def test_flask_policy_sections_follow_xen_makefile(tmp_path):
+    from sgkit.build import flask_policy
+
+    conf = "# comment\nxen = on\ndom0 = on\n  off_mod = off\nnic_dev = on\n"
+    assert flask_policy.enabled_modules(conf) == ["xen", "dom0", "nic_dev"]
+    with pytest.raises(KitError, match="no tools/flask/policy") as err:
+        flask_policy.policy_sections(tmp_path)
+    assert "4.17" in err.value.fix
+    pol = tmp_path / "tools/flask/policy"
+    (pol / "modules").mkdir(parents=True)
+    (pol / "policy/support").mkdir(parents=True)
+    (pol / "modules/modules.conf").write_text("xen = on\ndomU = off\n")
+    for name in ("xen.te", "xen.if", "domU.te"):
+        (pol / "modules" / name).write_text("")
+    (pol / "policy/support/misc_macros.spt").write_text("")
+    got = [
+        str(p.relative_to(tmp_path)) if p.is_relative_to(tmp_path) else str(p)
+        for p in flask_policy.policy_sections(tmp_path)
+    ]
+    assert got[:5] == [
+        "xen/xsm/flask/policy/security_classes",
+        "tools/flask/policy/policy/security_classes",
+        "xen/xsm/flask/policy/initial_sids",
+        "xen/xsm/flask/policy/access_vectors",
+        "tools/flask/policy/policy/access_vectors",
+    ]
+    assert "tools/flask/policy/modules/domU.te" not in got
+    i = got.index("tools/flask/policy/modules/xen.te")
+    assert got[i + 1].endswith("xen-hypervisor/flask/sg_op.te")  # sgkit's module, last
+    assert got.index("tools/flask/policy/modules/xen.if") < got.index(
+        "tools/flask/policy/policy/global_tunables"
+    )
+    assert flask_policy.SG_OP_MODULE.is_file()

@@ -78,8 +78,12 @@ def build(
     kdir: Path | None = None,
     xen: str = DEFAULT_XEN,
     compile_only: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> DriverBuild:
-    """Build the modules; ``compile_only`` is a check: any warning is an error (-Werror)."""
+    """Build the modules; ``compile_only`` is a check: any warning is an error (-Werror).
+
+    ``context`` is the Xen version's patch context when the caller has it already.
+    """
     headers = headers_for(kernel, kdir)
     if headers.root is None:
         require("make")
@@ -88,7 +92,7 @@ def build(
     src, out = workdir / "src", workdir / "out"
     files = {rel: (LINUX_DRIVER_DIR / rel).read_bytes() for rel in source_files()}
     files[Path(GENERATED_HEADER)] = render_file(
-        "xen/include/public/sg_op.h", xen, target="linux"
+        "xen/include/public/sg_op.h", xen, target="linux", context=context
     ).encode()
     digest = hashlib.sha256()
     for rel in sorted(files):

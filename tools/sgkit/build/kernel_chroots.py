@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,9 +45,10 @@ from sgkit.build.debian_suites import (
     show,
     suite_index,
 )
+from sgkit.build.debootstrap import debootstrap, staging_dir
 from sgkit.build.kernels import KernelHeaders
 from sgkit.errors import KitError
-from sgkit.paths import builds_dir, downloads_dir
+from sgkit.paths import builds_dir
 from sgkit.procs import require, run
 
 # Debian release number in a kernel's ABI name (+debNN) -> the suite to take it from.
@@ -245,12 +245,15 @@ def toolchain_root(packages: KernelPackages) -> Path:
         )
     require("debootstrap")
     require("dpkg-deb")
-    base.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(base)
-    staging = Path(tempfile.mkdtemp(dir=base, prefix=f".staging-{os.getpid()}-"))
-    try:
+    with staging_dir(base, ".staging-") as staging:
         root = staging / "root"
-        _debootstrap(root, packages, base / f"{packages.release}-{key}.debootstrap.log")
+        debootstrap(
+            root,
+            packages.suite,
+            packages.toolchain,
+            base / f"{packages.release}-{key}.debootstrap.log",
+            f"a {packages.suite} root for kernel modules",
+        )
         for name, version in packages.unpacked.items():
             _unpack_into(root, download(name, version, suite=packages.suite), staging / "deb")
         for rel in TRIM:
@@ -268,38 +271,12 @@ def toolchain_root(packages: KernelPackages) -> Path:
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if (final / "manifest.json").is_file():  # another run made it meanwhile
-            shutil.rmtree(staging)
             return final / "root"
         shutil.rmtree(final, ignore_errors=True)  # an incomplete one (no manifest)
         staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     _prune(base, packages)
     progress.say(f"{packages.suite} root for {packages.release}: {final}")
     return final / "root"
-
-
-def _debootstrap(root: Path, packages: KernelPackages, log: Path) -> None:
-    cache = downloads_dir() / "debootstrap" / packages.suite
-    cache.mkdir(parents=True, exist_ok=True)
-    include = ",".join(packages.toolchain)
-    with progress.step(f"debootstrap {packages.suite} with {include} (about a minute; log {log})"):
-        run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={include}",
-                f"--cache-dir={cache}",
-                packages.suite,
-                root,
-                mirror(),
-            ],
-            what=f"debootstrap of a {packages.suite} root for kernel modules",
-            log=log,
-            fix=f"check network access to {mirror()} (or set SGKIT_DEBIAN_MIRROR); "
-            "the full log names the failing package",
-        )
 
 
 def _unpack_into(root: Path, deb: Path, scratch: Path) -> None:
@@ -339,14 +316,6 @@ def _prune(base: Path, packages: KernelPackages) -> None:
     for manifest in roots[KEEP_PER_SUITE:]:
         progress.say(f"removing an older {packages.suite} root: {manifest.parent}")
         shutil.rmtree(manifest.parent, ignore_errors=True)
-
-
-def _remove_stale_staging(base: Path) -> None:
-    for stale in base.glob(".staging-*"):
-        pid = stale.name.split("-")[1]
-        if pid.isdigit() and Path(f"/proc/{pid}").exists():
-            continue  # another build is running
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def chroot_argv(root: Path, workdir: Path, argv: list[str]) -> list[str]:

@@ -99,9 +99,11 @@ def read_series_file(patches_dir: Path = PATCHES_DIR) -> list[str]:
     return names
 
 
-def render_series(xen: str, patches_dir: Path = PATCHES_DIR) -> RenderedSeries:
+def render_series(
+    xen: str, patches_dir: Path = PATCHES_DIR, context: dict[str, Any] | None = None
+) -> RenderedSeries:
     """Render every template named in patches/series for Xen version ``xen``."""
-    context = load_context(xen, patches_dir)
+    context = context or load_context(xen, patches_dir)
     env = _environment(patches_dir, context)
     patches = []
     for number, template_name in enumerate(read_series_file(patches_dir), start=1):
@@ -164,9 +166,15 @@ def _environment(patches_dir: Path, context: dict[str, Any]) -> jinja2.Environme
     return env
 
 
-def render_file(path: str, xen: str, target: str, patches_dir: Path = PATCHES_DIR) -> str:
+def render_file(
+    path: str,
+    xen: str,
+    target: str,
+    patches_dir: Path = PATCHES_DIR,
+    context: dict[str, Any] | None = None,
+) -> str:
     """Render one file under patches/files/ (e.g. the public header for Linux)."""
-    context = load_context(xen, patches_dir)
+    context = context or load_context(xen, patches_dir)
     env = _environment(patches_dir, context)
     return _file_body(patches_dir, env, path, {**context, "target": target})
 

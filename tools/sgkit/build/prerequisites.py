@@ -36,6 +36,8 @@ PACKAGES: dict[str, str] = {
     "fdisk": "sfdisk: the lab host's partition table",
     "openssh-client": "ssh-keygen for deploy's SSH tests",
     "openssh-server": "a throwaway sshd for deploy's SSH tests",
+    "checkpolicy": "compiles the FLASK policy for --xsm flask-enforcing",
+    "m4": "the FLASK policy's macros",
 }
 
 DEB_SRC_FILE = Path("/etc/apt/sources.list.d/sgkit-deb-src.sources")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,19 @@ def load_context(version: str, patches_dir: Path = PATCHES_DIR) -> dict[str, Any
     return {**common, **specific}
 
 
-def xen_series(version: str) -> str:
-    """The Xen series a version's source tree reports: '4.23' for 'staging', '4.17' for '4.17'."""
-    return str(load_context(version).get("xen", {}).get("series") or series_of(version))
+def xen_series(version: str, context: Mapping[str, Any] | None = None) -> str:
+    """The Xen series a version's source tree reports: '4.23' for 'staging', '4.17' for '4.17'.
+
+    Here and below, ``context`` is the version's context when the caller has it already.
+    """
+    context = context or load_context(version)
+    return str(context.get("xen", {}).get("series") or series_of(version))
 
 
-def default_source(version: str) -> str:
+def default_source(version: str, context: Mapping[str, Any] | None = None) -> str:
     """The --source used when none is given: the context's [xen] default_source, else debian."""
-    return str(load_context(version).get("xen", {}).get("default_source") or "debian")
+    context = context or load_context(version)
+    return str(context.get("xen", {}).get("default_source") or "debian")
 
 
 def has_toolstack(version: str) -> bool:

@@ -28,7 +28,7 @@ from sgkit.build.elf_checks import read_build_id
 from sgkit.build.patch_apply import apply_series
 from sgkit.build.patch_series import render_series
 from sgkit.build.trees import file_sha256, newest_mtime, publish_dir
-from sgkit.build.versions import series_of, xen_series
+from sgkit.build.versions import load_context, series_of, xen_series
 from sgkit.build.xen_sources import PristineTree, fetch, parse_spec
 from sgkit.errors import KitError
 from sgkit.paths import XEN_HYPERVISOR_DIR, builds_dir
@@ -85,25 +85,31 @@ def config_fragment(variant: str | None = None) -> str:
 
 
 def build(
-    xen: str, source_spec: str = "", jobs: int | None = None, variant: str | None = None
+    xen: str,
+    source_spec: str = "",
+    jobs: int | None = None,
+    variant: str | None = None,
+    context: dict[str, Any] | None = None,
 ) -> XenBuild:
     """Fetch, render, apply and build; skip make when nothing changed.
 
     A ``variant`` (``xen-hypervisor/variants/<name>.config`` merged after
-    sgkit.config) builds in a work directory of its own.
+    sgkit.config) builds in a work directory of its own.  ``context`` is the
+    version's patch context when the caller has it already.
     """
+    context = context or load_context(xen)
     fragment = config_fragment(variant)
     for program in BUILD_PROGRAMS:
         require(program)
     with progress.step(f"fetching Xen source ({source_spec})"):
-        pristine = fetch(parse_spec(source_spec, xen))
-    if series_of(pristine.xen_version) != xen_series(xen):
+        pristine = fetch(parse_spec(source_spec, xen, context))
+    if series_of(pristine.xen_version) != xen_series(xen, context):
         raise KitError(
             f"the source {source_spec or 'default'} is Xen {pristine.xen_version}, "
-            f"not Xen {xen_series(xen)} ({xen})",
+            f"not Xen {xen_series(xen, context)} ({xen})",
             f"pass --xen {series_of(pristine.xen_version)} or a {xen} source",
         )
-    series = render_series(xen)
+    series = render_series(xen, context=context)
     workdir = workdir_for(xen, pristine, variant)
     src, obj, out = workdir / "src", workdir / "obj", workdir / "out"
     with progress.step(f"applying {len(series.patches)} patches to Xen {pristine.xen_version}"):

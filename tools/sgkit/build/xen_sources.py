@@ -32,8 +32,10 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sgkit import progress
 from sgkit.build.trees import file_sha256, hash_tree
@@ -78,10 +80,13 @@ class PristineTree:
         }
 
 
-def parse_spec(spec: str, xen: str = DEFAULT_XEN) -> Source:
+def parse_spec(
+    spec: str, xen: str = DEFAULT_XEN, context: Mapping[str, Any] | None = None
+) -> Source:
     """Turn a ``--source`` spec into a Source, filling defaults from the version context."""
+    context = context or load_context(xen)
     if not spec.strip():
-        spec = default_source(xen)
+        spec = default_source(xen, context)
     kind, _, rest = spec.partition(":")
     if kind not in {"debian", "tarball", "git", "local"}:
         if Path(spec).expanduser().is_dir():
@@ -91,7 +96,6 @@ def parse_spec(spec: str, xen: str = DEFAULT_XEN) -> Source:
             "use debian, debian:VERSION, tarball, tarball:URL#sha256=HEX, git:URL#REF "
             "or local:PATH",
         )
-    context = load_context(xen)
     sources = context.get("sources", {})
     if kind == "debian":
         deb = sources.get("debian", {})

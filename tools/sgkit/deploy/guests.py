@@ -29,7 +29,7 @@ import paramiko
 from sgkit.deploy.ssh_hosts import check, quote
 from sgkit.deploy.ssh_hosts import run as ssh_run
 from sgkit.images.initramfs import build_initramfs, guest_script
-from sgkit.report import ktap, protocol
+from sgkit.report import checks, ktap, protocol
 from sgkit.report.publish import Result, results_from_ktap
 
 DOMUS = ("sg-a", "sg-b")
@@ -87,7 +87,7 @@ def net_checks(output: str, guest_logs: dict[str, str]) -> list[Result]:
     """The sgnet link test's results: both ends up with carrier, pings both ways, carrier lost."""
 
     def result(test: str, ok: bool, why: str) -> Result:
-        return Result("host", NET, test, "pass" if ok else "fail", None if ok else why)
+        return checks.host_result(NET, test, ok, why)
 
     texts = {"dom0": output, "sg-a": guest_logs.get("sg-a", "")}
     out = []
@@ -120,32 +120,14 @@ class GuestRun:
     logs: dict[str, str] = field(default_factory=dict)  # results file name -> text
 
 
-def checks(output: str, guest_logs: dict[str, str]) -> list[Result]:
+def domu_checks(output: str, guest_logs: dict[str, str]) -> list[Result]:
     """The host-side checks of one run, from the script's output and the guests' consoles."""
-
-    def result(test: str, ok: bool, why: str) -> Result:
-        return Result("host", "deploy-domus", test, "pass" if ok else "fail", None if ok else why)
-
-    failed = [f"{m['what']} rc={m['rc']}" for m in protocol.STEP.iter(output) if m["rc"] != "0"]
-    out = [result("dom0_setup", not failed, "steps failed: " + ", ".join(failed))]
-    states = {m["name"]: (m["state"], m["seconds"]) for m in protocol.DOMU.iter(output)}
-    for name in DOMUS:
-        state, seconds = states.get(name, ("unreported", "0"))
-        log = guest_logs.get(name, "")
-        why = f"dom0 saw it end as {state!r} after {seconds}s"
-        done = protocol.DONE.seen(log)
-        if not done:
-            why += f"; its console has no {protocol.DONE.name}"
-        out.append(result(f"{name}_finished", state == "done" and done, why))
-    left = protocol.DOMAINS_LEFT.first(output)
-    if left is None:
-        out.append(
-            result("no_domain_left", False, f"the script printed no {protocol.DOMAINS_LEFT.name}")
-        )
-    else:
-        names = left["names"].strip() or "nothing"
-        out.append(result("no_domain_left", left["count"] == "0", f"xl list still shows {names}"))
-    return out
+    suite = "deploy-domus"
+    return [
+        checks.dom0_setup(suite, checks.failed_steps(output)),
+        *checks.domus_finished(suite, DOMUS, checks.domu_states(output), guest_logs),
+        checks.no_domain_left(suite, output),
+    ]
 
 
 @dataclass(frozen=True)
@@ -216,7 +198,7 @@ def run_with_domus(
     result.results += results_from_ktap(ktap.parse(dom0, domain=host), host)
     for name, text in guest_logs.items():
         result.results += results_from_ktap(ktap.parse(text, domain=name), name)
-    result.results += checks(done.stdout, guest_logs)
+    result.results += domu_checks(done.stdout, guest_logs)
     if net:
         result.results += net_checks(done.stdout, guest_logs)
     if not protocol.DOMUS_DONE.seen(done.stdout):

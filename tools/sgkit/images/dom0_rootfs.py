@@ -29,13 +29,16 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sgkit import progress
+from sgkit.build.debian_suites import mirror
+from sgkit.build.debootstrap import debootstrap, staging_dir
 from sgkit.build.elf_checks import read_modinfo
 from sgkit.build.kernels import kernel_modules
 from sgkit.build.versions import load_context, series_of
 from sgkit.errors import KitError
-from sgkit.paths import builds_dir, downloads_dir
+from sgkit.paths import builds_dir
 from sgkit.procs import require, run
 
 # Bump when the way the base is made changes (invalidates every cached base).
@@ -71,7 +74,6 @@ TRIM = (
     "usr/share/lintian",
     "usr/share/zoneinfo",
 )
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,12 @@ class Dom0Base:
     manifest: dict[str, object]
 
 
-def mirror() -> str:
-    """The Debian mirror for debootstrap: $SGKIT_DEBIAN_MIRROR, else deb.debian.org."""
-    return os.environ.get("SGKIT_DEBIAN_MIRROR") or DEFAULT_MIRROR
+def toolstack_for(xen: str, context: Mapping[str, Any] | None = None) -> Toolstack:
+    """The toolstack package and version matching the hypervisor of ``xen``.
 
-
-def toolstack_for(xen: str) -> Toolstack:
-    """The toolstack package and version matching the hypervisor of ``xen``."""
-    context = load_context(xen)
+    ``context`` is the version's patch context when the caller has it already.
+    """
+    context = context or load_context(xen)
     debian = context.get("sources", {}).get("debian", {})
     tools = context.get("toolstack", {})
     package = tools.get("package") or f"xen-utils-{series_of(xen)}"
@@ -119,9 +119,9 @@ def base_key(toolstack: Toolstack, release: str) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_rootfs(xen: str, release: str) -> Dom0Base:
+def base_rootfs(xen: str, release: str, context: Mapping[str, Any] | None = None) -> Dom0Base:
     """The cached dom0 base root for this Xen and kernel, built on first use."""
-    toolstack = toolstack_for(xen)
+    toolstack = toolstack_for(xen, context)
     key = base_key(toolstack, release)
     lab = builds_dir() / "lab"
     archive = lab / f"dom0-rootfs-{key}.cpio.gz"
@@ -140,12 +140,15 @@ def base_rootfs(xen: str, release: str) -> Dom0Base:
             "debootstrap is not installed", "run `invoke setup` (or apt-get install debootstrap)"
         )
     require("cpio")
-    lab.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(lab)
-    staging = Path(tempfile.mkdtemp(dir=lab, prefix=f".dom0-rootfs-staging-{os.getpid()}-"))
-    try:
+    with staging_dir(lab, ".dom0-rootfs-staging-") as staging:
         root = staging / "root"
-        _debootstrap(root, toolstack, lab / f"dom0-rootfs-{key}.debootstrap.log")
+        debootstrap(
+            root,
+            toolstack.suite,
+            [toolstack.package, *EXTRA_PACKAGES],
+            lab / f"dom0-rootfs-{key}.debootstrap.log",
+            "the dom0 root",
+        )
         installed = _installed_version(root, toolstack.package)
         _check_toolstack(toolstack, installed)
         _trim(root)
@@ -166,33 +169,8 @@ def base_rootfs(xen: str, release: str) -> Dom0Base:
         manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp_archive.replace(archive)
         manifest_tmp.replace(manifest_path)
-    finally:
-        _remove_tree(staging)
     progress.say(f"dom0 root: {archive} ({archive.stat().st_size >> 20} MB)")
     return Dom0Base(archive, key, manifest)
-
-
-def _debootstrap(root: Path, toolstack: Toolstack, log: Path) -> None:
-    cache = downloads_dir() / "debootstrap" / toolstack.suite
-    cache.mkdir(parents=True, exist_ok=True)
-    include = ",".join([toolstack.package, *EXTRA_PACKAGES])
-    argv = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--include={include}",
-        f"--cache-dir={cache}",
-        toolstack.suite,
-        str(root),
-        mirror(),
-    ]
-    with progress.step(f"debootstrap {toolstack.suite} with {include} (about a minute; log {log})"):
-        run(
-            argv,
-            what="debootstrap of the dom0 root",
-            log=log,
-            fix=f"check network access to {mirror()} (or set SGKIT_DEBIAN_MIRROR); "
-            "the full log names the failing package",
-        )
 
 
 def _installed_version(root: Path, package: str) -> str:
@@ -308,38 +286,3 @@ def concatenate(parts: list[Path], out: Path) -> Path:
                 shutil.copyfileobj(src, dst, 1 << 20)
     tmp_out.replace(out)
     return out
-
-
-def _mounts_under(path: Path) -> list[str]:
-    prefix = str(path.resolve()) + "/"
-    found = []
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point.startswith(prefix):
-                found.append(point)
-    return sorted(found, key=len, reverse=True)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a staging tree, unmounting first whatever debootstrap left mounted in it."""
-    if not path.exists():
-        return
-    for point in _mounts_under(path):
-        run(["umount", "-l", point], check=False)
-    left = _mounts_under(path)
-    if left:
-        raise KitError(
-            f"{path} still has mounts ({', '.join(left)}); not removing it",
-            f"unmount them (umount -l) and remove {path} by hand",
-        )
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _remove_stale_staging(lab: Path) -> None:
-    for stale in lab.glob(".dom0-rootfs-staging-*"):
-        pid = stale.name.split("-")[3]
-        if pid.isdigit() and Path(f"/proc/{pid}").exists():
-            continue  # another build is running
-        progress.say(f"removing an interrupted dom0 root build: {stale}")
-        _remove_tree(stale)

@@ -16,6 +16,7 @@ numbers are slow; the ratios sgnet / netfront are the result.  Output:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -25,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from sgkit.build.kernels import kernel_modules
-from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import guest_script
-from sgkit.lab.net import LabExtras, Link, boot_net_lab, iperf_summary, parse_stats
+from sgkit.lab.net import Link, NetPlan, boot_net_lab, iperf_summary, parse_stats
+from sgkit.lab.spec import LabSpec, prepare
 from sgkit.report import protocol
 
 DRIVERS = ("sgnet", "netfront")
@@ -487,13 +488,8 @@ def netfront_module(release: str) -> Path:
 
 
 def run_bench_net(
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str | None = None,
-    accel: str | None = None,
-    timeout_s: float | None = None,
+    spec: LabSpec | None = None,
     seconds: int = 4,
-    out_root: Path | None = None,
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
@@ -501,18 +497,22 @@ def run_bench_net(
     """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds (with
     ``before``, sgnet also as it was before bulk return, late EOI and delayed batching; with
     ``ablation``, sgnet with one mechanism off at a time); write bench.json and bench.png.
-    The default timeout grows with the rounds and variants."""
-    from sgkit.build import driver_build
-
+    Without a timeout in ``spec``, it grows with the rounds and variants."""
+    spec = LabSpec.resolve(spec)
     if repeat < 1:
         raise KitError(f"--repeat {repeat}: need at least one round")
     runs = variants(before, ablation)
-    if timeout_s is None:
+    if spec.timeout_s is None:
         timeout_s = 900.0 + repeat * len(runs) * (150.0 + 30.0 * seconds)
-    release = driver_build.build(kernel=kernel, xen=xen).headers.release
+        spec = dataclasses.replace(spec, timeout_s=timeout_s)
+    parts = prepare(spec)
+    release = parts.release
     conf = bench_conf(seconds, repeat=repeat).encode()
     conf_file = _tmp_file(conf)
-    extras = LabExtras(
+    plan = NetPlan(
+        links=(LINK,),
+        reload=(),
+        iperf=(),
         domu_files={
             "lib/sgkit/xen-netfront.ko": netfront_module(release),
             "lib/sgkit/bench-net.sh": guest_script("bench-net.sh"),
@@ -532,19 +532,7 @@ def run_bench_net(
     )
     started = time.time()
     try:
-        lab = boot_net_lab(
-            "bench-net",
-            xen,
-            source,
-            kernel,
-            accel,
-            timeout_s,
-            links=(LINK,),
-            reload=(),
-            iperf=(),
-            out_root=out_root,
-            extras=extras,
-        )
+        lab = boot_net_lab("bench-net", spec, plan, parts)
     finally:
         conf_file.unlink(missing_ok=True)
     analysis = analyse(lab.console.dom0)

@@ -38,6 +38,7 @@ from sgkit.build.versions import SG_OP_ENABLE
 from sgkit.images.dom0_rootfs import concatenate, pack_files
 from sgkit.images.initramfs import guest_script
 from sgkit.lab.qemu import BootResult, BootSpec, boot
+from sgkit.lab.spec import LabParts, LabSpec
 from sgkit.paths import builds_dir
 from sgkit.report import protocol
 
@@ -97,23 +98,6 @@ def split_console(text: str) -> LabConsole:
     return console
 
 
-def free_memory(text: str) -> tuple[int, int] | None:
-    """``xl info`` free_memory (MB) before the domUs were created and after they were destroyed."""
-    found = protocol.FREE_MEMORY.last(text)
-    if found is None or not found["before"] or not found["after"]:
-        return None
-    return int(found["before"]), int(found["after"])
-
-
-def domu_states(text: str) -> dict[str, tuple[str, int]]:
-    """How each domU ended as dom0 saw it: name -> (done|timeout|gone, seconds)."""
-    return {m["name"]: (m["state"], int(m["seconds"])) for m in protocol.DOMU.iter(text)}
-
-
-def failed_steps(text: str) -> list[str]:
-    return [f"{m['what']} rc={m['rc']}" for m in protocol.STEP.iter(text) if m["rc"] != "0"]
-
-
 def lab_conf(settings: Mapping[str, str]) -> str:
     """``/etc/sgkit/lab.conf``: shell assignments that dom0-lab-init.sh sources."""
     for key in settings:
@@ -152,27 +136,36 @@ class LabBoot:
 
 
 def boot_lab(
+    spec: LabSpec,
+    parts: LabParts,
     *,
     work: Path,
     out: Path,
-    xen_image: Path,
-    release: str,
-    base: Path,
     domu_initrd: Path,
     settings: Mapping[str, str],
     files: Mapping[str, Path | bytes],
     modes: Mapping[str, int] | None = None,
-    accel: str | None = None,
     timeout_s: float = 900.0,
     label: str = "lab",
 ) -> LabBoot:
-    """Boot Xen with dom0 = ``base`` + an overlay, wait for the lab's end marker.
+    """Boot Xen with dom0 = ``parts.base`` + an overlay, wait for the lab's end marker.
 
     The overlay holds dom0-lab-init.sh as ``/init``, the dom0 kernel again
     as the domUs' (``/lab/vmlinuz``), ``domu_initrd``, ``lab.conf`` from
-    ``settings`` and the caller's ``files``.  The console goes to
-    ``out/console.log``, one log per domain next to it.
+    ``settings`` (and the spec's domU memory and timeout) and the caller's
+    ``files``.  Xen's command line is ``XEN_ARGS`` and ``parts.xen_args``
+    (``xsm=silo``, for example); ``parts.boot_modules`` follow dom0's (a
+    FLASK policy).  The console goes to ``out/console.log``, one log per
+    domain next to it.
     """
+    if parts.base is None:
+        raise ValueError("boot_lab needs the dom0 root: prepare(spec, dom0_root=True)")
+    release = parts.release
+    settings = {
+        "DOMU_MEMORY": str(spec.domu_memory_mb),
+        "DOMU_TIMEOUT": str(spec.domu_timeout_s),
+        **settings,
+    }
     with progress.step("packing the lab's dom0 overlay"):
         overlay = pack_files(
             {
@@ -186,18 +179,19 @@ def boot_lab(
             work / "dom0-overlay.cpio.gz",
             modes={"init": 0o755, **(modes or {})},
         )
-        initrd = concatenate([base, overlay], work / "dom0-lab.cpio.gz")
-    spec = BootSpec(
-        xen=xen_image,
+        initrd = concatenate([parts.base.archive, overlay], work / "dom0-lab.cpio.gz")
+    boot_spec = BootSpec(
+        xen=parts.xen_image,
         kernel=kernel_image(release),
         initrd=initrd,
-        xen_args=XEN_ARGS,
+        xen_args=f"{XEN_ARGS} {parts.xen_args}".strip(),
         kernel_args=DOM0_KERNEL_ARGS,
         memory_mb=MEMORY_MB,
-        accel=accel,
+        accel=spec.accel,
+        modules=parts.boot_modules,
     )
     result = boot(
-        spec,
+        boot_spec,
         out / "console.log",
         timeout_s=timeout_s,
         done_marker=protocol.LAB_DONE.name,

@@ -28,23 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
-from sgkit.build import driver_build, xen_build
-from sgkit.build.versions import DEFAULT_XEN
 from sgkit.errors import KitError
-from sgkit.images.dom0_rootfs import base_rootfs
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import build_initramfs, guest_script
-from sgkit.lab.boot import (
-    LabConsole,
-    boot_lab,
-    domu_states,
-    failed_steps,
-    free_memory,
-    run_dir,
-)
+from sgkit.lab.boot import LabConsole, boot_lab, run_dir
 from sgkit.lab.qemu import BootResult
+from sgkit.lab.spec import LabParts, LabSpec, prepare
 from sgkit.paths import results_dir
-from sgkit.report import protocol, publish
+from sgkit.report import checks, protocol, publish
+from sgkit.report.checks import domu_states, failed_steps, free_memory
 
 SUITE = "sgnet"
 
@@ -637,56 +629,43 @@ def host_checks(
     states: dict[str, tuple[str, int]],
     failed: list[str],
 ) -> list[publish.Result]:
-    def check(test: str, ok: bool, why: str | None) -> publish.Result:
-        return publish.Result("host", "lab", test, "pass" if ok else "fail", None if ok else why)
-
-    out = [check("dom0_setup", not failed, "dom0 steps failed: " + ", ".join(failed))]
-    for name in domus:
-        state, seconds = states.get(name, ("unreported", 0))
-        log = console.guests.get(name) or ""
-        ok = state == "done" and protocol.DONE.seen(log)
-        why = f"dom0 saw the domU end as {state!r} after {seconds}s"
-        out.append(check(f"{name}_finished", ok, why))
-    if memory is None:
-        out.append(
-            check(
-                "free_memory_returned", False, f"dom0 printed no {protocol.FREE_MEMORY.name} line"
-            )
-        )
-    else:
-        why = f"xl info free_memory was {memory[0]} MB before create, {memory[1]} MB after destroy"
-        out.append(check("free_memory_returned", memory[0] == memory[1], why))
+    out = [
+        checks.dom0_setup("lab", failed),
+        *checks.domus_finished("lab", domus, states, console.guests),
+        checks.free_memory_returned("lab", memory),
+    ]
     after = list(protocol.NET_AFTER.iter(console.dom0))
     ok = bool(after) and all(m["carrier"] == "0" for m in after)
     why = "dom0's links after the domUs died: " + (
         ", ".join(f"{m['ifc']} carrier={m['carrier']}" for m in after) or "not reported"
     )
-    out.append(check("dom0_carrier_lost", ok, why))
+    out.append(checks.host_result("lab", "dom0_carrier_lost", ok, why))
     for m in protocol.BUSY_DESTROY.iter(console.dom0):
         ok = m["running"] == "1" and m["destroy"] == "0" and m["carrier"] == "0"
         why = (
             f"{m['dom']} destroyed with iperf3 running={m['running']}: xl destroy rc="
             f"{m['destroy']}, dom0 carrier={m['carrier']} after {m['seconds']}s"
         )
-        out.append(check(f"{m['dom']}_destroyed_mid_transfer", ok, why))
+        out.append(checks.host_result("lab", f"{m['dom']}_destroyed_mid_transfer", ok, why))
     oops = _OOPS.findall(console.dom0 + (console.dom0_after or ""))
     why = "dom0's kernel complained: " + " | ".join(line.strip() for line in oops[:3])
-    out.append(check("dom0_no_oops", not oops, why))
+    out.append(checks.host_result("lab", "dom0_no_oops", not oops, why))
     reload = [
         m["rc"] for m in protocol.INSMOD.iter(console.dom0_after or "") if m["module"] == "sgnet"
     ]
     why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
-    out.append(check("dom0_sgnet_reloaded", reload == ["0"], why))
-    if console.unterminated:
-        why = "the serial log ends inside: " + ", ".join(console.unterminated)
-        out.append(check("console_sections_complete", False, why))
-    return out
+    out.append(checks.host_result("lab", "dom0_sgnet_reloaded", reload == ["0"], why))
+    return out + checks.sections_complete("lab", console.unterminated)
 
 
 @dataclass(frozen=True)
-class LabExtras:
-    """What a sibling of lab.net (bench.net) adds to the same lab."""
+class NetPlan:
+    """What the sgnet lab sets up: the links, who reloads sgnet, who serves iperf3,
+    and what a sibling of lab.net (bench.net) adds to the same lab."""
 
+    links: Sequence[Link] = DEFAULT_LINKS
+    reload: Sequence[str] = DEFAULT_RELOAD  # domains that unload and reload sgnet
+    iperf: Sequence[str] = DEFAULT_IPERF  # domains that serve iperf3 to dom0
     domu_files: Mapping[str, Path] = field(default_factory=dict)  # domU initramfs
     dom0_files: Mapping[str, Path | bytes] = field(default_factory=dict)  # dom0 overlay
     settings: Mapping[str, str] = field(default_factory=dict)  # lab.conf
@@ -714,45 +693,20 @@ def hostile_files(modules: Mapping[str, Path]) -> dict[str, Path]:
     }
 
 
-def boot_net_lab(
-    kind: str,
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str | None = None,
-    accel: str | None = None,
-    timeout_s: float = 900.0,
-    links: Sequence[Link] = DEFAULT_LINKS,
-    reload: Sequence[str] = DEFAULT_RELOAD,
-    iperf: Sequence[str] = DEFAULT_IPERF,
-    domu_memory_mb: int = 128,
-    domu_timeout_s: int = 300,
-    out_root: Path | None = None,
-    extras: LabExtras | None = None,
-) -> NetBoot:
-    """Build what the lab needs, boot it, return the console (results in ``<kind>-<stamp>``)."""
-    extras = extras or LabExtras()
-    drivers = driver_build.build(kernel=kernel, xen=xen)
-    release = drivers.headers.release
-    built = xen_build.build(xen, source)
-    base = base_rootfs(xen, release)
-    domus = domus_of(links)
-    meta: dict[str, Any] = {
-        "kernel": release,
-        "xen_build_id": built.manifest["build_id"],
-        "xen_version": built.manifest["xen_version"],
-        "dom0_root": {"archive": str(base.archive), **base.manifest},
-        "links": [link.__dict__ for link in links],
-    }
-    out = publish.new_run_dir(out_root or results_dir(), kind)
+def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None = None) -> NetBoot:
+    """Build what the lab needs (unless the caller has: ``parts``), boot it, return the
+    console (results in ``<kind>-<stamp>``)."""
+    spec = LabSpec.resolve(spec)
+    if spec.hypervisor != "patched":
+        raise KitError(f"{kind} needs the patched hypervisor", "drop --hypervisor stock")
+    check_links(plan.links)
+    parts = parts or prepare(spec)
+    domus = domus_of(plan.links)
+    meta: dict[str, Any] = {**parts.meta, "links": [link.__dict__ for link in plan.links]}
+    out = publish.new_run_dir(spec.out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sgnet = drivers.modules["sgnet"]
-    conf = net_conf(links, reload, iperf)
-    settings = {
-        "DOMUS": " ".join(domus),
-        "DOMU_MEMORY": str(domu_memory_mb),
-        "DOMU_TIMEOUT": str(domu_timeout_s),
-        **extras.settings,
-    }
+    sgnet = parts.modules["sgnet"]
+    conf = net_conf(plan.links, plan.reload, plan.iperf)
     with run_dir() as work:
         (work / "net.conf").write_text(conf)
         with progress.step(f"packing the {kind} domU initramfs"):
@@ -764,32 +718,30 @@ def boot_net_lab(
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                     "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
-                    **(iperf3_files() if iperf else {}),
-                    **(hostile_files(drivers.modules) if iperf else {}),
+                    **(iperf3_files() if plan.iperf else {}),
+                    **(hostile_files(parts.modules) if plan.iperf else {}),
                     **ethtool_files(),
-                    **extras.domu_files,
+                    **plan.domu_files,
                 },
             )
         lab = boot_lab(
+            spec,
+            parts,
             work=work,
             out=out,
-            xen_image=built.xen,
-            release=release,
-            base=base.archive,
             domu_initrd=domu,
-            settings=settings,
+            settings={"DOMUS": " ".join(domus), **plan.settings},
             files={
                 "lab/sgnet.ko": sgnet,
                 "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                 "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
                 "etc/sgkit/modules": b"sgnet\n",
                 "etc/sgkit/net.conf": conf.encode(),
-                **extras.dom0_files,
+                **plan.dom0_files,
             },
-            modes={"lab/sgnet-connect.sh": 0o755, **extras.modes},
-            accel=accel,
-            timeout_s=timeout_s,
-            label=f"{kind} (dom0 + {len(domus)} domUs, {len(links)} sgnet links)",
+            modes={"lab/sgnet-connect.sh": 0o755, **plan.modes},
+            timeout_s=spec.timeout(900.0),
+            label=f"{kind} (dom0 + {len(domus)} domUs, {len(plan.links)} sgnet links)",
         )
     result, text, console = lab.result, lab.text, lab.console
     meta["accel"] = result.accel
@@ -797,36 +749,12 @@ def boot_net_lab(
     return NetBoot(result, text, console, meta, out, started, domus)
 
 
-def run_lab_net(
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str | None = None,
-    accel: str | None = None,
-    timeout_s: float = 900.0,
-    links: Sequence[Link] = DEFAULT_LINKS,
-    reload: Sequence[str] = DEFAULT_RELOAD,
-    iperf: Sequence[str] = DEFAULT_IPERF,
-    domu_memory_mb: int = 128,
-    domu_timeout_s: int = 300,
-    out_root: Path | None = None,
-) -> NetOutcome:
+def run_lab_net(spec: LabSpec | None = None, plan: NetPlan | None = None) -> NetOutcome:
     """Boot the lab, connect sgnet links, ping both ways over each, report."""
-    lab = boot_net_lab(
-        "lab-net",
-        xen,
-        source,
-        kernel,
-        accel,
-        timeout_s,
-        links,
-        reload,
-        iperf,
-        domu_memory_mb,
-        domu_timeout_s,
-        out_root,
-    )
+    plan = plan or NetPlan()
+    lab = boot_net_lab("lab-net", LabSpec.resolve(spec), plan)
     console, text, meta = lab.console, lab.text, lab.meta
-    results, measured = net_results(console, links, reload, iperf)
+    results, measured = net_results(console, plan.links, plan.reload, plan.iperf)
     memory = free_memory(text)
     states = domu_states(text)
     results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))

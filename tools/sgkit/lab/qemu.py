@@ -45,6 +45,7 @@ class BootSpec:
     memory_mb: int = 1536
     cpus: int = 2
     accel: str | None = None  # tcg | kvm | auto; None: $SGKIT_ACCEL, else tcg
+    modules: tuple[Path, ...] = ()  # more multiboot modules after dom0's (a FLASK policy)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def cpu_model(accel: str) -> str:
 
 
 def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
-    for path in (spec.xen, spec.kernel, spec.initrd):
+    for path in (spec.xen, spec.kernel, spec.initrd, *spec.modules):
         if not path.is_file():
             raise KitError(f"boot file {path} is missing", "run `invoke build` first")
         if "," in str(path) or " " in str(path):
@@ -106,7 +107,8 @@ def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
         "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
         "-kernel", str(spec.xen),
         "-append", spec.xen_args,
-        "-initrd", f"{spec.kernel} {spec.kernel_args},{spec.initrd}",
+        "-initrd", ",".join([f"{spec.kernel} {spec.kernel_args}", str(spec.initrd),
+                             *map(str, spec.modules)]),
     ]  # fmt: skip
 
 

@@ -20,36 +20,22 @@ in a fresh directory under results/.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import re
-import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgkit.build import driver_build, xen_build
-from sgkit.build.debian_packages import unpacked
 from sgkit.build.kernels import kernel_image
-from sgkit.build.versions import DEFAULT_XEN, load_context
 from sgkit.errors import KitError
 from sgkit.images.initramfs import build_initramfs, guest_script
 from sgkit.lab.qemu import BootSpec, boot
+from sgkit.lab.spec import XSM_MODULES, LabSpec, prepare
 from sgkit.paths import builds_dir, results_dir
 from sgkit.report import ktap, protocol, publish
 
 ENOSYS = -38
-
-# The XSM modules the xsm variant can boot -> Xen options and the console
-# line that shows the module started (FLASK's is at info level).
-XSM_MODULES = {
-    "dummy": ("xsm=dummy", "XSM Framework v"),
-    "silo": ("xsm=silo", "Initialising XSM SILO mode"),
-    "flask": (
-        "xsm=flask flask=permissive loglvl=all",
-        "Flask:  Access controls disabled until policy is loaded.",
-    ),
-}
 
 # The query's name for each limit -> the Xen command-line option that sets it.
 LIMIT_OPTIONS = {
@@ -85,83 +71,46 @@ class SmokeOutcome:
     query: dict[str, str] | None
 
 
-def stock_xen(xen: str) -> Path:
-    """Debian's hypervisor for this Xen version, uncompressed for QEMU's multiboot loader."""
-    stock = load_context(xen).get("sources", {}).get("stock")
-    if not stock:
-        raise KitError(f"no stock Debian hypervisor is known for Xen {xen}")
-    root = unpacked(stock["package"], stock["version"])
-    image = root / stock["file"]
-    target = builds_dir() / "lab" / f"xen-stock-{stock['version']}"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        with gzip.open(image) as src, tmp.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-        tmp.replace(target)
-    return target
-
-
-def run_smoke(
-    hypervisor: str = "patched",
-    xen: str = DEFAULT_XEN,
-    source: str = "",
-    kernel: str | None = None,
-    accel: str | None = None,
-    timeout_s: float = 600.0,
-    out_root: Path | None = None,
-    limits: dict[str, int] | None = None,
-    xsm: str | None = None,
-) -> SmokeOutcome:
+def run_smoke(spec: LabSpec | None = None, limits: dict[str, int] | None = None) -> SmokeOutcome:
     """Boot and query; ``limits`` are set on Xen's command line and must come back."""
+    spec = LabSpec.resolve(spec)
     limits = limits or {}
     unknown = set(limits) - set(LIMIT_OPTIONS)
     if unknown:
         raise KitError(f"unknown limits {sorted(unknown)}", "use " + ", ".join(LIMIT_OPTIONS))
-    if hypervisor not in {"patched", "stock"}:
-        raise KitError(f"unknown hypervisor {hypervisor!r}", "use patched or stock")
-    if xsm is not None and xsm not in XSM_MODULES:
-        raise KitError(f"unknown XSM module {xsm!r}", "use " + ", ".join(XSM_MODULES))
-    if xsm is not None and hypervisor != "patched":
-        raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
+    xsm = spec.xsm
+    hypervisor = spec.hypervisor
     kind = f"{hypervisor}-xsm-{xsm}" if xsm else hypervisor
-    drivers = driver_build.build(kernel=kernel, xen=xen)
-    meta: dict[str, Any] = {"hypervisor": hypervisor, "kernel": drivers.headers.release}
-    if hypervisor == "patched":
-        built = xen_build.build(xen, source, variant="xsm" if xsm else None)
-        xen_image = built.xen
-        meta["xen_build_id"] = built.manifest["build_id"]
-        meta["xen_version"] = built.manifest["xen_version"]
-    else:
-        xen_image = stock_xen(xen)
-        meta["xen_version"] = load_context(xen)["sources"]["stock"]["version"]
-    out = publish.new_run_dir(out_root or results_dir(), f"smoke-{kind}")
+    parts = prepare(spec, dom0_root=False)
+    meta = parts.meta
+    out = publish.new_run_dir(spec.out_root or results_dir(), f"smoke-{kind}")
     initrd = build_initramfs(
-        builds_dir() / "lab" / f"dom0-smoke-{drivers.headers.release}.cpio.gz",
+        builds_dir() / "lab" / f"dom0-smoke-{parts.release}.cpio.gz",
         guest_script("dom0-smoke-init.sh"),
-        {"sgtest": drivers.modules["sgtest"]},
+        {"sgtest": parts.modules["sgtest"]},
         {"sgtest": "suites=sg_op,sg_local,sg_hostile"},
     )
     options = " ".join(f"{LIMIT_OPTIONS[k]}={v}" for k, v in sorted(limits.items()))
-    if xsm:
-        options = f"{options} {XSM_MODULES[xsm][0]}".strip()
-        meta["xsm"] = xsm
-    spec = BootSpec(
-        xen=xen_image,
-        kernel=kernel_image(drivers.headers.release),
+    options = f"{options} {parts.xen_args}".strip()
+    boot_spec = BootSpec(
+        xen=parts.xen_image,
+        kernel=kernel_image(parts.release),
         initrd=initrd,
-        accel=accel,
+        accel=spec.accel,
+        modules=parts.boot_modules,
     )
     if options:
-        spec = dataclasses.replace(spec, xen_args=f"{spec.xen_args} {options}")
+        boot_spec = dataclasses.replace(boot_spec, xen_args=f"{boot_spec.xen_args} {options}")
         meta["xen_limits"] = limits
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    result = boot(spec, out / "console.log", timeout_s=timeout_s, label=f"smoke ({kind})")
+    result = boot(
+        boot_spec, out / "console.log", timeout_s=spec.timeout(600.0), label=f"smoke ({kind})"
+    )
     text = result.log.read_text(errors="replace")
     docs = ktap.parse(text, domain="dom0")
     results = publish.results_from_ktap(docs, "dom0")
     query = protocol.query_of(text)
-    results.append(_expectation(hypervisor, xen, query, text, limits))
+    results.append(_expectation(hypervisor, spec.context, query, text, limits))
     if xsm:
         results.append(xsm_check(xsm, text))
     meta.update(accel=result.accel, query=query, xen_console_limits=_xen_limits(text))
@@ -180,7 +129,7 @@ def run_smoke(
 
 def _expectation(
     hypervisor: str,
-    xen: str,
+    context: Mapping[str, Any],
     query: dict[str, str] | None,
     console: str,
     limits: dict[str, int] | None = None,
@@ -194,7 +143,6 @@ def _expectation(
         ok = rc == ENOSYS
         why = None if ok else f"expected rc={ENOSYS} from a Xen without sg_op, got rc={rc}"
         return publish.Result("host", "smoke", name, "pass" if ok else "fail", why)
-    context = load_context(xen)
     want_abi = (context["abi"]["major"] << 16) | context["abi"]["minor"]
     problems = []
     if rc != 0:

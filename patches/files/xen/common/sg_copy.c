@@ -149,6 +149,9 @@ static int sg_transfer_one(struct domain *d, const struct xen_sg_transfer *op)
     }
 
     rc = xsm_sg_transfer(XSM_HOOK, d, owner);
+    /* A copy that triggers is a trigger too: both or neither. */
+    if ( !rc && (op->flags & XEN_SG_TRANSFER_TRIGGER) )
+        rc = xsm_sg_event(XSM_HOOK, d, owner, XEN_SGOP_trigger);
     if ( rc )
         goto out_unlock_domain;
 

@@ -137,12 +137,14 @@ static void sg_addr_insert(struct sg_addr *a)
 }
 
 /*
- * Resolve a for d.  The owner's L1 stays read-locked (or the raw frame's page
- * referenced) until sg_unresolve(); for a raw frame the page is taken here,
- * so the caller holds no lock.
+ * Resolve a for d's sub-op cmd (bind, unbind or trigger), which XSM checks
+ * against the address's owner: d itself for a raw own frame.  The owner's L1
+ * stays read-locked (or the raw frame's page referenced) until
+ * sg_unresolve(); for a raw frame the page is taken here, so the caller
+ * holds no lock.
  */
 static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
-                      struct sg_resolved *r)
+                      unsigned int cmd, struct sg_resolved *r)
 {
     unsigned int ei, eoff;
     int rc;
@@ -158,6 +160,9 @@ static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
             return -EINVAL;
         if ( a->offset >= PAGE_SIZE )
             return -ERANGE;
+        rc = xsm_sg_event(XSM_HOOK, d, d, cmd);
+        if ( rc )
+            return rc;
         rc = sg_get_own_page(d, a->frame, false, &r->page);
         if ( rc )
             return rc;
@@ -173,7 +178,7 @@ static int sg_resolve(struct domain *d, const struct xen_sg_addr *a,
     if ( !r->owner )
         return -ESRCH;
 
-    rc = xsm_sg_event(XSM_HOOK, d, r->owner);
+    rc = xsm_sg_event(XSM_HOOK, d, r->owner, cmd);
     if ( rc )
         goto fail;
 
@@ -258,10 +263,18 @@ static void sg_binding_fire(struct sg_binding *b)
 }
 
 /*
- * Fire every binding on (mfn, offset); returns how many of them were d's:
- * other domains' bindings are not d's business.
+ * Fire every binding on (mfn, offset) that XSM lets d reach; returns how many
+ * of them were d's: other domains' bindings are not d's business.
+ *
+ * Reaching the memory (checked against its owner) is not enough: firing a
+ * binding sets its binder's port pending and decrements its binder's
+ * counter, a channel from d to the binder, so the pair (d, binder) is
+ * checked too.  Bytes the control domain registered for two domUs are one
+ * address; under SILO neither domU fires the other's bindings there.  A
+ * binding the policy refuses is skipped, not reported: d learns nothing
+ * about it.
  */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d)
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, struct domain *d)
 {
     struct sg_binding *b;
     struct sg_addr *a;
@@ -272,6 +285,9 @@ unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d)
     if ( a )
         list_for_each_entry ( b, &a->bindings, addr_node )
         {
+            if ( b->d != d &&
+                 xsm_sg_event(XSM_HOOK, d, b->d, XEN_SGOP_trigger) )
+                continue;
             sg_binding_fire(b);
             n += b->d == d;
         }
@@ -465,7 +481,7 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
             goto out_free;
     }
 
-    rc = sg_resolve(d, &a.addr, &r);                  /* L1, if via a reg */
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_bind, &r);   /* L1, if via a reg */
     if ( rc )
         goto out_put;
 
@@ -550,7 +566,7 @@ long sg_unbind(XEN_GUEST_HANDLE_PARAM(xen_sg_unbind_t) uarg)
     if ( a.flags )
         return -EINVAL;
 
-    rc = sg_resolve(d, &a.addr, &r);
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_unbind, &r);
     if ( rc )
         return rc;
 
@@ -584,7 +600,7 @@ long sg_trigger(XEN_GUEST_HANDLE_PARAM(xen_sg_trigger_t) uarg)
     if ( a.flags )
         return -EINVAL;
 
-    rc = sg_resolve(d, &a.addr, &r);
+    rc = sg_resolve(d, &a.addr, XEN_SGOP_trigger, &r);
     if ( rc )
         return rc;
 

@@ -65,7 +65,7 @@ struct sg_reg {
     domid_t peer;
     uint16_t access;              /* XEN_SG_ACCESS_* */
     uint32_t flags;               /* XEN_SG_REG_* */
-    uint64_t peer_gen;            /* the peer's sgd->gen when registered */
+    uint64_t peer_gen;            /* the peer's d->sg_gen when registered */
     unsigned long state;          /* SG_REG_*: atomic bit ops */
     uint64_t length;
     unsigned int nr_elems;
@@ -80,7 +80,6 @@ struct sg_domain {
     unsigned int pinned_pages;    /* L1 */
     uint32_t next_id;             /* L1: never reused; 0: all used */
     bool dead;                    /* L1: released, takes nothing new */
-    uint64_t gen;                 /* unique for the life of Xen, constant */
     struct list_head bindings;    /* L3 */
     unsigned int nr_bindings;     /* L3 */
 };
@@ -115,7 +114,7 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
 uint64_t sg_copy_continuations(void);
 
 /* sg_event.c */
-unsigned int sg_fire(mfn_t mfn, unsigned int offset, const struct domain *d);
+unsigned int sg_fire(mfn_t mfn, unsigned int offset, struct domain *d);
 void sg_event_reg_gone(struct sg_reg *reg);
 bool sg_event_domain_gone(struct domain *d, unsigned int max);
 unsigned int sg_event_usage(const struct domain *d);

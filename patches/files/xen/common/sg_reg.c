@@ -3,9 +3,9 @@
  * sg_reg.c: per-domain sg_op state and scatter-gather registrations.
  *
  * A domain's state (struct sg_domain, d->sg_domain) is allocated the first
- * time it registers, binds, transfers or is named as a peer, released from
- * domain_kill() and freed from _domain_destroy().  The lock hierarchy is in
- * sg_private.h.
+ * time it registers or binds, never because another domain names
+ * it as peer; released from domain_kill() and freed from _domain_destroy().
+ * The lock hierarchy is in sg_private.h.
  */
 
 #include <xen/atomic.h>
@@ -25,8 +25,30 @@
 static atomic_t sg_live_regs = ATOMIC_INIT(0);       /* all domains */
 static atomic_t sg_live_pinned = ATOMIC_INIT(0);     /* their elements */
 static atomic_t sg_live_domains = ATOMIC_INIT(0);    /* sg_domain structs */
-static uint64_t sg_next_gen = 1;
+static uint64_t sg_next_gen = 1;                    /* sg_gen_lock */
 static DEFINE_SPINLOCK(sg_gen_lock);
+
+/*
+ * d's generation, unique for the life of Xen: a registration records its
+ * peer's, so a later domain reusing the peer's domid is not the peer.  It
+ * is a field of struct domain, given on first need, so naming a domain as
+ * peer allocates nothing in it (issue 12, finding 4).
+ */
+static uint64_t sg_domain_gen(struct domain *d)
+{
+    uint64_t gen = ACCESS_ONCE(d->sg_gen);
+
+    if ( gen )
+        return gen;
+
+    spin_lock(&sg_gen_lock);
+    if ( !d->sg_gen )
+        d->sg_gen = sg_next_gen++;
+    gen = d->sg_gen;
+    spin_unlock(&sg_gen_lock);
+
+    return gen;
+}
 
 /*
  * d's state, allocated on first use.  NULL when d is dying (or on -ENOMEM):
@@ -50,9 +72,6 @@ struct sg_domain *sg_domain_get(struct domain *d)
     INIT_LIST_HEAD(&sgd->regs);
     INIT_LIST_HEAD(&sgd->bindings);
     sgd->next_id = 1;
-    spin_lock(&sg_gen_lock);
-    sgd->gen = sg_next_gen++;
-    spin_unlock(&sg_gen_lock);
 
     if ( cmpxchg(&d->sg_domain, NULL, sgd) != NULL )
     {
@@ -87,7 +106,12 @@ int sg_get_own_page(struct domain *d, uint64_t frame, bool writable,
     if ( rc )
         return rc == -EAGAIN ? -EAGAIN : -EINVAL;
 
-    if ( !mfn_valid(page_to_mfn(page)) ||
+    /*
+     * A Xen-heap page shared with the guest (shared info, grant table
+     * frames) is owned by it but is Xen's structure: never a registration,
+     * a counter, an address or a copy's page (issue 12, finding 6).
+     */
+    if ( !mfn_valid(page_to_mfn(page)) || is_xen_heap_page(page) ||
 #ifdef CONFIG_X86
          (p2mt != p2m_ram_rw && p2mt != p2m_ram_logdirty)
 #else
@@ -144,9 +168,8 @@ struct sg_reg *sg_find_reg(const struct sg_domain *sgd, uint32_t id)
  */
 bool sg_reg_names(const struct sg_reg *reg, const struct domain *d)
 {
-    const struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
-
-    return reg->peer == d->domain_id && sgd && sgd->gen == reg->peer_gen;
+    return reg->peer == d->domain_id &&
+           ACCESS_ONCE(d->sg_gen) == reg->peer_gen;
 }
 
 /* The element holding byte offset of reg, and the offset within it. */
@@ -215,7 +238,7 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
 {
     struct domain *d = current->domain, *pd;
     XEN_GUEST_HANDLE_PARAM(xen_sg_elem_t) eh;
-    struct sg_domain *sgd, *psgd;
+    struct sg_domain *sgd;
     struct xen_sg_limits lim;
     struct xen_sg_register r;
     struct xen_sg_elem *elems;
@@ -242,15 +265,11 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
         return -ESRCH;
 
     rc = xsm_sg_register(XSM_HOOK, d, pd);
-    /*
-     * The peer's state records its generation.  psgd lives as long as pd,
-     * which only the RCU lock keeps: read what is needed before dropping it.
-     */
-    psgd = rc ? NULL : sg_domain_get(pd);
-    if ( !rc && !psgd )
-        rc = pd->is_dying ? -ESRCH : -ENOMEM;
+    /* The peer's generation, read while the RCU lock keeps pd. */
+    if ( !rc && pd->is_dying )
+        rc = -ESRCH;
     if ( !rc )
-        peer_gen = psgd->gen;
+        peer_gen = sg_domain_gen(pd);
     r.peer = pd->domain_id;
     rcu_unlock_domain(pd);
     if ( rc )
@@ -540,13 +559,15 @@ void sg_domain_free(struct domain *d)
 long sg_query_global(XEN_GUEST_HANDLE_PARAM(xen_sg_global_t) uarg)
 {
     struct xen_sg_global g;
+    int rc;
 
     if ( copy_from_guest(&g, uarg, 1) )
         return -EFAULT;
     if ( g.flags || g._pad0 )
         return -EINVAL;
-    if ( !is_control_domain(current->domain) )
-        return -EPERM;
+    rc = xsm_sg_query_global(XSM_PRIV, current->domain);
+    if ( rc )
+        return rc;
 
     g.regs = atomic_read(&sg_live_regs);
     g.pinned_pages = atomic_read(&sg_live_pinned);

@@ -32,9 +32,8 @@
 #include <xen/page.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
-#include <asm/xen/hypercall.h>
 
-#include "sg_op.h"
+#include "sg_hypercall.h"
 
 #define HOSTILE_NR_RX		64
 #define HOSTILE_CTRL_REQUEST	0
@@ -67,11 +66,6 @@ static domid_t victim;
 static u32 victim_rx[HOSTILE_NR_RX];
 static unsigned int nr_victim_rx;
 static u32 victim_ctrl;
-
-static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
-{
-	return _hypercall2(long, sg_op, cmd, arg);
-}
 
 /* The backend's details, from device/vsg/<devid>/backend. */
 static int hostile_read_victim(void)
@@ -156,38 +150,38 @@ static void hostile_bad_hdr(struct hostile_hdr *h, unsigned int kind)
 	case 6:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM |
 				VIRTIO_NET_HDR_F_DATA_VALID;
-		h->vnet.csum_start = cpu_to_le16(14);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 14);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 7:
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_UDP;	/* not offered */
-		h->vnet.gso_size = cpu_to_le16(20);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
 		break;
 	case 8:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 |
 				   VIRTIO_NET_HDR_GSO_ECN;	/* not offered */
-		h->vnet.gso_size = cpu_to_le16(20);
-		h->vnet.csum_start = cpu_to_le16(34);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 34);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 9:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;	/* no gso_size */
-		h->vnet.csum_start = cpu_to_le16(34);
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 34);
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 10:
 		h->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		h->vnet.csum_start = cpu_to_le16(1000);	/* past the frame */
-		h->vnet.csum_offset = cpu_to_le16(16);
+		h->vnet.csum_start = __cpu_to_virtio16(true, 1000);	/* past the frame */
+		h->vnet.csum_offset = __cpu_to_virtio16(true, 16);
 		break;
 	case 11:
-		h->vnet.gso_size = cpu_to_le16(100);	/* without a GSO type */
+		h->vnet.gso_size = __cpu_to_virtio16(true, 100);	/* without a GSO type */
 		break;
 	default:
 		h->vnet.gso_type = 5;			/* VIRTIO_NET_HDR_GSO_UDP_L4 */
-		h->vnet.gso_size = cpu_to_le16(20);
+		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
 		break;
 	}
 }
@@ -230,7 +224,7 @@ static int hostile_badhdr(void)
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
 		if (!rc && !op.status)
 			sent++;
-		else if (!rc && op.status == -16)	/* Xen's EBUSY */
+		else if (!rc && op.status == -XEN_EBUSY)
 			busy++;
 		else
 			failed++;

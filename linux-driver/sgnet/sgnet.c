@@ -46,6 +46,7 @@
 #include <net/sch_generic.h>
 
 #include <xen/events.h>
+#include <xen/grant_table.h>
 #include <xen/page.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
@@ -54,12 +55,7 @@
 #include <asm/xen/hypercall.h>
 
 #include "compat.h"
-#include "sg_op.h"
-
-/* Xen's error numbers (xen/include/public/errno.h). */
-#define XEN_ENOENT		2
-#define XEN_ESRCH		3
-#define XEN_EBUSY		16
+#include "sg_hypercall.h"
 
 #define SGNET_PROTOCOL		"sgnet-2"
 #define SGNET_NR_RX		64	/* receive buffers per side */
@@ -176,6 +172,7 @@ enum sgnet_stat {
 	SGNET_TX_TIMEOUTS,
 	SGNET_RX_GAPS,
 	SGNET_PAGES_LEAKED,
+	SGNET_TX_FOREIGN,
 	SGNET_NR_STATS,
 };
 
@@ -187,7 +184,7 @@ static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_spurious", "tx_timeouts", "rx_gaps",
-	"pages_leaked",
+	"pages_leaked", "tx_foreign_copies",
 };
 
 static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
@@ -272,11 +269,6 @@ static DEFINE_MUTEX(sgnet_devices_lock);
 
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
-
-static inline long HYPERVISOR_sg_op(unsigned int cmd, void *arg)
-{
-	return _hypercall2(long, sg_op, cmd, arg);
-}
 
 static u64 sgnet_frame(const void *va)
 {
@@ -834,6 +826,24 @@ static bool sgnet_tx_backlog(struct net_device *dev)
 	return q && qdisc_qlen_sum(q) > 0;
 }
 
+/*
+ * Does @skb hold pages of another domain?  netback grant-maps all but the
+ * head of a frame from a netfront guest, and a bridge or a route in this
+ * domain may forward it to us; a transfer's local list names only our
+ * own memory (Xen refuses a foreign frame).
+ */
+static bool sgnet_skb_foreign(struct sk_buff *skb)
+{
+	unsigned int i;
+
+	if (xen_page_foreign(virt_to_page(skb->data)))
+		return true;
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++)
+		if (xen_page_foreign(skb_frag_page(&skb_shinfo(skb)->frags[i])))
+			return true;
+	return false;
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
@@ -845,6 +855,16 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
 		     !sgnet_tx_fits(info, skb)))
 		goto drop;
+	/* Another domain's pages: send a copy in our own memory instead. */
+	if (unlikely(sgnet_skb_foreign(skb))) {
+		struct sk_buff *copy = skb_copy(skb, GFP_ATOMIC);
+
+		if (!copy)
+			goto drop;
+		sgnet_count(info, SGNET_TX_FOREIGN, 1);
+		dev_consume_skb_any(skb);
+		skb = copy;
+	}
 	if (skb->ip_summed == CHECKSUM_PARTIAL && !info->peer_csum &&
 	    skb_checksum_help(skb))
 		goto drop;
@@ -1477,7 +1497,6 @@ static void sgnet_get_drvinfo(struct net_device *dev,
 	struct sgnet_info *info = netdev_priv(dev);
 
 	strscpy(drvinfo->driver, KBUILD_MODNAME, sizeof(drvinfo->driver));
-	strscpy(drvinfo->version, SGNET_PROTOCOL, sizeof(drvinfo->version));
 	strscpy(drvinfo->bus_info, dev_name(&info->xbdev->dev),
 		sizeof(drvinfo->bus_info));
 }

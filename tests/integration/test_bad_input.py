@@ -29,10 +29,14 @@ def test_unreachable_source():
     assert proc.returncode == 2 and "cannot download http://127.0.0.1:9/xen.tgz" in proc.stderr
 
 
-def test_qemu_missing():
-    proc = invoke("lab.smoke", env={"SGKIT_QEMU": "/nonexistent/qemu-system-x86_64"})
+def test_qemu_missing(tmp_path):
+    """Named before anything is built: an empty cache stays empty."""
+    cache = tmp_path / "cache"
+    env = {"SGKIT_QEMU": "/nonexistent/qemu-system-x86_64", "SGKIT_CACHE_DIR": str(cache)}
+    proc = invoke("lab.smoke", env=env)
     assert proc.returncode == 2
     assert "/nonexistent/qemu-system-x86_64 does not exist" in proc.stderr
+    assert not cache.exists() or not any(cache.rglob("*"))
 
 
 def test_patch_that_does_not_apply_leaves_everything_intact(tmp_path):

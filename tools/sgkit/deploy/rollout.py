@@ -253,6 +253,7 @@ class _Host:
     def _install(self, plan: Plan, facts: HostFacts) -> None:
         assert self.client is not None
         art = self.art
+        started = time.monotonic()
         if plan.upload_xen:
             self.say(f"uploading xen.gz -> {art.xen_path}")
             self._upload(self.build.xen_gz, art.xen_path, art.xen_gz_sha256)
@@ -261,11 +262,16 @@ class _Host:
             self.checkpoint()
             self.say(f"uploading {name}.ko")
             self._upload(self.build.modules[name], art.module_path(name), art.modules[name])
+        took = f"uploads {time.monotonic() - started:.0f}s"
         if plan.upload_modules:
             # depmod reads every module of the kernel: minutes on a slow or
             # emulated host, so it gets the bound of the other whole-tree steps.
+            started = time.monotonic()
             check(self.client, f"depmod -a {quote(art.kernel_release)}", timeout=DEPMOD_TIMEOUT_S)
-        self.step("upload", "pass", f"xen: {plan.upload_xen}, modules: {plan.upload_modules}")
+            took += f", depmod {time.monotonic() - started:.0f}s"
+        self.step(
+            "upload", "pass", f"xen: {plan.upload_xen}, modules: {plan.upload_modules} ({took})"
+        )
         if plan.write_entry:
             self._write_grub_entry(facts)
         state = {
@@ -308,7 +314,9 @@ class _Host:
         except ValueError as e:
             raise KitError(f"cannot copy the running boot arguments into a GRUB entry: {e}") from e
         self._write_remote(GRUB_SNIPPET, script, 0o755)
+        started = time.monotonic()
         done = ssh_run(self.client, "update-grub 2>&1", timeout=300)
+        took = time.monotonic() - started
         if done.status != 0 or self.art.menu_marker not in check(
             self.client, "cat /boot/grub/grub.cfg"
         ):
@@ -319,7 +327,9 @@ class _Host:
                 f"{done.stdout.strip()[-600:]}",
                 f"the GRUB snippet was removed again; {self.art.xen_path} stays on the host",
             )
-        self.say(f"GRUB entry {self.art.entry_id} added (default unchanged)")
+        self.say(
+            f"GRUB entry {self.art.entry_id} added (default unchanged; update-grub {took:.0f}s)"
+        )
 
     def _disarm_one_shot(self) -> None:
         """Interrupted before the reboot: do not leave a one-shot boot armed."""

@@ -29,7 +29,9 @@ from sgkit.build.debian_packages import unpacked
 from sgkit.build.versions import DEFAULT_XEN, load_context
 from sgkit.errors import KitError
 from sgkit.images.dom0_rootfs import Dom0Base, base_rootfs
+from sgkit.lab.qemu import choose_accel, qemu_binary
 from sgkit.paths import builds_dir
+from sgkit.procs import require
 
 HYPERVISORS = ("patched", "stock")
 
@@ -119,6 +121,9 @@ class LabParts:
 
 def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
     """Build (or find cached) the modules, the hypervisor and, with ``dom0_root``, dom0's root."""
+    # What the boot needs from this machine, named before minutes of building.
+    require(qemu_binary())
+    choose_accel(spec.accel)
     drivers = driver_build.build(kernel=spec.kernel, xen=spec.xen, context=spec.context)
     release = drivers.headers.release
     meta: dict[str, Any] = {"hypervisor": spec.hypervisor, "kernel": release}

@@ -400,3 +400,13 @@ def test_free_memory_may_come_back_short_only_by_the_slack() -> None:
     short = memory_check((1502, 1500), 1)
     assert short.status == "fail" and "up to 1 MB short" in (short.reason or "")
     assert memory_check((1502, 1503), 1).status == "fail"  # more back than before: no
+
+
+def test_the_summary_says_when_free_memory_came_back_short_within_the_slack() -> None:
+    report = publish.RunReport("lab-test", [], None, "2026-12-02T17:00:00Z", 1.0)
+    exact = summarize(report, {}, None, (1502, 1502))
+    short = summarize(report, {}, None, (1502, 1501), memory_slack_mb=1)
+    lost = summarize(report, {}, None, (1502, 1501))
+    assert "(returned exactly)" in exact
+    assert "(1 MB short, within the 1 MB allowed)" in short
+    assert "(NOT returned)" in lost

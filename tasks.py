@@ -356,6 +356,7 @@ def lab_smoke(
         "hypervisor": HYPERVISOR_HELP,
         "seed": "sg_fuzz seed, to replay a run (default: a random one, printed)",
         "xsm": XSM_HELP + "; e.g. --suites sg_op,sg_xsm --xsm silo",
+        "pvh": "domUs booted as PVH, comma-separated (default sg-b; '' for all PV)",
     },
 )
 def lab_test(
@@ -365,12 +366,13 @@ def lab_test(
     lab: LabOptions = LabOptions(),
     seed: int = 0,
     xsm: str = "",
+    pvh: str = "sg-b",
 ) -> None:
-    """Boot Xen + a Debian dom0 with xl + two PV domUs; run sgtest in every domain."""
+    """Boot Xen + a Debian dom0 with xl + a PV and a PVH domU; run sgtest in every domain."""
     from sgkit.lab.multidomain import run_lab_test
 
     spec = lab.spec(hypervisor=hypervisor, xsm=xsm or None)
-    outcome = run_lab_test(spec, suites, seed=seed or None)
+    outcome = run_lab_test(spec, suites, seed=seed or None, pvh=[n for n in pvh.split(",") if n])
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
     if not outcome.report.ok():

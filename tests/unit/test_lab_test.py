@@ -410,3 +410,22 @@ def test_the_summary_says_when_free_memory_came_back_short_within_the_slack() ->
     assert "(returned exactly)" in exact
     assert "(1 MB short, within the 1 MB allowed)" in short
     assert "(NOT returned)" in lost
+
+
+def test_guest_type_checks_read_each_domus_init_line():
+    from sgkit.lab.multidomain import guest_type_checks
+
+    guests = {
+        "sg-a": "SGKIT-INIT kernel=6.1.0-50-amd64 domain=sg-a guest=PV\n",
+        "sg-b": "SGKIT-INIT kernel=6.1.0-50-amd64 domain=sg-b guest=PVH\n",
+        "sg-c": "SGKIT-INIT kernel=6.1.0-50-amd64 domain=sg-c guest=PV\n",
+        "sg-d": "no init line\n",
+    }
+    got = {
+        r.test: (r.status, r.reason)
+        for r in guest_type_checks(["sg-a", "sg-b", "sg-c", "sg-d"], ["sg-b", "sg-c"], guests)
+    }
+    assert got["sg-a_guest_type"] == ("pass", None)
+    assert got["sg-b_guest_type"] == ("pass", None)
+    assert got["sg-c_guest_type"] == ("fail", "sg-c was created as PVH but reported guest=PV")
+    assert got["sg-d_guest_type"] == ("fail", "sg-d was created as PV but reported guest=None")

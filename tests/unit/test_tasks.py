@@ -21,7 +21,7 @@ def _options(task) -> dict[str, tuple[object, str | None]]:
     ("task", "own", "timeout"),
     [
         (tasks.lab_smoke, {"hypervisor", "limits", "xsm"}, 600),
-        (tasks.lab_test, {"suites", "hypervisor", "seed", "xsm"}, 900),
+        (tasks.lab_test, {"suites", "hypervisor", "seed", "xsm", "pvh"}, 900),
         (tasks.lab_net, set(), 900),
         (tasks.bench_net, {"seconds", "repeat", "before", "ablation"}, 0),
     ],
@@ -36,8 +36,8 @@ def test_every_lab_task_has_the_lab_options_and_its_own(task, own, timeout):
 def test_the_options_become_one_resolved_spec(monkeypatch):
     seen = {}
 
-    def fake_run(spec, suites, seed=None):
-        seen.update(spec=spec, suites=suites, seed=seed)
+    def fake_run(spec, suites, seed=None, pvh=()):
+        seen.update(spec=spec, suites=suites, seed=seed, pvh=pvh)
         report = SimpleNamespace(ok=lambda: True)
         return SimpleNamespace(text_summary="", results="r", report=report)
 
@@ -53,6 +53,7 @@ def test_the_options_become_one_resolved_spec(monkeypatch):
         timeout=0,
         seed=7,
         xsm="",
+        pvh="sg-a,sg-b",
     )
     spec = seen["spec"]
     assert isinstance(spec, LabSpec) and spec.context["abi"]
@@ -63,4 +64,4 @@ def test_the_options_become_one_resolved_spec(monkeypatch):
         None,
     )
     assert spec.timeout(900.0) == 900.0
-    assert (seen["suites"], seen["seed"]) == ("sg_op", 7)
+    assert (seen["suites"], seen["seed"], seen["pvh"]) == ("sg_op", 7, ["sg-a", "sg-b"])

@@ -41,6 +41,10 @@ from sgkit.report import checks, ktap, protocol, publish
 from sgkit.report.checks import domu_states, failed_steps, free_memory
 
 DEFAULT_DOMUS = ("sg-a", "sg-b")
+# The domUs that boot as PVH: the HVM side of sg_op (p2m lookups, the HVM
+# hypercall path) runs in sg-b while sg-a stays PV, and sg_cross crosses
+# the two.  Under TCG Xen has SVM but no HAP, so PVH runs on shadow paging.
+DEFAULT_PVH = ("sg-b",)
 DEFAULT_SUITES = "sg_op,sg_local,sg_hostile,sg_fuzz,sg_xsm,sg_cross"
 # What sgtest's sg_xsm expects of each XSM module (its cross_xsm parameter):
 # SILO keeps the domUs apart, and so does the enforcing FLASK policy
@@ -74,11 +78,14 @@ def run_lab_test(
     suites: str = DEFAULT_SUITES,
     domus: Sequence[str] = DEFAULT_DOMUS,
     seed: int | None = None,
+    pvh: Sequence[str] = DEFAULT_PVH,
 ) -> LabOutcome:
     """Boot the lab, run sgtest ``suites`` in dom0 and every domU, and report.
 
     ``seed`` drives sg_fuzz in every domain; without one a random seed is
     chosen, and the summary prints it so that ``--seed`` replays the run.
+    ``pvh`` names the domUs booted as PVH (those of them in ``domus``; the
+    others are PV); a host check reads each domU's guest type back.
     ``spec.xsm`` boots the patched hypervisor's ``xsm`` build variant with
     that module (``silo``, ``flask``: permissive, ``flask-enforcing`` or
     ``dummy``) and tells sgtest (``cross_xsm``) what sg_xsm should see.
@@ -94,6 +101,7 @@ def run_lab_test(
     for name in domus:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or name == "dom0":
             raise KitError(f"bad domU name {name!r}", "use lower-case letters, digits and -")
+    pvh = [name for name in domus if name in pvh]
     parts = prepare(spec)
     release = parts.release
     meta: dict[str, Any] = {**parts.meta, "suites": suites, "seed": seed}
@@ -110,7 +118,7 @@ def run_lab_test(
             work=work,
             out=out,
             domu_initrd=domu_initrd,
-            settings=conf,
+            settings={**conf, "DOMU_PVH": " ".join(pvh)},
             files=files,
             timeout_s=spec.timeout(900.0),
             label=f"lab.test ({hypervisor}{f', xsm={xsm}' if xsm else ''}, "
@@ -144,11 +152,13 @@ def run_lab_test(
         MEMORY_SLACK_MB.get(xsm or "", 0),
     )
     results.append(global_check(*global_counters))
+    results += guest_type_checks(domus, pvh, console.guests)
     if xsm:
         results.append(xsm_check(xsm, text))
     meta.update(
         accel=result.accel,
         domus=list(domus),
+        pvh=pvh,
         queries=queries,
         dom0_query_after=dom0_after,
         global_counters={"before": global_counters[0], "after": global_counters[1]},
@@ -166,6 +176,8 @@ def run_lab_test(
     text_summary = summarize(
         report, queries, dom0_after, memory, global_counters, MEMORY_SLACK_MB.get(xsm or "", 0)
     )
+    if pvh:
+        text_summary += f"\n  PVH domUs: {' '.join(pvh)} (the others PV)"
     if "sg_fuzz" in suites.split(","):
         again = f"invoke lab.test --seed {seed}"
         if suites != DEFAULT_SUITES:
@@ -248,6 +260,20 @@ def host_checks(
         ok = query is not None and query.get("rc") == str(expect_rc)
         out.append(checks.host_result("lab", f"{domain}_query_printed", ok, why))
     return out + checks.sections_complete("lab", console.unterminated)
+
+
+def guest_type_checks(
+    domus: Sequence[str], pvh: Sequence[str], guests: dict[str, str]
+) -> list[publish.Result]:
+    """Host checks: each domU says (SGKIT-INIT guest=) it runs as the type it was created."""
+    out = []
+    for name in domus:
+        want = "PVH" if name in pvh else "PV"
+        init = protocol.INIT.first(guests.get(name, ""))
+        got = init["guest"] if init else None
+        why = f"{name} was created as {want} but reported guest={got}"
+        out.append(checks.host_result("lab", f"{name}_guest_type", got == want, why))
+    return out
 
 
 def global_check(before: dict[str, int] | None, after: dict[str, int] | None) -> publish.Result:

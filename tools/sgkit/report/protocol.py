@@ -87,9 +87,10 @@ _SH_LIB = "lib.sh"
 # -- the life of a domain -------------------------------------------------------
 INIT = Marker(
     "SGKIT-INIT",
-    r"kernel=(?P<kernel>\S+) domain=(?P<domain>\S+)(?P<rest>[^\n]*)",
+    r"kernel=(?P<kernel>\S+) domain=(?P<domain>\S+)(?: guest=(?P<guest>\S+))?(?P<rest>[^\n]*)",
     'SGKIT-INIT kernel=6.1.0-50-amd64 domain=dom0 lab=multi domus="sg-a sg-b"',
-    "init started: the kernel release and the domain",
+    "init started: the kernel release and the domain; a domU adds guest= (PV, PVH or HVM,"
+    " from /sys/hypervisor/guest_type)",
     f"{_SH_SMOKE}, {_SH_DOM0_LAB}, {_SH_DOMU}",
 )
 STEP = Marker(

@@ -46,6 +46,7 @@ SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
+DOMU_PVH=""		# domUs booted as PVH (an HVM container, no device model) instead of PV
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 . /lab/lib.sh
@@ -104,9 +105,11 @@ before=$(free_memory)
 echo "SGKIT-FREE-MEMORY-BEFORE $before"
 
 for name in $DOMUS; do
+	type=pv
+	case " $DOMU_PVH " in *" $name "*) type=pvh ;; esac
 	cat >"/run/xen/$name.cfg" <<-EOF
 		name = "$name"
-		type = "pv"
+		type = "$type"
 		kernel = "/lab/vmlinuz"
 		ramdisk = "/lab/domU.cpio.gz"
 		extra = "console=hvc0 quiet rdinit=/init sgkit.domain=$name"

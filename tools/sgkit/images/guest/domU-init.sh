@@ -1,10 +1,10 @@
 #!/bin/busybox sh
-# /init of a lab domU (a PV guest created by the lab's dom0 with xl): a busybox
+# /init of a lab domU (a PV or PVH guest created by the lab's dom0 with xl): a busybox
 # initramfs that loads sgkit's test modules, says so, and then idles until dom0
 # destroys the domain.  Its console is the guest's hvc0, which xenconsoled in
 # dom0 writes to /var/log/xen/guest-NAME.log; dom0 copies that log to the
 # serial console for the host.
-#   SGKIT-INIT ...          init started (kernel release, domain name)
+#   SGKIT-INIT ...          init started (kernel release, domain name, guest type)
 #   SGKIT-INSMOD m rc=N     a module was loaded (N is insmod's exit status)
 #   SGKIT-DONE              all modules ran
 # The modules themselves print KTAP through printk.
@@ -16,7 +16,8 @@ domain=unknown
 for word in $(cat /proc/cmdline); do
 	case "$word" in sgkit.domain=*) domain="${word#sgkit.domain=}" ;; esac
 done
-echo "SGKIT-INIT kernel=$(uname -r) domain=$domain"
+guest=$(cat /sys/hypervisor/guest_type 2>/dev/null || echo unknown)
+echo "SGKIT-INIT kernel=$(uname -r) domain=$domain guest=$guest"
 # Let KERN_INFO through to the console: the KTAP lines are printed at that level.
 echo 8 >/proc/sys/kernel/printk
 

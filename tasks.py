@@ -537,7 +537,7 @@ def lab_host(
 @task(
     help={
         "unit_only": "run only the fast unit tests",
-        "nightly": "also the nightly end-to-end runs (power-cycle and GRUB fall-backs)",
+        "nightly": "also the nightly end-to-end runs (lab-host deploy, 4.22/staging, unstable)",
     }
 )
 def test(c: Context, unit_only: bool = False, nightly: bool = False) -> None:

@@ -16,11 +16,13 @@ the one machine (each reboot under TCG costs minutes):
    the host with ``lab.host reset`` and reports the fallback.
 
 The whole file is ``nightly`` (``invoke test --nightly``, ci/nightly.yml),
-not part of ``./kit test``: measured alone on two cores (2026-12-02, image
-cached) tests 1-4 took 21 minutes (the first boot 260 s, the install before
-the reboot about 345 s, the reboot 310 s, the suites 127 s), and 5 and 6
-add three boots and a waited-out hang; with the image build that is more
-than half of CI's 40-minute budget.  ``./kit test`` keeps deploy's SSH
+not part of ``./kit test``: measured alone on two cores (2026-12-02) tests
+1-4 took 21 minutes with image recipe 2, and 13.8 minutes with recipe 3
+(its masked units) including the image build: the first boot 277 s, the
+deploy with its reboot 410 s (uploads 12 s, depmod 67 s, update-grub 38 s,
+the reboot 273 s), the suites 64 s.  5 and 6 add three boots and a
+waited-out hang.  Next to the 28 minutes of the rest, that is over CI's
+40-minute budget.  ``./kit test`` keeps deploy's SSH
 side against a real sshd (tests/integration/test_deploy_ssh.py).
 """
 

@@ -2,11 +2,12 @@
 
 Debian 13's 6.12 (trixie's current linux-headers-amd64): every module
 (sgtest, sgnet, sghostile) is built for real with trixie's gcc-14 and
-checked against that kernel's Module.symvers.  Debian unstable's newest kernel: a compile-only check, where
-any warning fails; unstable moves under us (7.0 is already gone from it), so
-that check runs nightly (``invoke test --nightly``), not in ``./kit test``.
-Cold, each makes its root (debootstrap, about a minute and a half with the
-downloads); warm, both are cache reads.
+checked against that kernel's Module.symvers.  Debian unstable's newest
+kernel: a compile-only check, where any warning fails; unstable moves under
+us (7.0 is already gone from it), so that check runs nightly (``invoke test
+--nightly``), not in ``./kit test``.  Cold, each makes its root
+(debootstrap, about a minute and a half with the downloads); warm, both are
+cache reads.
 """
 
 from __future__ import annotations

@@ -15,6 +15,13 @@
  *                each frame with a header sgnet never offered: lengths out
  *                of range, flags and reserved bits, unknown or unoffered
  *                virtio_net_hdr flags and GSO types, offsets past the frame.
+ *   mode=race    @rounds times: trigger byte 0 of every receive buffer
+ *                first (each looks full: the victim starts copying it),
+ *                then one batch that transfers a whole buffer into each
+ *                (17 pages, no trigger), so that the header and length
+ *                change while the victim copies them: a 65000-byte frame,
+ *                a length past the buffer or one shorter than Ethernet's
+ *                header, in turn.
  *
  * It prints one line, "sghostile: mode=M key=value ...", and stays loaded
  * until rmmod.  Nothing here is a driver: it is a test tool.
@@ -22,6 +29,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/sched.h>
@@ -40,11 +48,11 @@
 
 static char *mode = "storm";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "storm or badhdr");
+MODULE_PARM_DESC(mode, "storm, badhdr or race");
 
 static unsigned int rounds = 100;
 module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each)");
+MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each); race: rounds");
 
 static unsigned int devid;
 module_param(devid, uint, 0444);
@@ -223,6 +231,100 @@ static int hostile_badhdr(void)
 	return 0;
 }
 
+#define RACE_PAGES	17		/* a whole 64 KiB buffer */
+
+/*
+ * The header of buffer @i in round @r of the race: a frame the victim
+ * takes (65000 bytes), a length past the buffer, one too short.
+ */
+static void race_hdr(struct sgnet_hdr *h, unsigned int r, unsigned int i)
+{
+	static const u32 lens[] = { 65000, 0x7fffffff, 10 };
+
+	memset(h, 0, sizeof(*h));
+	h->len = cpu_to_le32(lens[(r + i) % ARRAY_SIZE(lens)]);
+}
+
+static int hostile_race(void)
+{
+	unsigned int r, i, p, sent = 0, busy = 0, failed = 0, triggers = 0;
+	struct xen_sg_transfer *ops;
+	struct xen_sg_elem *elems;
+	struct page **pages;
+	struct page *data;
+	int err = -ENOMEM;
+
+	/* A header page per op, one data page (0xff) for the rest of each. */
+	pages = kcalloc(SGNET_NR_RX, sizeof(*pages), GFP_KERNEL);
+	ops = kcalloc(SGNET_NR_RX, sizeof(*ops), GFP_KERNEL);
+	elems = kcalloc(SGNET_NR_RX * RACE_PAGES, sizeof(*elems), GFP_KERNEL);
+	data = alloc_page(GFP_KERNEL);
+	if (!pages || !ops || !elems || !data)
+		goto out;
+	memset(page_address(data), 0xff, PAGE_SIZE);
+	for (i = 0; i < nr_victim_rx; i++) {
+		struct xen_sg_elem *e = &elems[i * RACE_PAGES];
+
+		pages[i] = alloc_page(GFP_KERNEL);
+		if (!pages[i])
+			goto out;
+		memset(page_address(pages[i]), 0xff, PAGE_SIZE);
+		for (p = 0; p < RACE_PAGES; p++) {
+			e[p].frame = xen_page_to_gfn(p ? data : pages[i]);
+			e[p].offset = 0;
+			e[p].len = PAGE_SIZE;
+		}
+	}
+	for (r = 0; r < rounds; r++) {
+		struct xen_sg_transfer_batch b = {
+			.ops = (u64)(uintptr_t)ops,
+			.nr_ops = nr_victim_rx,
+		};
+		long rc;
+
+		/* Each buffer looks full before anything is in it ... */
+		for (i = 0; i < nr_victim_rx; i++, triggers++)
+			hostile_trigger(victim_rx[i], 0);
+		/* ... and its header and frame are written while it is read. */
+		for (i = 0; i < nr_victim_rx; i++) {
+			race_hdr(page_address(pages[i]), r, i);
+			ops[i] = (struct xen_sg_transfer) {
+				.local = (u64)(uintptr_t)&elems[i * RACE_PAGES],
+				.nr_local = RACE_PAGES,
+				.peer = victim,
+				.dir = XEN_SG_TRANSFER_TO_PEER,
+				.reg_id = victim_rx[i],
+				.length = RACE_PAGES * PAGE_SIZE,
+				.status = 1,
+			};
+		}
+		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+		for (i = 0; i < nr_victim_rx; i++) {
+			if (!rc && !ops[i].status)
+				sent++;
+			else if (!rc && ops[i].status == -XEN_EBUSY)
+				busy++;
+			else
+				failed++;
+		}
+		/* The victim consumes and returns its buffers meanwhile. */
+		msleep(100);
+	}
+	err = 0;
+	pr_info("mode=race victim=%u rounds=%u triggers=%u sent=%u busy=%u failed=%u\n",
+		victim, rounds, triggers, sent, busy, failed);
+out:
+	for (i = 0; pages && i < SGNET_NR_RX; i++)
+		if (pages[i])
+			__free_page(pages[i]);
+	if (data)
+		__free_page(data);
+	kfree(pages);
+	kfree(ops);
+	kfree(elems);
+	return err;
+}
+
 static int __init hostile_init(void)
 {
 	int err;
@@ -240,7 +342,9 @@ static int __init hostile_init(void)
 	}
 	if (!strcmp(mode, "badhdr"))
 		return hostile_badhdr();
-	pr_err("mode=%s: storm or badhdr\n", mode);
+	if (!strcmp(mode, "race"))
+		return hostile_race();
+	pr_err("mode=%s: storm, badhdr or race\n", mode);
 	return -EINVAL;
 }
 module_init(hostile_init);

@@ -86,7 +86,6 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	mutex_unlock(&info->lock);
 }
 
-
 /*
  * After a restore the domain holds none of its registrations and no port:
  * drop what is left of them (the unregisters answer -ENOENT, so the pages

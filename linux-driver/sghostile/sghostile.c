@@ -15,13 +15,12 @@
  *                each frame with a header sgnet never offered: lengths out
  *                of range, flags and reserved bits, unknown or unoffered
  *                virtio_net_hdr flags and GSO types, offsets past the frame.
- *   mode=race    @rounds times: trigger byte 0 of every receive buffer
- *                first (each looks full: the victim starts copying it),
- *                then one batch that transfers a whole buffer into each
- *                (17 pages, no trigger), so that the header and length
- *                change while the victim copies them: a 65000-byte frame,
- *                a length past the buffer or one shorter than Ethernet's
- *                header, in turn.
+ *   mode=race    @rounds times, buffer by buffer: trigger byte 0 (the
+ *                buffer looks full: the victim starts copying it), then
+ *                transfer a whole buffer into it (17 pages, no trigger),
+ *                so that the header and length change while the victim
+ *                copies them: a 1400-byte frame, a length past the buffer
+ *                or one shorter than Ethernet's header, in turn.
  *
  * It prints one line, "sghostile: mode=M key=value ...", and stays loaded
  * until rmmod.  Nothing here is a driver: it is a test tool.
@@ -235,61 +234,44 @@ static int hostile_badhdr(void)
 
 /*
  * The header of buffer @i in round @r of the race: a frame the victim
- * takes (65000 bytes), a length past the buffer, one too short.
+ * takes (1400 bytes), a length past the buffer, one too short.
  */
 static void race_hdr(struct sgnet_hdr *h, unsigned int r, unsigned int i)
 {
-	static const u32 lens[] = { 65000, 0x7fffffff, 10 };
+	static const u32 lens[] = { 1400, 0x7fffffff, 10 };
 
 	memset(h, 0, sizeof(*h));
 	h->len = cpu_to_le32(lens[(r + i) % ARRAY_SIZE(lens)]);
 }
 
+/*
+ * Buffer by buffer: trigger byte 0 (the buffer looks full: the victim
+ * starts reading it), then transfer a header and a whole buffer's worth
+ * of frame into it, without a trigger, so that Xen writes the header and
+ * the frame while the victim copies them.
+ */
 static int hostile_race(void)
 {
 	unsigned int r, i, p, sent = 0, busy = 0, failed = 0, triggers = 0;
-	struct xen_sg_transfer *ops;
-	struct xen_sg_elem *elems;
-	struct page **pages;
-	struct page *data;
+	struct xen_sg_elem e[RACE_PAGES];
+	struct page *hdr, *data;
 	int err = -ENOMEM;
 
-	/* A header page per op, one data page (0xff) for the rest of each. */
-	pages = kcalloc(SGNET_NR_RX, sizeof(*pages), GFP_KERNEL);
-	ops = kcalloc(SGNET_NR_RX, sizeof(*ops), GFP_KERNEL);
-	elems = kcalloc(SGNET_NR_RX * RACE_PAGES, sizeof(*elems), GFP_KERNEL);
+	hdr = alloc_page(GFP_KERNEL);
 	data = alloc_page(GFP_KERNEL);
-	if (!pages || !ops || !elems || !data)
+	if (!hdr || !data)
 		goto out;
+	memset(page_address(hdr), 0xff, PAGE_SIZE);
 	memset(page_address(data), 0xff, PAGE_SIZE);
-	for (i = 0; i < nr_victim_rx; i++) {
-		struct xen_sg_elem *e = &elems[i * RACE_PAGES];
-
-		pages[i] = alloc_page(GFP_KERNEL);
-		if (!pages[i])
-			goto out;
-		memset(page_address(pages[i]), 0xff, PAGE_SIZE);
-		for (p = 0; p < RACE_PAGES; p++) {
-			e[p].frame = xen_page_to_gfn(p ? data : pages[i]);
-			e[p].offset = 0;
-			e[p].len = PAGE_SIZE;
-		}
+	for (p = 0; p < RACE_PAGES; p++) {
+		e[p].frame = xen_page_to_gfn(p ? data : hdr);
+		e[p].offset = 0;
+		e[p].len = PAGE_SIZE;
 	}
 	for (r = 0; r < rounds; r++) {
-		struct xen_sg_transfer_batch b = {
-			.ops = (u64)(uintptr_t)ops,
-			.nr_ops = nr_victim_rx,
-		};
-		long rc;
-
-		/* Each buffer looks full before anything is in it ... */
-		for (i = 0; i < nr_victim_rx; i++, triggers++)
-			hostile_trigger(victim_rx[i], 0);
-		/* ... and its header and frame are written while it is read. */
 		for (i = 0; i < nr_victim_rx; i++) {
-			race_hdr(page_address(pages[i]), r, i);
-			ops[i] = (struct xen_sg_transfer) {
-				.local = (u64)(uintptr_t)&elems[i * RACE_PAGES],
+			struct xen_sg_transfer op = {
+				.local = (u64)(uintptr_t)e,
 				.nr_local = RACE_PAGES,
 				.peer = victim,
 				.dir = XEN_SG_TRANSFER_TO_PEER,
@@ -297,12 +279,19 @@ static int hostile_race(void)
 				.length = RACE_PAGES * PAGE_SIZE,
 				.status = 1,
 			};
-		}
-		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
-		for (i = 0; i < nr_victim_rx; i++) {
-			if (!rc && !ops[i].status)
+			struct xen_sg_transfer_batch b = {
+				.ops = (u64)(uintptr_t)&op,
+				.nr_ops = 1,
+			};
+			long rc;
+
+			race_hdr(page_address(hdr), r, i);
+			hostile_trigger(victim_rx[i], 0);
+			triggers++;
+			rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+			if (!rc && !op.status)
 				sent++;
-			else if (!rc && ops[i].status == -XEN_EBUSY)
+			else if (!rc && op.status == -XEN_EBUSY)
 				busy++;
 			else
 				failed++;
@@ -314,14 +303,10 @@ static int hostile_race(void)
 	pr_info("mode=race victim=%u rounds=%u triggers=%u sent=%u busy=%u failed=%u\n",
 		victim, rounds, triggers, sent, busy, failed);
 out:
-	for (i = 0; pages && i < SGNET_NR_RX; i++)
-		if (pages[i])
-			__free_page(pages[i]);
+	if (hdr)
+		__free_page(hdr);
 	if (data)
 		__free_page(data);
-	kfree(pages);
-	kfree(ops);
-	kfree(elems);
 	return err;
 }
 

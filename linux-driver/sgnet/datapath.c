@@ -84,7 +84,7 @@ static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
 static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_hdr_changed",
+	"rx_return_errors", "rx_hdr_changed", "credit_rearms",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -1022,6 +1022,23 @@ static void sgnet_rx_return(struct sgnet_info *info)
 	}
 }
 
+/*
+ * A credit request with nothing consumed and nothing to return: the peer
+ * found busy the buffer we wait for (rx_scan), which we hold armed.  A
+ * peer that transfers without a trigger, out of turn, consumes a buffer
+ * we never see filled; its sender would then ask for credit, get it and
+ * find the buffer busy again, forever, and both domains spin.  Re-arm
+ * that buffer (a rearm of an armed one does nothing); what the peer wrote
+ * into it is overwritten by its retry.
+ */
+static void sgnet_rx_rearm_scan(struct sgnet_info *info)
+{
+	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
+	sgnet_rx_count(info, SGNET_CREDIT_REARMS, 1);
+	if (sgnet_id_op(XEN_SGOP_rearm, info->rx[info->rx_scan].id))
+		sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, 1);
+}
+
 unsigned long sgnet_stall_jiffies(void)
 {
 	return max(msecs_to_jiffies(READ_ONCE(stall_timeout_ms)), 1UL);
@@ -1172,6 +1189,8 @@ again:
 			sgnet_rx_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
 		/* Every buffer drained (unless paused): return them, grant. */
+		if (!paused && !work && !info->rx_pending)
+			sgnet_rx_rearm_scan(info);
 		if (!paused) {
 			sgnet_rx_return(info);
 			WRITE_ONCE(*info->request_counter, 1);

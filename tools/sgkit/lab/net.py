@@ -427,6 +427,7 @@ HOSTILE_COUNTERS = (
     "rx_spurious",
     "credit_grants",
     "credit_requests_received",
+    "credit_rearms",
     "tx_errors",
 )
 

@@ -453,7 +453,7 @@ sgnet_hostile() {
 	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
 	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
 	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
-	sgnet_hostile_case race "$1" "$2" "$3" "race 20"
+	sgnet_hostile_case race "$1" "$2" "$3" "race 5"
 	sgnet_hostile_case die "$1" "$2" "$3" "die 5"
 	echo "$old" >$param
 }

@@ -744,7 +744,7 @@ static enum sgtest_result __init sgh_maximal_ops(struct sgtest_ctx *ctx)
 	struct sgh_kicker kk = { };
 	struct task_struct *t = NULL;
 	struct xen_sg_usage before;
-	struct sgh_port kick;
+	struct sgh_port kick = { .irq = -1 };
 	struct sgh_big *bg;
 	unsigned int r, rounds = st->privileged ? SGH_BIG_ROUNDS : 2;
 	u32 c0, c1 = 0;

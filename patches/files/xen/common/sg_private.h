@@ -8,7 +8,10 @@
  *                             and ID allocator.  Write to add, remove or
  *                             re-arm a registration or to release the
  *                             domain; read to use one (a transfer, resolving
- *                             an address).  At most one domain's L1 is held.
+ *                             an address).  A transfer holds it for at most
+ *                             SG_HOLD_PIECES page pieces at a time (sg_copy.c)
+ *                             and finds the registration again by ID after
+ *                             re-taking it.  At most one domain's L1 is held.
  * L2  d->event_lock           Xen's.  Held for read by XEN_SGOP_bind while it
  *                             checks the port and inserts the binding, held
  *                             for write by evtchn_close() when it calls

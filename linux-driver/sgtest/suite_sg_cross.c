@@ -1261,8 +1261,9 @@ const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
  * registration, triggers byte 64 and sees the counter go down (the trigger
  * reached the binding), then shuts the domU down for a soft reset
  * (SCHEDOP_remote_shutdown, SHUTDOWN_soft_reset: the lab's xl config says
- * on_soft_reset="preserve", so xl leaves the reset to dom0) and soft-resets
- * it (XEN_DOMCTL_soft_reset, what libxl's soft reset does first).  After
+ * on_soft_reset="preserve", so xl leaves the reset to dom0), pauses it
+ * and soft-resets it (XEN_DOMCTL_pausedomain, XEN_DOMCTL_soft_reset: what
+ * libxl's soft reset does first), then unpauses it.  After
  * that the domU holds nothing: no registration, pin, binding or heap; a
  * copy out of its old registration and a trigger of the old address get
  * -ENOENT, and the system-wide counts lost exactly what it held.
@@ -1337,6 +1338,8 @@ struct sgx_domctl {
 	u8 u[128];
 };
 
+#define SGX_DOMCTL_pausedomain	3
+#define SGX_DOMCTL_unpausedomain 4
 #define SGX_DOMCTL_soft_reset	79
 
 /* XEN_DOMCTL_INTERFACE_VERSION of the Xen we run on, or 0 if unknown. */
@@ -1347,10 +1350,10 @@ static u32 __init sgx_domctl_version(void)
 	return v == ((4 << 16) | 17) ? 0x15 : 0;
 }
 
-static long __init sgx_soft_reset(u32 version, domid_t domid)
+static long __init sgx_domctl(u32 cmd, u32 version, domid_t domid)
 {
 	struct sgx_domctl dc = {
-		.cmd = SGX_DOMCTL_soft_reset,
+		.cmd = cmd,
 		.interface_version = version,
 		.domain = domid,
 	};
@@ -1420,18 +1423,25 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
 		ok = false;
 	}
 
-	/* Shut it down for a soft reset, then reset it. */
+	/*
+	 * As libxl does: the domain shut down for a soft reset, paused by its
+	 * controller (evtchn_reset() wants that from another domain), reset.
+	 */
 	sd.domain_id = domid;
 	ok &= sgx_rc(ctx, "remote shutdown for a soft reset", t,
 		     HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &sd), 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_pausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_pausedomain, version, domid), 0);
 	for (tries = 1;; tries++) {
-		rc = sgx_soft_reset(version, domid);
+		rc = sgx_domctl(SGX_DOMCTL_soft_reset, version, domid);
 		/* -EINVAL until every vCPU is paused for the shutdown. */
 		if (rc != -XEN_EINVAL || tries == SGX_RESET_TRIES)
 			break;
 		msleep(50);
 	}
 	ok &= sgx_rc(ctx, "XEN_DOMCTL_soft_reset", t, rc, 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_unpausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_unpausedomain, version, domid), 0);
 
 	/* After: nothing of it is left, and its old ID names nothing. */
 	sgx_usage_of(domid, &u1);

@@ -257,6 +257,7 @@ struct sgnet_info {
 	/* Serialises xenbus state changes, set-up, teardown, remove. */
 	struct mutex lock;
 	bool shut;			/* rebooting: no more set-up */
+	bool restored;			/* resume: our ids name nothing of ours */
 
 	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
 	u64 stats[SGNET_NR_STATS];
@@ -383,8 +384,8 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 
 /*
  * Unregister @id: may its pages be freed?  Xen answers -ENOENT for a
- * registration it does not hold (never made, or the domain was restored
- * into a new one).  Any other failure may leave the pages pinned and
+ * registration it does not hold (never made).  After a restore nothing is
+ * asked: the new domain's ids may name another device's new buffers.  Any other failure may leave the pages pinned and
  * writable by the peer: they are leaked instead, as
  * gnttab_end_foreign_access() does since XSA-396.
  */
@@ -393,7 +394,7 @@ static bool sgnet_unregister(struct sgnet_info *info, u32 id,
 {
 	long rc;
 
-	if (!id)
+	if (!id || info->restored)
 		return true;
 	rc = sgnet_id_op(XEN_SGOP_unregister, id);
 	if (!rc || rc == -XEN_ENOENT)
@@ -1969,9 +1970,12 @@ static void sgnet_frontend_changed(struct xenbus_device *xbdev,
 }
 
 /*
- * After a restore the domain holds none of its registrations and no port:
- * drop what is left of them (the unregisters answer -ENOENT, so the pages
- * are freed) and start over from Initialising, as netfront_resume does.
+ * After a restore the domain is a new one: it holds none of its
+ * registrations and no port, and its registration ids start again at 1.
+ * Forget the old ids without unregistering them (another device of ours
+ * may already hold the same numbers for its new buffers), free the pages,
+ * and start over from Initialising, as netfront_resume does.  The backend
+ * may be another one (the toolstack made the nodes for the new domain).
  */
 static int sgnet_front_resume(struct xenbus_device *xbdev)
 {
@@ -1979,8 +1983,13 @@ static int sgnet_front_resume(struct xenbus_device *xbdev)
 	int err;
 
 	mutex_lock(&info->lock);
+	info->restored = true;
 	sgnet_disconnect(info);
+	info->restored = false;
+	info->peer = xbdev->otherend_id;
 	info->session = 0;
+	/* xenbus set Initialising without writing it: make the node say so. */
+	xbdev->state = XenbusStateUnknown;
 	err = xenbus_switch_state(xbdev, XenbusStateInitialising);
 	mutex_unlock(&info->lock);
 	return err;
@@ -2001,6 +2010,7 @@ static int sgnet_reboot(struct notifier_block *nb, unsigned long code,
 		mutex_lock(&info->lock);
 		info->shut = true;
 		sgnet_disconnect(info);
+		netdev_info(info->dev, "released for shutdown\n");
 		mutex_unlock(&info->lock);
 	}
 	mutex_unlock(&sgnet_devices_lock);

@@ -34,10 +34,8 @@
 #include <xen/xenbus.h>
 
 #include "sg_hypercall.h"
+#include "sgnetif.h"
 
-#define HOSTILE_NR_RX		64
-#define HOSTILE_CTRL_REQUEST	0
-#define HOSTILE_CTRL_GRANT	8
 #define HOSTILE_FRAME		60
 
 static char *mode = "storm";
@@ -52,18 +50,8 @@ static unsigned int devid;
 module_param(devid, uint, 0444);
 MODULE_PARM_DESC(devid, "the vsg device whose backend is attacked");
 
-/* sgnet's frame header (docs/driver.md), as the peer may write it. */
-struct hostile_hdr {
-	__le32 len;
-	__le32 flags;
-	struct virtio_net_hdr vnet;
-	__le16 reserved[3];
-};
-
-static_assert(sizeof(struct hostile_hdr) == 24);
-
 static domid_t victim;
-static u32 victim_rx[HOSTILE_NR_RX];
+static u32 victim_rx[SGNET_NR_RX];
 static unsigned int nr_victim_rx;
 static u32 victim_ctrl;
 
@@ -85,7 +73,7 @@ static int hostile_read_victim(void)
 		goto out;
 	}
 	p = ids;
-	while ((tok = strsep(&p, " ")) && nr_victim_rx < HOSTILE_NR_RX) {
+	while ((tok = strsep(&p, " ")) && nr_victim_rx < SGNET_NR_RX) {
 		if (*tok && !kstrtou32(tok, 10, &victim_rx[nr_victim_rx]))
 			nr_victim_rx++;
 	}
@@ -114,8 +102,8 @@ static void hostile_storm(void)
 	for (r = 0; r < rounds; r++) {
 		for (i = 0; i < nr_victim_rx; i++, triggers++)
 			failed += !!hostile_trigger(victim_rx[i], 0);
-		failed += !!hostile_trigger(victim_ctrl, HOSTILE_CTRL_REQUEST);
-		failed += !!hostile_trigger(victim_ctrl, HOSTILE_CTRL_GRANT);
+		failed += !!hostile_trigger(victim_ctrl, SGNET_CTRL_REQUEST);
+		failed += !!hostile_trigger(victim_ctrl, SGNET_CTRL_GRANT);
 		triggers += 2;
 		cond_resched();
 	}
@@ -124,7 +112,7 @@ static void hostile_storm(void)
 }
 
 /* Header number @kind of the ones sgnet must refuse. */
-static void hostile_bad_hdr(struct hostile_hdr *h, unsigned int kind)
+static void hostile_bad_hdr(struct sgnet_hdr *h, unsigned int kind)
 {
 	memset(h, 0, sizeof(*h));
 	h->len = cpu_to_le32(HOSTILE_FRAME);
@@ -199,10 +187,10 @@ static int hostile_badhdr(void)
 		return -ENOMEM;
 	va = page_address(page);
 	/* A broadcast frame of our own: only its header is wrong. */
-	memset(va + sizeof(struct hostile_hdr), 0xff, ETH_ALEN);
+	memset(va + sizeof(struct sgnet_hdr), 0xff, ETH_ALEN);
 	e.frame = xen_page_to_gfn(page);
 	e.offset = 0;
-	e.len = sizeof(struct hostile_hdr) + HOSTILE_FRAME;
+	e.len = sizeof(struct sgnet_hdr) + HOSTILE_FRAME;
 	for (i = 0; i < nr_victim_rx; i++) {
 		struct xen_sg_transfer op = {
 			.local = (u64)(uintptr_t)&e,
@@ -220,7 +208,7 @@ static int hostile_badhdr(void)
 		};
 		long rc;
 
-		hostile_bad_hdr((struct hostile_hdr *)va, i % HOSTILE_KINDS);
+		hostile_bad_hdr((struct sgnet_hdr *)va, i % HOSTILE_KINDS);
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
 		if (!rc && !op.status)
 			sent++;

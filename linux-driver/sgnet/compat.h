@@ -2,7 +2,7 @@
 /*
  * sgnet builds against Debian 12's Linux 6.1, Debian 13's 6.12 and the
  * newest kernel of Debian unstable (compile-only).  What the kernel changed
- * between those, kept here so that sgnet.c reads the same on all of them.
+ * between those, kept here so that the driver reads the same on all of them.
  */
 #ifndef SGNET_COMPAT_H
 #define SGNET_COMPAT_H

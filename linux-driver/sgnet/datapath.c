@@ -1,93 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sgnet: a paravirtual network link between two Xen domains that moves
- * packets with the sg_op hypercall only (scatter-gather registrations,
- * transfers and address-bound event channels), no grant tables, no rings.
+ * sgnet datapath, the same at both ends: the receive buffers, their
+ * registrations and the event channel; transmit (transfers into the peer's
+ * buffers, in batches); receive (NAPI: copy each filled buffer, validate,
+ * re-arm); credit; the stall watchdog; the net_device and ethtool.
  *
  * Each side keeps a pool of receive buffers big enough for a 64 KiB frame,
  * each registered once with XEN_SGOP_register for the peer (one element per
  * page; WRITE, ONESHOT) and re-armed when recycled.  Every buffer's first
  * byte is bound to the side's one event channel with a counter in struct
- * sgnet_rxbuf; the interrupt schedules NAPI, which scans the counters for
- * <= 0.  The sender copies a small
- * header (the length and a struct virtio_net_hdr for checksum and GSO) and
- * the packet, its fragments as they are, into a free peer buffer with one
+ * sgnet_ctrl; the interrupt schedules NAPI, which takes the buffers whose
+ * counter is <= 0 in ring order.  The sender copies a small header (the
+ * length and a struct virtio_net_hdr for checksum and GSO) and the packet,
+ * its fragments as they are, into the peer's next buffer with one
  * XEN_SGOP_transfer op carrying XEN_SG_TRANSFER_TRIGGER.  A small control
- * registration carries credit: a sender that finds every peer buffer busy
+ * registration carries credit: a sender that finds the peer's buffer busy
  * triggers the peer's "request" address, and the peer, once it has drained
- * its buffers, triggers the sender's "grant" address.  docs/driver.md in
- * sgkit describes the protocol.
- *
- * One module holds both ends: a xenbus frontend and a backend for the
- * device type "vsg".  Apart from the xenbus state machine the two ends are
- * the same.
+ * its buffers, triggers the sender's "grant" address.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/atomic.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
-#include <linux/hrtimer.h>
 #include <linux/if_vlan.h>
 #include <linux/interrupt.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
-#include <linux/netdevice.h>
-#include <linux/reboot.h>
-#include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/virtio_net.h>
-#include <linux/workqueue.h>
 #include <net/sch_generic.h>
 
 #include <xen/events.h>
 #include <xen/grant_table.h>
 #include <xen/page.h>
-#include <xen/xen.h>
-#include <xen/xenbus.h>
-#include <xen/interface/event_channel.h>
-#include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
 #include "compat.h"
-#include "sg_hypercall.h"
-
-#define SGNET_PROTOCOL		"sgnet-2"
-#define SGNET_NR_RX		64	/* receive buffers per side */
-#define SGNET_HDR_LEN		sizeof(struct sgnet_hdr)
-/* The largest frame: a GSO packet or an ETH_MAX_MTU one, with a VLAN tag. */
-#define SGNET_MAX_FRAME		(GSO_LEGACY_MAX_SIZE + VLAN_ETH_HLEN)
-/* Pages of a receive buffer that holds the header and the largest frame. */
-#define SGNET_RX_MAX_PAGES	DIV_ROUND_UP(sizeof(struct sgnet_hdr) + \
-					     SGNET_MAX_FRAME, PAGE_SIZE)
-#define SGNET_TX_BATCH		16	/* transfer ops per hypercall */
-#define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
-#define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
-#define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
-
-/* Offsets in the control registration: addresses the peer triggers. */
-#define SGNET_CTRL_LEN		64
-#define SGNET_CTRL_REQUEST	0	/* the peer wants credit */
-#define SGNET_CTRL_GRANT	8	/* the peer has re-armed buffers */
-
-/*
- * At the start of every receive buffer, written by the same transfer: the
- * frame's length and, as virtio-net carries them, its checksum and GSO
- * details (little endian, see include/linux/virtio_net.h).
- */
-struct sgnet_hdr {
-	__le32 len;		/* frame length, after the header */
-	__le32 flags;		/* none yet: zero */
-	struct virtio_net_hdr vnet;
-	__le16 reserved[3];	/* zero */
-};
-
-static_assert(sizeof(struct sgnet_hdr) == 24);
+#include "sgnet.h"
 
 static unsigned int rx_pages = SGNET_RX_MAX_PAGES;
 module_param(rx_pages, uint, 0444);
@@ -123,59 +75,6 @@ module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
 		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
 
-struct sgnet_rxbuf {
-	struct page *pages[SGNET_RX_MAX_PAGES];
-	u32 id;			/* registration id */
-	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
-};
-
-/*
- * The control page: its first SGNET_CTRL_LEN bytes are registered for the
- * peer (the addresses it triggers); the rest is ours alone and holds the
- * counters Xen decrements on each trigger.  They live here, in a page of
- * our own, and not in netdev_priv, which may be vmalloc'd: Xen is given
- * their frame (virt_to_page() is only right for the direct map).
- */
-struct sgnet_ctrl {
-	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
-	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
-	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
-	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
-};
-
-static_assert(sizeof(struct sgnet_ctrl) <= PAGE_SIZE);
-
-enum sgnet_stat {
-	SGNET_TX_PACKETS,
-	SGNET_TX_BYTES,
-	SGNET_TX_HYPERCALLS,
-	SGNET_TX_BUSY,
-	SGNET_TX_STALLS,
-	SGNET_TX_ERRORS,
-	SGNET_TX_DROPPED,
-	SGNET_TX_GSO,
-	SGNET_TX_CSUM,
-	SGNET_CREDIT_REQUESTS,
-	SGNET_RX_PACKETS,
-	SGNET_RX_BYTES,
-	SGNET_RX_HYPERCALLS,
-	SGNET_RX_ERRORS,
-	SGNET_RX_DROPPED,
-	SGNET_RX_GSO,
-	SGNET_RX_CSUM,
-	SGNET_CREDIT_GRANTS,
-	SGNET_CREDIT_REQUESTS_RECEIVED,
-	SGNET_RX_RETURNED,
-	SGNET_RX_RETURN_CALLS,
-	SGNET_RX_RETURN_ERRORS,
-	SGNET_RX_SPURIOUS,
-	SGNET_TX_TIMEOUTS,
-	SGNET_RX_GAPS,
-	SGNET_PAGES_LEAKED,
-	SGNET_TX_FOREIGN,
-	SGNET_NR_STATS,
-};
-
 static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_packets", "tx_bytes", "tx_hypercalls", "tx_busy", "tx_stalls",
 	"tx_errors", "tx_dropped", "tx_gso_packets", "tx_csum_partial",
@@ -196,89 +95,12 @@ static const char sgnet_priv_flag_names[][ETH_GSTRING_LEN] = {
 	"rx-paused",
 };
 
-struct sgnet_info {
-	struct net_device *dev;
-	struct xenbus_device *xbdev;
-	struct napi_struct napi;
-	bool backend;
-	domid_t peer;
-	/*
-	 * The backend's set-up, published as "session"; the frontend echoes
-	 * the one it read as "backend-session", so that a backend reloaded
-	 * under a Connected frontend never takes the frontend's old details.
-	 */
-	u32 session;
-
-	/* Local resources: set up and torn down with the connection. */
-	bool local_ready;
-	unsigned int rx_pages;		/* pages per receive buffer */
-	struct sgnet_rxbuf rx[SGNET_NR_RX];
-	unsigned int rx_scan;		/* where the next poll starts */
-	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
-	/* NAPI: rx_scan's buffer empty while a later one is full, since when. */
-	bool rx_gap_seen;
-	unsigned int rx_gap_at;
-	unsigned long rx_gap_since;
-	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
-	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
-	bool rx_paused;			/* ethtool: leave the buffers full */
-	bool request_seen;		/* a credit request waits for a grant */
-	struct page *ctrl_page;
-	u32 ctrl_id;
-	s32 *request_counter;		/* in the control page */
-	s32 *grant_counter;		/* in the control page */
-	evtchn_port_t port;
-	int irq;
-	bool lateeoi;			/* irq bound with late EOI */
-
-	/* The peer, from xenstore; tx state (under the netdev tx lock). */
-	bool connected;
-	u32 peer_rx[SGNET_NR_RX];
-	unsigned int nr_peer_rx;
-	u32 peer_ctrl;
-	unsigned int peer_max_frame;	/* what the peer's buffers hold */
-	bool peer_known;		/* the peer_* below were read */
-	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
-	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
-	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
-	unsigned int tx_next;		/* the peer buffer of the next frame */
-	bool tx_stalled;		/* waiting for a credit grant */
-	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
-	bool tx_timed_out;		/* the watchdog turned the carrier off */
-	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
-	unsigned int tx_n;		/* queued ops */
-	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
-	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
-	struct sk_buff *tx_skb[SGNET_TX_BATCH];
-	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
-	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
-	struct delayed_work watchdog;	/* runs while connected */
-	struct list_head list;		/* sgnet_devices, for the reboot notifier */
-	/* Serialises xenbus state changes, set-up, teardown, remove. */
-	struct mutex lock;
-	bool shut;			/* rebooting: no more set-up */
-	bool restored;			/* resume: our ids name nothing of ours */
-
-	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
-	u64 stats[SGNET_NR_STATS];
-	atomic_long_t interrupts;
-};
-
-/* Every device, so that a kexec leaves no registration behind. */
-static LIST_HEAD(sgnet_devices);
-static DEFINE_MUTEX(sgnet_devices_lock);
-
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
 
 static u64 sgnet_frame(const void *va)
 {
 	return xen_page_to_gfn(virt_to_page(va));
-}
-
-static void sgnet_count(struct sgnet_info *info, enum sgnet_stat s, u64 n)
-{
-	WRITE_ONCE(info->stats[s], info->stats[s] + n);
 }
 
 static long sgnet_id_op(unsigned int cmd, u32 id)
@@ -385,11 +207,11 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 /*
  * Unregister @id: may its pages be freed?  Xen answers -ENOENT for a
  * registration it does not hold (never made).  After a restore nothing is
- * asked: the new domain's ids may name another device's new buffers.  Any other failure may leave the pages pinned and
- * writable by the peer: they are leaked instead, as
- * gnttab_end_foreign_access() does since XSA-396.
+ * asked: the new domain's ids may name another device's new buffers.  Any
+ * other failure may leave the pages pinned and writable by the peer: they
+ * are leaked instead, as gnttab_end_foreign_access() does since XSA-396.
  */
-static bool sgnet_unregister(struct sgnet_info *info, u32 id,
+bool sgnet_unregister(struct sgnet_info *info, u32 id,
 			     unsigned int nr_pages)
 {
 	long rc;
@@ -410,7 +232,7 @@ static bool sgnet_unregister(struct sgnet_info *info, u32 id,
  * closing the port ends every binding of it (NAPI disabled or the
  * resources never ready).
  */
-static void sgnet_stop_local(struct sgnet_info *info)
+void sgnet_stop_local(struct sgnet_info *info)
 {
 	WRITE_ONCE(info->local_ready, false);
 	if (info->irq > 0)
@@ -424,7 +246,7 @@ static void sgnet_stop_local(struct sgnet_info *info)
  * hypercalls, made with no lock held (a poll sees local_ready false and
  * does nothing; the transmit path runs only while connected).
  */
-static void sgnet_free_local(struct sgnet_info *info)
+void sgnet_free_local(struct sgnet_info *info)
 {
 	unsigned int i;
 
@@ -458,7 +280,7 @@ static void sgnet_free_local(struct sgnet_info *info)
 	info->rx_ret_id = NULL;
 }
 
-static int sgnet_setup_local(struct sgnet_info *info)
+int sgnet_setup_local(struct sgnet_info *info)
 {
 	struct evtchn_alloc_unbound alloc = {
 		.dom = DOMID_SELF,
@@ -646,7 +468,7 @@ static void sgnet_tx_make_filler(struct sgnet_info *info, unsigned int slot)
 	info->tx_skb[slot] = NULL;
 }
 
-static void sgnet_tx_drop_queued(struct sgnet_info *info)
+void sgnet_tx_drop_queued(struct sgnet_info *info)
 {
 	unsigned int i;
 
@@ -908,7 +730,7 @@ drop:
 }
 
 /* The batch waited tx_delay_us: send it (softirq). */
-static enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer)
+enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer)
 {
 	struct sgnet_info *info = container_of(timer, struct sgnet_info,
 					       tx_timer);
@@ -1031,7 +853,7 @@ static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 }
 
 /* Does this side take GSO frames (sgnet_publish: feature-gso-tcpv4/6)? */
-static bool sgnet_rx_gso_offered(const struct sgnet_info *info)
+bool sgnet_rx_gso_offered(const struct sgnet_info *info)
 {
 	return info->rx_pages * PAGE_SIZE >= SGNET_HDR_LEN + SGNET_MAX_FRAME;
 }
@@ -1186,7 +1008,7 @@ static void sgnet_rx_return(struct sgnet_info *info)
 	}
 }
 
-static unsigned long sgnet_stall_jiffies(void)
+unsigned long sgnet_stall_jiffies(void)
 {
 	return max(msecs_to_jiffies(READ_ONCE(stall_timeout_ms)), 1UL);
 }
@@ -1262,7 +1084,7 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
  * stalled for too long (sgnet_tx_stall_expired), a gap in the receive ring
  * (a poll, which decides: sgnet_rx_skip_gap).
  */
-static void sgnet_watchdog(struct work_struct *work)
+void sgnet_watchdog(struct work_struct *work)
 {
 	struct sgnet_info *info = container_of(to_delayed_work(work),
 					       struct sgnet_info, watchdog);
@@ -1286,7 +1108,7 @@ static void sgnet_watchdog(struct work_struct *work)
 	schedule_delayed_work(&info->watchdog, max(timeout / 4, 1UL));
 }
 
-static int sgnet_poll(struct napi_struct *napi, int budget)
+int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
 	bool paused = READ_ONCE(info->rx_paused);
@@ -1416,7 +1238,7 @@ static netdev_features_t sgnet_fix_features(struct net_device *dev,
 	return features;
 }
 
-static const struct net_device_ops sgnet_netdev_ops = {
+const struct net_device_ops sgnet_netdev_ops = {
 	.ndo_open = sgnet_open,
 	.ndo_stop = sgnet_close,
 	.ndo_start_xmit = sgnet_start_xmit,
@@ -1502,7 +1324,7 @@ static void sgnet_get_drvinfo(struct net_device *dev,
 		sizeof(drvinfo->bus_info));
 }
 
-static const struct ethtool_ops sgnet_ethtool_ops = {
+const struct ethtool_ops sgnet_ethtool_ops = {
 	.get_drvinfo = sgnet_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_sset_count = sgnet_get_sset_count,
@@ -1512,548 +1334,15 @@ static const struct ethtool_ops sgnet_ethtool_ops = {
 	.set_priv_flags = sgnet_set_priv_flags,
 };
 
-/* --- connection ------------------------------------------------------------ */
-
-/* Publish our receive buffers and control registration in our directory. */
-static int sgnet_publish(struct sgnet_info *info)
-{
-	struct xenbus_device *xbdev = info->xbdev;
-	struct xenbus_transaction xbt;
-	size_t size = SGNET_NR_RX * 11 + 1, used = 0;
-	/* GSO frames need room for the largest frame. */
-	int gso = sgnet_rx_gso_offered(info);
-	unsigned int i;
-	char *ids;
-	int err;
-
-	ids = kzalloc(size, GFP_KERNEL);
-	if (!ids)
-		return -ENOMEM;
-	for (i = 0; i < SGNET_NR_RX; i++)
-		used += scnprintf(ids + used, size - used, "%s%u", i ? " " : "",
-				  info->rx[i].id);
-again:
-	err = xenbus_transaction_start(&xbt);
-	if (err)
-		goto out;
-	err = xenbus_printf(xbt, xbdev->nodename, "protocol", "%s",
-			    SGNET_PROTOCOL);
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffers", "%u",
-				    SGNET_NR_RX);
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffer-size",
-				    "%lu", info->rx_pages * PAGE_SIZE);
-	/* Checksums are only ever copied, so the peer may leave them to us. */
-	if (!err)
-		err = xenbus_write(xbt, xbdev->nodename, "feature-csum", "1");
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, "feature-gso-tcpv4",
-				    "%d", gso);
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, "feature-gso-tcpv6",
-				    "%d", gso);
-	if (!err)
-		err = xenbus_write(xbt, xbdev->nodename, "rx-ids", ids);
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename, "ctrl-id", "%u",
-				    info->ctrl_id);
-	if (!err)
-		err = xenbus_printf(xbt, xbdev->nodename,
-				    info->backend ? "session" : "backend-session",
-				    "%u", info->session);
-	if (err) {
-		xenbus_transaction_end(xbt, 1);
-		goto out;
-	}
-	err = xenbus_transaction_end(xbt, 0);
-	if (err == -EAGAIN)
-		goto again;
-out:
-	if (err)
-		xenbus_dev_fatal(xbdev, err, "publishing sgnet details");
-	kfree(ids);
-	return err;
-}
-
-/* Read the peer's receive buffers, control registration and features. */
-static int sgnet_read_peer(struct sgnet_info *info)
-{
-	struct xenbus_device *xbdev = info->xbdev;
-	const char *other = xbdev->otherend;
-	unsigned int n = 0, size;
-	bool csum, gso4, gso6;
-	char *ids, *p, *tok;
-	int err = 0;
-	u32 id;
-
-	p = xenbus_read(XBT_NIL, other, "protocol", NULL);
-	if (IS_ERR(p)) {
-		err = PTR_ERR(p);
-		goto out;
-	}
-	if (strcmp(p, SGNET_PROTOCOL))
-		err = -EPROTO;
-	kfree(p);
-	if (err)
-		goto out;
-	ids = xenbus_read(XBT_NIL, other, "rx-ids", NULL);
-	if (IS_ERR(ids)) {
-		err = PTR_ERR(ids);
-		goto out;
-	}
-	p = ids;
-	while ((tok = strsep(&p, " ")) != NULL) {
-		if (!*tok)
-			continue;
-		if (n == SGNET_NR_RX || kstrtou32(tok, 10, &id) || !id) {
-			err = -EINVAL;
-			break;
-		}
-		info->peer_rx[n++] = id;
-	}
-	kfree(ids);
-	id = xenbus_read_unsigned(other, "ctrl-id", 0);
-	size = xenbus_read_unsigned(other, "rx-buffer-size", 0);
-	csum = xenbus_read_unsigned(other, "feature-csum", 0);
-	gso4 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv4", 0);
-	gso6 = csum && xenbus_read_unsigned(other, "feature-gso-tcpv6", 0);
-	if (!info->backend)
-		info->session = xenbus_read_unsigned(other, "session", 0);
-	if (!err && (!n || !id || size < SGNET_HDR_LEN + ETH_FRAME_LEN))
-		err = -EINVAL;
-out:
-	if (err) {
-		xenbus_dev_fatal(xbdev, err, "reading %s (protocol %s)", other,
-				 SGNET_PROTOCOL);
-		return err;
-	}
-	netif_tx_lock_bh(info->dev);
-	info->nr_peer_rx = n;
-	info->peer_ctrl = id;
-	info->peer_max_frame = min_t(unsigned int, size - SGNET_HDR_LEN,
-				     SGNET_MAX_FRAME);
-	info->peer_known = true;
-	info->peer_csum = csum;
-	info->peer_gso_tcpv4 = gso4;
-	info->peer_gso_tcpv6 = gso6;
-	info->tx_next = 0;
-	info->tx_stalled = false;
-	info->tx_timed_out = false;
-	info->peer_gone = false;
-	netif_tx_unlock_bh(info->dev);
-	return 0;
-}
-
 /*
- * The offloads the peer takes and the MTU its buffers hold come first (a
- * peer that reconnects with smaller buffers clamps the MTU), then frames
- * may go.
+ * At module load: does the hypervisor speak sg_op, and in which limits?
+ * rx_pages must fit them.
  */
-static void sgnet_set_connected(struct sgnet_info *info)
-{
-	struct net_device *dev = info->dev;
-	unsigned int max_mtu = min_t(unsigned int, ETH_MAX_MTU,
-				     info->peer_max_frame - VLAN_ETH_HLEN);
-	int err;
-
-	rtnl_lock();
-	dev->max_mtu = max_mtu;
-	if (dev->mtu > max_mtu) {
-		err = dev_set_mtu(dev, max_mtu);
-		netdev_info(dev, "MTU %u for domain %u's buffers: %d\n",
-			    max_mtu, info->peer, err);
-	}
-	/* The stack's watchdog only backs sgnet's own up (sgnet_tx_timeout). */
-	dev->watchdog_timeo = 2 * sgnet_stall_jiffies();
-	netdev_update_features(dev);
-	rtnl_unlock();
-	netif_tx_lock_bh(dev);
-	info->connected = true;
-	netif_tx_unlock_bh(dev);
-	netif_carrier_on(dev);
-	if (netif_running(dev))
-		netif_wake_queue(dev);
-	schedule_delayed_work(&info->watchdog, sgnet_stall_jiffies() / 4 + 1);
-	netdev_info(dev, "connected to domain %u (%u peer buffers)\n",
-		    info->peer, info->nr_peer_rx);
-}
-
-/* Forget the peer and release the local resources. */
-static void sgnet_disconnect(struct sgnet_info *info)
-{
-	struct net_device *dev = info->dev;
-	bool was = info->connected;
-
-	netif_carrier_off(dev);
-	netif_tx_lock_bh(dev);
-	info->connected = false;
-	info->peer_known = false;
-	info->peer_ctrl = 0;
-	info->nr_peer_rx = 0;
-	sgnet_tx_drop_queued(info);
-	netif_tx_unlock_bh(dev);
-	hrtimer_cancel(&info->tx_timer);
-	cancel_delayed_work_sync(&info->watchdog);
-	/* RTNL keeps open/close off NAPI; the unregisters come after it. */
-	rtnl_lock();
-	if (netif_running(dev))
-		napi_disable(&info->napi);
-	sgnet_stop_local(info);
-	if (netif_running(dev))
-		napi_enable(&info->napi);
-	rtnl_unlock();
-	sgnet_free_local(info);
-	if (was)
-		netdev_info(dev, "disconnected from domain %u\n", info->peer);
-}
-
-/* Set up the local side and publish it (backend: with a new session). */
-static int sgnet_prepare(struct sgnet_info *info)
-{
-	int err = info->shut ? -ESHUTDOWN : sgnet_setup_local(info);
-	u32 old = info->session;
-
-	if (err) {
-		xenbus_dev_fatal(info->xbdev, err, "setting up sgnet buffers");
-		return err;
-	}
-	if (info->backend) {
-		do {
-			info->session = get_random_u32();
-		} while (!info->session || info->session == old);
-	} else {
-		/* The frontend publishes what it read from this backend. */
-		err = sgnet_read_peer(info);
-		if (err)
-			return err;
-	}
-	return sgnet_publish(info);
-}
-
-/* --- xenbus: both ends ---------------------------------------------------- */
-
-static int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
-{
-	struct net_device *dev;
-	struct sgnet_info *info;
-	int err;
-
-	dev = alloc_netdev(sizeof(*info), "sgnet%d", NET_NAME_ENUM,
-			   ether_setup);
-	if (!dev)
-		return -ENOMEM;
-	info = netdev_priv(dev);
-	info->dev = dev;
-	info->xbdev = xbdev;
-	info->backend = backend;
-	info->peer = xbdev->otherend_id;
-	atomic_long_set(&info->interrupts, 0);
-	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_REL_SOFT);
-	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
-	mutex_init(&info->lock);
-	netif_napi_add(dev, &info->napi, sgnet_poll);
-	dev->netdev_ops = &sgnet_netdev_ops;
-	dev->ethtool_ops = &sgnet_ethtool_ops;
-	dev->hw_features = NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_IPV6_CSUM |
-			   NETIF_F_TSO | NETIF_F_TSO6 | NETIF_F_RXCSUM;
-	dev->features = dev->hw_features;
-	dev->vlan_features = dev->hw_features & ~NETIF_F_RXCSUM;
-	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = ETH_MAX_MTU;
-	eth_hw_addr_random(dev);
-	SET_NETDEV_DEV(dev, &xbdev->dev);
-	netif_carrier_off(dev);
-
-	err = register_netdev(dev);
-	if (err) {
-		netif_napi_del(&info->napi);
-		free_netdev(dev);
-		return err;
-	}
-	dev_set_drvdata(&xbdev->dev, info);
-	mutex_lock(&sgnet_devices_lock);
-	list_add(&info->list, &sgnet_devices);
-	mutex_unlock(&sgnet_devices_lock);
-	return 0;
-}
-
-static void sgnet_remove(struct xenbus_device *xbdev)
-{
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
-
-	mutex_lock(&sgnet_devices_lock);
-	list_del(&info->list);
-	mutex_unlock(&sgnet_devices_lock);
-	/* A frontend going away tells its backend (which does not wait). */
-	mutex_lock(&info->lock);
-	if (!info->backend)
-		xenbus_switch_state(xbdev, XenbusStateClosing);
-	sgnet_disconnect(info);
-	if (!info->backend)
-		xenbus_switch_state(xbdev, XenbusStateClosed);
-	mutex_unlock(&info->lock);
-	unregister_netdev(info->dev);
-	hrtimer_cancel(&info->tx_timer);
-	netif_napi_del(&info->napi);
-	dev_set_drvdata(&xbdev->dev, NULL);
-	free_netdev(info->dev);
-}
-
-/*
- * Frontend: Initialising -> (backend InitWait) -> Initialised -> (backend
- * Connected) -> Connected.
- */
-static int sgnet_front_probe(struct xenbus_device *xbdev,
-			     const struct xenbus_device_id *id)
-{
-	int err = sgnet_probe_common(xbdev, false);
-
-	if (!err)
-		xenbus_switch_state(xbdev, XenbusStateInitialising);
-	return err;
-}
-
-static void sgnet_backend_changed_locked(struct sgnet_info *info,
-					 enum xenbus_state backend_state)
-{
-	struct xenbus_device *xbdev = info->xbdev;
-	u32 session;
-
-	switch (backend_state) {
-	case XenbusStateInitWait:
-		/*
-		 * A backend waiting for us: a first one, or one that was
-		 * reloaded (a new session) while we were Initialised or even
-		 * Connected to its predecessor, whose buffers are gone.
-		 */
-		session = xenbus_read_unsigned(xbdev->otherend, "session", 0);
-		if ((xbdev->state == XenbusStateInitialised ||
-		     xbdev->state == XenbusStateConnected) &&
-		    session == info->session)
-			break;
-		if (xbdev->state == XenbusStateInitialised ||
-		    xbdev->state == XenbusStateConnected) {
-			netdev_info(info->dev, "the backend was reloaded: reconnecting\n");
-			sgnet_disconnect(info);
-		}
-		if (sgnet_prepare(info))
-			break;
-		xenbus_switch_state(xbdev, XenbusStateInitialised);
-		break;
-	case XenbusStateConnected:
-		if (xbdev->state == XenbusStateInitialised)
-			xenbus_switch_state(xbdev, XenbusStateConnected);
-		if (xbdev->state == XenbusStateConnected && !info->connected)
-			sgnet_set_connected(info);
-		break;
-	case XenbusStateClosing:
-		sgnet_disconnect(info);
-		xenbus_frontend_closed(xbdev);
-		break;
-	case XenbusStateClosed:
-	case XenbusStateUnknown:
-		/* Before we connected, a Closed backend is one not yet up. */
-		if (xbdev->state == XenbusStateInitialising ||
-		    xbdev->state == XenbusStateClosed)
-			break;
-		sgnet_disconnect(info);
-		xenbus_frontend_closed(xbdev);
-		break;
-	default:
-		break;
-	}
-}
-
-static void sgnet_backend_changed(struct xenbus_device *xbdev,
-				  enum xenbus_state backend_state)
-{
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
-
-	mutex_lock(&info->lock);
-	sgnet_backend_changed_locked(info, backend_state);
-	mutex_unlock(&info->lock);
-}
-
-/* Backend: InitWait -> (frontend Initialised, our session) -> Connected. */
-static int sgnet_back_probe(struct xenbus_device *xbdev,
-			    const struct xenbus_device_id *id)
-{
-	struct sgnet_info *info;
-	int err = sgnet_probe_common(xbdev, true);
-
-	if (err)
-		return err;
-	info = dev_get_drvdata(&xbdev->dev);
-	mutex_lock(&info->lock);
-	err = sgnet_prepare(info);
-	if (!err)
-		xenbus_switch_state(xbdev, XenbusStateInitWait);
-	mutex_unlock(&info->lock);
-	if (err) {
-		sgnet_remove(xbdev);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Returns whether the device is to go (Closed and not online). */
-static bool sgnet_frontend_changed_locked(struct sgnet_info *info,
-					  enum xenbus_state frontend_state)
-{
-	struct xenbus_device *xbdev = info->xbdev;
-
-	switch (frontend_state) {
-	case XenbusStateInitialising:
-		/*
-		 * A frontend (re)starting: offer fresh buffers.  Closing: a
-		 * removed frontend (Closing, then Closed) reloaded before we
-		 * saw its Closed.
-		 */
-		if (xbdev->state != XenbusStateClosed &&
-		    xbdev->state != XenbusStateClosing &&
-		    xbdev->state != XenbusStateConnected)
-			break;
-		sgnet_disconnect(info);
-		if (sgnet_prepare(info))
-			break;
-		xenbus_switch_state(xbdev, XenbusStateInitWait);
-		break;
-	case XenbusStateInitialised:
-	case XenbusStateConnected:
-		/*
-		 * Only a frontend that read this set-up: a Connected one seen
-		 * just after a reload still holds our predecessor's details.
-		 */
-		if (xbdev->state != XenbusStateInitWait ||
-		    xenbus_read_unsigned(xbdev->otherend, "backend-session", 0) !=
-		    info->session)
-			break;
-		if (sgnet_read_peer(info))
-			break;
-		xenbus_switch_state(xbdev, XenbusStateConnected);
-		sgnet_set_connected(info);
-		break;
-	case XenbusStateClosing:
-		if (xbdev->state == XenbusStateInitWait)
-			break;
-		sgnet_disconnect(info);
-		xenbus_switch_state(xbdev, XenbusStateClosing);
-		break;
-	case XenbusStateClosed:
-	case XenbusStateUnknown:
-		/* A Closed frontend seen while we wait is an old one. */
-		if (xbdev->state == XenbusStateInitWait ||
-		    xbdev->state == XenbusStateClosed)
-			break;
-		sgnet_disconnect(info);
-		xenbus_switch_state(xbdev, XenbusStateClosed);
-		return !xenbus_dev_is_online(xbdev);
-	default:
-		break;
-	}
-	return false;
-}
-
-static void sgnet_frontend_changed(struct xenbus_device *xbdev,
-				   enum xenbus_state frontend_state)
-{
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
-	bool gone;
-
-	mutex_lock(&info->lock);
-	gone = sgnet_frontend_changed_locked(info, frontend_state);
-	mutex_unlock(&info->lock);
-	if (gone)
-		device_unregister(&xbdev->dev);
-}
-
-/*
- * After a restore the domain is a new one: it holds none of its
- * registrations and no port, and its registration ids start again at 1.
- * Forget the old ids without unregistering them (another device of ours
- * may already hold the same numbers for its new buffers), free the pages,
- * and start over from Initialising, as netfront_resume does.  The backend
- * may be another one (the toolstack made the nodes for the new domain).
- */
-static int sgnet_front_resume(struct xenbus_device *xbdev)
-{
-	struct sgnet_info *info = dev_get_drvdata(&xbdev->dev);
-	int err;
-
-	mutex_lock(&info->lock);
-	info->restored = true;
-	sgnet_disconnect(info);
-	info->restored = false;
-	info->peer = xbdev->otherend_id;
-	info->session = 0;
-	/* xenbus set Initialising without writing it: make the node say so. */
-	xbdev->state = XenbusStateUnknown;
-	err = xenbus_switch_state(xbdev, XenbusStateInitialising);
-	mutex_unlock(&info->lock);
-	return err;
-}
-
-/*
- * Restart, halt, power-off and kexec: drop every registration and binding,
- * so that a kexec'd kernel does not find the peer still writing into pages
- * it reuses.  xenbus drivers have no .shutdown of their own.
- */
-static int sgnet_reboot(struct notifier_block *nb, unsigned long code,
-			void *unused)
-{
-	struct sgnet_info *info;
-
-	mutex_lock(&sgnet_devices_lock);
-	list_for_each_entry(info, &sgnet_devices, list) {
-		mutex_lock(&info->lock);
-		info->shut = true;
-		sgnet_disconnect(info);
-		netdev_info(info->dev, "released for shutdown\n");
-		mutex_unlock(&info->lock);
-	}
-	mutex_unlock(&sgnet_devices_lock);
-	return NOTIFY_DONE;
-}
-
-static struct notifier_block sgnet_reboot_nb = {
-	.notifier_call = sgnet_reboot,
-};
-
-static const struct xenbus_device_id sgnet_ids[] = {
-	{ "vsg" },
-	{ "" }
-};
-
-static struct xenbus_driver sgnet_front_driver = {
-	.name = "vsg",
-	.ids = sgnet_ids,
-	.probe = sgnet_front_probe,
-	.remove = sgnet_remove,
-	.resume = sgnet_front_resume,
-	.otherend_changed = sgnet_backend_changed,
-	.not_essential = true,
-};
-
-static struct xenbus_driver sgnet_back_driver = {
-	.name = "vsg-back",
-	.ids = sgnet_ids,
-	.probe = sgnet_back_probe,
-	.remove = sgnet_remove,
-	.otherend_changed = sgnet_frontend_changed,
-	/* Unbinding leaves the state: a rebound backend reconnects. */
-	.allow_rebind = true,
-};
-
-static int __init sgnet_init(void)
+int sgnet_datapath_init(void)
 {
 	struct xen_sg_query q = { .domid = DOMID_SELF };
 	long rc;
-	int err;
 
-	if (!xen_domain())
-		return -ENODEV;
 	rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
 	if (rc) {
 		pr_err("sg_op is not available: %ld\n", rc);
@@ -2071,34 +1360,5 @@ static int __init sgnet_init(void)
 		       rx_pages, SGNET_RX_MAX_PAGES, sgnet_max_elems);
 		return -EINVAL;
 	}
-	err = register_reboot_notifier(&sgnet_reboot_nb);
-	if (err)
-		return err;
-	err = xenbus_register_frontend(&sgnet_front_driver);
-	if (err)
-		goto out_reboot;
-	err = xenbus_register_backend(&sgnet_back_driver);
-	if (err)
-		goto out_front;
 	return 0;
-
-out_front:
-	xenbus_unregister_driver(&sgnet_front_driver);
-out_reboot:
-	unregister_reboot_notifier(&sgnet_reboot_nb);
-	return err;
 }
-module_init(sgnet_init);
-
-static void __exit sgnet_exit(void)
-{
-	xenbus_unregister_driver(&sgnet_back_driver);
-	xenbus_unregister_driver(&sgnet_front_driver);
-	unregister_reboot_notifier(&sgnet_reboot_nb);
-}
-module_exit(sgnet_exit);
-
-MODULE_DESCRIPTION("sgnet: network link over Xen sg_op transfers");
-MODULE_LICENSE("GPL");
-MODULE_ALIAS("xen:vsg");
-MODULE_ALIAS("xen-backend:vsg");

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sgnet: what the frontend (frontend.c), the backend (backend.c), their
+ * shared xenbus side (xenbus.c) and the datapath (datapath.c) share.  The
+ * protocol itself is in sgnetif.h; docs/driver.md in sgkit describes it.
+ */
+#ifndef SGNET_H
+#define SGNET_H
+
+#include <linux/atomic.h>
+#include <linux/hrtimer.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/virtio_net.h>
+#include <linux/workqueue.h>
+
+#include <xen/xenbus.h>
+#include <xen/interface/event_channel.h>
+
+#include "sg_hypercall.h"
+#include "sgnetif.h"
+
+#define SGNET_HDR_LEN		sizeof(struct sgnet_hdr)
+/* The largest frame: a GSO packet or an ETH_MAX_MTU one, with a VLAN tag. */
+#define SGNET_MAX_FRAME		(GSO_LEGACY_MAX_SIZE + VLAN_ETH_HLEN)
+/* Pages of a receive buffer that holds the header and the largest frame. */
+#define SGNET_RX_MAX_PAGES	DIV_ROUND_UP(sizeof(struct sgnet_hdr) + \
+					     SGNET_MAX_FRAME, PAGE_SIZE)
+#define SGNET_TX_BATCH		16	/* transfer ops per hypercall */
+#define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
+#define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
+#define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
+
+static_assert(sizeof(struct sgnet_hdr) == 24);
+
+struct sgnet_rxbuf {
+	struct page *pages[SGNET_RX_MAX_PAGES];
+	u32 id;			/* registration id */
+	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
+};
+
+/*
+ * The control page: its first SGNET_CTRL_LEN bytes are registered for the
+ * peer (the addresses it triggers); the rest is ours alone and holds the
+ * counters Xen decrements on each trigger.  They live here, in a page of
+ * our own, and not in netdev_priv, which may be vmalloc'd: Xen is given
+ * their frame (virt_to_page() is only right for the direct map).
+ */
+struct sgnet_ctrl {
+	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
+	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
+	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
+	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
+};
+
+static_assert(sizeof(struct sgnet_ctrl) <= PAGE_SIZE);
+
+enum sgnet_stat {
+	SGNET_TX_PACKETS,
+	SGNET_TX_BYTES,
+	SGNET_TX_HYPERCALLS,
+	SGNET_TX_BUSY,
+	SGNET_TX_STALLS,
+	SGNET_TX_ERRORS,
+	SGNET_TX_DROPPED,
+	SGNET_TX_GSO,
+	SGNET_TX_CSUM,
+	SGNET_CREDIT_REQUESTS,
+	SGNET_RX_PACKETS,
+	SGNET_RX_BYTES,
+	SGNET_RX_HYPERCALLS,
+	SGNET_RX_ERRORS,
+	SGNET_RX_DROPPED,
+	SGNET_RX_GSO,
+	SGNET_RX_CSUM,
+	SGNET_CREDIT_GRANTS,
+	SGNET_CREDIT_REQUESTS_RECEIVED,
+	SGNET_RX_RETURNED,
+	SGNET_RX_RETURN_CALLS,
+	SGNET_RX_RETURN_ERRORS,
+	SGNET_RX_SPURIOUS,
+	SGNET_TX_TIMEOUTS,
+	SGNET_RX_GAPS,
+	SGNET_PAGES_LEAKED,
+	SGNET_TX_FOREIGN,
+	SGNET_NR_STATS,
+};
+
+struct sgnet_info {
+	struct net_device *dev;
+	struct xenbus_device *xbdev;
+	struct napi_struct napi;
+	bool backend;
+	domid_t peer;
+	/*
+	 * The backend's set-up, published as "session"; the frontend echoes
+	 * the one it read as "backend-session", so that a backend reloaded
+	 * under a Connected frontend never takes the frontend's old details.
+	 */
+	u32 session;
+
+	/* Local resources: set up and torn down with the connection. */
+	bool local_ready;
+	unsigned int rx_pages;		/* pages per receive buffer */
+	struct sgnet_rxbuf rx[SGNET_NR_RX];
+	unsigned int rx_scan;		/* where the next poll starts */
+	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
+	/* NAPI: rx_scan's buffer empty while a later one is full, since when. */
+	bool rx_gap_seen;
+	unsigned int rx_gap_at;
+	unsigned long rx_gap_since;
+	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
+	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
+	bool rx_paused;			/* ethtool: leave the buffers full */
+	bool request_seen;		/* a credit request waits for a grant */
+	struct page *ctrl_page;
+	u32 ctrl_id;
+	s32 *request_counter;		/* in the control page */
+	s32 *grant_counter;		/* in the control page */
+	evtchn_port_t port;
+	int irq;
+	bool lateeoi;			/* irq bound with late EOI */
+
+	/* The peer, from xenstore; tx state (under the netdev tx lock). */
+	bool connected;
+	u32 peer_rx[SGNET_NR_RX];
+	unsigned int nr_peer_rx;
+	u32 peer_ctrl;
+	unsigned int peer_max_frame;	/* what the peer's buffers hold */
+	bool peer_known;		/* the peer_* below were read */
+	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
+	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
+	unsigned int tx_next;		/* the peer buffer of the next frame */
+	bool tx_stalled;		/* waiting for a credit grant */
+	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
+	bool tx_timed_out;		/* the watchdog turned the carrier off */
+	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
+	unsigned int tx_n;		/* queued ops */
+	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
+	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
+	struct sk_buff *tx_skb[SGNET_TX_BATCH];
+	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
+	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
+	struct delayed_work watchdog;	/* runs while connected */
+	struct list_head list;		/* sgnet_devices, for the reboot notifier */
+	/* Serialises xenbus state changes, set-up, teardown, remove. */
+	struct mutex lock;
+	bool shut;			/* rebooting: no more set-up */
+	bool restored;			/* resume: our ids name nothing of ours */
+
+	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
+	u64 stats[SGNET_NR_STATS];
+	atomic_long_t interrupts;
+};
+
+static inline void sgnet_count(struct sgnet_info *info, enum sgnet_stat s,
+			       u64 n)
+{
+	WRITE_ONCE(info->stats[s], info->stats[s] + n);
+}
+
+/* datapath.c */
+extern const struct net_device_ops sgnet_netdev_ops;
+extern const struct ethtool_ops sgnet_ethtool_ops;
+int sgnet_datapath_init(void);
+bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages);
+void sgnet_stop_local(struct sgnet_info *info);
+void sgnet_free_local(struct sgnet_info *info);
+int sgnet_setup_local(struct sgnet_info *info);
+void sgnet_tx_drop_queued(struct sgnet_info *info);
+enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer);
+bool sgnet_rx_gso_offered(const struct sgnet_info *info);
+unsigned long sgnet_stall_jiffies(void);
+void sgnet_watchdog(struct work_struct *work);
+int sgnet_poll(struct napi_struct *napi, int budget);
+
+/* xenbus.c: what both ends do */
+int sgnet_publish(struct sgnet_info *info);
+int sgnet_read_peer(struct sgnet_info *info);
+void sgnet_set_connected(struct sgnet_info *info);
+void sgnet_disconnect(struct sgnet_info *info);
+int sgnet_prepare(struct sgnet_info *info);
+int sgnet_probe_common(struct xenbus_device *xbdev, bool backend);
+void sgnet_remove(struct xenbus_device *xbdev);
+
+/* frontend.c, backend.c */
+int sgnet_frontend_init(void);
+void sgnet_frontend_exit(void);
+int sgnet_backend_init(void);
+void sgnet_backend_exit(void);
+
+#endif /* SGNET_H */

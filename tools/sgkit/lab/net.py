@@ -30,6 +30,7 @@ from typing import Any
 from sgkit import progress
 from sgkit.build.kernels import kernel_modules
 from sgkit.errors import KitError
+from sgkit.images.dom0_rootfs import module_closure
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import build_initramfs, guest_script
 from sgkit.lab.boot import LabConsole, boot_lab, run_dir
@@ -939,6 +940,22 @@ def lab_net_plan() -> NetPlan:
     )
 
 
+# dom0's base root carries only the modules every lab run needs; lab.net's bridge
+# case adds the bridge and what it depends on (llc, stp) in its overlay.
+DOM0_BRIDGE_MODULES = ("bridge",)
+
+
+def bridge_modules(release: str) -> dict[str, Path]:
+    """The bridge module and its dependencies for dom0's overlay, under /usr/lib/modules
+    (the base's /lib is a symlink: an overlay entry for lib/ would replace it); dom0 runs
+    depmod before modprobe."""
+    tree = kernel_modules(release)
+    return {
+        f"usr/lib/modules/{release}/{rel}": tree / rel
+        for rel in module_closure(tree, DOM0_BRIDGE_MODULES)
+    }
+
+
 def netfront_module(release: str) -> Path:
     found = list((kernel_modules(release) / "kernel" / "drivers" / "net").glob("xen-netfront.ko"))
     if not found:
@@ -986,6 +1003,7 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
     if plan.life:
         life_domu["lib/sgkit/xen-netfront.ko"] = netfront_module(parts.release)
         life_dom0["lab/sgtest.ko"] = parts.modules["sgtest"]
+        life_dom0.update(bridge_modules(parts.release))
     with run_dir() as work:
         (work / "net.conf").write_text(conf)
         with progress.step(f"packing the {kind} domU initramfs"):

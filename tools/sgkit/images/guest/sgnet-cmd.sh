@@ -20,9 +20,10 @@ for word in $(cat /proc/cmdline); do
 done
 case "$cmd" in
 configure)
-	sgnet_configure "$domain" "$addr"
+	devid=$addr # (sgnet_configure reads net.conf into addr)
+	sgnet_configure "$domain" "$devid"
 	rc=1
-	ifc=$(sgnet_if "$addr") && [ "$(sgnet_carrier "$ifc")" = 1 ] && rc=0
+	ifc=$(sgnet_if "$devid") && [ "$(sgnet_carrier "$ifc")" = 1 ] && rc=0
 	;;
 ping)
 	sgnet_wait_reply "$addr"

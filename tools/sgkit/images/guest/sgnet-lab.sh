@@ -683,6 +683,8 @@ sgnet_bridge() {
 	mine=$(sgnet_addr_of dom0 "$devid")
 	vifaddr=$(grep "^vif $1 " "$SGNET_CONF" | cut -d' ' -f3)
 	vif=vif$(xl domid "$1").0
+	# The bridge's modules come in lab.net's overlay, not in dom0's base root.
+	depmod -a
 	modprobe bridge
 	ip link add $SGNET_BRIDGE type bridge stp_state 0 forward_delay 0 &&
 		ip addr del "$mine" dev "$ifc" &&

@@ -20,10 +20,10 @@ for word in $(cat /proc/cmdline); do
 done
 case "$cmd" in
 configure)
-	devid=$addr # (sgnet_configure reads net.conf into addr)
-	sgnet_configure "$domain" "$devid"
+	link_id=$addr # (sgnet_configure reads net.conf into devid and addr)
+	sgnet_configure "$domain" "$link_id"
 	rc=1
-	ifc=$(sgnet_if "$devid") && [ "$(sgnet_carrier "$ifc")" = 1 ] && rc=0
+	ifc=$(sgnet_if "$link_id") && [ "$(sgnet_carrier "$ifc")" = 1 ] && rc=0
 	;;
 ping)
 	sgnet_wait_reply "$addr"

@@ -53,6 +53,8 @@ LAB_HELP = {
     "kernel": "dom0 and domU kernel release",
     "accel": ACCEL_HELP,
     "timeout": "seconds before the run counts as hung",
+    "icount": "QEMU -icount under TCG: a shift 0-10 (virtual time counts guest instructions,"
+    " sleep=off) or auto (default: off; docs/driver.md has what it does to bench.net)",
 }
 
 
@@ -65,6 +67,7 @@ class LabOptions:
     kernel: str = ""
     accel: str = ""
     timeout: int = 0
+    icount: str = ""
 
     def spec(self, **more: Any) -> LabSpec:
         """The run's LabSpec: these options and ``more`` (hypervisor, xsm), checked, resolved."""
@@ -74,6 +77,7 @@ class LabOptions:
             kernel=self.kernel or None,
             accel=self.accel or None,
             timeout_s=float(self.timeout) if self.timeout else None,
+            icount=self.icount or None,
             **more,
         )
 

@@ -162,6 +162,10 @@ def _iperf_lines(hostile: str | None = None) -> str:
         hc_paused=hc_line("dom0-paused", {0: 100, 3: 40, 47: 200}),
         hc_resumed=hc_line("dom0-resumed", {0: 900, 3: 90, 47: 206}),
         hostile=HOSTILE if hostile is None else hostile,
+        oneway=ONEWAY.format(
+            hc_paused=hc_line("dom0-oneway-paused", {13: 50, 47: 300}),
+            hc_resumed=hc_line("dom0-oneway-resumed", {13: 58, 47: 307}),
+        ),
     )
     lines += paused.splitlines()
     return "\n".join(lines) + "\n"
@@ -186,7 +190,28 @@ rx_returned=133 rx_return_calls=10 rx_return_errors=0
 SGKIT-NETSTAT domu-resumed if=sgnet0 tx_busy=3 tx_stalls=1 credit_requests=1 tx_dropped=0
 SGKIT-NETSTAT domu-resumed if=sgnet1 tx_busy=0 tx_stalls=0 credit_requests=0 tx_dropped=0
 SGKIT-PAUSED-BURST to=10.77.1.2 pause=0 full=1 seconds=2 resume=0 rc=0 sent=128 received=128
-{hostile}SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
+{oneway}{hostile}\
+SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0
+"""
+
+# 128 frames one way into sg-a's paused receiver: 60 went through before dom0
+# stalled, then 5 transfers (the rest, 68 frames) and 4 returns in sg-a (128
+# + 2 frames of the pause command and counter reads).
+ONEWAY = """\
+SGKIT-NETSTAT domu-preoneway if=sgnet0 rx_packets=1000 rx_return_calls=40 rx_returned=990 \
+rx_return_errors=0 credit_grants=7
+SGKIT-NETSTAT domu-preoneway if=sgnet1 rx_packets=50 rx_return_calls=9 rx_returned=48 \
+rx_return_errors=0 credit_grants=0
+SGKIT-NETSTAT dom0-preoneway if=sgnet0 tx_packets=2000 tx_hypercalls=1500 tx_stalls=3
+SGKIT-NETSTAT dom0-oneway-paused if=sgnet0 tx_packets=2060 tx_hypercalls=1561 tx_stalls=4
+{hc_paused}
+SGKIT-NETSTAT dom0-oneway-resumed if=sgnet0 tx_packets=2128 tx_hypercalls=1566 tx_stalls=4
+{hc_resumed}
+SGKIT-NETSTAT domu-oneway-resumed if=sgnet0 rx_packets=1130 rx_return_calls=44 rx_returned=1118 \
+rx_return_errors=0 credit_grants=8
+SGKIT-NETSTAT domu-oneway-resumed if=sgnet1 rx_packets=50 rx_return_calls=9 rx_returned=48 \
+rx_return_errors=0 credit_grants=0
+SGKIT-PAUSED-ONEWAY to=10.77.1.2 frames=128 pause=0 sent=0 stalled=1 seconds=9
 """
 
 HOSTILE = """\
@@ -394,7 +419,7 @@ def test_burst_arrivals_come_from_the_preburst_counters() -> None:
 def test_resume_needs_batched_buffer_returns() -> None:
     def status(text: str) -> str:
         results, _ = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
-        return {r.test: r.status for r in results}["resume_hypercalls"]
+        return {r.test: r.status for r in results}["resume_returns"]
 
     assert status(_iperf_lines()) == "pass"  # 8 returns for 130 frames
     # a rearm per buffer: 130 calls for 130 frames
@@ -414,6 +439,53 @@ def test_resume_needs_batched_buffer_returns() -> None:
     assert measured["paused_burst"]["xen_sg_op_after_resume"] == 6
     no_xen = _iperf_lines().replace("SGKIT-HC dom0-resumed", "SGKIT-NOTHING")
     assert status(no_xen) == "pass"
+
+
+def _oneway(text: str) -> tuple[str, str, dict]:
+    results, measured = net_results(split_console(text + GOOD), DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    check = next(r for r in results if r.test == "resume_hypercalls")
+    return check.status, check.reason or "", measured.get("paused_oneway", {})
+
+
+def test_resume_counts_transfers_and_returns_of_one_way_frames() -> None:
+    status, _, seen = _oneway(_iperf_lines())
+    assert status == "pass"
+    assert (seen["transfers_after_stall"], seen["receiver_returns"], seen["calls"]) == (5, 4, 9)
+    assert (seen["sent_before_stall"], seen["received"]) == (60, 130)
+    assert (seen["xen_sg_op"], seen["xen_multicall"]) == (7, 8)  # reported only
+
+    def with_(old: str, new: str) -> str:
+        text = _iperf_lines()
+        assert old in text, old
+        return text.replace(old, new)
+
+    paused = "SGKIT-NETSTAT dom0-oneway-paused if=sgnet0 tx_packets=2060 tx_hypercalls=1561"
+    resumed = "SGKIT-NETSTAT dom0-oneway-resumed if=sgnet0 tx_packets=2128 tx_hypercalls="
+    after = "domu-oneway-resumed if=sgnet0 rx_packets=1130 rx_return_calls="
+    cases = {
+        # 16 calls for 128 frames: the most allowed; 17: one too many
+        "edge": (with_(resumed + "1566", resumed + "1573"), "pass"),
+        "over": (with_(resumed + "1566", resumed + "1574"), "fail"),
+        # a transfer per queued frame, a return per buffer
+        "per_frame": (with_(resumed + "1566", resumed + "1629"), "fail"),
+        "per_buffer": (with_(after + "44", after + "170"), "fail"),
+        # the case did not happen as it should: nothing counted, or not queued
+        "no_line": (with_("SGKIT-PAUSED-ONEWAY", "SGKIT-NOTHING"), "fail"),
+        "no_pause": (with_("frames=128 pause=0", "frames=128 pause=1"), "fail"),
+        "no_stall": (with_("sent=0 stalled=1", "sent=0 stalled=0"), "fail"),
+        "not_written": (with_("pause=0 sent=0", "pause=0 sent=1"), "fail"),
+        "through_before": (with_(paused, paused.replace("2060", "2100")), "fail"),
+        "not_all_sent": (with_(resumed + "1566", resumed.replace("2128", "2127") + "1566"), "fail"),
+        "not_all_received": (with_(after, after.replace("1130", "1127")), "fail"),
+        "return_error": (
+            with_("rx_returned=1118 rx_return_errors=0", "rx_returned=1118 rx_return_errors=1"),
+            "fail",
+        ),
+        "no_peer_counters": (with_("SGKIT-NETSTAT domu-oneway-resumed", "SGKIT-NOTHING"), "fail"),
+    }
+    got = {name: _oneway(text)[0] for name, (text, _) in cases.items()}
+    assert got == {name: want for name, (_, want) in cases.items()}
+    assert "at most 16 together" in _oneway(cases["over"][0])[1]
 
 
 def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:

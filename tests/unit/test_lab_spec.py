@@ -26,3 +26,11 @@ def test_resolve_checks_what_no_run_can_boot():
         LabSpec.resolve(hypervisor="stock", xsm="silo")
     with pytest.raises(KitError, match=r"unknown Xen version 4\.99"):
         LabSpec.resolve(xen="4.99")
+    with pytest.raises(KitError, match="bad --icount '12'"):
+        LabSpec.resolve(icount="12")
+
+
+def test_icount_is_checked_and_carried():
+    assert LabSpec.resolve().icount is None
+    assert LabSpec.resolve(icount=" 4 ").icount == "4"
+    assert LabSpec.resolve(icount="auto").icount == "auto"

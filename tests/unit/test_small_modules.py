@@ -120,6 +120,24 @@ def test_qemu_argv_shape(tmp_path):
         qemu.qemu_argv(spec, "tcg")
 
 
+def test_qemu_argv_icount(tmp_path):
+    for name in ("xen", "vmlinuz", "initrd"):
+        (tmp_path / name).write_text("x")
+    spec = qemu.BootSpec(tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "initrd")
+    assert "-icount" not in qemu.qemu_argv(spec, "tcg")
+    argv = qemu.qemu_argv(dataclasses.replace(spec, icount="3"), "tcg")
+    # A fixed shift: virtual time counts instructions and skips idle time.
+    assert argv[argv.index("-icount") + 1] == "shift=3,sleep=off"
+    argv = qemu.qemu_argv(dataclasses.replace(spec, icount="auto"), "tcg")
+    assert argv[argv.index("-icount") + 1] == "shift=auto"
+    with pytest.raises(KitError, match="--icount needs TCG, not kvm"):
+        qemu.qemu_argv(dataclasses.replace(spec, icount="3"), "kvm")
+    for bad in ("11", "-1", "fast", "3,sleep=on"):
+        with pytest.raises(KitError, match="bad --icount") as err:
+            qemu.qemu_argv(dataclasses.replace(spec, icount=bad), "tcg")
+        assert "shift 0-10" in (err.value.fix or "")
+
+
 def test_missing_boot_file_is_named(tmp_path):
     spec = qemu.BootSpec(tmp_path / "xen", tmp_path / "k", tmp_path / "i")
     with pytest.raises(KitError, match=r"boot file .*xen is missing"):

@@ -10,7 +10,7 @@ from invoke import Context
 import tasks
 from sgkit.lab.spec import LabSpec
 
-LAB_OPTIONS = {"xen", "source", "kernel", "accel", "timeout"}
+LAB_OPTIONS = {"xen", "source", "kernel", "accel", "timeout", "icount"}
 
 
 def _options(task) -> dict[str, tuple[object, str | None]]:
@@ -51,17 +51,19 @@ def test_the_options_become_one_resolved_spec(monkeypatch):
         kernel="6.1.0-50-amd64",
         accel="",
         timeout=0,
+        icount="2",
         seed=7,
         xsm="",
         pvh="sg-a,sg-b",
     )
     spec = seen["spec"]
     assert isinstance(spec, LabSpec) and spec.context["abi"]
-    assert (spec.hypervisor, spec.kernel, spec.accel, spec.timeout_s) == (
+    assert (spec.hypervisor, spec.kernel, spec.accel, spec.timeout_s, spec.icount) == (
         "stock",
         "6.1.0-50-amd64",
         None,
         None,
+        "2",
     )
     assert spec.timeout(900.0) == 900.0
     assert (seen["suites"], seen["seed"], seen["pvh"]) == ("sg_op", 7, ["sg-a", "sg-b"])

@@ -549,6 +549,8 @@ def run_bench_net(
     (lab.out / "bench.json").write_text(json.dumps(bench, indent=2, default=str) + "\n")
     plot(analysis, lab.out / "bench.png")
     text = summarize(analysis)
+    if spec.icount:
+        text = f"QEMU -icount {spec.icount}: virtual time (docs/lab.md)\n{text}"
     (lab.out / "summary.txt").write_text(text + "\n")
     return BenchOutcome(lab.out, bench, text)
 

@@ -188,6 +188,7 @@ def boot_lab(
         kernel_args=DOM0_KERNEL_ARGS,
         memory_mb=MEMORY_MB,
         accel=spec.accel,
+        icount=spec.icount,
         modules=parts.boot_modules,
     )
     result = boot(

@@ -68,6 +68,8 @@ TSO_MIN_FRAME_BYTES = 3000
 # A paused receiver that resumes with N frames queued: at most N/8 hypercalls
 # to return its buffers and transfer the rest (resume_hypercalls).
 RESUME_FRAMES_PER_CALL = 8
+# Receive buffers per link end: at most this many frames reach a paused receiver.
+RX_BUFFERS = 64
 
 # Domains that unload and reload sgnet after their first pings.
 DEFAULT_RELOAD = ("sg-b",)
@@ -85,8 +87,10 @@ DEFAULT_IPERF = ("sg-a",)
 IPERF_TESTS = ("tcp", "tcp-reverse", "tcp-nooffload", "udp", "udp-reverse", "flood")
 
 _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
-# Xen's hypercall number of sg_op (xenperf's "hypercalls" array is per number).
+# Xen's hypercall numbers of sg_op and multicall (xenperf's "hypercalls" array is
+# per number; a multicall's entries are not counted under their own numbers).
 SG_OP_HYPERCALL = 47
+MULTICALL_HYPERCALL = 13
 _OOPS = re.compile(r"^.*(?:\bBUG:|\bOops\b|WARNING: CPU:|Kernel panic).*$", re.MULTILINE)
 
 
@@ -442,6 +446,8 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     )
     checks, measured["paused_burst"] = paused_burst_checks(stats, dom0, domu_if)
     out += checks
+    checks, measured["paused_oneway"] = paused_oneway_checks(stats, dom0, domu_if)
+    out += checks
     checks, measured["hostile"] = hostile_checks(stats, dom0)
     out += checks
     out.append(backend_reload_check(dom0))
@@ -556,7 +562,7 @@ def paused_burst_checks(
         return [
             _res("dom0", "flood_full_receive_pool", False, why),
             _res("dom0", "paused_burst_resumed", False, why),
-            _res("dom0", "resume_hypercalls", False, why),
+            _res("dom0", "resume_returns", False, why),
         ], {}
     m = found[-1]
 
@@ -612,8 +618,92 @@ def paused_burst_checks(
     )
     why = f"rx-paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
     out.append(_res("dom0", "paused_burst_resumed", resumed, why))
-    out.append(resume_hypercalls_check(seen))
+    out.append(resume_returns_check(seen))
     return out, seen
+
+
+def paused_oneway_checks(
+    stats: dict[str, dict[str, int]], dom0: str, domu_if: str | None
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """Issue 9's counted check (``resume_hypercalls``): N frames one way into a paused
+    receiver (sgnet-lab.sh ``sgnet_paused_oneway``: the domU pauses, dom0 sends N UDP frames
+    that nothing answers), then the receiver resumes.  The buffer-return and transfer
+    hypercalls must number at most N/8 (``RESUME_FRAMES_PER_CALL``), counted by the drivers:
+
+    - the sender's (dom0's) ``tx_hypercalls`` from the moment it stalled (every frame that
+      did not fit the receiver's buffers queued) until every frame went through: transfers,
+      and any credit request it makes meanwhile;
+    - the receiver's (the domU's) ``rx_return_calls`` from before the pause until after:
+      every return of the burst's buffers, and of the few frames of the pause command and
+      of the counter reads themselves (so the count can only be too high).
+
+    Well-defined only if the frames really queued: the pause answered, every frame was
+    written, dom0 stalled, at most ``RX_BUFFERS`` frames went through before it did, and
+    all N went through and arrived after.  Xen's own count of sg_op and multicall hypercalls
+    over the same window (every domain: also the receiver's credit grant, and Linux's own
+    multicalls) is reported, not required."""
+    m = protocol.PAUSED_ONEWAY.last(dom0)
+    if m is None:
+        why = f"no {protocol.PAUSED_ONEWAY.name} line"
+        return [_res("dom0", "resume_hypercalls", False, why)], {}
+
+    def dom0_delta(before: str, after: str, key: str) -> int | None:
+        return counter_delta(stats, before, after, key)
+
+    def domu_delta(key: str) -> int | None:
+        b = stats.get(f"domu-preoneway/{domu_if}", {})
+        a = stats.get(f"domu-oneway-resumed/{domu_if}", {})
+        return a[key] - b[key] if key in a and key in b else None
+
+    frames = int(m["frames"])
+    seen: dict[str, Any] = {
+        "frames": frames,
+        "sent_before_stall": dom0_delta("dom0-preoneway", "dom0-oneway-paused", "tx_packets"),
+        "sent": dom0_delta("dom0-preoneway", "dom0-oneway-resumed", "tx_packets"),
+        "transfers_after_stall": dom0_delta(
+            "dom0-oneway-paused", "dom0-oneway-resumed", "tx_hypercalls"
+        ),
+        "receiver_returns": domu_delta("rx_return_calls"),
+        "receiver_returned": domu_delta("rx_returned"),
+        "receiver_return_errors": domu_delta("rx_return_errors"),
+        "received": domu_delta("rx_packets"),
+        "receiver_grants": domu_delta("credit_grants"),
+        "xen_sg_op": xen_hypercalls(
+            dom0, "dom0-oneway-paused", "dom0-oneway-resumed", SG_OP_HYPERCALL
+        ),
+        "xen_multicall": xen_hypercalls(
+            dom0, "dom0-oneway-paused", "dom0-oneway-resumed", MULTICALL_HYPERCALL
+        ),
+        "seconds": int(m["seconds"]),
+    }
+    counted = ", ".join(f"{k}={'?' if v is None else v}" for k, v in seen.items())
+    before, sent, received = seen["sent_before_stall"], seen["sent"], seen["received"]
+    transfers, returns = seen["transfers_after_stall"], seen["receiver_returns"]
+    queued = (
+        (m["pause"], m["sent"], m["stalled"]) == ("0", "0", "1")
+        and before is not None
+        and before <= RX_BUFFERS < frames
+        and sent is not None
+        and sent >= frames
+        and received is not None
+        and received >= frames
+    )
+    calls = None if transfers is None or returns is None else transfers + returns
+    seen["calls"] = calls
+    ok = (
+        queued
+        and calls is not None
+        and transfers > 0
+        and returns > 0
+        and calls * RESUME_FRAMES_PER_CALL <= frames
+        and seen["receiver_return_errors"] == 0
+    )
+    why = (
+        f"{frames} frames one way into a paused receiver: {transfers} transfer and"
+        f" {returns} return hypercalls after the sender stalled (at most"
+        f" {frames // RESUME_FRAMES_PER_CALL} together); {m.group(0).strip()}: {counted}"
+    )
+    return [_res("dom0", "resume_hypercalls", ok, why)], seen
 
 
 def xen_hypercalls(text: str, before: str, after: str, number: int) -> int | None:
@@ -628,8 +718,8 @@ def xen_hypercalls(text: str, before: str, after: str, number: int) -> int | Non
     return a[number] - b[number]
 
 
-def resume_hypercalls_check(seen: Mapping[str, int]) -> publish.Result:
-    """The N frames queued while dom0's receiver was paused cost at most N/8 buffer-return
+def resume_returns_check(seen: Mapping[str, int]) -> publish.Result:
+    """The N replies queued while dom0's receiver was paused cost at most N/8 buffer-return
     hypercalls once it resumed (``RESUME_FRAMES_PER_CALL``): dom0 returns consumed buffers to
     the sender in batches, not one rearm each, and none of the returns failed.
 
@@ -637,7 +727,8 @@ def resume_hypercalls_check(seen: Mapping[str, int]) -> publish.Result:
     credit grant) is reported, not required: dom0 resumes once ping has sent every request,
     but the domU may still be working through them, and the replies it makes after the
     resume go out as they come (two lab runs: 13 and 14 sg_op hypercalls for 128 frames,
-    4 returns)."""
+    4 returns).  Returns and transfers together are counted on one-way traffic instead
+    (``paused_oneway_checks``)."""
     frames = seen["rx_after_resume"]
     returns = seen["rx_return_calls_after_resume"]
     sg_ops = seen.get("xen_sg_op_after_resume")
@@ -652,7 +743,7 @@ def resume_hypercalls_check(seen: Mapping[str, int]) -> publish.Result:
         f" buffers returned, {seen['rx_return_errors_after_resume']} errors; sg_op hypercalls"
         f" counted by Xen meanwhile: {'?' if sg_ops is None else sg_ops}"
     )
-    return _res("dom0", "resume_hypercalls", ok, why)
+    return _res("dom0", "resume_returns", ok, why)
 
 
 # What sgnet prints from its reboot notifier, once per device (sgnet_reboot).

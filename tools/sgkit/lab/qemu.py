@@ -46,6 +46,7 @@ class BootSpec:
     cpus: int = 2
     accel: str | None = None  # tcg | kvm | auto; None: $SGKIT_ACCEL, else tcg
     modules: tuple[Path, ...] = ()  # more multiboot modules after dom0's (a FLASK policy)
+    icount: str | None = None  # TCG only: "auto" or a shift 0-10 (icount_args)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,36 @@ def cpu_model(accel: str) -> str:
     return "host" if accel == "kvm" else "qemu64,+svm"
 
 
+# QEMU's largest -icount shift (MAX_ICOUNT_SHIFT): one instruction per 2^10 ns.
+ICOUNT_MAX_SHIFT = 10
+
+
+def check_icount(value: str) -> str:
+    """``value`` as an icount setting ("auto" or a shift 0-10), or a clear error."""
+    value = value.strip()
+    if value == "auto" or (value.isdigit() and int(value) <= ICOUNT_MAX_SHIFT):
+        return value
+    raise KitError(
+        f"bad --icount {value!r}",
+        f"use a shift 0-{ICOUNT_MAX_SHIFT} (one guest instruction per 2^N ns of virtual time,"
+        " deterministic) or auto (virtual time kept near real time)",
+    )
+
+
+def icount_args(icount: str | None, accel: str) -> list[str]:
+    """QEMU's -icount for a lab setting: a fixed shift with ``sleep=off`` (virtual time counts
+    instructions only, and jumps over idle time: the host's speed and load do not show in the
+    guest's clock), or ``shift=auto`` (virtual time follows real time)."""
+    if not icount:
+        return []
+    value = check_icount(icount)
+    if accel != "tcg":
+        raise KitError(
+            f"--icount needs TCG, not {accel}", "drop --icount or use --accel tcg (the default)"
+        )
+    return ["-icount", "shift=auto" if value == "auto" else f"shift={value},sleep=off"]
+
+
 def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
     for path in (spec.xen, spec.kernel, spec.initrd, *spec.modules):
         if not path.is_file():
@@ -109,6 +140,7 @@ def qemu_argv(spec: BootSpec, accel: str) -> list[str]:
         "-append", spec.xen_args,
         "-initrd", ",".join([f"{spec.kernel} {spec.kernel_args}", str(spec.initrd),
                              *map(str, spec.modules)]),
+        *icount_args(spec.icount, accel),
     ]  # fmt: skip
 
 

@@ -97,6 +97,7 @@ def run_smoke(spec: LabSpec | None = None, limits: dict[str, int] | None = None)
         kernel=kernel_image(parts.release),
         initrd=initrd,
         accel=spec.accel,
+        icount=spec.icount,
         modules=parts.boot_modules,
     )
     if options:

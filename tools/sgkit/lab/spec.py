@@ -29,7 +29,7 @@ from sgkit.build.debian_packages import unpacked
 from sgkit.build.versions import DEFAULT_XEN, load_context
 from sgkit.errors import KitError
 from sgkit.images.dom0_rootfs import Dom0Base, base_rootfs
-from sgkit.lab.qemu import choose_accel, qemu_binary
+from sgkit.lab.qemu import check_icount, choose_accel, icount_args, qemu_binary
 from sgkit.paths import builds_dir
 from sgkit.procs import require
 
@@ -77,6 +77,7 @@ class LabSpec:
     source: str = ""  # --source; "" is the version's own
     kernel: str | None = None  # dom0 and domU kernel release; None is the lab's
     accel: str | None = None  # tcg, kvm or auto; None is $SGKIT_ACCEL, else tcg
+    icount: str | None = None  # QEMU -icount (TCG): a shift 0-10 (sleep=off) or auto
     timeout_s: float | None = None
     hypervisor: str = "patched"  # or "stock": Debian's, without sg_op
     xsm: str | None = None  # boot the xsm build variant with this XSM module (XSM_MODULES)
@@ -98,6 +99,10 @@ class LabSpec:
             raise KitError(f"unknown XSM module {spec.xsm!r}", "use " + ", ".join(XSM_MODULES))
         if spec.xsm is not None and spec.hypervisor != "patched":
             raise KitError("--xsm needs the patched hypervisor", "drop --hypervisor stock")
+        if spec.icount is not None:
+            icount = check_icount(spec.icount)
+            if icount != spec.icount:
+                spec = dataclasses.replace(spec, icount=icount)
         if spec.context:
             return spec
         return dataclasses.replace(spec, context=load_context(spec.xen))
@@ -123,10 +128,12 @@ def prepare(spec: LabSpec, dom0_root: bool = True) -> LabParts:
     """Build (or find cached) the modules, the hypervisor and, with ``dom0_root``, dom0's root."""
     # What the boot needs from this machine, named before minutes of building.
     require(qemu_binary())
-    choose_accel(spec.accel)
+    icount_args(spec.icount, choose_accel(spec.accel))  # --icount needs TCG
     drivers = driver_build.build(kernel=spec.kernel, xen=spec.xen, context=spec.context)
     release = drivers.headers.release
     meta: dict[str, Any] = {"hypervisor": spec.hypervisor, "kernel": release}
+    if spec.icount:
+        meta["icount"] = spec.icount
     xen_args, boot_modules = "", ()
     if spec.xsm:
         meta["xsm"] = spec.xsm

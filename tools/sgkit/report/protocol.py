@@ -233,11 +233,19 @@ PAUSED_BURST = Marker(
     "a burst into a paused receiver, then its resume",
     _SH_SGNET,
 )
+PAUSED_ONEWAY = Marker(
+    "SGKIT-PAUSED-ONEWAY",
+    r"to=(?P<to>\S+) frames=(?P<frames>\d+) pause=(?P<pause>-?\d+) sent=(?P<sent>-?\d+)"
+    r" stalled=(?P<stalled>\d) seconds=(?P<seconds>\d+)",
+    "SGKIT-PAUSED-ONEWAY to=10.77.1.2 frames=128 pause=0 sent=0 stalled=1 seconds=9",
+    "frames sent one way into a paused receiver, until all went through after its resume",
+    _SH_SGNET,
+)
 HC = Marker(
     "SGKIT-HC",
     r"(?P<when>\S+) hypercalls\s+T=\s*(?P<total>\d+)(?P<values>[\d ]*)",
     "SGKIT-HC dom0-paused hypercalls T= 120 3 4",
-    "xenperf's hypercall counts (every domain) around the paused burst's resume",
+    "xenperf's hypercall counts (every domain) around a paused receiver's resume",
     _SH_SGNET,
 )
 IPERF = Marker(

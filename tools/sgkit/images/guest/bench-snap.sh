@@ -27,7 +27,7 @@ for i in $ifs; do
 	extra=""
 	if command -v ethtool >/dev/null 2>&1; then
 		extra=$(ethtool -S "$i" 2>/dev/null |
-			awk -F': *' 'NR > 1 && $1 ~ /hypercalls|busy|stalls|credit|interrupts|dropped/ {
+			awk -F': *' 'NR > 1 && $1 ~ /hypercalls|busy|stalls|credit|interrupts|dropped|return/ {
 				gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')
 	fi
 	echo "if=$i tx_packets=$(cat "/sys/class/net/$i/statistics/tx_packets")" \

@@ -54,6 +54,12 @@
 #   SGKIT-HC dom0-paused|dom0-resumed hypercalls T= N v0 v1 ...
 #                                       Xen's hypercall counters (xenperf -f,
 #                                       every domain) around resuming
+#   SGKIT-PAUSED-ONEWAY to=ADDR frames=N pause=N sent=N stalled=S seconds=N
+#                                       N frames one way into DOMAIN's paused
+#                                       receiver; counters dom0-preoneway,
+#                                       dom0-oneway-paused, dom0-oneway-resumed,
+#                                       domu-preoneway, domu-oneway-resumed and
+#                                       SGKIT-HC dom0-oneway-paused|-resumed
 #   SGKIT-BACKEND-RELOAD dom=D to=ADDR unbind=N rmmod=N fe_state=S insmod=N rc=N
 #                                       dom0 reloaded sgnet while D's frontend
 #                                       showed state S (4: Connected), ping rc
@@ -83,6 +89,8 @@ SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
 SGNET_SNAP_PORT=5300	# an iperf domain's counter service
 SGNET_HOSTILE_PORT=5302	# ... and its hostile-peer service (sgnet-hostile.sh)
 SGNET_HOSTILE_STALL_MS=3000	# dom0's stall_timeout_ms during the hostile cases
+SGNET_ONEWAY_FRAMES=128	# frames dom0 sends into the iperf domain's paused receiver
+SGNET_ONEWAY_PAUSE=10	# seconds that receiver stays paused
 SGNET_CMD_PORT=5304	# every domU's command service (sgnet-cmd.sh)
 SGNET_BRIDGE=sgbr0	# dom0's bridge of a vif and an sgnet link (sgnet_bridge)
 
@@ -309,6 +317,7 @@ sgnet_iperf_client() {
 		ping -c 3 -W 3 "$addr" </dev/null
 		echo "SGKIT-FLOOD-PING to=$addr rc=$?"
 		sgnet_paused_burst "$ifc" "$addr"
+		sgnet_paused_oneway "$ifc" "$addr"
 		sgnet_hostile "$ifc" "$addr" "$dom"
 		sgnet_backend_reload "$dom" "$addr"
 	done
@@ -396,6 +405,50 @@ sgnet_paused_burst() {
 	sgnet_peer_stats domu-resumed "$2"
 	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
 		"rc=$rc sent=${sent:-0} received=${received:-0}"
+}
+
+# dom0: IF ADDR: SGNET_ONEWAY_FRAMES frames one way into a paused receiver
+# (issue 9's counted check, resume_hypercalls).  ADDR's domain pauses its
+# receiver for SGNET_ONEWAY_PAUSE s (its hostile-peer service's "stall":
+# rx-paused, answered at once); dom0 sends the frames as UDP datagrams to
+# an address nobody has, through a permanent neighbour entry with a MAC
+# nobody has, so the peer's stack drops them and nothing answers.  The
+# first ones fill the peer's 64 buffers, then dom0's sender stalls and the
+# rest queue in dom0.  dom0 reads its counters once it has stalled
+# (dom0-oneway-paused) and again once every frame went through; the peer's
+# come from its counter service before the pause and after.
+sgnet_paused_oneway() {
+	dst="${2%.*}.99"
+	ip neigh replace "$dst" lladdr 02:00:00:00:00:99 dev "$1" nud permanent
+	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
+	sgnet_peer_stats domu-preoneway "$2"
+	sgnet_stats dom0-preoneway "$1"
+	tx0=$(sgnet_counter "$1" tx_packets)
+	stalls=$(sgnet_counter "$1" tx_stalls)
+	out=$(echo "stall $SGNET_ONEWAY_PAUSE" | busybox nc "$2" $SGNET_HOSTILE_PORT)
+	pause=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
+	# bash: one write, one datagram (/dev/udp); the frames queue once stalled.
+	bash -c 'exec 3>"/dev/udp/$0/9" || exit 1
+		i=0
+		while [ $i -lt "$1" ]; do echo x >&3 || exit 1; i=$((i + 1)); done' \
+		"$dst" $SGNET_ONEWAY_FRAMES </dev/null
+	sent=$?
+	stalled=0
+	[ "$(sgnet_counter "$1" tx_stalls)" -gt "${stalls:-0}" ] && stalled=1
+	sgnet_stats dom0-oneway-paused "$1"
+	echo "SGKIT-HC dom0-oneway-paused $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
+	n=0
+	while [ $(($(sgnet_counter "$1" tx_packets) - ${tx0:-0})) -lt $SGNET_ONEWAY_FRAMES ] &&
+		[ $n -lt 60 ]; do
+		n=$((n + 1))
+		sleep 1
+	done
+	sgnet_stats dom0-oneway-resumed "$1"
+	echo "SGKIT-HC dom0-oneway-resumed $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
+	ip neigh del "$dst" dev "$1"
+	sgnet_peer_stats domu-oneway-resumed "$2"
+	echo "SGKIT-PAUSED-ONEWAY to=$2 frames=$SGNET_ONEWAY_FRAMES pause=${pause:--1}" \
+		"sent=$sent stalled=$stalled seconds=$n"
 }
 
 # DOMAIN's CPU time in ms (xl list: seconds with one decimal).

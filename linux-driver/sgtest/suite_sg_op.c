@@ -5,6 +5,12 @@
 
 #include "sgtest.h"
 
+/* A domain whose usage the sg_op suite also prints (lab.net, from dom0). */
+static int usage_of = -1;
+module_param(usage_of, int, 0444);
+MODULE_PARM_DESC(usage_of,
+		 "sg_op: also print the usage of this domain (sgtest.usage; the control domain may ask)");
+
 struct sgo_state {
 	long query_rc;			/* the first XEN_SGOP_query */
 	struct xen_sg_query query;	/* and what it returned */
@@ -49,6 +55,23 @@ static void __init sgo_print_global(struct sgtest_ctx *ctx)
 		  g.inop_continuations);
 }
 
+/* Another domain's usage, on a line of its own, when usage_of names one. */
+static void __init sgo_print_usage(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_query q;
+	long rc;
+
+	if (usage_of < 0 || usage_of >= DOMID_FIRST_RESERVED)
+		return;
+	sgo_query_prepare(&q);
+	q.domid = usage_of;
+	rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
+	ktap_diag(ctx->ktap,
+		  "sgtest.usage domid=%d rc=%ld regs=%u pinned_pages=%u bindings=%u",
+		  usage_of, rc, q.usage.regs, q.usage.pinned_pages,
+		  q.usage.bindings);
+}
+
 /*
  * Query our own domain once, print what came back on the line the host
  * parses, and skip the suite if the hypervisor has no sg_op at all.
@@ -71,6 +94,7 @@ static int __init sgo_init(struct sgtest_ctx *ctx)
 		  q->usage.heap);
 
 	sgo_print_global(ctx);
+	sgo_print_usage(ctx);
 
 	if (st->query_rc == -XEN_ENOSYS) {
 		ctx->skip_all = true;

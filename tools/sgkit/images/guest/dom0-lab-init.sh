@@ -48,6 +48,7 @@ CROSS_AFTER_ARGS=""
 RESET_AFTER_ARGS=""	# sg_reset_after: soft-reset the HVM domUs that left state for it
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 DOMU_PVH=""		# domUs booted as PVH (an HVM container, no device model) instead of PV
+DOMU_VIF=""		# domUs with a vif (netback in dom0, its hotplug a no-op: dom0 configures vifN.0)
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 . /lab/lib.sh
@@ -108,6 +109,8 @@ echo "SGKIT-FREE-MEMORY-BEFORE $before"
 for name in $DOMUS; do
 	type=pv
 	case " $DOMU_PVH " in *" $name "*) type=pvh ;; esac
+	vif=""
+	case " $DOMU_VIF " in *" $name "*) vif='vif = [ "script=/bin/true" ]' ;; esac
 	cat >"/run/xen/$name.cfg" <<-EOF
 		name = "$name"
 		type = "$type"
@@ -119,6 +122,7 @@ for name in $DOMUS; do
 		vcpus = 1
 		on_crash = "preserve"
 		on_soft_reset = "preserve"
+		$vif
 		$DOMU_CFG_EXTRA
 	EOF
 	xl create "/run/xen/$name.cfg"
@@ -143,6 +147,11 @@ fi
 
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
 sgkit_wait_domus /var/log/xen
+
+# lab.net: a netfront domU bridged to an sgnet one, save/restore and a
+# clean shutdown of a domU with live links, before the logs are copied
+# (the restored domain's console goes on in the same log).
+[ -f /etc/sgkit/net.conf ] && sgnet_lifecycle
 
 xl list
 for name in $DOMUS; do

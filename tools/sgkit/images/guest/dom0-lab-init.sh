@@ -45,6 +45,7 @@ DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
+RESET_AFTER_ARGS=""	# sg_reset_after: soft-reset the HVM domUs that left state for it
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 DOMU_PVH=""		# domUs booted as PVH (an HVM container, no device model) instead of PV
 DOMU_VIF=""		# domUs with a vif (netback in dom0, its hotplug a no-op: dom0 configures vifN.0)
@@ -120,6 +121,7 @@ for name in $DOMUS; do
 		maxmem = $DOMU_MEMORY
 		vcpus = 1
 		on_crash = "preserve"
+		on_soft_reset = "preserve"
 		$vif
 		$DOMU_CFG_EXTRA
 	EOF
@@ -159,6 +161,15 @@ for name in $DOMUS; do
 	echo "SGKIT-GUEST-LOG-END $name"
 done
 
+# sg_reset_after: dom0 soft-resets each HVM domU that ran sg_reset (xl
+# leaves it to dom0: on_soft_reset="preserve"), after its log is copied.
+# dom0's sgtest is reloaded for it; its KTAP is dom0's.
+if [ -n "$RESET_AFTER_ARGS" ]; then
+	rmmod sgtest
+	insmod /lab/sgtest.ko $RESET_AFTER_ARGS
+	echo "SGKIT-INSMOD sgtest rc=$?"
+fi
+
 # lab.net: a domU destroyed in the middle of a transfer first.
 [ -f /etc/sgkit/net.conf ] && sgnet_busy_destroy
 for name in $DOMUS; do
@@ -183,7 +194,7 @@ sgkit_domains_left
 # dom0's modules stay loaded until here; remove them.
 while read -r module args; do
 	case "$module" in '' | '#'*) continue ;; esac
-	rmmod "$module"
+	grep -q "^$module " /proc/modules && rmmod "$module"
 done </etc/sgkit/modules
 
 # sg_cross_after: what dom0 held through sg-b is gone; release what

@@ -148,6 +148,7 @@ struct sgnet_info {
 	/* Serialises xenbus state changes, set-up, teardown, remove. */
 	struct mutex lock;
 	bool shut;			/* rebooting: no more set-up */
+	bool restored;			/* resume: our ids name nothing of ours */
 
 	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
 	u64 stats[SGNET_NR_STATS];

@@ -637,9 +637,11 @@ def paused_oneway_checks(
       every return of the burst's buffers, and of the few frames of the pause command and
       of the counter reads themselves (so the count can only be too high).
 
-    Well-defined only if the frames really queued: the pause answered, every frame was
-    written, dom0 stalled, at most ``RX_BUFFERS`` frames went through before it did, and
-    all N went through and arrived after.  Xen's own count of sg_op and multicall hypercalls
+    Well-defined only if the frames really queued: the pause answered (dom0's counters
+    ``dom0-preoneway`` are read after that answer: everything dom0 sends from then on waits,
+    in the receiver's buffers or in dom0), every frame was written, dom0 stalled, at most
+    ``RX_BUFFERS`` frames went through before it did, and all N went through and arrived
+    after.  Xen's own count of sg_op and multicall hypercalls
     over the same window (every domain: also the receiver's credit grant, and Linux's own
     multicalls) is reported, not required."""
     m = protocol.PAUSED_ONEWAY.last(dom0)

@@ -422,11 +422,13 @@ sgnet_paused_oneway() {
 	ip neigh replace "$dst" lladdr 02:00:00:00:00:99 dev "$1" nud permanent
 	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
 	sgnet_peer_stats domu-preoneway "$2"
+	out=$(echo "stall $SGNET_ONEWAY_PAUSE" | busybox nc "$2" $SGNET_HOSTILE_PORT)
+	pause=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
+	# The peer answered after pausing: from here on every frame dom0 sends
+	# (the pause command's last ones too) waits, in its buffers or in dom0.
 	sgnet_stats dom0-preoneway "$1"
 	tx0=$(sgnet_counter "$1" tx_packets)
 	stalls=$(sgnet_counter "$1" tx_stalls)
-	out=$(echo "stall $SGNET_ONEWAY_PAUSE" | busybox nc "$2" $SGNET_HOSTILE_PORT)
-	pause=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
 	# bash: one write, one datagram (/dev/udp); the frames queue once stalled.
 	bash -c 'exec 3>"/dev/udp/$0/9" || exit 1
 		i=0
@@ -443,6 +445,7 @@ sgnet_paused_oneway() {
 		n=$((n + 1))
 		sleep 1
 	done
+	sleep 1 # what the pause command left queued goes too, and is counted
 	sgnet_stats dom0-oneway-resumed "$1"
 	echo "SGKIT-HC dom0-oneway-resumed $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
 	ip neigh del "$dst" dev "$1"

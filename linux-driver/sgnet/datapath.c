@@ -211,16 +211,16 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 
 /*
  * Unregister @id: may its pages be freed?  Xen answers -ENOENT for a
- * registration it does not hold (never made, or the domain was restored
- * into a new one).  Any other failure may leave the pages pinned and
- * writable by the peer: they are leaked instead, as
- * gnttab_end_foreign_access() does since XSA-396.
+ * registration it does not hold (never made).  After a restore nothing is
+ * asked: the new domain's ids may name another device's new buffers.  Any
+ * other failure may leave the pages pinned and writable by the peer: they
+ * are leaked instead, as gnttab_end_foreign_access() does since XSA-396.
  */
 bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages)
 {
 	long rc;
 
-	if (!id)
+	if (!id || info->restored)
 		return true;
 	rc = sgnet_id_op(XEN_SGOP_unregister, id);
 	if (!rc || rc == -XEN_ENOENT)

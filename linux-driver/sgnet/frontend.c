@@ -87,9 +87,12 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 }
 
 /*
- * After a restore the domain holds none of its registrations and no port:
- * drop what is left of them (the unregisters answer -ENOENT, so the pages
- * are freed) and start over from Initialising, as netfront_resume does.
+ * After a restore the domain is a new one: it holds none of its
+ * registrations and no port, and its registration ids start again at 1.
+ * Forget the old ids without unregistering them (another device of ours
+ * may already hold the same numbers for its new buffers), free the pages,
+ * and start over from Initialising, as netfront_resume does.  The backend
+ * may be another one (the toolstack made the nodes for the new domain).
  */
 static int sgnet_front_resume(struct xenbus_device *xbdev)
 {
@@ -97,8 +100,13 @@ static int sgnet_front_resume(struct xenbus_device *xbdev)
 	int err;
 
 	mutex_lock(&info->lock);
+	info->restored = true;
 	sgnet_disconnect(info);
+	info->restored = false;
+	info->peer = xbdev->otherend_id;
 	info->session = 0;
+	/* xenbus set Initialising without writing it: make the node say so. */
+	xbdev->state = XenbusStateUnknown;
 	err = xenbus_switch_state(xbdev, XenbusStateInitialising);
 	mutex_unlock(&info->lock);
 	return err;

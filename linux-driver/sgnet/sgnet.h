@@ -131,6 +131,7 @@ struct sgnet_info {
 	 */
 	u32 session;
 	bool shut;			/* lock: rebooting, no more set-up */
+	bool restored;			/* lock: resume, our ids name nothing of ours */
 	struct list_head list;		/* sgnet_devices_lock */
 	struct mutex lock;
 	struct work_struct reconfig;	/* ethtool -G on a connected link */

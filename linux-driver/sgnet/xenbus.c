@@ -372,6 +372,7 @@ static int sgnet_reboot(struct notifier_block *nb, unsigned long code,
 		mutex_lock(&info->lock);
 		info->shut = true;
 		sgnet_disconnect(info);
+		netdev_info(info->dev, "released for shutdown\n");
 		mutex_unlock(&info->lock);
 	}
 	mutex_unlock(&sgnet_devices_lock);

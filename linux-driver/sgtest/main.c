@@ -42,6 +42,8 @@ static const struct sgtest_suite *const sgtest_suites[] __initconst = {
 	&sgtest_suite_sg_xsm,	/* before sg_cross's flood fills sg-b */
 	&sgtest_suite_sg_cross,
 	&sgtest_suite_sg_cross_after,
+	&sgtest_suite_sg_reset,
+	&sgtest_suite_sg_reset_after,
 };
 
 /* Running the suites */

@@ -120,8 +120,8 @@ void sgt_xfer(struct xen_sg_transfer *op, domid_t owner, u32 id, u8 dir,
 long sgt_batch(struct xen_sg_transfer *ops, u32 n);
 
 /*
- * The suites, each in its own file, suite_NAME.c (sg_cross_after and sg_xsm
- * live with sg_cross).  A suite's own names (its static functions, types and
+ * The suites, each in its own file, suite_NAME.c (sg_cross_after, sg_xsm,
+ * sg_reset and sg_reset_after live with sg_cross).  A suite's own names (its static functions, types and
  * macros) carry one prefix, sg and a letter of its name: sgo_ (sg_op), sgl_
  * (sg_local), sgf_ (sg_fuzz), sgh_ (sg_hostile), sgx_ (the cross-domain
  * suites), SGF_ and the like for macros.  What the module shares is sgtest_
@@ -134,5 +134,7 @@ extern const struct sgtest_suite sgtest_suite_sg_hostile;
 extern const struct sgtest_suite sgtest_suite_sg_cross;
 extern const struct sgtest_suite sgtest_suite_sg_cross_after;
 extern const struct sgtest_suite sgtest_suite_sg_xsm;
+extern const struct sgtest_suite sgtest_suite_sg_reset;
+extern const struct sgtest_suite sgtest_suite_sg_reset_after;
 
 #endif /* SGTEST_H */

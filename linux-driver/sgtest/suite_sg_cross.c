@@ -4,6 +4,8 @@
 #include <linux/jiffies.h>
 #include <linux/timekeeping.h>
 #include <xen/xenbus.h>
+#include <xen/interface/sched.h>
+#include <xen/interface/version.h>
 
 /*
  * The sg_cross suite: sg_op across the lab's three domains, dom0, sg-a and
@@ -53,6 +55,10 @@
  *	xsm/bound, xsm/fired, xsm/checked, xsm/dom0-fired, xsm/end
  *				sg-b bound, sg-a triggered, sg-b looked,
  *				dom0 triggered, sg-b is done
+ *
+ * The sg_reset suite (an HVM domU) and sg_reset_after (dom0, after the
+ * domUs are done) test the soft reset; see there.
+ *	reset/reg/NAME		NAME's registration for dom0, left for the reset
  */
 
 #define SGX_DIR		"/sgtest"
@@ -1241,6 +1247,261 @@ const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
 	.priv_size = sizeof(struct sgx_state),
 	.cases = sgx_after_cases,
 	.num_cases = ARRAY_SIZE(sgx_after_cases),
+};
+
+/*
+ * sg_reset: an HVM (PVH) domU leaves state for dom0's soft reset of it.
+ * sg_reset_after: dom0, once the domUs are done, soft-resets each domU that
+ * left it (issue 12, finding 3).
+ *
+ * The domU registers one page for dom0 (read access) holding, at byte 0, the
+ * counter of a binding of one of its ports to byte 64 of that registration,
+ * and publishes the ID as reset/reg/NAME.  It keeps everything: the page is
+ * never freed, the domain dies with it.  dom0 reads the counter through the
+ * registration, triggers byte 64 and sees the counter go down (the trigger
+ * reached the binding), then shuts the domU down for a soft reset
+ * (SCHEDOP_remote_shutdown, SHUTDOWN_soft_reset: the lab's xl config says
+ * on_soft_reset="preserve", so xl leaves the reset to dom0), pauses it
+ * and soft-resets it (XEN_DOMCTL_pausedomain, XEN_DOMCTL_soft_reset: what
+ * libxl's soft reset does first), then unpauses it.  After
+ * that the domU holds nothing: no registration, pin, binding or heap; a
+ * copy out of its old registration and a trigger of the old address get
+ * -ENOENT, and the system-wide counts lost exactly what it held.
+ * Soft reset is refused for PV domains ("HVM domains only"), so a PV domU
+ * and dom0 skip sg_reset.
+ */
+#define SGX_RESET_COUNTER	1000
+#define SGX_RESET_ADDR		64
+#define SGX_RESET_TRIES		100	/* soft reset attempts, 50 ms apart */
+
+static int __init sgx_reset_init(struct sgtest_ctx *ctx)
+{
+	struct sgx_state *st = ctx->priv;
+
+	if (!sgx_available(ctx))
+		return 0;
+	st->self = sgx_role();
+	if (st->self <= SGX_DOM0 || !xen_hvm_domain()) {
+		ctx->skip_all = true;
+		sgtest_set_reason(ctx, "an HVM domU only: PV domains cannot be soft-reset (cross_self=\"%s\")",
+				  cross_self);
+	}
+	return 0;
+}
+
+static enum sgtest_result __init sgx_reset_prepare(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_elem e;
+	struct xen_sg_addr a;
+	struct page *pg;
+	u32 id, port;
+	bool ok = true;
+
+	/* Never freed: Xen holds it until the soft reset, the guest until death. */
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg)
+		return SGTEST_FAIL;
+	*(u32 *)page_address(pg) = SGX_RESET_COUNTER;
+	sgx_elem(&e, pg, 0, PAGE_SIZE);
+	ok &= sgx_rc(ctx, "register a page for dom0", SGX_DOM0,
+		     sgx_register(&e, 1, 0, XEN_SG_ACCESS_READ, &id), 0);
+	ok &= sgx_rc(ctx, "alloc port", SGX_DOM0, sgt_alloc_port(&port), 0);
+	if (!ok)
+		return SGTEST_FAIL;
+	sgx_addr(&a, DOMID_SELF, id, SGX_RESET_ADDR);
+	ok &= sgx_rc(ctx, "bind with the counter in the registration", SGX_DOM0,
+		     sgt_bind(&a, port, pg, 0), 0);
+	ok &= sgx_put(ctx, id, "reset/reg/%s", cross_self);
+	sgx_diag(ctx, "sgtest.reset left reg=%u port=%u for dom0's soft reset",
+		 id, port);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+static const struct sgtest_case sgx_reset_cases[] __initconst = {
+	{ "prepare_for_soft_reset", sgx_reset_prepare },
+};
+
+const struct sgtest_suite sgtest_suite_sg_reset __initconst = {
+	.name = "sg_reset",
+	.init = sgx_reset_init,
+	.priv_size = sizeof(struct sgx_state),
+	.cases = sgx_reset_cases,
+	.num_cases = ARRAY_SIZE(sgx_reset_cases),
+};
+
+/* The domctl's header; the soft reset uses none of its union. */
+struct sgx_domctl {
+	u32 cmd;
+	u32 interface_version;
+	u16 domain;
+	u16 pad[3];
+	u8 u[128];
+};
+
+#define SGX_DOMCTL_pausedomain	3
+#define SGX_DOMCTL_unpausedomain 4
+#define SGX_DOMCTL_soft_reset	79
+
+/* XEN_DOMCTL_INTERFACE_VERSION of the Xen we run on, or 0 if unknown. */
+static u32 __init sgx_domctl_version(void)
+{
+	int v = HYPERVISOR_xen_version(XENVER_version, NULL);
+
+	return v == ((4 << 16) | 17) ? 0x15 : 0;
+}
+
+static long __init sgx_domctl(u32 cmd, u32 version, domid_t domid)
+{
+	struct sgx_domctl dc = {
+		.cmd = cmd,
+		.interface_version = version,
+		.domain = domid,
+	};
+
+	return _hypercall1(long, domctl, &dc);
+}
+
+static void __init sgx_usage_of(domid_t domid, struct xen_sg_usage *u)
+{
+	struct xen_sg_query q = { .domid = domid };
+
+	memset(u, 0xff, sizeof(*u));
+	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
+		*u = q.usage;
+}
+
+/* The counter at byte 0 of @domid's registration @id, through it. */
+static long __init sgx_reset_counter(struct sgx_state *st, domid_t domid,
+				     u32 id, u32 *val)
+{
+	struct xen_sg_elem l;
+	long rc;
+
+	sgx_elem(&l, st->pg[0], 0, sizeof(*val));
+	rc = sgx_xfer1(domid, id, XEN_SG_TRANSFER_FROM_PEER, 0, sizeof(*val),
+		       &l, 0);
+	*val = *(u32 *)sgx_va(st, 0);
+	return rc;
+}
+
+static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
+					       u32 version)
+{
+	struct sgx_state *st = ctx->priv;
+	struct sched_remote_shutdown sd = { .reason = SHUTDOWN_soft_reset };
+	struct xen_sg_global g0 = { }, g1 = { };
+	struct xen_sg_usage u0, u1;
+	struct xen_sg_addr a;
+	u32 id, domid, v0 = 0, v1 = 0, fired;
+	unsigned int tries;
+	bool ok = true;
+	char key[32];
+	long rc;
+
+	/* Only a domU that ran sg_reset (an HVM one) left its ID. */
+	scnprintf(key, sizeof(key), "reset/reg/%s", sgx_name(t));
+	if (xenbus_scanf(XBT_NIL, SGX_DIR, key, "%u", &id) != 1)
+		return SGTEST_SKIP;
+	if (!sgx_wait(ctx, &domid, SGX_DOM0, "domid/%s", sgx_name(t)))
+		return SGTEST_FAIL;
+	st->domid[t] = domid;
+
+	/* Before: the registration and the binding are there and work. */
+	sgx_usage_of(domid, &u0);
+	ok &= sgx_rc(ctx, "query_global", t,
+		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g0), 0);
+	ok &= sgx_rc(ctx, "read the counter", t,
+		     sgx_reset_counter(st, domid, id, &v0), 0);
+	sgx_addr(&a, domid, id, SGX_RESET_ADDR);
+	ok &= sgx_rc(ctx, "trigger the bound byte", t, sgt_trigger(&a, &fired), 0);
+	ok &= sgx_rc(ctx, "read the counter again", t,
+		     sgx_reset_counter(st, domid, id, &v1), 0);
+	if (u0.regs < 1 || u0.bindings < 1 || v1 != v0 - 1) {
+		sgx_diag(ctx,
+			 "before the reset: regs=%u bindings=%u counter %u then %u: expected the binding to count down",
+			 u0.regs, u0.bindings, v0, v1);
+		ok = false;
+	}
+
+	/*
+	 * As libxl does: the domain shut down for a soft reset, paused by its
+	 * controller (evtchn_reset() wants that from another domain), reset.
+	 */
+	sd.domain_id = domid;
+	ok &= sgx_rc(ctx, "remote shutdown for a soft reset", t,
+		     HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &sd), 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_pausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_pausedomain, version, domid), 0);
+	for (tries = 1;; tries++) {
+		rc = sgx_domctl(SGX_DOMCTL_soft_reset, version, domid);
+		/* -EINVAL until every vCPU is paused for the shutdown. */
+		if (rc != -XEN_EINVAL || tries == SGX_RESET_TRIES)
+			break;
+		msleep(50);
+	}
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_soft_reset", t, rc, 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_unpausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_unpausedomain, version, domid), 0);
+
+	/* After: nothing of it is left, and its old ID names nothing. */
+	sgx_usage_of(domid, &u1);
+	ok &= sgx_rc(ctx, "query_global after", t,
+		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g1), 0);
+	ok &= sgx_rc(ctx, "copy out of the old registration", t,
+		     sgx_reset_counter(st, domid, id, &v1), -XEN_ENOENT);
+	ok &= sgx_rc(ctx, "trigger the old address", t,
+		     sgt_trigger(&a, &fired), -XEN_ENOENT);
+	sgx_diag(ctx,
+		 "sgtest.reset %s domid=%u tries=%u before regs=%u pinned=%u bindings=%u heap=%u after regs=%u pinned=%u bindings=%u heap=%u global_regs=%u->%u global_bindings=%u->%u",
+		 sgx_name(t), domid, tries, u0.regs, u0.pinned_pages, u0.bindings,
+		 u0.heap, u1.regs, u1.pinned_pages, u1.bindings, u1.heap,
+		 g0.regs, g1.regs, g0.bindings, g1.bindings);
+	if (u1.regs || u1.pinned_pages || u1.bindings || u1.heap) {
+		sgx_diag(ctx, "the soft-reset domain still holds state");
+		ok = false;
+	}
+	if (g1.regs != g0.regs - u0.regs ||
+	    g1.pinned_pages != g0.pinned_pages - u0.pinned_pages ||
+	    g1.bindings != g0.bindings - u0.bindings) {
+		sgx_diag(ctx, "the system-wide counts did not lose exactly what it held");
+		ok = false;
+	}
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+static enum sgtest_result __init sgx_reset_domus(struct sgtest_ctx *ctx)
+{
+	enum sgtest_result res = SGTEST_SKIP, r;
+	u32 version = sgx_domctl_version();
+	int t;
+
+	if (!version) {
+		sgtest_set_reason(ctx, "XEN_DOMCTL_INTERFACE_VERSION of this Xen unknown");
+		return SGTEST_SKIP;
+	}
+	if (!sgx_get(ctx))
+		return sgx_result(ctx, false);
+	for (t = SGX_DOM0 + 1; t < SGX_NDOM; t++) {
+		r = sgx_reset_one(ctx, t, version);
+		if (r == SGTEST_FAIL || (r == SGTEST_PASS && res == SGTEST_SKIP))
+			res = r;
+	}
+	if (res == SGTEST_SKIP)
+		sgtest_set_reason(ctx, "no domU left state for a soft reset");
+	sgx_result(ctx, true);
+	return res;
+}
+
+static const struct sgtest_case sgx_reset_after_cases[] __initconst = {
+	{ "soft_reset_drops_state", sgx_reset_domus },
+};
+
+const struct sgtest_suite sgtest_suite_sg_reset_after __initconst = {
+	.name = "sg_reset_after",
+	.init = sgx_after_init,
+	.priv_size = sizeof(struct sgx_state),
+	.cases = sgx_reset_after_cases,
+	.num_cases = ARRAY_SIZE(sgx_reset_after_cases),
 };
 
 /*

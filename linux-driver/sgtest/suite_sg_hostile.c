@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/kthread.h>
+#include <linux/sched.h>
 #include <linux/mmzone.h>
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
@@ -596,6 +598,453 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
+/*
+ * Maximal ops: one registration of up to SGH_BIG_PAGES whole pages, and two
+ * local lists of as many pages.  Xen copies an op in holds of 16 pages and
+ * may preempt it between holds (issue 12, finding 2b).
+ */
+#define SGH_BIG_PAGES	64
+#define SGH_BIG_ROUNDS	32	/* at most, privileged: until preempted inside */
+#define SGH_BIG_OPS	8	/* ops in the unregister race */
+#define SGH_HOLD_BYTES	(16 * PAGE_SIZE)
+
+struct sgh_big {
+	struct page *reg[SGH_BIG_PAGES];
+	struct page *loc[2][SGH_BIG_PAGES];
+	struct xen_sg_elem relems[SGH_BIG_PAGES];
+	struct xen_sg_elem lelems[2][SGH_BIG_PAGES];
+	struct xen_sg_transfer ops[SGH_BIG_OPS];
+	unsigned int n;			/* pages in each */
+	u32 id;
+};
+
+static void __init sgh_big_free(struct sgh_big *bg)
+{
+	unsigned int i;
+
+	for (i = 0; i < SGH_BIG_PAGES; i++) {
+		if (bg->reg[i])
+			__free_page(bg->reg[i]);
+		if (bg->loc[0][i])
+			__free_page(bg->loc[0][i]);
+		if (bg->loc[1][i])
+			__free_page(bg->loc[1][i]);
+	}
+	kfree(bg);
+}
+
+static struct sgh_big *__init sgh_big_alloc(const struct sgh_state *st)
+{
+	struct sgh_big *bg = kzalloc(sizeof(*bg), GFP_KERNEL);
+	unsigned int i, k;
+
+	if (!bg)
+		return NULL;
+	bg->n = min3(st->limits.max_elems, st->limits.max_pinned_pages,
+		     (u32)SGH_BIG_PAGES);
+	for (i = 0; i < bg->n; i++) {
+		bg->reg[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		bg->loc[0][i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		bg->loc[1][i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!bg->reg[i] || !bg->loc[0][i] || !bg->loc[1][i]) {
+			sgh_big_free(bg);
+			return NULL;
+		}
+		bg->relems[i].frame = xen_page_to_gfn(bg->reg[i]);
+		bg->relems[i].len = PAGE_SIZE;
+		for (k = 0; k < 2; k++) {
+			bg->lelems[k][i].frame = xen_page_to_gfn(bg->loc[k][i]);
+			bg->lelems[k][i].len = PAGE_SIZE;
+		}
+	}
+	return bg;
+}
+
+/* Fill local list @k with a pattern of @seed; zero it if @seed is 0. */
+static void __init sgh_big_fill(struct sgh_big *bg, unsigned int k, u32 seed)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < bg->n; i++) {
+		u32 *w = page_address(bg->loc[k][i]);
+
+		for (j = 0; j < PAGE_SIZE / 4; j++)
+			w[j] = seed ? seed * 0x9e3779b1U + i * 1024 + j : 0;
+	}
+}
+
+/* The first byte at which @pg[] differs from local list @k, or @len. */
+static u64 __init sgh_big_same(struct sgh_big *bg, struct page **pg,
+			       unsigned int k, u64 from, u64 len)
+{
+	u64 off;
+
+	for (off = from; off < len; off += PAGE_SIZE) {
+		unsigned int i = off / PAGE_SIZE;
+
+		if (memcmp(page_address(pg[i]), page_address(bg->loc[k][i]),
+			   PAGE_SIZE))
+			return off;
+	}
+	return len;
+}
+
+static void __init sgh_big_op(struct sgh_big *bg, unsigned int i,
+			      unsigned int k, u8 dir)
+{
+	sgt_xfer(&bg->ops[i], DOMID_SELF, bg->id, dir, 0,
+		 (u64)bg->n * PAGE_SIZE, bg->lelems[k], bg->n, 0);
+}
+
+static u32 __init sgh_global_inop(void)
+{
+	struct xen_sg_global g = { };
+
+	if (HYPERVISOR_sg_op(XEN_SGOP_query_global, &g))
+		return 0;
+	return g.inop_continuations;
+}
+
+/* Triggers an address from another CPU until told to stop. */
+struct sgh_kicker {
+	struct xen_sg_addr addr;
+	atomic_t stop;
+	unsigned long kicks;
+	struct completion done;
+};
+
+static int sgh_kicker_fn(void *arg)
+{
+	struct sgh_kicker *kk = arg;
+	struct xen_sg_trigger t;
+
+	while (!atomic_read(&kk->stop)) {
+		t = (struct xen_sg_trigger){ .addr = kk->addr };
+		if (!HYPERVISOR_sg_op(XEN_SGOP_trigger, &t))
+			kk->kicks++;
+		usleep_range(50, 100);
+	}
+	complete(&kk->done);
+	return 0;
+}
+
+/*
+ * Maximal ops, both ways, every byte checked: each round copies local list
+ * 0 into the registration and the registration into local list 1, one
+ * batch.  Xen copies each op in holds of 16 pages and checks for
+ * preemption between them; a privileged domain (which can read the global
+ * counters) repeats rounds until inop_continuations moved, at most
+ * SGH_BIG_ROUNDS, with another CPU triggering an address bound to a port
+ * of ours meanwhile, so that Xen has an event to deliver (a counted
+ * property: the rounds stop at the first preemption inside an op).
+ */
+static enum sgtest_result __init sgh_maximal_ops(struct sgtest_ctx *ctx)
+{
+	struct sgh_state *st = ctx->priv;
+	struct sgh_kicker kk = { };
+	struct task_struct *t = NULL;
+	struct xen_sg_usage before;
+	struct sgh_port kick = { .irq = -1 };
+	struct sgh_big *bg;
+	unsigned int r, rounds = st->privileged ? SGH_BIG_ROUNDS : 2;
+	u32 c0, c1 = 0;
+	u64 len, bad = 0;
+	bool ok = true, port = false;
+
+	bg = sgh_big_alloc(st);
+	if (!bg)
+		return SGTEST_FAIL;
+	len = (u64)bg->n * PAGE_SIZE;
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "register", sgt_register(bg->relems, bg->n, DOMID_SELF,
+						   XEN_SG_ACCESS_READ |
+						   XEN_SG_ACCESS_WRITE, 0,
+						   &bg->id), 0);
+	if (!ok)
+		goto out;
+
+	if (st->privileged && num_online_cpus() > 1 &&
+	    sgh_port_open(&kick, "sgtest-bigkick")) {
+		port = true;
+		kk.addr.owner = DOMID_SELF;
+		kk.addr.reg_id = bg->id;
+		ok &= sgt_rc(ctx, "bind the kick", sgt_bind(&kk.addr, kick.port,
+							    NULL, 0), 0);
+		init_completion(&kk.done);
+		t = kthread_create(sgh_kicker_fn, &kk, "sgtest-kicker");
+		if (IS_ERR(t)) {
+			t = NULL;
+		} else {
+			kthread_bind(t, 1);
+			wake_up_process(t);
+		}
+	}
+
+	/* The kick's port is bound to CPU 0: run the batches there. */
+	if (t)
+		set_cpus_allowed_ptr(current, cpumask_of(0));
+	c0 = sgh_global_inop();
+	for (r = 0; r < rounds; r++) {
+		sgh_big_fill(bg, 0, r + 1);
+		sgh_big_fill(bg, 1, 0);
+		sgh_big_op(bg, 0, 0, XEN_SG_TRANSFER_TO_PEER);
+		sgh_big_op(bg, 1, 1, XEN_SG_TRANSFER_FROM_PEER);
+		ok &= sgt_rc(ctx, "batch", sgt_batch(bg->ops, 2), 0);
+		ok &= sgt_rc(ctx, "op to the peer", bg->ops[0].status, 0);
+		ok &= sgt_rc(ctx, "op from the peer", bg->ops[1].status, 0);
+		if (sgh_big_same(bg, bg->reg, 0, 0, len) != len ||
+		    sgh_big_same(bg, bg->loc[1], 0, 0, len) != len)
+			bad++;
+		c1 = sgh_global_inop();
+		if (!ok || (st->privileged && c1 != c0))
+			break;
+	}
+	if (t) {
+		set_cpus_allowed_ptr(current, cpu_possible_mask);
+		atomic_set(&kk.stop, 1);
+		wait_for_completion(&kk.done);
+	}
+	ktap_diag(ctx->ktap,
+		  "sgtest.hostile maximal bytes=%llu rounds=%u bad=%llu inop_continuations=%u kicks=%lu",
+		  len, min(r + 1, rounds), bad, c1 - c0, kk.kicks);
+	if (bad) {
+		ktap_diag(ctx->ktap, "data differs after a maximal op");
+		ok = false;
+	}
+	if (st->privileged && c1 == c0) {
+		ktap_diag(ctx->ktap, "no op was preempted inside");
+		ok = false;
+	}
+	if (port)
+		sgh_port_close(&kick);
+	ok &= sgt_rc(ctx, "unregister", sgh_unregister(bg->id), 0);
+out:
+	ok &= sgt_usage_same(ctx, "after the maximal ops", &before);
+	sgh_big_free(bg);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/*
+ * Unregister from another CPU while maximal ops run on the registration:
+ * ops complete (0), then one may stop inside (-ENOENT after some holds),
+ * then only -ENOENT.  What is in the registration is the failed op's data
+ * up to a hold boundary and the op before it's after: nothing torn.
+ * Whether the unregister lands inside an op depends on timing: it is
+ * reported (mid_op=), not required.
+ */
+static enum sgtest_result __init sgh_unregister_during_op(struct sgtest_ctx *ctx)
+{
+	struct sgh_state *st = ctx->priv;
+	struct xen_sg_usage before;
+	atomic_t started = ATOMIC_INIT(0);
+	struct task_struct *t;
+	struct sgh_racer r;
+	struct sgh_big *bg;
+	unsigned int i, k = SGH_BIG_OPS, other = 0;
+	u64 len, x = 0;
+	bool ok = true;
+
+	bg = sgh_big_alloc(st);
+	if (!bg)
+		return SGTEST_FAIL;
+	len = (u64)bg->n * PAGE_SIZE;
+	sgt_usage(&before);
+	ok &= sgt_rc(ctx, "register", sgt_register(bg->relems, bg->n, DOMID_SELF,
+						   XEN_SG_ACCESS_WRITE, 0,
+						   &bg->id), 0);
+	if (!ok)
+		goto out;
+	sgh_big_fill(bg, 0, 101);
+	sgh_big_fill(bg, 1, 202);
+	for (i = 0; i < SGH_BIG_OPS; i++)
+		sgh_big_op(bg, i, i % 2, XEN_SG_TRANSFER_TO_PEER);
+
+	init_completion(&r.done);
+	r.started = &started;
+	r.id = bg->id;
+	r.rc = 1;
+	t = kthread_create(sgh_racer_fn, &r, "sgtest-opracer");
+	if (IS_ERR(t)) {
+		sgh_unregister(bg->id);
+		ok = false;
+		goto out;
+	}
+	if (num_online_cpus() > 1)
+		kthread_bind(t, (raw_smp_processor_id() + 1) % num_online_cpus());
+	wake_up_process(t);
+	atomic_set(&started, 1);
+	ok &= sgt_rc(ctx, "batch", sgt_batch(bg->ops, SGH_BIG_OPS), 0);
+	wait_for_completion(&r.done);
+	ok &= sgt_rc(ctx, "unregister from the other thread", r.rc, 0);
+
+	/* k: the first op that did not complete. */
+	for (i = 0; i < SGH_BIG_OPS; i++) {
+		s32 s = bg->ops[i].status;
+
+		if (s && s != -XEN_ENOENT)
+			other++;
+		if (s && k == SGH_BIG_OPS)
+			k = i;
+		if (!s && k < SGH_BIG_OPS)
+			other++;	/* a success after a failure */
+	}
+	if (k < SGH_BIG_OPS) {
+		/* Op k's data up to x, then op k - 1's (or zeros). */
+		x = sgh_big_same(bg, bg->reg, k % 2, 0, len);
+		if (x % SGH_HOLD_BYTES) {
+			ktap_diag(ctx->ktap, "op %u stopped at %llu, not a hold boundary",
+				  k, x);
+			ok = false;
+		}
+		if (k && sgh_big_same(bg, bg->reg, (k - 1) % 2, x, len) != len) {
+			ktap_diag(ctx->ktap, "after %llu: not op %u's data", x, k - 1);
+			ok = false;
+		}
+	}
+	ktap_diag(ctx->ktap,
+		  "sgtest.hostile oprace completed=%u stopped_at=%llu of %llu mid_op=%s",
+		  k, x, len, x && x < len ? "yes" : "no");
+	if (other) {
+		ktap_diag(ctx->ktap, "statuses are not successes then -ENOENT");
+		ok = false;
+	}
+	ok &= sgt_rc(ctx, "unregister again", sgh_unregister(bg->id), -XEN_ENOENT);
+out:
+	ok &= sgt_usage_same(ctx, "after the race", &before);
+	sgh_big_free(bg);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
+/*
+ * The sg_op heap a domain holds is charged and limited (max_heap; issue
+ * 12, finding 4): registrations of max_pinned_pages / max_regs elements up
+ * to max_regs, then bindings until one is refused.  The refusal must come
+ * from the heap (usage.heap + one binding's cost > max_heap, bindings below
+ * max_bindings), change nothing, and end once a registration is dropped.
+ */
+static enum sgtest_result __init sgh_heap_limit_exact(struct sgtest_ctx *ctx)
+{
+	struct sgh_state *st = ctx->priv;
+	const struct xen_sg_limits *lim = &st->limits;
+	unsigned int i, k, nregs = 0, nb = 0;
+	struct xen_sg_usage before, u, full;
+	struct xen_sg_bind b = { };
+	struct xen_sg_elem *e = NULL;
+	struct page *pg[2] = { };
+	u32 *ids = NULL, port = 0, bcost = 0, rcost = 0;
+	bool ok = true, hit = false;
+	long rc;
+
+	k = max(1U, min(lim->max_elems, lim->max_pinned_pages / lim->max_regs));
+	pg[0] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	pg[1] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	e = kcalloc(k, sizeof(*e), GFP_KERNEL);
+	ids = kcalloc(lim->max_regs, sizeof(*ids), GFP_KERNEL);
+	if (!pg[0] || !pg[1] || !e || !ids || lim->max_bindings >= 2 * PAGE_SIZE) {
+		ok = false;
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		e[i].frame = xen_page_to_gfn(pg[0]);
+		e[i].offset = (i * 4) % PAGE_SIZE;
+		e[i].len = 4;
+	}
+	sgt_usage(&before);
+
+	/* Registrations, as long as every limit allows. */
+	while (nregs < lim->max_regs &&
+	       (nregs + 1) * k <= lim->max_pinned_pages - before.pinned_pages) {
+		sgt_usage(&u);
+		rc = sgh_register(e, k, XEN_SG_ACCESS_READ, &ids[nregs]);
+		if (rc == -XEN_ENOSPC)
+			break;
+		if (!sgt_rc(ctx, "register below the limits", rc, 0)) {
+			ok = false;
+			break;
+		}
+		if (!nregs) {
+			sgt_usage(&full);
+			rcost = full.heap - u.heap;
+		}
+		nregs++;
+	}
+
+	/* Then bindings of one port, each on its own address. */
+	ok &= sgt_rc(ctx, "alloc port", sgt_alloc_port(&port), 0);
+	b.addr.owner = DOMID_SELF;
+	b.port = port;
+	while (ok && before.bindings + nb < lim->max_bindings) {
+		b.addr.frame = xen_page_to_gfn(pg[nb / PAGE_SIZE]);
+		b.addr.offset = nb % PAGE_SIZE;
+		sgt_usage(&u);
+		rc = HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
+		if (rc == -XEN_ENOSPC) {
+			hit = true;
+			break;
+		}
+		if (!sgt_rc(ctx, "bind below the limits", rc, 0)) {
+			ok = false;
+			break;
+		}
+		if (!nb) {
+			sgt_usage(&full);
+			bcost = full.heap - u.heap;
+		}
+		nb++;
+	}
+	sgt_usage(&full);
+	ktap_diag(ctx->ktap,
+		  "sgtest.hostile heap max_heap=%u heap=%u reg_cost=%u (%u elems) bind_cost=%u regs=%u bindings=%u refused=%s",
+		  lim->max_heap, full.heap, rcost, k, bcost, nregs, nb,
+		  hit ? "yes" : "no");
+	if (ok && !hit) {
+		sgtest_set_reason(ctx, "max_heap %u not reached within the other limits",
+				  lim->max_heap);
+		sgt_close_port(port);
+		port = 0;
+		while (nregs)
+			sgh_unregister(ids[--nregs]);
+		kfree(ids);
+		kfree(e);
+		__free_page(pg[0]);
+		__free_page(pg[1]);
+		return SGTEST_SKIP;
+	}
+	if (hit) {
+		/* Exactly at the limit: the next binding would pass it. */
+		if (!bcost || full.heap > lim->max_heap ||
+		    full.heap + bcost <= lim->max_heap) {
+			ktap_diag(ctx->ktap, "refused at heap %u + %u, max_heap %u",
+				  full.heap, bcost, lim->max_heap);
+			ok = false;
+		}
+		ok &= sgt_rc(ctx, "refused again, usage unchanged",
+			     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), -XEN_ENOSPC);
+		ok &= sgt_usage_same(ctx, "after the refusal", &full);
+		/* A registration dropped makes room again. */
+		if (nregs) {
+			ok &= sgt_rc(ctx, "unregister one",
+				     sgh_unregister(ids[--nregs]), 0);
+			ok &= sgt_rc(ctx, "bind after unregistering",
+				     HYPERVISOR_sg_op(XEN_SGOP_bind, &b), 0);
+		}
+	}
+out:
+	if (port)
+		sgt_close_port(port);
+	while (nregs)
+		ok &= sgt_rc(ctx, "unregister", sgh_unregister(ids[--nregs]), 0);
+	if (pg[0])
+		ok &= sgt_usage_same(ctx, "after releasing all", &before);
+	kfree(ids);
+	kfree(e);
+	if (pg[0])
+		__free_page(pg[0]);
+	if (pg[1])
+		__free_page(pg[1]);
+	return ok ? SGTEST_PASS : SGTEST_FAIL;
+}
+
 /* max_binds_per_addr bindings with counters on one address, many triggers. */
 static enum sgtest_result __init sgh_trigger_storm(struct sgtest_ctx *ctx)
 {
@@ -828,6 +1277,8 @@ static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *c
 	struct xen_sg_query q = { .domid = 0 };
 	struct xen_sg_global g = { };
 	struct xen_sg_id a = { .id = 1 };
+	struct xen_sg_elem e = { .len = 1 };
+	struct xen_sg_transfer op;
 	bool ok = true;
 
 	ok &= sgt_rc(ctx, "query of domain 0", HYPERVISOR_sg_op(XEN_SGOP_query,
@@ -849,9 +1300,21 @@ static enum sgtest_result __init sgh_privilege_and_cmd_bits(struct sgtest_ctx *c
 	ok &= sgt_rc(ctx, "transfer progress past nr_ops",
 		     HYPERVISOR_sg_op(XEN_SGOP_transfer | (1U << XEN_SGOP_CMD_BITS),
 				      &b), -XEN_EINVAL);
-	b.nr_ops = (UINT_MAX >> XEN_SGOP_CMD_BITS) + 1;
+	b.nr_ops = XEN_SG_TRANSFER_MAX_OPS + 1;
 	ok &= sgt_rc(ctx, "transfer nr_ops past the progress bits",
 		     HYPERVISOR_sg_op(XEN_SGOP_transfer, &b), -XEN_EINVAL);
+	/* Xen's resume bit with nothing kept for us: the op is lost. */
+	sgt_xfer(&op, DOMID_SELF, 1, XEN_SG_TRANSFER_TO_PEER, 0, 1, &e, 1, 0);
+	b.ops = (u64)(uintptr_t)&op;
+	b.nr_ops = 1;
+	ok &= sgt_rc(ctx, "forged resume",
+		     HYPERVISOR_sg_op(XEN_SGOP_transfer | XEN_SGOP_TRANSFER_RESUME,
+				      &b), 0);
+	ok &= sgt_rc(ctx, "forged resume's op", op.status, -XEN_EAGAIN);
+	ok &= sgt_rc(ctx, "forged resume at the end",
+		     HYPERVISOR_sg_op(XEN_SGOP_transfer | XEN_SGOP_TRANSFER_RESUME |
+				      (1U << XEN_SGOP_CMD_BITS), &b),
+		     -XEN_EINVAL);
 	ok &= sgt_rc(ctx, "unregister with high cmd bits",
 		     HYPERVISOR_sg_op(XEN_SGOP_unregister |
 				      (1U << XEN_SGOP_CMD_BITS), &a),
@@ -865,9 +1328,12 @@ static const struct sgtest_case sgh_cases[] __initconst = {
 	{ "xen_heap_frames_refused", sgh_xen_heap_frames },
 	{ "long_batch_continues", sgh_long_batch },
 	{ "unregister_during_batch", sgh_unregister_during_batch },
+	{ "maximal_ops_preempted_inside", sgh_maximal_ops },
+	{ "unregister_during_op", sgh_unregister_during_op },
 	{ "trigger_storm_counters_exact", sgh_trigger_storm },
 	{ "reg_limits_exact", sgh_reg_limits_exact },
 	{ "bind_limit_exact", sgh_bind_limit_exact },
+	{ "heap_limit_exact", sgh_heap_limit_exact },
 	{ "privilege_and_cmd_bits", sgh_privilege_and_cmd_bits },
 };
 

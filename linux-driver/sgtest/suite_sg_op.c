@@ -5,6 +5,12 @@
 
 #include "sgtest.h"
 
+/* A domain whose usage the sg_op suite also prints (lab.net, from dom0). */
+static int usage_of = -1;
+module_param(usage_of, int, 0444);
+MODULE_PARM_DESC(usage_of,
+		 "sg_op: also print the usage of this domain (sgtest.usage; the control domain may ask)");
+
 struct sgo_state {
 	long query_rc;			/* the first XEN_SGOP_query */
 	struct xen_sg_query query;	/* and what it returned */
@@ -43,9 +49,27 @@ static void __init sgo_print_global(struct sgtest_ctx *ctx)
 	if (rc)
 		return;
 	ktap_diag(ctx->ktap,
-		  "sgtest.global regs=%u pinned_pages=%u bindings=%u addrs=%u domains=%u continuations=%llu",
+		  "sgtest.global regs=%u pinned_pages=%u bindings=%u addrs=%u domains=%u continuations=%llu inop_continuations=%u",
 		  g.regs, g.pinned_pages, g.bindings, g.addrs, g.domains,
-		  (unsigned long long)g.transfer_continuations);
+		  (unsigned long long)g.transfer_continuations,
+		  g.inop_continuations);
+}
+
+/* Another domain's usage, on a line of its own, when usage_of names one. */
+static void __init sgo_print_usage(struct sgtest_ctx *ctx)
+{
+	struct xen_sg_query q;
+	long rc;
+
+	if (usage_of < 0 || usage_of >= DOMID_FIRST_RESERVED)
+		return;
+	sgo_query_prepare(&q);
+	q.domid = usage_of;
+	rc = HYPERVISOR_sg_op(XEN_SGOP_query, &q);
+	ktap_diag(ctx->ktap,
+		  "sgtest.usage domid=%d rc=%ld regs=%u pinned_pages=%u bindings=%u",
+		  usage_of, rc, q.usage.regs, q.usage.pinned_pages,
+		  q.usage.bindings);
 }
 
 /*
@@ -61,14 +85,16 @@ static int __init sgo_init(struct sgtest_ctx *ctx)
 	st->query_rc = HYPERVISOR_sg_op(XEN_SGOP_query, &st->query);
 
 	ktap_diag(ctx->ktap,
-		  "sgtest.query rc=%ld abi_version=%u max_regs=%u max_elems=%u max_pinned_pages=%u max_bindings=%u max_binds_per_addr=%u regs=%u pinned_pages=%u bindings=%u",
+		  "sgtest.query rc=%ld abi_version=%u max_regs=%u max_elems=%u max_pinned_pages=%u max_bindings=%u max_binds_per_addr=%u max_heap=%u regs=%u pinned_pages=%u bindings=%u heap=%u",
 		  st->query_rc, q->abi_version,
 		  q->limits.max_regs, q->limits.max_elems,
 		  q->limits.max_pinned_pages, q->limits.max_bindings,
-		  q->limits.max_binds_per_addr,
-		  q->usage.regs, q->usage.pinned_pages, q->usage.bindings);
+		  q->limits.max_binds_per_addr, q->limits.max_heap,
+		  q->usage.regs, q->usage.pinned_pages, q->usage.bindings,
+		  q->usage.heap);
 
 	sgo_print_global(ctx);
+	sgo_print_usage(ctx);
 
 	if (st->query_rc == -XEN_ENOSYS) {
 		ctx->skip_all = true;

@@ -1,4 +1,5 @@
-"""lab.net for real: sgnet links in the lab, ping, iperf3, flood, destroy mid-transfer."""
+"""lab.net for real: sgnet links in the lab, ping, iperf3, flood, hostile peer, bridge,
+save/restore, shutdown, destroy mid-transfer."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert outcome.report.ok(), summary
     results = {(r.domain, r.test): r for r in outcome.report.results}
 
-    # ping both ways over both links (and again after sg-b's reload)
+    # ping both ways over every link (and again after sg-b's reload)
     for domain, peer in (
         ("dom0", "10.77.1.2"),
+        ("dom0", "10.77.3.2"),
+        ("sg-b", "10.77.3.1"),
         ("sg-a", "10.77.1.1"),
         ("sg-a", "10.77.2.2"),
         ("sg-b", "10.77.2.1"),
@@ -69,6 +72,29 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
         assert results[(domain, f"bigping_{peer}")].status == "pass", summary
     for test in ("tcp_tso", "tcp_reverse_gso_received", "ethtool_offload_off"):
         assert results[("dom0", test)].status == "pass", summary
+
+    # issue 13's lifecycle cases, on sg-b: a netfront domU bridged in dom0 to an
+    # sgnet one (iperf3 both ways, netback's grant-mapped frames sent as copies);
+    # xl save / xl restore with live links (every link back, Xen's totals as
+    # before, no page leaked); xl shutdown (the reboot notifier released every
+    # registration, dom0's end closed)
+    for test in (
+        "bridge_iperf_both_ways",
+        "bridge_foreign_copies",
+        "save_restore_reconnects",
+        "save_restore_no_leak",
+        "save_restore_counters",
+        "shutdown_releases_registrations",
+        "shutdown_peer_closed",
+    ):
+        assert results[("dom0", test)].status == "pass", summary
+    life = outcome.report.meta["lifecycle"]
+    assert life["bridge"]["forward_bytes"] > 0 and life["bridge"]["back_bytes"] > 0, life
+    assert life["bridge"]["tx_foreign_copies"] > 0, life["bridge"]
+    restore = life["save_restore"]
+    assert restore["new"] != restore["old"] and restore["global_before"] == restore["global_after"]
+    assert life["shutdown"]["usage_before"]["regs"] > 0, life["shutdown"]
+    assert life["shutdown"]["usage_after"]["regs"] == 0, life["shutdown"]
 
     # sg-a destroyed mid-transfer: carrier off, dom0 fine, memory back
     host = {r.test: r for r in outcome.report.results if r.domain == "host"}

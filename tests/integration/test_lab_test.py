@@ -102,6 +102,27 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
     assert (tmp_path / "latest-lab-test").resolve() == outcome.results.resolve()
 
 
+@pytest.mark.integration
+def test_soft_reset_of_the_pvh_domu_drops_its_registrations_and_bindings(tmp_path):
+    """sg-b (PVH) leaves a registration for dom0 and a binding with its counter in it;
+    dom0 sees its trigger count down, soft-resets sg-b (remote shutdown for a soft
+    reset, then XEN_DOMCTL_soft_reset), and then sg-b holds nothing: the old ID and
+    address answer -ENOENT and the system-wide counts lost exactly what sg-b held.
+    PV sg-a cannot be soft-reset and skips."""
+    outcome = run_lab_test(LabSpec(out_root=tmp_path), "sg_op,sg_reset")
+    summary = (outcome.results / "summary.txt").read_text()
+    assert outcome.report.ok(), summary
+    status = {(r.domain, r.suite, r.test): r.status for r in outcome.report.results}
+    assert status[("sg-b", "sg_reset", "prepare_for_soft_reset")] == "pass", summary
+    assert status[("sg-a", "sg_reset", "prepare_for_soft_reset")] == "skip", summary
+    assert status[("dom0", "sg_reset_after", "soft_reset_drops_state")] == "pass", summary
+    dom0 = (outcome.results / "dom0.log").read_text()
+    assert "sgtest.reset sg-b" in dom0 and "after regs=0 pinned=0 bindings=0 heap=0" in dom0
+    host = {r.test: r for r in outcome.report.results if r.domain == "host"}
+    assert host["global_counters_returned"].status == "pass", host["global_counters_returned"]
+    assert host["free_memory_returned"].status == "pass", host["free_memory_returned"].reason
+
+
 def _domus_kept_apart(tmp_path, xsm: str, policy: str):
     """A lab.test of sg_op,sg_xsm under ``xsm``: it passes, the module is active, every
     domain's sg_xsm cases pass and sg-b says sg-a's trigger did not reach it.

@@ -551,3 +551,114 @@ def test_ringparam_check_fails_when_the_link_kept_its_old_buffers() -> None:
         results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
         failed = {r.test for r in results if r.status == "fail"}
         assert failed == {"ethtool_ringparam"}, (bad, failed)
+
+
+# The lifecycle cases (issue 13) as dom0 and sg-b print them.
+_BIDIR = json.dumps(
+    {
+        "end": {
+            "sum_received": {"bytes": 5000000, "seconds": 4.0},
+            "sum_received_bidir_reverse": {"bytes": 3000000, "seconds": 4.0},
+        }
+    }
+)
+LIFE = f"""\
+SGKIT-NETSTAT dom0-prebridge if=sgnet0 tx_packets=100 tx_dropped=0 tx_foreign_copies=0
+SGKIT-NETSTAT dom0-postbridge if=sgnet0 tx_packets=900 tx_dropped=0 tx_foreign_copies=420
+SGKIT-BRIDGE dom=sg-b to=10.77.1.2 vif=vif2.0 sgnet=sgnet0 bridge=0 rc=0 json={_BIDIR}
+SGKIT-SGOP when=presave scope=global regs=390 pinned_pages=6534 bindings=396 addrs=396 domains=3
+SGKIT-RESTORE dom=sg-b old=2 new=4 save=0 gone=1 restore=0 connect=0 unpause=0 seconds=41
+SGKIT-NETSTAT dom0-restored if=sgnet3 tx_packets=7 rx_packets=7 rx_errors=0 pages_leaked=0
+SGKIT-RELINK dom=sg-b be=dom0 devid=2 if=sgnet3 configure=0 ping=0
+SGKIT-NETSTAT sg-a-restored if=sgnet1 tx_packets=9 rx_packets=9 rx_errors=0 pages_leaked=0
+SGKIT-NETSTAT sg-a-restored if=sgnet2 tx_packets=7 rx_packets=7 rx_errors=0 pages_leaked=0
+SGKIT-RELINK dom=sg-b be=sg-a devid=1 if=sgnet2 configure=0 ping=0
+SGKIT-NETSTAT sg-b-restored if=sgnet0 tx_packets=99 rx_packets=99 tx_errors=2 pages_leaked=0
+SGKIT-SGOP when=restored scope=global regs=390 pinned_pages=6534 bindings=396 addrs=396 domains=3
+SGKIT-SGOP when=preshutdown scope=global regs=390 pinned_pages=6534 bindings=396 addrs=396
+SGKIT-SGOP when=preshutdown scope=dom4 rc=0 regs=130 pinned_pages=2178 bindings=132
+SGKIT-SGOP when=shutdown scope=global regs=130 pinned_pages=2178 bindings=132 addrs=132
+SGKIT-SGOP when=shutdown scope=dom4 rc=0 regs=0 pinned_pages=0 bindings=0
+SGKIT-SHUTDOWN dom=sg-b rc=0 state=--ps-- seconds=6 carrier=0 be_state=6
+"""
+NOTIFIER = """\
+SGKIT-GUEST-LOG-BEGIN sg-b
+[  301.5] vsg vsg-1 sgnet0: released for shutdown
+[  301.6] vsg vsg-2 sgnet1: released for shutdown
+SGKIT-GUEST-LOG-END sg-b
+"""
+
+
+def _life(text: str = LIFE, notifier: str = NOTIFIER) -> tuple[dict[str, str], dict]:
+    from sgkit.lab.net import LIFE_LINK, lifecycle, lifecycle_checks
+
+    links = (*DEFAULT_LINKS, LIFE_LINK)
+    console = split_console(text + notifier)
+    _, measured = net_results(console, DEFAULT_LINKS, [])
+    results, seen = lifecycle_checks(
+        console, lifecycle(links, "sg-b", "sg-a"), links, measured["stats"]
+    )
+    return {r.test: r.status for r in results}, seen
+
+
+def test_lab_net_plan_gives_sg_b_a_vif_a_bridge_and_its_own_link_to_dom0() -> None:
+    from sgkit.lab.net import lab_net_plan
+
+    plan = lab_net_plan()
+    conf = net_conf(plan.links, plan.reload, plan.iperf, plan.life).splitlines()
+    assert "link 0 sg-b 2" in conf and "addr dom0 2 10.77.3.1/24 10.77.3.2" in conf
+    assert conf[-3:] == ["vif sg-b 10.77.1.3/24", "bridge sg-b 10.77.1.2", "life sg-b"]
+    assert plan.settings["DOMU_VIF"] == "sg-b"
+    assert "preserve" in plan.settings["DOMU_CFG_EXTRA"]
+
+
+def test_lifecycle_cases_pass_and_are_measured() -> None:
+    status, seen = _life()
+    assert set(status.values()) == {"pass"}, status
+    assert len(status) == 7
+    assert seen["bridge"]["tx_foreign_copies"] == 420 and seen["bridge"]["back_mbps"] == 6.0
+    assert seen["save_restore"]["new"] == "4"
+    assert seen["shutdown"]["usage_after"]["regs"] == 0
+    assert seen["shutdown"]["notifier_lines"] == 2
+
+
+def test_lifecycle_cases_fail_on_what_they_count() -> None:
+    cases = {
+        # netback's frames went out without a copy (or not at all)
+        "bridge_foreign_copies": LIFE.replace("tx_foreign_copies=420", "tx_foreign_copies=0"),
+        # nothing came back across the bridge
+        "bridge_iperf_both_ways": LIFE.replace('"bytes": 3000000', '"bytes": 0'),
+        # sg-a's end of the restored link never answered
+        "save_restore_reconnects": LIFE.replace(
+            "devid=1 if=sgnet2 configure=0 ping=0", "devid=1 if=sgnet2 configure=0 ping=1"
+        ),
+        # a registration of the old domain left behind
+        "save_restore_no_leak": LIFE.replace(
+            "when=restored scope=global regs=390", "when=restored scope=global regs=455"
+        ),
+        # a page leaked in the restored domain
+        "save_restore_counters": LIFE.replace(
+            "tx_errors=2 pages_leaked=0", "tx_errors=2 pages_leaked=17"
+        ),
+        # the shut-down domain still holds registrations: no notifier
+        "shutdown_releases_registrations": LIFE.replace(
+            "when=shutdown scope=dom4 rc=0 regs=0", "when=shutdown scope=dom4 rc=0 regs=130"
+        ),
+        # dom0's end did not see the frontend close
+        "shutdown_peer_closed": LIFE.replace("carrier=0 be_state=6", "carrier=0 be_state=4"),
+    }
+    for case, text in cases.items():
+        status, _ = _life(text)
+        assert {t for t, s in status.items() if s == "fail"} == {case}, case
+    # the old domid's backend device never went
+    status, _ = _life(LIFE.replace("gone=1", "gone=0"))
+    assert status["save_restore_reconnects"] == "fail"
+    # a link of sg-b never reported after the restore
+    status, _ = _life("\n".join(x for x in LIFE.splitlines() if "be=sg-a" not in x) + "\n")
+    assert status["save_restore_reconnects"] == "fail"
+    # no notifier line in sg-b's console
+    status, _ = _life(notifier="")
+    assert status["shutdown_releases_registrations"] == "fail"
+    # nothing ran at all
+    status, _ = _life("", "")
+    assert set(status.values()) == {"fail"} and len(status) == 7

@@ -429,3 +429,30 @@ def test_guest_type_checks_read_each_domus_init_line():
     assert got["sg-b_guest_type"] == ("pass", None)
     assert got["sg-c_guest_type"] == ("fail", "sg-c was created as PVH but reported guest=PV")
     assert got["sg-d_guest_type"] == ("fail", "sg-d was created as PV but reported guest=None")
+
+
+def test_sg_reset_runs_dom0s_reset_after_and_refuses_sg_cross(tmp_path) -> None:
+    from sgkit.errors import KitError
+    from sgkit.lab import multidomain
+
+    sgtest = tmp_path / "sgtest.ko"
+    sgtest.write_bytes(b"\x7fELF")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(multidomain, "build_initramfs", lambda out, *a: out)
+    mp.setattr(multidomain, "guest_script", lambda name: tmp_path / name)
+    try:
+        _, conf, _ = multidomain._lab_files(
+            tmp_path, "6.1.0", sgtest, "sg_op,sg_reset", ["sg-a", "sg-b"], 7
+        )
+        _, plain, _ = multidomain._lab_files(
+            tmp_path, "6.1.0", sgtest, "sg_op", ["sg-a", "sg-b"], 7
+        )
+        with pytest.raises(KitError) as both:
+            multidomain._lab_files(
+                tmp_path, "6.1.0", sgtest, "sg_cross,sg_reset", ["sg-a", "sg-b"], 7
+            )
+    finally:
+        mp.undo()
+    assert conf["RESET_AFTER_ARGS"] == "suites=sg_reset_after cross_self=dom0"
+    assert plain["RESET_AFTER_ARGS"] == ""
+    assert "separate lab runs" in str(both.value)

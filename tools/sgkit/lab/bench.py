@@ -25,11 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgkit.build.kernels import kernel_modules
 from sgkit.errors import KitError
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import guest_script
-from sgkit.lab.net import Link, NetPlan, boot_net_lab, iperf_summary, parse_stats
+from sgkit.lab.net import (
+    Link,
+    NetPlan,
+    boot_net_lab,
+    iperf_summary,
+    netfront_module,
+    parse_stats,
+)
 from sgkit.lab.spec import LabSpec, prepare
 from sgkit.report import protocol
 
@@ -478,13 +484,6 @@ def _cell(s: Mapping[str, Any]) -> str:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
-
-
-def netfront_module(release: str) -> Path:
-    found = list((kernel_modules(release) / "kernel" / "drivers" / "net").glob("xen-netfront.ko"))
-    if not found:
-        raise KitError(f"no xen-netfront.ko in the modules of {release}")
-    return found[0]
 
 
 def run_bench_net(

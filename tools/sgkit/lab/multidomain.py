@@ -13,6 +13,9 @@ With ``sg_cross`` in the suites, every domain learns its role from sgtest's
 ``cross_self`` parameter (``dom0`` here, the domU's name from domU-init.sh),
 the domains meet in xenstore under ``/sgtest`` (see docs/lab.md), and dom0
 runs ``sg_cross_after`` once the domUs are destroyed; its KTAP is dom0's.
+With ``sg_reset``, each HVM (PVH) domU leaves a registration and a binding
+and dom0 runs ``sg_reset_after`` before destroying them: it soft-resets
+them and checks their sg_op state is gone (its KTAP is dom0's too).
 
 Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
 log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side
@@ -207,11 +210,19 @@ def _lab_files(
         )
     dom0_args = f"{common} cross_self=dom0"
     cross = "sg_cross" in suites.split(",")
+    reset = "sg_reset" in suites.split(",")
+    if cross and reset:
+        raise KitError(
+            f"--suites {suites}: sg_reset soft-resets sg-b, which drops the state "
+            "sg_cross leaves in it for the destroy check (sg_cross_after)",
+            "run them in separate lab runs, e.g. --suites sg_op,sg_reset",
+        )
     conf = {
         "DOMUS": " ".join(domus),
         "SGTEST_ARGS": dom0_args,
         "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
         "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
+        "RESET_AFTER_ARGS": "suites=sg_reset_after cross_self=dom0" if reset else "",
     }
     files: dict[str, Path | bytes] = {
         "lab/sgtest.ko": sgtest,

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
+from sgkit.build.kernels import kernel_modules
 from sgkit.errors import KitError
+from sgkit.images.dom0_rootfs import module_closure
 from sgkit.images.guest_binaries import ethtool_files, iperf3_files
 from sgkit.images.initramfs import build_initramfs, guest_script
 from sgkit.lab.boot import LabConsole, boot_lab, run_dir
@@ -72,6 +74,12 @@ RX_BUFFERS = 64
 # Domains that unload and reload sgnet after their first pings.
 DEFAULT_RELOAD = ("sg-b",)
 
+# The lifecycle cases (issue 13) take sg-b: it gets a link to dom0 of its own
+# (dom0's backend must drop the old domid's device and connect the new one
+# after a restore) and a vif bridged in dom0 to sg-a's sgnet link.
+LIFE_DOMAIN = "sg-b"
+LIFE_LINK = Link("0", LIFE_DOMAIN, 2, "10.77.3")
+
 # Domains (frontends of a link to dom0) that run an iperf3 server: dom0 runs
 # TCP and UDP both ways, a UDP flood, and destroys them mid-transfer.
 DEFAULT_IPERF = ("sg-a",)
@@ -94,7 +102,33 @@ def iperf_addr(links: Sequence[Link], domain: str) -> str:
     raise KitError(f"iperf3 server {domain!r} has no sgnet link to dom0")
 
 
-def net_conf(links: Sequence[Link], reload: Sequence[str] = (), iperf: Sequence[str] = ()) -> str:
+@dataclass(frozen=True)
+class Lifecycle:
+    """The lifecycle cases of lab.net (issue 13), all on ``domain``: it has a vif (netfront,
+    ``vif_addr`` on the subnet of dom0's link to an iperf domain), which dom0 bridges with
+    that sgnet link for an iperf3 --bidir to ``bridge_to``; then dom0 saves and restores it
+    (its links live) and shuts it down with xl."""
+
+    domain: str
+    vif_addr: str  # with its prefix
+    bridge_to: str
+
+
+def lifecycle(links: Sequence[Link], domain: str, iperf_domain: str) -> Lifecycle:
+    """``domain``'s lifecycle cases, bridged to ``iperf_domain``'s link to dom0."""
+    to = iperf_addr(links, iperf_domain)
+    subnet = to.rsplit(".", 1)[0]
+    if not any(domain in (link.backend, link.frontend) for link in links):
+        raise KitError(f"lifecycle domain {domain!r} has no sgnet link")
+    return Lifecycle(domain, f"{subnet}.3/24", to)
+
+
+def net_conf(
+    links: Sequence[Link],
+    reload: Sequence[str] = (),
+    iperf: Sequence[str] = (),
+    life: Lifecycle | None = None,
+) -> str:
     lines = []
     for link in links:
         lines.append(f"link {link.backend} {link.frontend} {link.devid}")
@@ -107,6 +141,10 @@ def net_conf(links: Sequence[Link], reload: Sequence[str] = (), iperf: Sequence[
         lines.append(f"addr {fe} {link.devid} {link.subnet}.2/24 {link.subnet}.1")
     lines += [f"reload {name}" for name in reload]
     lines += [f"iperf {name} {iperf_addr(links, name)}" for name in iperf]
+    if life:
+        lines.append(f"vif {life.domain} {life.vif_addr}")
+        lines.append(f"bridge {life.domain} {life.bridge_to}")
+        lines.append(f"life {life.domain}")
     return "\n".join(lines) + "\n"
 
 
@@ -632,9 +670,11 @@ def paused_oneway_checks(
       every return of the burst's buffers, and of the few frames of the pause command and
       of the counter reads themselves (so the count can only be too high).
 
-    Well-defined only if the frames really queued: the pause answered, every frame was
-    written, dom0 stalled, at most ``RX_BUFFERS`` frames went through before it did, and
-    all N went through and arrived after.  Xen's own count of sg_op and multicall hypercalls
+    Well-defined only if the frames really queued: the pause answered (dom0's counters
+    ``dom0-preoneway`` are read after that answer: everything dom0 sends from then on waits,
+    in the receiver's buffers or in dom0), every frame was written, dom0 stalled, at most
+    ``RX_BUFFERS`` frames went through before it did, and all N went through and arrived
+    after.  Xen's own count of sg_op and multicall hypercalls
     over the same window (every domain: also the receiver's credit grant, and Linux's own
     multicalls) is reported, not required."""
     m = protocol.PAUSED_ONEWAY.last(dom0)
@@ -741,6 +781,223 @@ def resume_returns_check(seen: Mapping[str, int]) -> publish.Result:
     return _res("dom0", "resume_returns", ok, why)
 
 
+# What sgnet prints from its reboot notifier, once per device (sgnet_reboot).
+_NOTIFIER = re.compile(r"^.*\bsgnet\d+: released for shutdown$", re.MULTILINE)
+# XenbusStateClosed: a backend whose frontend closed.
+XENBUS_CLOSED = "6"
+
+
+def bidir_bytes(data: dict[str, Any]) -> tuple[int, int]:
+    """Bytes an ``iperf3 --bidir -J`` run received each way: (client -> server, back)."""
+    end = data.get("end", {})
+    forward = int(end.get("sum_received", {}).get("bytes", 0))
+    back = int(end.get("sum_received_bidir_reverse", {}).get("bytes", 0))
+    return forward, back
+
+
+def _sgop(dom0: str) -> dict[tuple[str, str], dict[str, int]]:
+    """Every SGKIT-SGOP line: ``(when, scope) -> counters``."""
+    return {(m["when"], m["scope"]): parse_stats(m["rest"]) for m in protocol.SGOP.iter(dom0)}
+
+
+def bridge_checks(
+    dom0: str, stats: dict[str, dict[str, int]]
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """A netfront domU's iperf3 --bidir to an sgnet domU across dom0's bridge moved data
+    both ways, and dom0's sgnet sent copies of the frames netback handed it with
+    grant-mapped pages (``tx_foreign_copies``)."""
+    m = protocol.BRIDGE.last(dom0)
+    if m is None:
+        why = f"no {protocol.BRIDGE.name} line"
+        return [
+            _res("dom0", "bridge_iperf_both_ways", False, why),
+            _res("dom0", "bridge_foreign_copies", False, why),
+        ], {}
+    seen: dict[str, Any] = {"rc": int(m["rc"]), "bridge": int(m["bridge"]), "vif": m["vif"]}
+    try:
+        data = json.loads(m["json"])
+        forward, back = bidir_bytes(data)
+        seen.update(forward_bytes=forward, back_bytes=back)
+        secs = float(data.get("end", {}).get("sum_received", {}).get("seconds") or 0)
+        if secs:
+            seen["forward_mbps"] = round(forward * 8 / secs / 1e6, 3)
+            seen["back_mbps"] = round(back * 8 / secs / 1e6, 3)
+        if "error" in data:
+            seen["error"] = data["error"]
+    except (ValueError, TypeError, AttributeError) as e:
+        seen["error"] = f"unreadable iperf3 JSON: {e}"
+    ok = (
+        seen["bridge"] == 0
+        and seen["rc"] == 0
+        and "error" not in seen
+        and seen.get("forward_bytes", 0) > 0
+        and seen.get("back_bytes", 0) > 0
+    )
+    why = (
+        f"{m['dom']} (netfront, {m['vif']}) -> {m['to']} (sgnet, dom0's {m['sgnet']}):"
+        f" bridge={m['bridge']} iperf3 rc={m['rc']}, bytes {seen.get('forward_bytes')} there"
+        f" and {seen.get('back_bytes')} back {seen.get('error') or ''}"
+    ).strip()
+    out = [_res("dom0", "bridge_iperf_both_ways", ok, why)]
+    for key in ("tx_foreign_copies", "tx_dropped", "tx_packets", "rx_packets"):
+        seen[key] = counter_delta(stats, "dom0-prebridge", "dom0-postbridge", key)
+    copies = seen["tx_foreign_copies"] or 0
+    why = (
+        f"dom0's {m['sgnet']} across the bridge: tx_foreign_copies+{seen['tx_foreign_copies']},"
+        f" tx_packets+{seen['tx_packets']}, tx_dropped+{seen['tx_dropped']}"
+    )
+    out.append(_res("dom0", "bridge_foreign_copies", copies > 0, why))
+    return out, seen
+
+
+def restore_checks(
+    dom0: str, life: Lifecycle, links: Sequence[Link], stats: dict[str, dict[str, int]]
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """``xl save`` and ``xl restore`` of the lifecycle domain with its links live: every
+    link came back (each backend's new end configured and pinging the restored domain), Xen
+    holds what it held before (no registration of the old domain left, nothing doubled),
+    and the counters are sane (no page leaked anywhere, the new ends counted the pings and
+    no error)."""
+    dom = life.domain
+    m = protocol.RESTORE.last(dom0)
+    names = ("save_restore_reconnects", "save_restore_no_leak", "save_restore_counters")
+    if m is None:
+        return [_res("dom0", n, False, f"no {protocol.RESTORE.name} line") for n in names], {}
+    seen: dict[str, Any] = {k: m[k] for k in ("old", "new", "seconds")}
+    relinks = [r for r in protocol.RELINK.iter(dom0) if r["dom"] == dom]
+    expected = sorted(
+        (link.domain(link.backend), str(link.devid)) for link in links if link.frontend == dom
+    )
+    got = sorted((r["be"], r["devid"]) for r in relinks)
+    seen["links"] = {
+        f"{r['be']}/{r['devid']}": {
+            "if": r["ifc"],
+            "configure": int(r["configure"]),
+            "ping": int(r["ping"]),
+        }
+        for r in relinks
+    }
+    steps = ("save", "restore", "connect", "unpause")
+    ok = (
+        all(m[k] == "0" for k in steps)
+        and m["gone"] == "1"
+        and m["new"] not in ("", m["old"])
+        and got == expected
+        and all(r["configure"] == "0" and r["ping"] == "0" for r in relinks)
+    )
+    why = (
+        " ".join(f"{k}={m[k]}" for k in (*steps, "gone"))
+        + f", domid {m['old']} -> {m['new']} in {m['seconds']} s; links "
+        + (
+            ", ".join(
+                f"{r['be']}/{r['devid']} {r['ifc']} configure={r['configure']} ping={r['ping']}"
+                for r in relinks
+            )
+            or "none"
+        )
+        + f" (want {', '.join('/'.join(e) for e in expected)})"
+    )
+    out = [_res("dom0", names[0], ok, why)]
+
+    sgop = _sgop(dom0)
+    before, after = sgop.get(("presave", "global")), sgop.get(("restored", "global"))
+    seen["global_before"], seen["global_after"] = before, after
+    if before is None or after is None:
+        out.append(_res("dom0", names[1], False, "no SGKIT-SGOP presave/restored global"))
+    else:
+        keys = protocol.GLOBAL_KEYS
+        ok = all(k in before for k in keys) and all(before[k] == after.get(k) for k in keys)
+        why = "Xen's totals before save / after restore: " + ", ".join(
+            f"{k} {before.get(k)}/{after.get(k)}" for k in keys
+        )
+        out.append(_res("dom0", names[1], ok, why))
+
+    restored = {k: v for k, v in stats.items() if k.split("/")[0].endswith("-restored")}
+    seen["counters"] = restored
+    leaked = {k: v.get("pages_leaked") for k, v in restored.items() if v.get("pages_leaked")}
+    new_ends = [f"{r['be']}-restored/{r['ifc']}" for r in relinks]
+    problems = [f"pages_leaked {k}={v}" for k, v in leaked.items()]
+    for key in new_ends:
+        c = restored.get(key)
+        if c is None:
+            problems.append(f"no counters of {key}")
+            continue
+        if not (c.get("rx_packets", 0) > 0 and c.get("tx_packets", 0) > 0):
+            problems.append(f"{key} counted no traffic")
+        errors = {e: c[e] for e in ("rx_errors", "tx_errors") if c.get(e)}
+        if errors:
+            problems.append(f"{key} {errors}")
+    if not any(k.startswith(f"{dom}-restored/") for k in restored):
+        problems.append(f"no counters of {dom} after the restore")
+    why = "; ".join(problems) or "ok"
+    out.append(_res("dom0", names[2], not problems, why))
+    return out, seen
+
+
+def shutdown_checks(
+    console: LabConsole, life: Lifecycle, links: Sequence[Link]
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """``xl shutdown`` of the lifecycle domain (kept by Xen once shut down): sgnet's reboot
+    notifier released every device before the kernel powered off (Xen's usage of the
+    domain is 0; its console has the notifier's line for each device) and dom0's end saw
+    the frontend close (carrier off, backend Closed)."""
+    dom = life.domain
+    names = ("shutdown_releases_registrations", "shutdown_peer_closed")
+    m = protocol.SHUTDOWN.last(console.dom0)
+    if m is None:
+        return [_res("dom0", n, False, f"no {protocol.SHUTDOWN.name} line") for n in names], {}
+    sgop = _sgop(console.dom0)
+    before = next((v for (w, sc), v in sgop.items() if w == "preshutdown" and sc != "global"), {})
+    after = next((v for (w, sc), v in sgop.items() if w == "shutdown" and sc != "global"), {})
+    notices = len(_NOTIFIER.findall(console.guests.get(dom, "")))
+    devices = sum(dom in (link.backend, link.frontend) for link in links)
+    seen: dict[str, Any] = {
+        "usage_before": before,
+        "usage_after": after,
+        "notifier_lines": notices,
+        "state": m["state"],
+        "seconds": int(m["seconds"]),
+        "carrier": m["carrier"],
+        "backend_state": m["be_state"],
+    }
+    usage = ("regs", "pinned_pages", "bindings")
+    ok = (
+        m["rc"] == "0"
+        and "s" in m["state"]
+        and before.get("regs", 0) > 0
+        and after.get("rc") == 0
+        and all(after.get(k) == 0 for k in usage)
+        and notices >= devices
+    )
+    why = (
+        f"xl shutdown rc={m['rc']}, state {m['state']} after {m['seconds']} s; Xen's usage of"
+        f" {dom}: "
+        + ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in usage)
+        + f" (query rc {after.get('rc')}); {notices} 'released for shutdown' lines for"
+        f" {devices} devices"
+    )
+    out = [_res("dom0", names[0], ok, why)]
+    ok = m["carrier"] == "0" and m["be_state"] == XENBUS_CLOSED
+    why = f"dom0's end: carrier={m['carrier']}, backend state {m['be_state']} (6: Closed)"
+    out.append(_res("dom0", names[1], ok, why))
+    return out, seen
+
+
+def lifecycle_checks(
+    console: LabConsole, life: Lifecycle, links: Sequence[Link], stats: dict[str, dict[str, int]]
+) -> tuple[list[publish.Result], dict[str, Any]]:
+    """The lifecycle cases (issue 13): the bridge, save/restore, shutdown."""
+    out, measured = [], {}
+    for name, (results, seen) in (
+        ("bridge", bridge_checks(console.dom0, stats)),
+        ("save_restore", restore_checks(console.dom0, life, links, stats)),
+        ("shutdown", shutdown_checks(console, life, links)),
+    ):
+        out += results
+        measured[name] = seen
+    return out, measured
+
+
 def _res(domain: str, test: str, ok: bool, why: str | None) -> publish.Result:
     return publish.Result(domain, SUITE, test, "pass" if ok else "fail", None if ok else why)
 
@@ -794,6 +1051,42 @@ class NetPlan:
     dom0_files: Mapping[str, Path | bytes] = field(default_factory=dict)  # dom0 overlay
     settings: Mapping[str, str] = field(default_factory=dict)  # lab.conf
     modes: Mapping[str, int] = field(default_factory=dict)  # dom0 overlay modes
+    life: Lifecycle | None = None  # bridge, save/restore, shutdown (lab.net's own plan)
+
+
+def lab_net_plan() -> NetPlan:
+    """lab.net's plan: the default links plus sg-b's own link to dom0, and the lifecycle
+    cases on sg-b (a vif, a domain kept when shut down: on_poweroff "preserve")."""
+    links = (*DEFAULT_LINKS, LIFE_LINK)
+    life = lifecycle(links, LIFE_DOMAIN, DEFAULT_IPERF[0])
+    return NetPlan(
+        links=links,
+        life=life,
+        settings={"DOMU_VIF": life.domain, "DOMU_CFG_EXTRA": 'on_poweroff = "preserve"'},
+    )
+
+
+# dom0's base root carries only the modules every lab run needs; lab.net's bridge
+# case adds the bridge and what it depends on (llc, stp) in its overlay.
+DOM0_BRIDGE_MODULES = ("bridge",)
+
+
+def bridge_modules(release: str) -> dict[str, Path]:
+    """The bridge module and its dependencies for dom0's overlay, under /usr/lib/modules
+    (the base's /lib is a symlink: an overlay entry for lib/ would replace it); dom0 runs
+    depmod before modprobe."""
+    tree = kernel_modules(release)
+    return {
+        f"usr/lib/modules/{release}/{rel}": tree / rel
+        for rel in module_closure(tree, DOM0_BRIDGE_MODULES)
+    }
+
+
+def netfront_module(release: str) -> Path:
+    found = list((kernel_modules(release) / "kernel" / "drivers" / "net").glob("xen-netfront.ko"))
+    if not found:
+        raise KitError(f"no xen-netfront.ko in the modules of {release}")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -830,7 +1123,13 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
     out = publish.new_run_dir(spec.out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     sgnet = parts.modules["sgnet"]
-    conf = net_conf(plan.links, plan.reload, plan.iperf)
+    conf = net_conf(plan.links, plan.reload, plan.iperf, plan.life)
+    life_domu: dict[str, Path] = {}
+    life_dom0: dict[str, Path | bytes] = {}
+    if plan.life:
+        life_domu["lib/sgkit/xen-netfront.ko"] = netfront_module(parts.release)
+        life_dom0["lab/sgtest.ko"] = parts.modules["sgtest"]
+        life_dom0.update(bridge_modules(parts.release))
     with run_dir() as work:
         (work / "net.conf").write_text(conf)
         with progress.step(f"packing the {kind} domU initramfs"):
@@ -841,10 +1140,12 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
                 extra_files={
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                     "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
+                    "lib/sgkit/sgnet-cmd.sh": guest_script("sgnet-cmd.sh"),
                     "etc/sgkit/net.conf": work / "net.conf",
                     **(iperf3_files() if plan.iperf else {}),
                     **(hostile_files(parts.modules) if plan.iperf else {}),
                     **ethtool_files(),
+                    **life_domu,
                     **plan.domu_files,
                 },
             )
@@ -861,10 +1162,11 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
                 "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
                 "etc/sgkit/modules": b"sgnet\n",
                 "etc/sgkit/net.conf": conf.encode(),
+                **life_dom0,
                 **plan.dom0_files,
             },
             modes={"lab/sgnet-connect.sh": 0o755, **plan.modes},
-            timeout_s=spec.timeout(900.0),
+            timeout_s=spec.timeout(1200.0 if plan.life else 900.0),
             label=f"{kind} (dom0 + {len(domus)} domUs, {len(plan.links)} sgnet links)",
         )
     result, text, console = lab.result, lab.text, lab.console
@@ -875,10 +1177,15 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
 
 def run_lab_net(spec: LabSpec | None = None, plan: NetPlan | None = None) -> NetOutcome:
     """Boot the lab, connect sgnet links, ping both ways over each, report."""
-    plan = plan or NetPlan()
+    plan = plan or lab_net_plan()
     lab = boot_net_lab("lab-net", LabSpec.resolve(spec), plan)
     console, text, meta = lab.console, lab.text, lab.meta
     results, measured = net_results(console, plan.links, plan.reload, plan.iperf)
+    if plan.life:
+        found, measured["lifecycle"] = lifecycle_checks(
+            console, plan.life, plan.links, measured["stats"]
+        )
+        results += found
     memory = free_memory(text)
     states = domu_states(text)
     results += host_checks(console, text, lab.domus, memory, states, failed_steps(console.dom0))
@@ -926,6 +1233,25 @@ def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
             f" back={seen['carrier_back']}, {seen['seconds']} s, CPU dom0 {seen['cpu_dom0_ms']}"
             f" ms, domU {seen['cpu_domu_ms']} ms; dom0 "
             + ", ".join(f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen.get(k))
+        )
+    life = measured.get("lifecycle", {})
+    if bridge := life.get("bridge"):
+        lines.append(
+            f"  bridge (netfront -> sgnet): {bridge.get('forward_mbps', '?')} Mbit/s there,"
+            f" {bridge.get('back_mbps', '?')} back; dom0 tx_foreign_copies"
+            f" +{bridge.get('tx_foreign_copies')}, tx_dropped +{bridge.get('tx_dropped')}"
+        )
+    if restore := life.get("save_restore"):
+        lines.append(
+            f"  save/restore: domid {restore['old']} -> {restore['new']} in"
+            f" {restore['seconds']} s; Xen's totals {restore.get('global_before')} ->"
+            f" {restore.get('global_after')}"
+        )
+    if down := life.get("shutdown"):
+        lines.append(
+            f"  shutdown: usage {down['usage_before']} -> {down['usage_after']},"
+            f" {down['notifier_lines']} notifier lines, dom0 carrier {down['carrier']},"
+            f" backend state {down['backend_state']}"
         )
     for where, stats in measured["stats"].items():
         packets = stats.get("tx_packets", 0) + stats.get("rx_packets", 0)

@@ -304,6 +304,47 @@ RINGPARAM = Marker(
     "ethtool -G on dom0's end of a connected link: its buffers set up again, the link back",
     _SH_SGNET,
 )
+BRIDGE = Marker(
+    "SGKIT-BRIDGE",
+    r"dom=(?P<dom>\S+) to=(?P<to>\S+) vif=(?P<vif>\S+) sgnet=(?P<sgnet>\S+)"
+    r" bridge=(?P<bridge>-?\d+) rc=(?P<rc>-?\d+) json=(?P<json>[^\n]*)",
+    'SGKIT-BRIDGE dom=sg-b to=10.77.1.2 vif=vif2.0 sgnet=sgnet0 bridge=0 rc=0 json={"end": {}}',
+    "a netfront domU's iperf3 --bidir to an sgnet domU across dom0's bridge",
+    _SH_SGNET,
+)
+SGOP = Marker(
+    "SGKIT-SGOP",
+    r"when=(?P<when>\S+) scope=(?P<scope>\S+)(?P<rest>[^\n]*)",
+    "SGKIT-SGOP when=presave scope=global regs=390 pinned_pages=6534 bindings=396 addrs=396"
+    " domains=3 continuations=0",
+    "Xen's sg_op totals (scope=global) or a domain's usage (scope=domN), read by dom0",
+    _SH_SGNET,
+)
+RESTORE = Marker(
+    "SGKIT-RESTORE",
+    r"dom=(?P<dom>\S+) old=(?P<old>\d+) new=(?P<new>\d*) save=(?P<save>-?\d+)"
+    r" gone=(?P<gone>\d) restore=(?P<restore>-?\d+) connect=(?P<connect>-?\d+)"
+    r" unpause=(?P<unpause>-?\d+) seconds=(?P<seconds>\d+)",
+    "SGKIT-RESTORE dom=sg-b old=2 new=4 save=0 gone=1 restore=0 connect=0 unpause=0 seconds=41",
+    "a domU saved and restored (xl save, xl restore -p), its vsg nodes made for the new domid",
+    _SH_SGNET,
+)
+RELINK = Marker(
+    "SGKIT-RELINK",
+    r"dom=(?P<dom>\S+) be=(?P<be>\S+) devid=(?P<devid>\d+) if=(?P<ifc>\S+)"
+    r" configure=(?P<configure>-?\d+) ping=(?P<ping>-?\d+)",
+    "SGKIT-RELINK dom=sg-b be=dom0 devid=2 if=sgnet2 configure=0 ping=0",
+    "a backend's end of a restored domU's link: configured, and its ping",
+    _SH_SGNET,
+)
+SHUTDOWN = Marker(
+    "SGKIT-SHUTDOWN",
+    r"dom=(?P<dom>\S+) rc=(?P<rc>-?\d+) state=(?P<state>\S+) seconds=(?P<seconds>\d+)"
+    r" carrier=(?P<carrier>\S+) be_state=(?P<be_state>\S+)",
+    "SGKIT-SHUTDOWN dom=sg-b rc=0 state=--ps-- seconds=6 carrier=0 be_state=6",
+    "xl shutdown of a domU with live links; dom0's end of its link",
+    _SH_SGNET,
+)
 
 # -- bench.net ------------------------------------------------------------------
 BENCH_DOMU = Marker(

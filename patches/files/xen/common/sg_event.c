@@ -78,6 +78,13 @@ struct sg_binding {
     unsigned int counter_offset;
 };
 
+/*
+ * What a binding costs in its binder's sg_op heap: itself and, as if it were
+ * the first on its address, the address's node (so the charge does not
+ * depend on other domains' bindings).
+ */
+#define SG_BINDING_HEAP (sizeof(struct sg_binding) + sizeof(struct sg_addr))
+
 /* An address resolved for one operation. */
 struct sg_resolved {
     struct domain *owner;         /* RCU-locked, when via a registration */
@@ -320,6 +327,7 @@ static void sg_binding_drop(struct sg_binding *b)
         put_page(b->addr_page);
     if ( b->counter_page )
         put_page_and_type(b->counter_page);
+    sg_heap_uncharge(sgd, SG_BINDING_HEAP);
     xfree(b);
 }
 
@@ -460,6 +468,10 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
     if ( !sgd )
         return -ENOMEM;
 
+    /* Charged to d's sg_op heap while the binding lives. */
+    if ( !sg_heap_charge(sgd, SG_BINDING_HEAP) )
+        return -ENOSPC;
+
     /* Allocated before L3: the address's node, if this is its first. */
     b = xzalloc(struct sg_binding);
     new_addr = xzalloc(struct sg_addr);
@@ -549,6 +561,7 @@ long sg_bind(XEN_GUEST_HANDLE_PARAM(xen_sg_bind_t) uarg)
  out_free:
     xfree(new_addr);
     xfree(b);
+    sg_heap_uncharge(sgd, SG_BINDING_HEAP);
     return rc;
 }
 

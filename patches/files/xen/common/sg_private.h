@@ -8,7 +8,10 @@
  *                             and ID allocator.  Write to add, remove or
  *                             re-arm a registration or to release the
  *                             domain; read to use one (a transfer, resolving
- *                             an address).  At most one domain's L1 is held.
+ *                             an address).  A transfer holds it for at most
+ *                             SG_HOLD_PIECES page pieces at a time (sg_copy.c)
+ *                             and finds the registration again by ID after
+ *                             re-taking it.  At most one domain's L1 is held.
  * L2  d->event_lock           Xen's.  Held for read by XEN_SGOP_bind while it
  *                             checks the port and inserts the binding, held
  *                             for write by evtchn_close() when it calls
@@ -73,6 +76,16 @@ struct sg_reg {
     struct sg_page elems[];
 };
 
+struct sg_cont;
+
+/*
+ * What sg_op allocates from Xen's heap on a domain's behalf and keeps past
+ * a call is charged to it (sgd->heap, against max_heap): each registration
+ * with its elements, each binding with an address node, each op kept for a
+ * continuation.  The sg_domain itself (one per domain, with one pointer per
+ * vCPU) and arrays that live for one call only (a register's or a
+ * transfer's fetched list, at most max_elems) are not.
+ */
 struct sg_domain {
     rwlock_t lock;                /* L1 */
     struct list_head regs;        /* L1 */
@@ -82,6 +95,9 @@ struct sg_domain {
     bool dead;                    /* L1: released, takes nothing new */
     struct list_head bindings;    /* L3 */
     unsigned int nr_bindings;     /* L3 */
+    unsigned long heap;           /* bytes charged: sg_heap_charge() */
+    unsigned int nr_conts;        /* d->max_vcpus */
+    struct sg_cont **conts;       /* per vCPU: sg_copy.c, xchg() */
 };
 
 /* sg_op.c */
@@ -94,6 +110,9 @@ void sg_limits(struct xen_sg_limits *l);
 
 /* sg_reg.c */
 struct sg_domain *sg_domain_get(struct domain *d);
+uint64_t sg_domain_gen(struct domain *d);
+bool sg_heap_charge(struct sg_domain *sgd, unsigned long bytes);
+void sg_heap_uncharge(struct sg_domain *sgd, unsigned long bytes);
 int sg_get_own_page(struct domain *d, uint64_t frame, bool writable,
                     struct page_info **pagep);
 void sg_put_own_page(struct page_info *page, bool writable);
@@ -111,7 +130,8 @@ long sg_query_global(XEN_GUEST_HANDLE_PARAM(xen_sg_global_t) uarg);
 /* sg_copy.c */
 long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
                  unsigned int progress);
-uint64_t sg_copy_continuations(void);
+void sg_copy_global(struct xen_sg_global *g);
+void sg_cont_drop_all(struct domain *d);
 
 /* sg_event.c */
 unsigned int sg_fire(mfn_t mfn, unsigned int offset, struct domain *d);

@@ -34,7 +34,7 @@ static DEFINE_SPINLOCK(sg_gen_lock);
  * is a field of struct domain, given on first need, so naming a domain as
  * peer allocates nothing in it (issue 12, finding 4).
  */
-static uint64_t sg_domain_gen(struct domain *d)
+uint64_t sg_domain_gen(struct domain *d)
 {
     uint64_t gen = ACCESS_ONCE(d->sg_gen);
 
@@ -48,6 +48,44 @@ static uint64_t sg_domain_gen(struct domain *d)
     spin_unlock(&sg_gen_lock);
 
     return gen;
+}
+
+/*
+ * Charge bytes of Xen heap to sgd's domain; false (nothing charged) if that
+ * would take it past max_heap.  Lock-free: charges and uncharges come from
+ * under L1, L3 or no lock at all.
+ */
+bool sg_heap_charge(struct sg_domain *sgd, unsigned long bytes)
+{
+    struct xen_sg_limits lim;
+    unsigned long old, cur = ACCESS_ONCE(sgd->heap);
+
+    sg_limits(&lim);
+    do {
+        old = cur;
+        if ( bytes > lim.max_heap || old > lim.max_heap - bytes )
+            return false;
+        cur = cmpxchg(&sgd->heap, old, old + bytes);
+    } while ( cur != old );
+
+    return true;
+}
+
+void sg_heap_uncharge(struct sg_domain *sgd, unsigned long bytes)
+{
+    unsigned long old, cur = ACCESS_ONCE(sgd->heap);
+
+    do {
+        old = cur;
+        ASSERT(old >= bytes);
+        cur = cmpxchg(&sgd->heap, old, old - bytes);
+    } while ( cur != old );
+}
+
+/* A registration of nr elements. */
+static unsigned long sg_reg_heap(unsigned int nr)
+{
+    return sizeof(struct sg_reg) + nr * sizeof(struct sg_page);
 }
 
 /*
@@ -67,14 +105,22 @@ struct sg_domain *sg_domain_get(struct domain *d)
     sgd = xzalloc(struct sg_domain);
     if ( !sgd )
         return NULL;
+    sgd->conts = xzalloc_array(struct sg_cont *, d->max_vcpus);
+    if ( !sgd->conts )
+    {
+        xfree(sgd);
+        return NULL;
+    }
 
     rwlock_init(&sgd->lock);
     INIT_LIST_HEAD(&sgd->regs);
     INIT_LIST_HEAD(&sgd->bindings);
     sgd->next_id = 1;
+    sgd->nr_conts = d->max_vcpus;
 
     if ( cmpxchg(&d->sg_domain, NULL, sgd) != NULL )
     {
+        xfree(sgd->conts);
         xfree(sgd);
         sgd = d->sg_domain;
     }
@@ -194,7 +240,7 @@ void sg_domain_usage(const struct domain *d, struct xen_sg_usage *u)
     u->regs = 0;
     u->pinned_pages = 0;
     u->bindings = 0;
-    u->_pad = 0;
+    u->heap = 0;
 
     if ( !sgd )
         return;
@@ -203,6 +249,7 @@ void sg_domain_usage(const struct domain *d, struct xen_sg_usage *u)
     u->regs = sgd->nr_regs;
     u->pinned_pages = sgd->pinned_pages;
     read_unlock(&sgd->lock);
+    u->heap = min_t(unsigned long, ACCESS_ONCE(sgd->heap), UINT32_MAX);
 
     u->bindings = sg_event_usage(d);
 }
@@ -216,6 +263,7 @@ static void sg_reg_free(struct sg_reg *reg)
 
     atomic_dec(&sg_live_regs);
     atomic_sub(reg->nr_elems, &sg_live_pinned);
+    sg_heap_uncharge(reg->owner->sg_domain, sg_reg_heap(reg->nr_elems));
     xfree(reg);
 }
 
@@ -285,6 +333,10 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
     read_unlock(&sgd->lock);
     if ( rc )
         return rc;
+
+    /* The registration is charged to d's sg_op heap while it lives. */
+    if ( !sg_heap_charge(sgd, sg_reg_heap(r.nr_elems)) )
+        return -ENOSPC;
 
     elems = xmalloc_array(struct xen_sg_elem, r.nr_elems);
     reg = xzalloc_flex_struct(struct sg_reg, elems, r.nr_elems);
@@ -393,6 +445,7 @@ long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg)
         xfree(reg);
     }
     xfree(elems);
+    sg_heap_uncharge(sgd, sg_reg_heap(r.nr_elems));
     return rc;
 }
 
@@ -475,6 +528,7 @@ static void sg_domain_drop_all(struct domain *d, bool dead)
     write_unlock(&sgd->lock);
 
     sg_event_domain_gone(d, 0);
+    sg_cont_drop_all(d);
 
     list_for_each_entry_safe ( reg, next, &gone, node )
     {
@@ -505,6 +559,8 @@ int sg_domain_release(struct domain *d)
     write_lock(&sgd->lock);
     sgd->dead = true;
     write_unlock(&sgd->lock);
+
+    sg_cont_drop_all(d);
 
     while ( sg_event_domain_gone(d, SG_RELEASE_BINDINGS) )
         if ( hypercall_preempt_check() )
@@ -551,7 +607,10 @@ void sg_domain_free(struct domain *d)
     /* Normally empty by now (domain_kill()); not if creation failed. */
     sg_domain_drop_all(d, true);
     if ( d->sg_domain )
+    {
         atomic_dec(&sg_live_domains);
+        xfree(d->sg_domain->conts);
+    }
     xfree(d->sg_domain);
     d->sg_domain = NULL;
 }
@@ -572,9 +631,8 @@ long sg_query_global(XEN_GUEST_HANDLE_PARAM(xen_sg_global_t) uarg)
     g.regs = atomic_read(&sg_live_regs);
     g.pinned_pages = atomic_read(&sg_live_pinned);
     g.domains = atomic_read(&sg_live_domains);
-    g._pad1 = 0;
     sg_event_global(&g);
-    g.transfer_continuations = sg_copy_continuations();
+    sg_copy_global(&g);
 
     return __copy_to_guest(uarg, &g, 1) ? -EFAULT : 0;
 }

@@ -45,8 +45,10 @@ DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
+RESET_AFTER_ARGS=""	# sg_reset_after: soft-reset the HVM domUs that left state for it
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 DOMU_PVH=""		# domUs booted as PVH (an HVM container, no device model) instead of PV
+DOMU_VIF=""		# domUs with a vif (netback in dom0, its hotplug a no-op: dom0 configures vifN.0)
 [ -f /etc/sgkit/lab.conf ] && . /etc/sgkit/lab.conf
 
 . /lab/lib.sh
@@ -107,6 +109,8 @@ echo "SGKIT-FREE-MEMORY-BEFORE $before"
 for name in $DOMUS; do
 	type=pv
 	case " $DOMU_PVH " in *" $name "*) type=pvh ;; esac
+	vif=""
+	case " $DOMU_VIF " in *" $name "*) vif='vif = [ "script=/bin/true" ]' ;; esac
 	cat >"/run/xen/$name.cfg" <<-EOF
 		name = "$name"
 		type = "$type"
@@ -117,6 +121,8 @@ for name in $DOMUS; do
 		maxmem = $DOMU_MEMORY
 		vcpus = 1
 		on_crash = "preserve"
+		on_soft_reset = "preserve"
+		$vif
 		$DOMU_CFG_EXTRA
 	EOF
 	xl create "/run/xen/$name.cfg"
@@ -142,6 +148,11 @@ fi
 # Wait for each domU's done marker (bounded: DOMU_TIMEOUT seconds in all).
 sgkit_wait_domus /var/log/xen
 
+# lab.net: a netfront domU bridged to an sgnet one, save/restore and a
+# clean shutdown of a domU with live links, before the logs are copied
+# (the restored domain's console goes on in the same log).
+[ -f /etc/sgkit/net.conf ] && sgnet_lifecycle
+
 xl list
 for name in $DOMUS; do
 	echo "SGKIT-GUEST-LOG-BEGIN $name"
@@ -149,6 +160,15 @@ for name in $DOMUS; do
 	echo
 	echo "SGKIT-GUEST-LOG-END $name"
 done
+
+# sg_reset_after: dom0 soft-resets each HVM domU that ran sg_reset (xl
+# leaves it to dom0: on_soft_reset="preserve"), after its log is copied.
+# dom0's sgtest is reloaded for it; its KTAP is dom0's.
+if [ -n "$RESET_AFTER_ARGS" ]; then
+	rmmod sgtest
+	insmod /lab/sgtest.ko $RESET_AFTER_ARGS
+	echo "SGKIT-INSMOD sgtest rc=$?"
+fi
 
 # lab.net: a domU destroyed in the middle of a transfer first.
 [ -f /etc/sgkit/net.conf ] && sgnet_busy_destroy
@@ -174,7 +194,7 @@ sgkit_domains_left
 # dom0's modules stay loaded until here; remove them.
 while read -r module args; do
 	case "$module" in '' | '#'*) continue ;; esac
-	rmmod "$module"
+	grep -q "^$module " /proc/modules && rmmod "$module"
 done </etc/sgkit/modules
 
 # sg_cross_after: what dom0 held through sg-b is gone; release what

@@ -27,6 +27,11 @@ sgkit_insmod_all /lib/sgkit "cross_self=$domain"
 # lab.net: configure this domain's sgnet links and ping the peers.
 if [ -f /etc/sgkit/net.conf ]; then
 	. /lib/sgkit/sgnet-lab.sh
+	# xl shutdown: the kernel runs poweroff_cmd, and this initramfs has no
+	# /sbin/poweroff (busybox's applets are in /bin).
+	echo "/bin/busybox poweroff -f" >/proc/sys/kernel/poweroff_cmd
+	sgnet_vif "$domain"       # netfront on eth0, if net.conf gives this domain a vif
+	sgnet_cmd_server          # dom0's commands (sgnet-cmd.sh)
 	sgnet_configure "$domain" # and the iperf3 server, if any
 	sgnet_ping "$domain"
 	sgnet_reload "$domain" /lib/sgkit/sgnet.ko

@@ -20,6 +20,14 @@
 #                                       under DOMAIN's Connected frontend and
 #                                       pings again, and, at the end, destroys
 #                                       DOMAIN in the middle of a transfer
+#   vif DOMAIN ADDR/PREFIX              DOMAIN has a vif: it loads netfront
+#                                       and configures eth0 with ADDR
+#   bridge DOMAIN ADDR                  dom0 bridges DOMAIN's vif with its
+#                                       own sgnet link to ADDR, and DOMAIN
+#                                       runs iperf3 --bidir to ADDR across it
+#   life DOMAIN                         dom0 saves and restores DOMAIN (its
+#                                       frontends live), re-creating its vsg
+#                                       nodes, then shuts it down with xl
 # DOMAIN is dom0 or a domU name; BACKEND and FRONTEND are names or 0.
 # What the host reads from the consoles:
 #   SGKIT-NET DOMAIN devid=N if=IF state=S carrier=C mtu=M  an interface was set up
@@ -62,6 +70,19 @@
 #                                       stall, storm, badhdr, die), then behaved;
 #                                       counters dom0-prehostile-C and
 #                                       dom0-posthostile-C (SGKIT-NETSTAT)
+#   SGKIT-BRIDGE dom=D to=ADDR vif=V sgnet=IF bridge=N rc=N json=...
+#                                       D's iperf3 --bidir across dom0's bridge
+#                                       of V and IF (counters dom0-prebridge,
+#                                       dom0-postbridge)
+#   SGKIT-SGOP when=W scope=global|domN key=value ...  Xen's sg_op totals, or
+#                                       domain N's usage (sgtest's sg_op suite)
+#   SGKIT-RESTORE dom=D old=N new=N save=N gone=N restore=N connect=N unpause=N seconds=N
+#                                       D saved and restored (xl save, restore -p)
+#   SGKIT-RELINK dom=D be=B devid=N if=IF configure=N ping=N
+#                                       B's end of D's link DEVID after the restore
+#                                       (counters B-restored, D-restored)
+#   SGKIT-SHUTDOWN dom=D rc=N state=S seconds=N carrier=C be_state=S
+#                                       xl shutdown of D; dom0's end of its link
 
 SGNET_CONF=/etc/sgkit/net.conf
 SGNET_WAIT=90	# seconds for an interface, its carrier, a first ping reply
@@ -70,6 +91,8 @@ SGNET_HOSTILE_PORT=5302	# ... and its hostile-peer service (sgnet-hostile.sh)
 SGNET_HOSTILE_STALL_MS=3000	# dom0's stall_timeout_ms during the hostile cases
 SGNET_ONEWAY_FRAMES=128	# frames dom0 sends into the iperf domain's paused receiver
 SGNET_ONEWAY_PAUSE=10	# seconds that receiver stays paused
+SGNET_CMD_PORT=5304	# every domU's command service (sgnet-cmd.sh)
+SGNET_BRIDGE=sgbr0	# dom0's bridge of a vif and an sgnet link (sgnet_bridge)
 
 # The sgnet interface of xenbus device DEVID: the frontend is vsg-DEVID, the
 # backend vsg-FRONTEND-DEVID.
@@ -111,10 +134,11 @@ sgnet_mtu() {
 	done <"$SGNET_CONF"
 }
 
-# Bring up DOMAIN's links (every addr line of DOMAIN).
+# Bring up DOMAIN's links (every addr line of DOMAIN; only link DEVID if given).
 sgnet_configure() {
 	while read -r kind dom devid addr peer; do
 		[ "$kind" = addr ] && [ "$dom" = "$1" ] || continue
+		[ -z "${2:-}" ] || [ "$devid" = "$2" ] || continue
 		if ! ifc=$(sgnet_wait_if "$devid"); then
 			echo "SGKIT-NET $1 devid=$devid if=none state=no-interface carrier=0"
 			continue
@@ -446,7 +470,7 @@ sgnet_paused_burst() {
 # dom0: IF ADDR: SGNET_ONEWAY_FRAMES frames one way into a paused receiver
 # (issue 9's counted check, resume_hypercalls).  ADDR's domain pauses its
 # receiver for SGNET_ONEWAY_PAUSE s (its hostile-peer service's "stall":
-# rx-paused, answered at once); dom0 sends the frames as UDP datagrams to
+# debugfs rx_paused, answered at once); dom0 sends the frames as UDP datagrams to
 # an address nobody has, through a permanent neighbour entry with a MAC
 # nobody has, so the peer's stack drops them and nothing answers.  The
 # first ones fill the peer's 64 buffers, then dom0's sender stalls and the
@@ -458,11 +482,13 @@ sgnet_paused_oneway() {
 	ip neigh replace "$dst" lladdr 02:00:00:00:00:99 dev "$1" nud permanent
 	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
 	sgnet_peer_stats domu-preoneway "$2"
+	out=$(echo "stall $SGNET_ONEWAY_PAUSE" | busybox nc "$2" $SGNET_HOSTILE_PORT)
+	pause=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
+	# The peer answered after pausing: from here on every frame dom0 sends
+	# (the pause command's last ones too) waits, in its buffers or in dom0.
 	sgnet_stats dom0-preoneway "$1"
 	tx0=$(sgnet_counter "$1" tx_packets)
 	stalls=$(sgnet_counter "$1" tx_stalls)
-	out=$(echo "stall $SGNET_ONEWAY_PAUSE" | busybox nc "$2" $SGNET_HOSTILE_PORT)
-	pause=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
 	# bash: one write, one datagram (/dev/udp); the frames queue once stalled.
 	bash -c 'exec 3>"/dev/udp/$0/9" || exit 1
 		i=0
@@ -479,6 +505,7 @@ sgnet_paused_oneway() {
 		n=$((n + 1))
 		sleep 1
 	done
+	sleep 1 # what the pause command left queued goes too, and is counted
 	sgnet_stats dom0-oneway-resumed "$1"
 	echo "SGKIT-HC dom0-oneway-resumed $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
 	ip neigh del "$dst" dev "$1"
@@ -660,4 +687,253 @@ sgnet_reload() {
 	echo "SGKIT-RELOAD $1 unbind=$u rmmod=$r insmod=$i"
 	sgnet_configure "$1"
 	sgnet_ping "$1"
+}
+
+# domU: serve dom0's commands (sgnet-cmd.sh) on every address.
+sgnet_cmd_server() {
+	nc -ll -p $SGNET_CMD_PORT -e /lib/sgkit/sgnet-cmd.sh &
+}
+
+# domU: DOMAIN: if net.conf gives DOMAIN a vif, netfront on eth0 with its address.
+sgnet_vif() {
+	while read -r kind dom addr rest; do
+		[ "$kind" = vif ] && [ "$dom" = "$1" ] || continue
+		insmod /lib/sgkit/xen-netfront.ko
+		echo "SGKIT-STEP insmod-xen-netfront rc=$?"
+		n=0
+		while [ ! -d /sys/class/net/eth0 ] && [ $n -lt $SGNET_WAIT ]; do
+			n=$((n + 1))
+			sleep 1
+		done
+		ip link set eth0 up && ip addr add "$addr" dev eth0
+		echo "SGKIT-STEP vif-eth0 rc=$?"
+	done <"$SGNET_CONF"
+}
+
+# dom0: ADDR COMMAND...: ask the command service of the domU at ADDR.
+sgnet_cmd() {
+	addr=$1
+	shift
+	echo "$*" | timeout 180 busybox nc "$addr" $SGNET_CMD_PORT
+}
+
+# The status of a command's output (its rc= line; -1 if none).
+sgnet_cmd_rc() {
+	rc=$(echo "$1" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
+	echo "${rc:--1}"
+}
+
+# DOMAIN DEVID: DOMAIN's address on link DEVID (with its prefix).
+sgnet_addr_of() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$devid" = "$2" ] && echo "$addr"
+	done <"$SGNET_CONF"
+}
+
+# DOMAIN DEVID: the address DOMAIN pings over link DEVID (its peer's).
+sgnet_peer_of() {
+	while read -r kind dom devid addr peer; do
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$devid" = "$2" ] && echo "$peer"
+	done <"$SGNET_CONF"
+}
+
+# dom0: DOMAIN: the address dom0 reaches DOMAIN at (over their sgnet link).
+sgnet_addr_from_dom0() {
+	while read -r kind be fe devid; do
+		[ "$kind" = link ] && [ "$be" = 0 ] && [ "$fe" = "$1" ] && sgnet_peer_of dom0 "$devid"
+	done <"$SGNET_CONF"
+}
+
+# dom0: FRONTEND: "BACKEND DEVID" of every link whose frontend is FRONTEND.
+sgnet_links_of() {
+	while read -r kind be fe devid; do
+		[ "$kind" = link ] && [ "$fe" = "$1" ] && echo "$be $devid"
+	done <"$SGNET_CONF"
+}
+
+sgnet_domid() {
+	case "$1" in
+	0 | dom0) echo 0 ;;
+	*) xl domid "$1" ;;
+	esac
+}
+
+# dom0: WHEN [DOMID]: Xen's sg_op totals (query_global) and, with DOMID, that
+# domain's usage, from sgtest's sg_op suite (its KTAP stays in dmesg).
+sgnet_sgop() {
+	level=$(cut -f1 /proc/sys/kernel/printk)
+	echo 4 >/proc/sys/kernel/printk
+	if [ -n "${2:-}" ]; then
+		insmod /lab/sgtest.ko suites=sg_op usage_of="$2"
+	else
+		insmod /lab/sgtest.ko suites=sg_op
+	fi
+	rmmod sgtest
+	echo "$level" >/proc/sys/kernel/printk
+	echo "SGKIT-SGOP when=$1 scope=global" \
+		"$(dmesg | sed -n 's/.*# sgtest\.global \(.*\)/\1/p' | tail -n 1)"
+	[ -n "${2:-}" ] && echo "SGKIT-SGOP when=$1 scope=dom$2" \
+		"$(dmesg | sed -n "s/.*# sgtest\.usage domid=$2 \(.*\)/\1/p" | tail -n 1)"
+	return 0
+}
+
+# dom0: the lifecycle cases net.conf names (bridge, life), in that order.
+sgnet_lifecycle() {
+	grep "^bridge " "$SGNET_CONF" | while read -r kind dom addr; do
+		sgnet_bridge "$dom" "$addr" </dev/null
+	done
+	grep "^life " "$SGNET_CONF" | while read -r kind dom; do
+		sgnet_save_restore "$dom" </dev/null
+		sgnet_shutdown "$dom" </dev/null
+	done
+}
+
+# dom0: DOMAIN ADDR: one bridge of DOMAIN's vif (netback) and dom0's sgnet
+# link to ADDR, holding dom0's address of that link; DOMAIN (netfront,
+# addressed on the same subnet) runs iperf3 --bidir to ADDR (an sgnet domain)
+# across it.  What DOMAIN sends reaches dom0's sgnet with netback's
+# grant-mapped pages: sgnet must send copies (tx_foreign_copies).  Then the
+# bridge goes and the address comes back to the sgnet link.
+sgnet_bridge() {
+	devid=$(sgnet_devid_to dom0 "$2")
+	ifc=$(sgnet_if "$devid") || ifc=none
+	mine=$(sgnet_addr_of dom0 "$devid")
+	vifaddr=$(grep "^vif $1 " "$SGNET_CONF" | cut -d' ' -f3)
+	vif=vif$(xl domid "$1").0
+	# The bridge's modules come in lab.net's overlay, not in dom0's base root.
+	depmod -a
+	modprobe bridge
+	ip link add $SGNET_BRIDGE type bridge stp_state 0 forward_delay 0 &&
+		ip addr del "$mine" dev "$ifc" &&
+		ip link set "$ifc" master $SGNET_BRIDGE &&
+		ip link set "$vif" master $SGNET_BRIDGE &&
+		ip link set "$vif" up &&
+		ip link set $SGNET_BRIDGE up &&
+		ip addr add "$mine" dev $SGNET_BRIDGE
+	br=$?
+	sgnet_wait_reply "${vifaddr%/*}"
+	sgnet_stats dom0-prebridge "$ifc"
+	out=$(sgnet_cmd "${vifaddr%/*}" iperf "$2" --bidir -t 4)
+	rc=$(sgnet_cmd_rc "$out")
+	json=$(echo "$out" | sed -n 's/^json=//p')
+	sgnet_stats dom0-postbridge "$ifc"
+	ip link del $SGNET_BRIDGE
+	ip addr add "$mine" dev "$ifc"
+	[ -n "$json" ] || json='{}'
+	echo "SGKIT-BRIDGE dom=$1 to=$2 vif=$vif sgnet=$ifc bridge=$br rc=$rc json=$json"
+}
+
+# dom0: DOMAIN: xl save and xl restore of DOMAIN with its sgnet links live.
+# xl does not know vsg devices, so dom0 plays the toolstack's part: it
+# removes the backend nodes of the old domid (each backend drops its device
+# for the dead domain), restores DOMAIN paused, writes the nodes for the new
+# domid (sgnet-connect.sh) and unpauses it; DOMAIN's frontends must rebuild
+# their links (.resume).  Each backend's new interface is configured (dom0's
+# here, a domU's through its command service, as a hotplug script would) and
+# pings DOMAIN over it.  Xen's totals must come back as they were
+# (SGKIT-SGOP presave, restored): nothing of the old domain left behind.
+sgnet_save_restore() {
+	old=$(xl domid "$1")
+	links=$(sgnet_links_of "$1")
+	sgnet_sgop presave
+	start=$(date +%s)
+	xl save "$1" "/tmp/$1.save"
+	s=$?
+	echo "$links" | while read -r be devid; do
+		bedom=$(sgnet_domid "$be")
+		xenstore-rm "/local/domain/$bedom/backend/vsg/$old/$devid"
+		xenstore-rm "/local/domain/$bedom/backend/vsg/$old" 2>/dev/null
+	done
+	# dom0's own devices for the old domid must go.
+	gone=0
+	n=0
+	while [ $n -lt 30 ]; do
+		ls -d /sys/bus/xen-backend/devices/vsg-"$old"-* >/dev/null 2>&1 || gone=1
+		[ $gone = 1 ] && break
+		n=$((n + 1))
+		sleep 1
+	done
+	xl restore -p "/tmp/$1.save"
+	r=$?
+	rm -f "/tmp/$1.save"
+	new=$(xl domid "$1")
+	c=0
+	for be_devid in $(echo "$links" | tr ' ' ':'); do
+		sh /lab/sgnet-connect.sh "${be_devid%:*}" "$new" "${be_devid#*:}" || c=1
+	done
+	xl unpause "$1"
+	u=$?
+	echo "SGKIT-RESTORE dom=$1 old=$old new=$new save=$s gone=$gone restore=$r" \
+		"connect=$c unpause=$u seconds=$(($(date +%s) - start))"
+	# (The helpers below read net.conf into kind, dom, devid, addr and peer.)
+	echo "$links" | while read -r rl_be rl_dev; do
+		rl_peer=$(sgnet_peer_of "$(sgnet_domain_name "$rl_be")" "$rl_dev")
+		if [ "$rl_be" = 0 ]; then
+			sgnet_configure dom0 "$rl_dev"
+			ifc=$(sgnet_if "$rl_dev") || ifc=none
+			conf=0
+			[ "$(sgnet_carrier "$ifc")" = 1 ] || conf=1
+			sgnet_wait_reply "$rl_peer"
+			ping -c 5 -i 0.2 -W 2 "$rl_peer" </dev/null >/dev/null
+			p=$?
+			sgnet_stats dom0-restored "$ifc"
+		else
+			rl_at=$(sgnet_addr_from_dom0 "$rl_be")
+			out=$(sgnet_cmd "$rl_at" configure "$rl_dev")
+			conf=$(sgnet_cmd_rc "$out")
+			ifc=$(echo "$out" | sed -n "s/^SGKIT-NET $rl_be devid=$rl_dev if=\([^ ]*\) .*/\1/p" | tail -n 1)
+			out=$(sgnet_cmd "$rl_at" ping "$rl_peer")
+			p=$(sgnet_cmd_rc "$out")
+			sgnet_cmd "$rl_at" stats | grep "^if=" | while read -r line; do
+				echo "SGKIT-NETSTAT $rl_be-restored $line"
+			done
+		fi
+		echo "SGKIT-RELINK dom=$1 be=$(sgnet_domain_name "$rl_be") devid=$rl_dev" \
+			"if=${ifc:-none} configure=$conf ping=$p"
+	done
+	sgnet_cmd "$(sgnet_addr_from_dom0 "$1")" stats | grep "^if=" | while read -r line; do
+		echo "SGKIT-NETSTAT $1-restored $line"
+	done
+	sgnet_sgop restored
+}
+
+sgnet_domain_name() {
+	case "$1" in
+	0) echo dom0 ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# dom0: DOMAIN: xl shutdown of DOMAIN with its links live.  Its xl config
+# keeps a shut-down domain ("preserve") until xl destroy, so Xen still
+# holds whatever DOMAIN did not release: sgnet's reboot notifier must have
+# dropped every registration and binding before the kernel powered off
+# (usage before and after: SGKIT-SGOP preshutdown, shutdown).  dom0's end of
+# each link must see the frontend close (carrier off, backend Closed).
+sgnet_shutdown() {
+	dom=$(xl domid "$1")
+	sgnet_sgop preshutdown "$dom"
+	xl shutdown "$1"
+	rc=$?
+	n=0
+	state=?
+	while [ $n -lt 60 ]; do
+		state=$(xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }')
+		case "$state" in *s*) break ;; esac
+		n=$((n + 1))
+		sleep 1
+	done
+	sgnet_sgop shutdown "$dom"
+	sgnet_links_of "$1" | while read -r be devid; do
+		[ "$be" = 0 ] || continue
+		ifc=$(sgnet_if "$devid") || ifc=none
+		k=0
+		while [ "$(sgnet_carrier "$ifc")" != 0 ] && [ $k -lt 20 ]; do
+			k=$((k + 1))
+			sleep 1
+		done
+		be_state=$(xenstore-read "/local/domain/0/backend/vsg/$dom/$devid/state")
+		echo "SGKIT-SHUTDOWN dom=$1 rc=$rc state=${state:-?} seconds=$n" \
+			"carrier=$(sgnet_carrier "$ifc") be_state=${be_state:-?}"
+	done
 }

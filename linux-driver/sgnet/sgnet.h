@@ -122,7 +122,7 @@ struct sgnet_info {
 	struct xenbus_device *xbdev;
 	struct napi_struct napi;
 	bool backend;
-	domid_t peer;
+	domid_t peer;			/* also set at resume, under lock */
 	struct dentry *debugfs;
 
 	/*

@@ -260,6 +260,23 @@ def driver_build(c: Context, kernel: str = "", kdir: str = "", compile_only: boo
         print(f"{name}: {path}")
 
 
+@task
+@kit_errors
+def driver_lint(c: Context) -> None:
+    """checkpatch.pl --strict and sparse on sgnet and sghostile; fails on any finding."""
+    from sgkit.build import driver_lint as dl
+    from sgkit.errors import KitError
+
+    findings = dl.lint()
+    for f in findings:
+        print(f)
+    if findings:
+        raise KitError(
+            f"{len(findings)} checkpatch/sparse findings in linux-driver/", "fix them there"
+        )
+    print(f"checkpatch --strict and sparse: clean ({', '.join(dl.LINT_DIRS)})")
+
+
 @task(
     help={
         **XEN_SOURCE_HELP,
@@ -564,6 +581,6 @@ ns.add_collection(Collection("xen", fetch=xen_fetch, build=xen_build))
 ns.add_collection(
     Collection("patches", render=patches_render, apply=patches_apply, export=patches_export)
 )
-ns.add_collection(Collection("driver", build=driver_build))
+ns.add_collection(Collection("driver", build=driver_build, lint=driver_lint))
 ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net, host=lab_host))
 ns.add_collection(Collection("bench", net=bench_net))

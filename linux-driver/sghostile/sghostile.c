@@ -15,6 +15,12 @@
  *                each frame with a header sgnet never offered: lengths out
  *                of range, flags and reserved bits, unknown or unoffered
  *                virtio_net_hdr flags and GSO types, offsets past the frame.
+ *   mode=race    @rounds times, buffer by buffer: trigger byte 0 (the
+ *                buffer looks full: the victim starts copying it), then
+ *                transfer a whole buffer into it (17 pages, no trigger),
+ *                so that the header and length change while the victim
+ *                copies them: a 1400-byte frame, a length past the buffer
+ *                or one shorter than Ethernet's header, in turn.
  *
  * It prints one line, "sghostile: mode=M key=value ...", and stays loaded
  * until rmmod.  Nothing here is a driver: it is a test tool.
@@ -22,6 +28,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/sched.h>
@@ -40,11 +47,11 @@
 
 static char *mode = "storm";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "storm or badhdr");
+MODULE_PARM_DESC(mode, "storm, badhdr or race");
 
 static unsigned int rounds = 100;
 module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each)");
+MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each); race: rounds");
 
 static unsigned int devid;
 module_param(devid, uint, 0444);
@@ -223,6 +230,86 @@ static int hostile_badhdr(void)
 	return 0;
 }
 
+#define RACE_PAGES	17		/* a whole 64 KiB buffer */
+
+/*
+ * The header of buffer @i in round @r of the race: a frame the victim
+ * takes (1400 bytes), a length past the buffer, one too short.
+ */
+static void race_hdr(struct sgnet_hdr *h, unsigned int r, unsigned int i)
+{
+	static const u32 lens[] = { 1400, 0x7fffffff, 10 };
+
+	memset(h, 0, sizeof(*h));
+	h->len = cpu_to_le32(lens[(r + i) % ARRAY_SIZE(lens)]);
+}
+
+/*
+ * Buffer by buffer: trigger byte 0 (the buffer looks full: the victim
+ * starts reading it), then transfer a header and a whole buffer's worth
+ * of frame into it, without a trigger, so that Xen writes the header and
+ * the frame while the victim copies them.
+ */
+static int hostile_race(void)
+{
+	unsigned int r, i, p, sent = 0, busy = 0, failed = 0, triggers = 0;
+	struct xen_sg_elem e[RACE_PAGES];
+	struct page *hdr, *data;
+	int err = -ENOMEM;
+
+	hdr = alloc_page(GFP_KERNEL);
+	data = alloc_page(GFP_KERNEL);
+	if (!hdr || !data)
+		goto out;
+	memset(page_address(hdr), 0xff, PAGE_SIZE);
+	memset(page_address(data), 0xff, PAGE_SIZE);
+	for (p = 0; p < RACE_PAGES; p++) {
+		e[p].frame = xen_page_to_gfn(p ? data : hdr);
+		e[p].offset = 0;
+		e[p].len = PAGE_SIZE;
+	}
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < nr_victim_rx; i++) {
+			struct xen_sg_transfer op = {
+				.local = (u64)(uintptr_t)e,
+				.nr_local = RACE_PAGES,
+				.peer = victim,
+				.dir = XEN_SG_TRANSFER_TO_PEER,
+				.reg_id = victim_rx[i],
+				.length = RACE_PAGES * PAGE_SIZE,
+				.status = 1,
+			};
+			struct xen_sg_transfer_batch b = {
+				.ops = (u64)(uintptr_t)&op,
+				.nr_ops = 1,
+			};
+			long rc;
+
+			race_hdr(page_address(hdr), r, i);
+			hostile_trigger(victim_rx[i], 0);
+			triggers++;
+			rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+			if (!rc && !op.status)
+				sent++;
+			else if (!rc && op.status == -XEN_EBUSY)
+				busy++;
+			else
+				failed++;
+		}
+		/* The victim consumes and returns its buffers meanwhile. */
+		msleep(100);
+	}
+	err = 0;
+	pr_info("mode=race victim=%u rounds=%u triggers=%u sent=%u busy=%u failed=%u\n",
+		victim, rounds, triggers, sent, busy, failed);
+out:
+	if (hdr)
+		__free_page(hdr);
+	if (data)
+		__free_page(data);
+	return err;
+}
+
 static int __init hostile_init(void)
 {
 	int err;
@@ -240,7 +327,9 @@ static int __init hostile_init(void)
 	}
 	if (!strcmp(mode, "badhdr"))
 		return hostile_badhdr();
-	pr_err("mode=%s: storm or badhdr\n", mode);
+	if (!strcmp(mode, "race"))
+		return hostile_race();
+	pr_err("mode=%s: storm, badhdr or race\n", mode);
 	return -EINVAL;
 }
 module_init(hostile_init);

@@ -21,6 +21,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/if_vlan.h>
@@ -40,11 +41,6 @@
 
 #include "compat.h"
 #include "sgnet.h"
-
-static unsigned int rx_pages = SGNET_RX_MAX_PAGES;
-module_param(rx_pages, uint, 0444);
-MODULE_PARM_DESC(rx_pages,
-		 "pages per receive buffer (1-17; 17 holds a 64 KiB frame)");
 
 static unsigned int rx_return = 32;
 module_param(rx_return, uint, 0644);
@@ -75,25 +71,34 @@ module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
 		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
 
-static const char sgnet_stat_names[][ETH_GSTRING_LEN] = {
-	"tx_packets", "tx_bytes", "tx_hypercalls", "tx_busy", "tx_stalls",
-	"tx_errors", "tx_dropped", "tx_gso_packets", "tx_csum_partial",
-	"credit_requests",
-	"rx_packets", "rx_bytes", "rx_hypercalls", "rx_errors", "rx_dropped",
-	"rx_gso_packets", "rx_csum_partial", "credit_grants",
+/* ethtool -S: what the standard counters do not carry. */
+static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
+	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
+	"tx_csum_partial", "credit_requests", "tx_timeouts",
+	"tx_foreign_copies",
+};
+
+static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
+	      SGNET_NR_TX_STATS - SGNET_TX_FIRST_PRIVATE);
+
+static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
+	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_spurious", "tx_timeouts", "rx_gaps",
-	"pages_leaked", "tx_foreign_copies",
+	"rx_return_errors", "rx_hdr_changed", "credit_rearms",
 };
 
-static_assert(ARRAY_SIZE(sgnet_stat_names) == SGNET_NR_STATS);
+static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
+	      SGNET_NR_RX_STATS - SGNET_RX_FIRST_PRIVATE);
 
-/* ethtool --set-priv-flags: rx-paused leaves received buffers unconsumed. */
-#define SGNET_PRIV_RX_PAUSED	BIT(0)
-
-static const char sgnet_priv_flag_names[][ETH_GSTRING_LEN] = {
-	"rx-paused",
+static const char sgnet_other_stat_names[][ETH_GSTRING_LEN] = {
+	"interrupts", "rx_spurious", "pages_leaked",
 };
+
+#define SGNET_NR_ETHTOOL_STATS	(ARRAY_SIZE(sgnet_tx_stat_names) + \
+				 ARRAY_SIZE(sgnet_rx_stat_names) + \
+				 ARRAY_SIZE(sgnet_other_stat_names))
+
+struct dentry *sgnet_debugfs_root;
 
 /* Elements in a local list: the hypervisor's max_elems, at most 64. */
 static unsigned int sgnet_max_elems = SGNET_MAX_ELEMS;
@@ -179,7 +184,7 @@ static bool sgnet_fired(struct sgnet_info *info)
 	if (READ_ONCE(*info->request_counter) <= 0 ||
 	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
-	for (i = 0; i < SGNET_NR_RX; i++)
+	for (i = 0; i < info->nr_rx; i++)
 		if (READ_ONCE(*info->rx[i].counter) <= 0)
 			return true;
 	return false;
@@ -196,7 +201,7 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
 
 	atomic_long_inc(&info->interrupts);
 	if (info->lateeoi && !sgnet_fired(info)) {
-		sgnet_count(info, SGNET_RX_SPURIOUS, 1);
+		atomic_long_inc(&info->rx_spurious);
 		xen_irq_lateeoi(irq, XEN_EOI_FLAG_SPURIOUS);
 		return IRQ_HANDLED;
 	}
@@ -211,8 +216,7 @@ static irqreturn_t sgnet_interrupt(int irq, void *dev_id)
  * other failure may leave the pages pinned and writable by the peer: they
  * are leaked instead, as gnttab_end_foreign_access() does since XSA-396.
  */
-bool sgnet_unregister(struct sgnet_info *info, u32 id,
-			     unsigned int nr_pages)
+bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages)
 {
 	long rc;
 
@@ -223,7 +227,7 @@ bool sgnet_unregister(struct sgnet_info *info, u32 id,
 		return true;
 	netdev_warn(info->dev, "unregistering %u failed (%ld): %u pages leaked\n",
 		    id, rc, nr_pages);
-	sgnet_count(info, SGNET_PAGES_LEAKED, nr_pages);
+	atomic_long_add(nr_pages, &info->pages_leaked);
 	return false;
 }
 
@@ -293,6 +297,9 @@ int sgnet_setup_local(struct sgnet_info *info)
 
 	if (info->local_ready)
 		return 0;
+	/* ethtool -G: the buffers the next set-up makes (checked there). */
+	info->nr_rx = READ_ONCE(info->want_nr_rx);
+	info->rx_pages = READ_ONCE(info->want_rx_pages);
 	info->tx_hdr_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	info->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	info->rx_mc = kcalloc(SGNET_NR_RX, sizeof(*info->rx_mc), GFP_KERNEL);
@@ -304,14 +311,13 @@ int sgnet_setup_local(struct sgnet_info *info)
 	ctrl = page_address(info->ctrl_page);
 	info->request_counter = &ctrl->request_counter;
 	info->grant_counter = &ctrl->grant_counter;
-	for (i = 0; i < SGNET_NR_RX; i++)
+	for (i = 0; i < info->nr_rx; i++)
 		info->rx[i].counter = &ctrl->rx_counter[i];
 	rc = sgnet_register(info, &info->ctrl_page, 1, SGNET_CTRL_LEN, 0,
 			    &info->ctrl_id);
 	if (rc)
 		goto fail;
-	info->rx_pages = rx_pages;
-	for (i = 0; i < SGNET_NR_RX; i++) {
+	for (i = 0; i < info->nr_rx; i++) {
 		struct sgnet_rxbuf *buf = &info->rx[i];
 		unsigned int p;
 
@@ -349,7 +355,7 @@ int sgnet_setup_local(struct sgnet_info *info)
 	}
 	info->irq = irq;
 
-	for (i = 0; i < SGNET_NR_RX; i++) {
+	for (i = 0; i < info->nr_rx; i++) {
 		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
 		if (rc)
 			goto fail;
@@ -474,7 +480,7 @@ void sgnet_tx_drop_queued(struct sgnet_info *info)
 
 	for (i = 0; i < info->tx_n; i++)
 		dev_kfree_skb_any(info->tx_skb[i]);
-	sgnet_count(info, SGNET_TX_DROPPED, info->tx_n);
+	sgnet_tx_count(info, SGNET_TX_DROPPED, info->tx_n);
 	info->tx_n = 0;
 }
 
@@ -490,7 +496,7 @@ static void sgnet_tx_drop_skbs(struct sgnet_info *info)
 		if (!info->tx_skb[i])
 			continue;
 		dev_kfree_skb_any(info->tx_skb[i]);
-		sgnet_count(info, SGNET_TX_DROPPED, 1);
+		sgnet_tx_count(info, SGNET_TX_DROPPED, 1);
 		sgnet_tx_make_filler(info, i);
 	}
 }
@@ -516,11 +522,11 @@ static void sgnet_tx_stall(struct sgnet_info *info)
 	info->tx_stalled = true;
 	info->tx_stalled_at = jiffies;
 	netif_stop_queue(info->dev);
-	sgnet_count(info, SGNET_TX_STALLS, 1);
-	sgnet_count(info, SGNET_CREDIT_REQUESTS, 1);
-	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+	sgnet_tx_count(info, SGNET_TX_STALLS, 1);
+	sgnet_tx_count(info, SGNET_CREDIT_REQUESTS, 1);
+	sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
 	if (sgnet_trigger_peer(info, SGNET_CTRL_REQUEST))
-		sgnet_count(info, SGNET_TX_ERRORS, 1);
+		sgnet_tx_count(info, SGNET_TX_ERRORS, 1);
 }
 
 /* fused_trigger off: fire the peer's buffer @reg_id after its transfer. */
@@ -534,9 +540,9 @@ static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
 		},
 	};
 
-	sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+	sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
 	if (HYPERVISOR_sg_op(XEN_SGOP_trigger, &t))
-		sgnet_count(info, SGNET_TX_ERRORS, 1);
+		sgnet_tx_count(info, SGNET_TX_ERRORS, 1);
 }
 
 /*
@@ -559,11 +565,11 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 		for (i = 0; i < info->tx_n; i++)
 			info->tx_op[i].status = 1;
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
-		sgnet_count(info, SGNET_TX_HYPERCALLS, 1);
+		sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
 		if (rc) {
 			/* Buffers assigned to these ops would stay empty. */
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
-			sgnet_count(info, SGNET_TX_ERRORS, info->tx_n);
+			sgnet_tx_count(info, SGNET_TX_ERRORS, info->tx_n);
 			sgnet_tx_drop_queued(info);
 			info->peer_gone = true;
 			netif_carrier_off(info->dev);
@@ -576,7 +582,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			if (status == -XEN_EBUSY) {
 				/* Retried into the same buffer: order holds. */
 				busy = true;
-				sgnet_count(info, SGNET_TX_BUSY, 1);
+				sgnet_tx_count(info, SGNET_TX_BUSY, 1);
 				if (keep != i)
 					sgnet_tx_move(info, i, keep);
 				keep++;
@@ -585,7 +591,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			if (status) {
 				netdev_warn_once(info->dev, "transfer: %d\n",
 						 status);
-				sgnet_count(info, SGNET_TX_ERRORS, 1);
+				sgnet_tx_count(info, SGNET_TX_ERRORS, 1);
 				/* The peer died, or dropped its buffers. */
 				if (status == -XEN_ESRCH ||
 				    status == -XEN_ENOENT || !skb) {
@@ -610,12 +616,12 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				sgnet_tx_trigger(info, info->tx_op[i].reg_id);
 			if (!skb)
 				continue;	/* a filler went through */
-			sgnet_count(info, SGNET_TX_PACKETS, 1);
-			sgnet_count(info, SGNET_TX_BYTES, skb->len);
+			sgnet_tx_count(info, SGNET_TX_PACKETS, 1);
+			sgnet_tx_count(info, SGNET_TX_BYTES, skb->len);
 			if (skb_is_gso(skb))
-				sgnet_count(info, SGNET_TX_GSO, 1);
+				sgnet_tx_count(info, SGNET_TX_GSO, 1);
 			if (skb->ip_summed == CHECKSUM_PARTIAL)
-				sgnet_count(info, SGNET_TX_CSUM, 1);
+				sgnet_tx_count(info, SGNET_TX_CSUM, 1);
 			dev_consume_skb_any(skb);
 		}
 		info->tx_n = keep;
@@ -684,7 +690,7 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 
 		if (!copy)
 			goto drop;
-		sgnet_count(info, SGNET_TX_FOREIGN, 1);
+		sgnet_tx_count(info, SGNET_TX_FOREIGN, 1);
 		dev_consume_skb_any(skb);
 		skb = copy;
 	}
@@ -724,7 +730,7 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	return NETDEV_TX_OK;
 
 drop:
-	sgnet_count(info, SGNET_TX_DROPPED, 1);
+	sgnet_tx_count(info, SGNET_TX_DROPPED, 1);
 	dev_kfree_skb_any(skb);
 	return NETDEV_TX_OK;
 }
@@ -773,7 +779,7 @@ static void sgnet_tx_stall_expired(struct sgnet_info *info)
 
 	if (!info->tx_timed_out) {
 		info->tx_timed_out = true;
-		sgnet_count(info, SGNET_TX_TIMEOUTS, 1);
+		sgnet_tx_count(info, SGNET_TX_TIMEOUTS, 1);
 		sgnet_tx_drop_skbs(info);
 		netif_carrier_off(dev);
 		netdev_warn(dev, "no credit from domain %u for %u ms: carrier off\n",
@@ -921,18 +927,18 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
 		net_warn_ratelimited("%s: frame length %u from domain %u\n",
 				     info->dev->name, len, info->peer);
-		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
 	if (!sgnet_rx_hdr_ok(info, &hdr, len)) {
 		net_warn_ratelimited("%s: header not offered to domain %u\n",
 				     info->dev->name, info->peer);
-		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
 	skb = sgnet_rx_skb(info, buf, len);
 	if (!skb) {
-		sgnet_count(info, SGNET_RX_DROPPED, 1);
+		sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
 		goto rearm;
 	}
 	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
@@ -941,19 +947,27 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	if (virtio_net_hdr_to_skb(skb, &hdr.vnet, true)) {
 		net_warn_ratelimited("%s: bad checksum/GSO header from the peer\n",
 				     info->dev->name);
-		sgnet_count(info, SGNET_RX_ERRORS, 1);
+		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		kfree_skb(skb);
 		goto rearm;
 	}
 	skb->protocol = eth_type_trans(skb, info->dev);
-	sgnet_count(info, SGNET_RX_PACKETS, 1);
-	sgnet_count(info, SGNET_RX_BYTES, len);
+	sgnet_rx_count(info, SGNET_RX_PACKETS, 1);
+	sgnet_rx_count(info, SGNET_RX_BYTES, len);
 	if (skb_is_gso(skb))
-		sgnet_count(info, SGNET_RX_GSO, 1);
+		sgnet_rx_count(info, SGNET_RX_GSO, 1);
 	if (skb->ip_summed == CHECKSUM_PARTIAL)
-		sgnet_count(info, SGNET_RX_CSUM, 1);
+		sgnet_rx_count(info, SGNET_RX_CSUM, 1);
 	napi_gro_receive(&info->napi, skb);
 rearm:
+	/*
+	 * Counted only, never used: did the peer write the header while we
+	 * copied the frame?  A peer that keeps to the protocol cannot (its
+	 * transfer consumed the buffer before it triggered); one that
+	 * triggers first and transfers after can.
+	 */
+	if (memcmp(shared, &hdr, sizeof(hdr)))
+		sgnet_rx_count(info, SGNET_RX_HDR_CHANGED, 1);
 	/*
 	 * Consumed: reset the counter and the length now and return the
 	 * buffer with the next batch.  No transfer can fill it before the
@@ -973,24 +987,24 @@ rearm:
 static void sgnet_rx_return(struct sgnet_info *info)
 {
 	unsigned int n = info->rx_pending, i, errors = 0;
-	unsigned int first = (info->rx_scan + SGNET_NR_RX - n) % SGNET_NR_RX;
+	unsigned int first = (info->rx_scan + info->nr_rx - n) % info->nr_rx;
 	long rc;
 
 	if (!n)
 		return;
 	info->rx_pending = 0;
-	sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
-	sgnet_count(info, SGNET_RX_RETURN_CALLS, 1);
-	sgnet_count(info, SGNET_RX_RETURNED, n);
+	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
+	sgnet_rx_count(info, SGNET_RX_RETURN_CALLS, 1);
+	sgnet_rx_count(info, SGNET_RX_RETURNED, n);
 	if (n == 1) {
 		if (sgnet_id_op(XEN_SGOP_rearm, info->rx[first].id))
-			sgnet_count(info, SGNET_RX_RETURN_ERRORS, 1);
+			sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, 1);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		struct multicall_entry *mc = &info->rx_mc[i];
 
-		info->rx_ret_id[i].id = info->rx[(first + i) % SGNET_NR_RX].id;
+		info->rx_ret_id[i].id = info->rx[(first + i) % info->nr_rx].id;
 		info->rx_ret_id[i].flags = 0;
 		mc->op = __HYPERVISOR_sg_op;
 		mc->result = 0;
@@ -1004,8 +1018,25 @@ static void sgnet_rx_return(struct sgnet_info *info)
 	if (errors) {
 		netdev_warn_once(info->dev, "returning buffers: %ld/%ld\n",
 				 rc, (long)info->rx_mc[0].result);
-		sgnet_count(info, SGNET_RX_RETURN_ERRORS, errors);
+		sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, errors);
 	}
+}
+
+/*
+ * A credit request with nothing consumed and nothing to return: the peer
+ * found busy the buffer we wait for (rx_scan), which we hold armed.  A
+ * peer that transfers without a trigger, out of turn, consumes a buffer
+ * we never see filled; its sender would then ask for credit, get it and
+ * find the buffer busy again, forever, and both domains spin.  Re-arm
+ * that buffer (a rearm of an armed one does nothing); what the peer wrote
+ * into it is overwritten by its retry.
+ */
+static void sgnet_rx_rearm_scan(struct sgnet_info *info)
+{
+	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
+	sgnet_rx_count(info, SGNET_CREDIT_REARMS, 1);
+	if (sgnet_id_op(XEN_SGOP_rearm, info->rx[info->rx_scan].id))
+		sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, 1);
 }
 
 unsigned long sgnet_stall_jiffies(void)
@@ -1023,8 +1054,8 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 
 	if (READ_ONCE(*info->rx[scan].counter) <= 0)
 		return 0;
-	for (i = 1; i < SGNET_NR_RX; i++)
-		if (READ_ONCE(*info->rx[(scan + i) % SGNET_NR_RX].counter) <= 0)
+	for (i = 1; i < info->nr_rx; i++)
+		if (READ_ONCE(*info->rx[(scan + i) % info->nr_rx].counter) <= 0)
 			return i;
 	return 0;
 }
@@ -1068,12 +1099,12 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 
 		WRITE_ONCE(hdr->len, 0);
 		WRITE_ONCE(*buf->counter, 1);
-		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		info->rx_pending++;
 	}
 	sgnet_rx_return(info);
 	info->rx_gap_seen = false;
-	sgnet_count(info, SGNET_RX_GAPS, n);
+	sgnet_rx_count(info, SGNET_RX_GAPS, n);
 	net_warn_ratelimited("%s: %u receive buffers left empty by domain %u: skipped\n",
 			     info->dev->name, n, info->peer);
 	return true;
@@ -1112,9 +1143,7 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
 	bool paused = READ_ONCE(info->rx_paused);
-	unsigned int batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1,
-				     SGNET_NR_RX);
-	unsigned int scanned;
+	unsigned int scanned, batch;
 	int work = 0;
 
 	/* Pairs with sgnet_setup_local(): the buffers are set up. */
@@ -1122,12 +1151,13 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 		napi_complete_done(napi, 0);
 		return 0;
 	}
+	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
 	}
 again:
-	for (scanned = 0; !paused && scanned < SGNET_NR_RX && work < budget;
+	for (scanned = 0; !paused && scanned < info->nr_rx && work < budget;
 	     scanned++) {
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
 
@@ -1140,7 +1170,7 @@ again:
 			break;
 		/* Xen copied the data before it counted the trigger. */
 		virt_rmb();
-		info->rx_scan = (info->rx_scan + 1) % SGNET_NR_RX;
+		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		sgnet_rx_one(info, buf);
 		work++;
 		if (info->rx_pending >= batch)
@@ -1156,17 +1186,19 @@ again:
 	if (READ_ONCE(*info->request_counter) <= 0 && info->peer_ctrl) {
 		if (!info->request_seen) {
 			info->request_seen = true;
-			sgnet_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
+			sgnet_rx_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
 		/* Every buffer drained (unless paused): return them, grant. */
+		if (!paused && !work && !info->rx_pending)
+			sgnet_rx_rearm_scan(info);
 		if (!paused) {
 			sgnet_rx_return(info);
 			WRITE_ONCE(*info->request_counter, 1);
 			info->request_seen = false;
-			sgnet_count(info, SGNET_CREDIT_GRANTS, 1);
-			sgnet_count(info, SGNET_RX_HYPERCALLS, 1);
+			sgnet_rx_count(info, SGNET_CREDIT_GRANTS, 1);
+			sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
-				sgnet_count(info, SGNET_RX_ERRORS, 1);
+				sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		}
 	}
 	/* Unmask: triggers since the interrupt raise one now. */
@@ -1209,16 +1241,24 @@ static void sgnet_get_stats64(struct net_device *dev,
 			      struct rtnl_link_stats64 *s)
 {
 	struct sgnet_info *info = netdev_priv(dev);
+	unsigned int start;
 
-	s->tx_packets = READ_ONCE(info->stats[SGNET_TX_PACKETS]);
-	s->tx_bytes = READ_ONCE(info->stats[SGNET_TX_BYTES]);
-	s->tx_errors = READ_ONCE(info->stats[SGNET_TX_ERRORS]);
-	s->tx_dropped = READ_ONCE(info->stats[SGNET_TX_DROPPED]);
-	s->rx_packets = READ_ONCE(info->stats[SGNET_RX_PACKETS]);
-	s->rx_bytes = READ_ONCE(info->stats[SGNET_RX_BYTES]);
-	s->rx_errors = READ_ONCE(info->stats[SGNET_RX_ERRORS]);
-	s->rx_dropped = READ_ONCE(info->stats[SGNET_RX_DROPPED]);
-	s->rx_missed_errors = READ_ONCE(info->stats[SGNET_RX_GAPS]);
+	do {
+		start = u64_stats_fetch_begin(&info->tx_syncp);
+		s->tx_packets = u64_stats_read(&info->tx_stats[SGNET_TX_PACKETS]);
+		s->tx_bytes = u64_stats_read(&info->tx_stats[SGNET_TX_BYTES]);
+		s->tx_errors = u64_stats_read(&info->tx_stats[SGNET_TX_ERRORS]);
+		s->tx_dropped = u64_stats_read(&info->tx_stats[SGNET_TX_DROPPED]);
+	} while (u64_stats_fetch_retry(&info->tx_syncp, start));
+	do {
+		start = u64_stats_fetch_begin(&info->rx_syncp);
+		s->rx_packets = u64_stats_read(&info->rx_stats[SGNET_RX_PACKETS]);
+		s->rx_bytes = u64_stats_read(&info->rx_stats[SGNET_RX_BYTES]);
+		s->rx_errors = u64_stats_read(&info->rx_stats[SGNET_RX_ERRORS]);
+		s->rx_dropped = u64_stats_read(&info->rx_stats[SGNET_RX_DROPPED]);
+		s->rx_missed_errors =
+			u64_stats_read(&info->rx_stats[SGNET_RX_GAPS]);
+	} while (u64_stats_fetch_retry(&info->rx_syncp, start));
 }
 
 /* Offload only what the peer takes (all of it until we know the peer). */
@@ -1249,69 +1289,48 @@ const struct net_device_ops sgnet_netdev_ops = {
 	.ndo_validate_addr = eth_validate_addr,
 };
 
-/* ethtool -S: the counters above, then interrupts. */
+/* ethtool -S: what ip -s link does not show. */
 static int sgnet_get_sset_count(struct net_device *dev, int sset)
 {
-	switch (sset) {
-	case ETH_SS_STATS:
-		return SGNET_NR_STATS + 1;
-	case ETH_SS_PRIV_FLAGS:
-		return ARRAY_SIZE(sgnet_priv_flag_names);
-	default:
-		return -EOPNOTSUPP;
-	}
+	if (sset == ETH_SS_STATS)
+		return SGNET_NR_ETHTOOL_STATS;
+	return -EOPNOTSUPP;
 }
 
 static void sgnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
-	switch (sset) {
-	case ETH_SS_STATS:
-		memcpy(data, sgnet_stat_names, sizeof(sgnet_stat_names));
-		strscpy(data + sizeof(sgnet_stat_names), "interrupts",
-			ETH_GSTRING_LEN);
-		break;
-	case ETH_SS_PRIV_FLAGS:
-		memcpy(data, sgnet_priv_flag_names,
-		       sizeof(sgnet_priv_flag_names));
-		break;
-	}
-}
-
-static u32 sgnet_get_priv_flags(struct net_device *dev)
-{
-	struct sgnet_info *info = netdev_priv(dev);
-
-	return READ_ONCE(info->rx_paused) ? SGNET_PRIV_RX_PAUSED : 0;
-}
-
-/*
- * rx-paused stops the receive poll from consuming buffers, so that a peer
- * that keeps sending fills them, stalls and asks for credit
- * (credit_requests_received); clearing it drains them and grants.
- */
-static int sgnet_set_priv_flags(struct net_device *dev, u32 flags)
-{
-	struct sgnet_info *info = netdev_priv(dev);
-	bool paused = flags & SGNET_PRIV_RX_PAUSED;
-
-	WRITE_ONCE(info->rx_paused, paused);
-	if (!paused && netif_running(dev)) {
-		local_bh_disable();
-		napi_schedule(&info->napi);
-		local_bh_enable();
-	}
-	return 0;
+	if (sset != ETH_SS_STATS)
+		return;
+	memcpy(data, sgnet_tx_stat_names, sizeof(sgnet_tx_stat_names));
+	data += sizeof(sgnet_tx_stat_names);
+	memcpy(data, sgnet_rx_stat_names, sizeof(sgnet_rx_stat_names));
+	data += sizeof(sgnet_rx_stat_names);
+	memcpy(data, sgnet_other_stat_names, sizeof(sgnet_other_stat_names));
 }
 
 static void sgnet_get_ethtool_stats(struct net_device *dev,
 				    struct ethtool_stats *stats, u64 *data)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int i;
+	unsigned int start, i;
 
-	for (i = 0; i < SGNET_NR_STATS; i++)
-		data[i] = READ_ONCE(info->stats[i]);
-	data[i] = atomic_long_read(&info->interrupts);
+	do {
+		start = u64_stats_fetch_begin(&info->tx_syncp);
+		for (i = SGNET_TX_FIRST_PRIVATE; i < SGNET_NR_TX_STATS; i++)
+			data[i - SGNET_TX_FIRST_PRIVATE] =
+				u64_stats_read(&info->tx_stats[i]);
+	} while (u64_stats_fetch_retry(&info->tx_syncp, start));
+	data += ARRAY_SIZE(sgnet_tx_stat_names);
+	do {
+		start = u64_stats_fetch_begin(&info->rx_syncp);
+		for (i = SGNET_RX_FIRST_PRIVATE; i < SGNET_NR_RX_STATS; i++)
+			data[i - SGNET_RX_FIRST_PRIVATE] =
+				u64_stats_read(&info->rx_stats[i]);
+	} while (u64_stats_fetch_retry(&info->rx_syncp, start));
+	data += ARRAY_SIZE(sgnet_rx_stat_names);
+	data[0] = atomic_long_read(&info->interrupts);
+	data[1] = atomic_long_read(&info->rx_spurious);
+	data[2] = atomic_long_read(&info->pages_leaked);
 }
 
 static void sgnet_get_drvinfo(struct net_device *dev,
@@ -1324,20 +1343,118 @@ static void sgnet_get_drvinfo(struct net_device *dev,
 		sizeof(drvinfo->bus_info));
 }
 
+/* The pages a receive buffer may have: a 64 KiB frame, max_elems. */
+unsigned int sgnet_max_rx_pages(void)
+{
+	return min_t(unsigned int, SGNET_RX_MAX_PAGES, sgnet_max_elems);
+}
+
+/*
+ * ethtool -g: rx is the number of receive buffers, rx-buf-len the bytes
+ * of each (the 24-byte header and the frame), as the next set-up makes
+ * them (RTNL held).
+ */
+static void sgnet_get_ringparam(struct net_device *dev,
+				struct ethtool_ringparam *ring,
+				struct kernel_ethtool_ringparam *kring,
+				struct netlink_ext_ack *extack)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+
+	ring->rx_max_pending = SGNET_NR_RX;
+	ring->rx_pending = info->want_nr_rx;
+	kring->rx_buf_len = info->want_rx_pages * PAGE_SIZE;
+}
+
+/*
+ * ethtool -G rx N rx-buf-len BYTES (RTNL held): 1 to 64 buffers of whole
+ * pages, from one (no GSO offered: a 64 KiB frame does not fit) to what
+ * holds a 64 KiB frame.  A connected link sets up again at once with the
+ * new buffers (sgnet_reconfigure: the peer sees the new details and
+ * reconnects); otherwise they come with the next set-up.
+ */
+static int sgnet_set_ringparam(struct net_device *dev,
+			       struct ethtool_ringparam *ring,
+			       struct kernel_ethtool_ringparam *kring,
+			       struct netlink_ext_ack *extack)
+{
+	struct sgnet_info *info = netdev_priv(dev);
+	unsigned int len = kring->rx_buf_len, pages = info->want_rx_pages;
+
+	if (!ring->rx_pending) {
+		NL_SET_ERR_MSG_MOD(extack, "rx: at least one receive buffer");
+		return -EINVAL;
+	}
+	if (len) {
+		if (len % PAGE_SIZE ||
+		    len / PAGE_SIZE > sgnet_max_rx_pages()) {
+			NL_SET_ERR_MSG_MOD(extack,
+					   "rx-buf-len: whole pages, at most what holds a 64 KiB frame (17 pages)");
+			return -EINVAL;
+		}
+		pages = len / PAGE_SIZE;
+	}
+	if (ring->rx_pending == info->want_nr_rx &&
+	    pages == info->want_rx_pages)
+		return 0;
+	WRITE_ONCE(info->want_nr_rx, ring->rx_pending);
+	WRITE_ONCE(info->want_rx_pages, pages);
+	schedule_work(&info->reconfig);
+	return 0;
+}
+
 const struct ethtool_ops sgnet_ethtool_ops = {
+	.supported_ring_params = ETHTOOL_RING_USE_RX_BUF_LEN,
 	.get_drvinfo = sgnet_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_sset_count = sgnet_get_sset_count,
 	.get_strings = sgnet_get_strings,
 	.get_ethtool_stats = sgnet_get_ethtool_stats,
-	.get_priv_flags = sgnet_get_priv_flags,
-	.set_priv_flags = sgnet_set_priv_flags,
+	.get_ringparam = sgnet_get_ringparam,
+	.set_ringparam = sgnet_set_ringparam,
 };
 
 /*
- * At module load: does the hypervisor speak sg_op, and in which limits?
- * rx_pages must fit them.
+ * debugfs: <debugfs>/sgnet/<xenbus device>/rx_paused, a switch for tests.
+ * 1 stops the receive poll from consuming buffers, so that a peer that
+ * keeps sending fills them, stalls and asks for credit
+ * (credit_requests_received); 0 drains them and grants.
  */
+static int sgnet_rx_paused_get(void *data, u64 *val)
+{
+	struct sgnet_info *info = data;
+
+	*val = READ_ONCE(info->rx_paused);
+	return 0;
+}
+
+static int sgnet_rx_paused_set(void *data, u64 val)
+{
+	struct sgnet_info *info = data;
+
+	if (val > 1)
+		return -EINVAL;
+	WRITE_ONCE(info->rx_paused, val);
+	if (!val && netif_running(info->dev)) {
+		local_bh_disable();
+		napi_schedule(&info->napi);
+		local_bh_enable();
+	}
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(sgnet_rx_paused_fops, sgnet_rx_paused_get,
+			 sgnet_rx_paused_set, "%llu\n");
+
+void sgnet_debugfs_add(struct sgnet_info *info)
+{
+	info->debugfs = debugfs_create_dir(dev_name(&info->xbdev->dev),
+					   sgnet_debugfs_root);
+	debugfs_create_file_unsafe("rx_paused", 0600, info->debugfs, info,
+				   &sgnet_rx_paused_fops);
+}
+
+/* At module load: does the hypervisor speak sg_op, and in which limits? */
 int sgnet_datapath_init(void)
 {
 	struct xen_sg_query q = { .domid = DOMID_SELF };
@@ -1354,11 +1471,5 @@ int sgnet_datapath_init(void)
 		return -ENODEV;
 	}
 	sgnet_max_elems = min_t(u32, q.limits.max_elems, SGNET_MAX_ELEMS);
-	if (!rx_pages || rx_pages > SGNET_RX_MAX_PAGES ||
-	    rx_pages > sgnet_max_elems) {
-		pr_err("rx_pages=%u: need 1 to %lu and at most max_elems (%u)\n",
-		       rx_pages, SGNET_RX_MAX_PAGES, sgnet_max_elems);
-		return -EINVAL;
-	}
 	return 0;
 }

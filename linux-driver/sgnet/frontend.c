@@ -86,7 +86,6 @@ static void sgnet_backend_changed(struct xenbus_device *xbdev,
 	mutex_unlock(&info->lock);
 }
 
-
 /*
  * After a restore the domain is a new one: it holds none of its
  * registrations and no port, and its registration ids start again at 1.

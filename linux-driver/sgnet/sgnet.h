@@ -12,6 +12,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/virtio_net.h>
 #include <linux/workqueue.h>
 
@@ -56,22 +57,40 @@ struct sgnet_ctrl {
 
 static_assert(sizeof(struct sgnet_ctrl) <= PAGE_SIZE);
 
-enum sgnet_stat {
+/*
+ * Counters of the transmit path, written under the netdev tx lock.  The
+ * first four are the standard ones (ndo_get_stats64); ethtool -S shows the
+ * rest.
+ */
+enum sgnet_tx_stat {
 	SGNET_TX_PACKETS,
 	SGNET_TX_BYTES,
+	SGNET_TX_ERRORS,
+	SGNET_TX_DROPPED,
 	SGNET_TX_HYPERCALLS,
 	SGNET_TX_BUSY,
 	SGNET_TX_STALLS,
-	SGNET_TX_ERRORS,
-	SGNET_TX_DROPPED,
 	SGNET_TX_GSO,
 	SGNET_TX_CSUM,
 	SGNET_CREDIT_REQUESTS,
+	SGNET_TX_TIMEOUTS,
+	SGNET_TX_FOREIGN,
+	SGNET_NR_TX_STATS,
+};
+
+#define SGNET_TX_FIRST_PRIVATE	SGNET_TX_HYPERCALLS
+
+/*
+ * Counters of the receive path, written in NAPI.  The first five are the
+ * standard ones (rx_missed_errors: buffers the watchdog skipped).
+ */
+enum sgnet_rx_stat {
 	SGNET_RX_PACKETS,
 	SGNET_RX_BYTES,
-	SGNET_RX_HYPERCALLS,
 	SGNET_RX_ERRORS,
 	SGNET_RX_DROPPED,
+	SGNET_RX_GAPS,
+	SGNET_RX_HYPERCALLS,
 	SGNET_RX_GSO,
 	SGNET_RX_CSUM,
 	SGNET_CREDIT_GRANTS,
@@ -79,50 +98,92 @@ enum sgnet_stat {
 	SGNET_RX_RETURNED,
 	SGNET_RX_RETURN_CALLS,
 	SGNET_RX_RETURN_ERRORS,
-	SGNET_RX_SPURIOUS,
-	SGNET_TX_TIMEOUTS,
-	SGNET_RX_GAPS,
-	SGNET_PAGES_LEAKED,
-	SGNET_TX_FOREIGN,
-	SGNET_NR_STATS,
+	SGNET_RX_HDR_CHANGED,
+	SGNET_CREDIT_REARMS,
+	SGNET_NR_RX_STATS,
 };
 
+#define SGNET_RX_FIRST_PRIVATE	SGNET_RX_HYPERCALLS
+
+/*
+ * One vsg device, either end.  Locks, outermost first:
+ *   lock           the device's mutex: xenbus state changes, set-up and
+ *                  release of the local resources, remove, resume, the
+ *                  reboot notifier, reconfiguration; taken before RTNL;
+ *   RTNL           open/close (NAPI enable/disable), MTU and features;
+ *   the tx lock    netif_tx_lock(): the transmit state and the peer's
+ *                  details (the stack holds it around ndo_start_xmit);
+ *   NAPI           the receive state is the poll's alone (one poll at a
+ *                  time; release disables NAPI before it frees).
+ */
 struct sgnet_info {
+	/* Set at probe, constant. */
 	struct net_device *dev;
 	struct xenbus_device *xbdev;
 	struct napi_struct napi;
 	bool backend;
-	domid_t peer;
+	domid_t peer;			/* also set at resume, under lock */
+	struct dentry *debugfs;
+
 	/*
-	 * The backend's set-up, published as "session"; the frontend echoes
-	 * the one it read as "backend-session", so that a backend reloaded
-	 * under a Connected frontend never takes the frontend's old details.
+	 * lock.  The backend's set-up, published as "session"; the frontend
+	 * echoes the one it read as "backend-session".
 	 */
 	u32 session;
+	bool shut;			/* lock: rebooting, no more set-up */
+	bool restored;			/* lock: resume, our ids name nothing of ours */
+	struct list_head list;		/* sgnet_devices_lock */
+	struct mutex lock;
+	struct work_struct reconfig;	/* ethtool -G on a connected link */
 
-	/* Local resources: set up and torn down with the connection. */
+	/*
+	 * ethtool -G: the buffers of the next set-up.  Written under RTNL,
+	 * read (READ_ONCE) at set-up under lock.
+	 */
+	unsigned int want_nr_rx;
+	unsigned int want_rx_pages;
+
+	/*
+	 * Local resources: set up and released under lock.  The poll uses
+	 * them only while local_ready (store-release at set-up, load-acquire
+	 * in the poll); release clears it and closes the port with NAPI
+	 * disabled before it unregisters and frees.
+	 */
 	bool local_ready;
+	unsigned int nr_rx;		/* receive buffers */
 	unsigned int rx_pages;		/* pages per receive buffer */
 	struct sgnet_rxbuf rx[SGNET_NR_RX];
-	unsigned int rx_scan;		/* where the next poll starts */
-	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
-	/* NAPI: rx_scan's buffer empty while a later one is full, since when. */
-	bool rx_gap_seen;
-	unsigned int rx_gap_at;
-	unsigned long rx_gap_since;
-	struct multicall_entry *rx_mc;	/* SGNET_NR_RX rearms ... */
+	struct multicall_entry *rx_mc;	/* nr_rx rearms ... */
 	struct xen_sg_id *rx_ret_id;	/* ... and their arguments */
-	bool rx_paused;			/* ethtool: leave the buffers full */
-	bool request_seen;		/* a credit request waits for a grant */
-	struct page *ctrl_page;
+	struct page *ctrl_page;		/* struct sgnet_ctrl */
 	u32 ctrl_id;
 	s32 *request_counter;		/* in the control page */
 	s32 *grant_counter;		/* in the control page */
 	evtchn_port_t port;
 	int irq;
 	bool lateeoi;			/* irq bound with late EOI */
+	struct page *tx_hdr_page;	/* one sgnet_hdr per queued op */
 
-	/* The peer, from xenstore; tx state (under the netdev tx lock). */
+	/*
+	 * NAPI only (set-up resets them under lock before local_ready).  The
+	 * watchdog reads rx_scan with READ_ONCE to look for a gap.
+	 */
+	unsigned int rx_scan;		/* where the next poll starts */
+	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
+	bool rx_gap_seen;		/* rx_scan's buffer empty, a later full */
+	unsigned int rx_gap_at;		/* ... at this rx_scan */
+	unsigned long rx_gap_since;	/* ... since (jiffies) */
+	bool request_seen;		/* a credit request waits for a grant */
+
+	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
+	bool rx_paused;			/* the poll leaves the buffers full */
+
+	/*
+	 * The peer's details, from xenstore: written under lock and the tx
+	 * lock, read under the tx lock (the poll reads peer_ctrl without it:
+	 * it changes only while the link is down).  peer_known is read by
+	 * ndo_fix_features under RTNL.
+	 */
 	bool connected;
 	u32 peer_rx[SGNET_NR_RX];
 	unsigned int nr_peer_rx;
@@ -132,39 +193,56 @@ struct sgnet_info {
 	bool peer_csum;			/* takes VIRTIO_NET_HDR_F_NEEDS_CSUM */
 	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
+
+	/* The tx lock. */
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
 	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
 	bool tx_timed_out;		/* the watchdog turned the carrier off */
 	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */
-	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
-	struct page *tx_hdr_page;	/* one sgnet_hdr per op */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
+	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
 	struct delayed_work watchdog;	/* runs while connected */
-	struct list_head list;		/* sgnet_devices, for the reboot notifier */
-	/* Serialises xenbus state changes, set-up, teardown, remove. */
-	struct mutex lock;
-	bool shut;			/* rebooting: no more set-up */
-	bool restored;			/* resume: our ids name nothing of ours */
 
-	/* tx stats under the tx lock, rx stats in NAPI; read racily. */
-	u64 stats[SGNET_NR_STATS];
-	atomic_long_t interrupts;
+	/* Written under the tx lock (tx_syncp) and in NAPI (rx_syncp). */
+	u64_stats_t tx_stats[SGNET_NR_TX_STATS];
+	struct u64_stats_sync tx_syncp;
+	u64_stats_t rx_stats[SGNET_NR_RX_STATS];
+	struct u64_stats_sync rx_syncp;
+	/* Any context. */
+	atomic_long_t interrupts;	/* upcalls of the port */
+	atomic_long_t rx_spurious;	/* upcalls for which nothing fired */
+	atomic_long_t pages_leaked;	/* not freed: unregistering failed */
 };
 
-static inline void sgnet_count(struct sgnet_info *info, enum sgnet_stat s,
-			       u64 n)
+/* Under the tx lock. */
+static inline void sgnet_tx_count(struct sgnet_info *info,
+				  enum sgnet_tx_stat s, u64 n)
 {
-	WRITE_ONCE(info->stats[s], info->stats[s] + n);
+	u64_stats_update_begin(&info->tx_syncp);
+	u64_stats_add(&info->tx_stats[s], n);
+	u64_stats_update_end(&info->tx_syncp);
+}
+
+/* In NAPI. */
+static inline void sgnet_rx_count(struct sgnet_info *info,
+				  enum sgnet_rx_stat s, u64 n)
+{
+	u64_stats_update_begin(&info->rx_syncp);
+	u64_stats_add(&info->rx_stats[s], n);
+	u64_stats_update_end(&info->rx_syncp);
 }
 
 /* datapath.c */
 extern const struct net_device_ops sgnet_netdev_ops;
 extern const struct ethtool_ops sgnet_ethtool_ops;
+extern struct dentry *sgnet_debugfs_root;
 int sgnet_datapath_init(void);
+void sgnet_debugfs_add(struct sgnet_info *info);
+unsigned int sgnet_max_rx_pages(void);
 bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages);
 void sgnet_stop_local(struct sgnet_info *info);
 void sgnet_free_local(struct sgnet_info *info);
@@ -184,6 +262,7 @@ void sgnet_disconnect(struct sgnet_info *info);
 int sgnet_prepare(struct sgnet_info *info);
 int sgnet_probe_common(struct xenbus_device *xbdev, bool backend);
 void sgnet_remove(struct xenbus_device *xbdev);
+void sgnet_reconfigure(struct work_struct *work);
 
 /* frontend.c, backend.c */
 int sgnet_frontend_init(void);

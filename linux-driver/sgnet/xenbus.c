@@ -8,6 +8,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/etherdevice.h>
 #include <linux/if_vlan.h>
 #include <linux/kernel.h>
@@ -45,7 +46,7 @@ int sgnet_publish(struct sgnet_info *info)
 	ids = kzalloc(size, GFP_KERNEL);
 	if (!ids)
 		return -ENOMEM;
-	for (i = 0; i < SGNET_NR_RX; i++)
+	for (i = 0; i < info->nr_rx; i++)
 		used += scnprintf(ids + used, size - used, "%s%u", i ? " " : "",
 				  info->rx[i].id);
 again:
@@ -56,7 +57,7 @@ again:
 			    SGNET_PROTOCOL);
 	if (!err)
 		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffers", "%u",
-				    SGNET_NR_RX);
+				    info->nr_rx);
 	if (!err)
 		err = xenbus_printf(xbt, xbdev->nodename, "rx-buffer-size",
 				    "%lu", info->rx_pages * PAGE_SIZE);
@@ -264,7 +265,14 @@ int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	info->xbdev = xbdev;
 	info->backend = backend;
 	info->peer = xbdev->otherend_id;
+	info->want_nr_rx = SGNET_NR_RX;
+	info->want_rx_pages = sgnet_max_rx_pages();
+	u64_stats_init(&info->tx_syncp);
+	u64_stats_init(&info->rx_syncp);
 	atomic_long_set(&info->interrupts, 0);
+	atomic_long_set(&info->rx_spurious, 0);
+	atomic_long_set(&info->pages_leaked, 0);
+	INIT_WORK(&info->reconfig, sgnet_reconfigure);
 	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_REL_SOFT);
 	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
@@ -289,6 +297,7 @@ int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 		return err;
 	}
 	dev_set_drvdata(&xbdev->dev, info);
+	sgnet_debugfs_add(info);
 	mutex_lock(&sgnet_devices_lock);
 	list_add(&info->list, &sgnet_devices);
 	mutex_unlock(&sgnet_devices_lock);
@@ -302,6 +311,8 @@ void sgnet_remove(struct xenbus_device *xbdev)
 	mutex_lock(&sgnet_devices_lock);
 	list_del(&info->list);
 	mutex_unlock(&sgnet_devices_lock);
+	debugfs_remove_recursive(info->debugfs);
+	cancel_work_sync(&info->reconfig);
 	/* A frontend going away tells its backend (which does not wait). */
 	mutex_lock(&info->lock);
 	if (!info->backend)
@@ -315,6 +326,35 @@ void sgnet_remove(struct xenbus_device *xbdev)
 	netif_napi_del(&info->napi);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	free_netdev(info->dev);
+}
+
+/*
+ * ethtool -G on a connected link: set up again with the new buffers.  The
+ * backend publishes a new session and waits (InitWait), which the frontend
+ * takes as a reloaded backend; the frontend goes back to Initialising,
+ * which the backend takes as a restarted frontend.  Either way the peer
+ * reads the new details and both ends connect again.
+ */
+void sgnet_reconfigure(struct work_struct *work)
+{
+	struct sgnet_info *info = container_of(work, struct sgnet_info,
+					       reconfig);
+	struct xenbus_device *xbdev = info->xbdev;
+
+	mutex_lock(&info->lock);
+	if (xbdev->state != XenbusStateConnected || info->shut)
+		goto out;
+	netdev_info(info->dev, "new receive buffers: reconnecting\n");
+	sgnet_disconnect(info);
+	if (info->backend) {
+		if (!sgnet_prepare(info))
+			xenbus_switch_state(xbdev, XenbusStateInitWait);
+	} else {
+		info->session = 0;
+		xenbus_switch_state(xbdev, XenbusStateInitialising);
+	}
+out:
+	mutex_unlock(&info->lock);
 }
 
 /*
@@ -352,9 +392,10 @@ static int __init sgnet_init(void)
 	err = sgnet_datapath_init();
 	if (err)
 		return err;
+	sgnet_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	err = register_reboot_notifier(&sgnet_reboot_nb);
 	if (err)
-		return err;
+		goto out_debugfs;
 	err = sgnet_frontend_init();
 	if (err)
 		goto out_reboot;
@@ -367,6 +408,8 @@ out_front:
 	sgnet_frontend_exit();
 out_reboot:
 	unregister_reboot_notifier(&sgnet_reboot_nb);
+out_debugfs:
+	debugfs_remove_recursive(sgnet_debugfs_root);
 	return err;
 }
 module_init(sgnet_init);
@@ -376,6 +419,7 @@ static void __exit sgnet_exit(void)
 	sgnet_backend_exit();
 	sgnet_frontend_exit();
 	unregister_reboot_notifier(&sgnet_reboot_nb);
+	debugfs_remove_recursive(sgnet_debugfs_root);
 }
 module_exit(sgnet_exit);
 

@@ -49,14 +49,22 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert paused["rx_after_resume"] >= paused["sent"] > 0, paused
 
     # sg-a as a hostile peer (issue 13): no credit for 20 s, a trigger storm,
-    # headers never offered, its end gone mid-transfer; dom0 dropped, counted,
-    # and the link came back
+    # headers never offered, headers and lengths written while dom0 copies
+    # them, its end gone mid-transfer; dom0 dropped, counted, and the link
+    # came back
     hostile = outcome.report.meta["hostile"]
-    for case in ("stall", "storm", "badhdr", "die"):
+    for case in ("stall", "storm", "badhdr", "race", "die"):
         assert results[("dom0", f"hostile_{case}")].status == "pass", summary
         assert hostile[case]["ping"] == 0 and hostile[case]["carrier_back"], hostile[case]
     assert hostile["stall"]["tx_timeouts"] >= 1 and hostile["stall"]["carrier_off"]
     assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
+    assert hostile["race"]["peer_sent"] > 0 and hostile["race"]["rx_errors"] >= 1
+
+    # ethtool -G: 32 buffers of 8192 bytes on dom0's end of a connected link
+    # (the link set up again with them and carried a ping), then back
+    assert results[("dom0", "ethtool_ringparam")].status == "pass", summary
+    ring = outcome.report.meta["ringparam"]
+    assert (ring["xs_rx"], ring["xs_len"], ring["xs_back"]) == ("32", "8192", "64"), ring
 
     # 64 KiB frames: the largest ping on the MTU-65535 link, TSO for TCP,
     # GSO frames received by dom0 (the backend), ethtool -K turning it off

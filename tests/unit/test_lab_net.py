@@ -222,13 +222,19 @@ SGKIT-NETSTAT dom0-prehostile-storm if=sgnet0 tx_timeouts=1 rx_errors=0 interrup
 SGKIT-NETSTAT dom0-posthostile-storm if=sgnet0 tx_timeouts=1 rx_errors=640 interrupts=200
 SGKIT-HOSTILE case=storm reply=0 off=0 back=1 ping=0 seconds=6 cpu_dom0_ms=800 \
 cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
-SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_gaps=0
-SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_gaps=4
+SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_missed_errors=0
+SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_missed_errors=4
 SGKIT-HOSTILE case=badhdr reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=300 \
 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
+SGKIT-NETSTAT dom0-prehostile-race if=sgnet0 rx_errors=700 rx_hdr_changed=0
+SGKIT-NETSTAT dom0-posthostile-race if=sgnet0 rx_errors=760 rx_hdr_changed=3
+SGKIT-HOSTILE case=race reply=0 off=0 back=1 ping=0 seconds=9 cpu_dom0_ms=700 \
+cpu_domu_ms=900 sghostile: mode=race victim=0 rounds=20 triggers=1280 sent=600 busy=680 failed=0
 SGKIT-NETSTAT dom0-prehostile-die if=sgnet0 tx_errors=0
 SGKIT-NETSTAT dom0-posthostile-die if=sgnet0 tx_errors=1
 SGKIT-HOSTILE case=die reply=0 off=1 back=1 ping=0 seconds=12 cpu_dom0_ms=400 cpu_domu_ms=500
+SGKIT-RINGPARAM if=sgnet0 set=0 rx=32 buf_len=8192 xs_rx=32 xs_len=8192 ping=0 back=0 \
+back_ping=0 xs_back=64
 """
 
 
@@ -492,12 +498,15 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
     console = split_console(_iperf_lines() + GOOD)
     results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     status = {r.test: r.status for r in results}
-    cases = ("stall", "storm", "badhdr", "die")
-    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 4
+    cases = ("stall", "storm", "badhdr", "race", "die")
+    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 5
+    assert status["ethtool_ringparam"] == "pass"
+    assert measured["ringparam"]["xs_len"] == "8192"
     hostile = measured["hostile"]
     assert hostile["stall"]["tx_timeouts"] == 1 and hostile["stall"]["carrier_off"]
     assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
-    assert hostile["badhdr"]["rx_gaps"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
+    assert hostile["badhdr"]["rx_missed_errors"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
+    assert hostile["race"]["rx_hdr_changed"] == 3 and hostile["race"]["peer_sent"] == 600
 
 
 def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> None:
@@ -508,6 +517,8 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),
         # fewer errors in dom0 than bad frames sent: some were taken
         "badhdr": HOSTILE.replace("rx_errors=700", "rx_errors=650"),
+        # the racing peer's buffers were all taken as frames: nothing counted as an error
+        "race": HOSTILE.replace("rx_errors=760", "rx_errors=700"),
         # the peer came back, but the link never did
         "die": HOSTILE.replace("off=1 back=1 ping=0 seconds=12", "off=1 back=0 ping=1 seconds=12"),
     }
@@ -522,8 +533,24 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "hostile_stall",
         "hostile_storm",
         "hostile_badhdr",
+        "hostile_race",
         "hostile_die",
+        "ethtool_ringparam",
     }
+
+
+def test_ringparam_check_fails_when_the_link_kept_its_old_buffers() -> None:
+    for bad in ("xs_rx=32", "buf_len=8192", "back_ping=0"):
+        worse = {
+            "xs_rx=32": "xs_rx=64",
+            "buf_len=8192": "buf_len=69632",
+            "back_ping=0": "back_ping=1",
+        }
+        text = HOSTILE.replace(bad, worse[bad])
+        console = split_console(_iperf_lines(text) + GOOD)
+        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+        failed = {r.test for r in results if r.status == "fail"}
+        assert failed == {"ethtool_ringparam"}, (bad, failed)
 
 
 # The lifecycle cases (issue 13) as dom0 and sg-b print them.

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sgkit.build import prerequisites
+from sgkit.build.driver_lint import parse_checkpatch, parse_sparse
 from sgkit.build.trees import hash_tree, sync_tree
 from sgkit.build.versions import known_versions, series_of, tree_version
 from sgkit.errors import KitError
@@ -256,3 +257,33 @@ def test_flask_policy_sections_follow_xen_makefile(tmp_path):
         "tools/flask/policy/policy/global_tunables"
     )
     assert flask_policy.SG_OP_MODULE.is_file()
+
+
+def test_checkpatch_output_is_parsed_and_only_the_kernels_camelcase_is_let_through() -> None:
+    out = (
+        "/x/sgnet/frontend.c:40: CHECK:CAMELCASE: Avoid CamelCase: <XenbusStateInitWait>\n"
+        "/x/sgnet/frontend.c:41: CHECK:CAMELCASE: Avoid CamelCase: <MyState>\n"
+        "/x/sgnet/datapath.c:7: ERROR:TRAILING_WHITESPACE: trailing whitespace\n"
+        "total: 1 errors, 0 warnings, 2 checks, 3 lines checked\n"
+    )
+    found = parse_checkpatch(out)
+    assert [(f.line, f.text.split(":")[0]) for f in found] == [
+        (41, "CAMELCASE"),
+        (7, "TRAILING_WHITESPACE"),
+    ]
+    assert len(parse_checkpatch(out, allow_kernel_camelcase=False)) == 3
+
+
+def test_sparse_findings_are_those_in_the_drivers_files() -> None:
+    log = (
+        "  CHECK   /b/src/sgnet/datapath.c\n"
+        "/b/src/sgnet/datapath.c:12:17: warning: incorrect type in initializer\n"
+        "/b/src/sgnet/datapath.c:12:17: warning: incorrect type in initializer\n"
+        "./include/linux/foo.h:3:1: warning: something of the kernel's\n"
+        "/b/src/sghostile/sghostile.c:9:2: error: undefined identifier 'x'\n"
+    )
+    found = parse_sparse(log, Path("/b/src"))
+    assert [(f.file, f.line) for f in found] == [
+        ("sgnet/datapath.c", 12),
+        ("sghostile/sghostile.c", 9),
+    ]

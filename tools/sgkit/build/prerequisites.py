@@ -38,6 +38,8 @@ PACKAGES: dict[str, str] = {
     "openssh-server": "a throwaway sshd for deploy's SSH tests",
     "checkpolicy": "compiles the FLASK policy for --xsm flask-enforcing",
     "m4": "the FLASK policy's macros",
+    "sparse": "the kernel's semantic checker, run on the drivers (driver.lint)",
+    "perl": "checkpatch.pl, run on the drivers (driver.lint)",
 }
 
 DEB_SRC_FILE = Path("/etc/apt/sources.list.d/sgkit-deb-src.sources")

@@ -8,7 +8,7 @@ and pings the other end (``tools/sgkit/images/guest/sgnet-lab.sh`` drives both s
 ``/etc/sgkit/net.conf``); a link with an MTU (sg-a <-> sg-b, 65535) is also
 pinged with the largest payload.  dom0 then runs iperf3 against sg-a (TCP
 with and without TSO, UDP, a flood), fills its own receive pool with the
-``rx-paused`` private flag, reloads its sgnet under sg-a's Connected
+debugfs ``rx_paused`` switch, reloads its sgnet under sg-a's Connected
 frontend and destroys sg-a mid-transfer.  After the domUs are destroyed,
 dom0 reports the carrier of its links (it must be off) and reloads sgnet.
 
@@ -450,24 +450,28 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     out += checks
     checks, measured["hostile"] = hostile_checks(stats, dom0)
     out += checks
+    check, measured["ringparam"] = ringparam_check(dom0)
+    out.append(check)
     out.append(backend_reload_check(dom0))
     return out
 
 
 # The hostile-peer cases dom0 runs against the iperf domain (sgnet-lab.sh
 # sgnet_hostile), in order, and dom0's counters reported for each.
-HOSTILE_CASES = ("stall", "storm", "badhdr", "die")
+HOSTILE_CASES = ("stall", "storm", "badhdr", "race", "die")
 HOSTILE_COUNTERS = (
     "tx_timeouts",
     "tx_dropped",
     "tx_stalls",
     "rx_errors",
-    "rx_gaps",
+    "rx_missed_errors",
+    "rx_hdr_changed",
     "rx_packets",
     "interrupts",
     "rx_spurious",
     "credit_grants",
     "credit_requests_received",
+    "credit_rearms",
     "tx_errors",
 )
 
@@ -479,13 +483,17 @@ def hostile_checks(
     stayed up (the cases after, ``dom0_no_oops``), its counters show what it dropped, and the
     link carried a ping again once the peer behaved.
 
-    - ``stall``: the peer kept dom0's frames (rx-paused) and granted no credit for 20 s; dom0's
-      stall watchdog (3 s) must have turned the carrier off and freed the queued frames
+    - ``stall``: the peer kept dom0's frames (debugfs rx_paused) and granted no credit for
+      20 s; dom0's stall watchdog (3 s) must have turned the carrier off and freed the queued frames
       (``tx_timeouts``, ``tx_dropped``), and the carrier must come back with the grant.
     - ``storm``: 100 rounds of triggers of all 64 receive buffers and both credit addresses;
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
       one that went through is an error in dom0 (``rx_errors`` at least the frames sent).
+    - ``race``: 20 rounds of triggering every buffer first, then writing a header and a frame
+      into each, so that the header and length change while dom0 copies them; buffers read
+      before the write are errors in dom0 (``rx_errors``); dom0 counts, without using it,
+      a header that differs from its copy after the frame was copied (``rx_hdr_changed``).
     - ``die``: the peer's end goes away (unbound: its buffers unregistered) while dom0 sends,
       and comes back 5 s later; dom0's carrier must go off and come back.
     CPU time of both domains over each case is reported, not required."""
@@ -524,6 +532,8 @@ def hostile_checks(
             ok = ok and seen["carrier_off"]
         elif case == "storm":
             ok = ok and n("peer_triggers") > 0 and n("peer_failed") == 0 and n("rx_errors") >= 1
+        elif case == "race":
+            ok = ok and n("peer_sent") > 0 and n("peer_failed") == 0 and n("rx_errors") >= 1
         else:
             ok = ok and n("peer_sent") > 0 and n("rx_errors") >= n("peer_sent")
         why = f"{m.group(0).strip()}: dom0 " + ", ".join(
@@ -531,6 +541,29 @@ def hostile_checks(
         )
         out.append(_res("dom0", f"hostile_{case}", ok, why))
     return out, measured
+
+
+def ringparam_check(dom0: str) -> tuple[publish.Result, dict[str, Any]]:
+    """``ethtool -G sgnet0 rx 32 rx-buf-len 8192`` on dom0's end of the connected link to the
+    iperf domain: ``ethtool -g`` shows 32 and 8192, the link set up again with them (dom0's
+    xenstore ``rx-buffers`` 32, ``rx-buffer-size`` 8192) and the peer answers; then back to
+    64 of 69632, and the peer answers again."""
+    m = protocol.RINGPARAM.last(dom0)
+    if m is None:
+        return _res("dom0", "ethtool_ringparam", False, f"no {protocol.RINGPARAM.name} line"), {}
+    seen = {k: v for k, v in m.groupdict().items()}
+    ok = (
+        seen["set"] == "0"
+        and seen["rx"] == "32"
+        and seen["buf_len"] == "8192"
+        and seen["xs_rx"] == "32"
+        and seen["xs_len"] == "8192"
+        and seen["ping"] == "0"
+        and seen["back"] == "0"
+        and seen["back_ping"] == "0"
+        and seen["xs_back"] == "64"
+    )
+    return _res("dom0", "ethtool_ringparam", ok, m.group(0).strip()), seen
 
 
 def backend_reload_check(dom0: str) -> publish.Result:
@@ -553,7 +586,7 @@ def backend_reload_check(dom0: str) -> publish.Result:
 def paused_burst_checks(
     stats: dict[str, dict[str, int]], dom0: str, domu_if: str | None
 ) -> tuple[list[publish.Result], dict[str, Any]]:
-    """dom0's receiver paused (ethtool rx-paused): the domU's replies must fill dom0's pool
+    """dom0's receiver paused (debugfs rx_paused): the domU's replies must fill dom0's pool
     (the domU's sender: -EBUSY, a stall, a credit request; dom0: the request seen), and
     resuming must grant credit and bring every reply up through dom0's sgnet."""
     found = list(protocol.PAUSED_BURST.iter(dom0))
@@ -604,7 +637,7 @@ def paused_burst_checks(
         and seen["domu_tx_stalls"] > 0
         and seen["domu_credit_requests"] > 0
     )
-    why = f"rx-paused on rc={m['pause']}, request seen={m['full']}: {counted}"
+    why = f"rx_paused on rc={m['pause']}, request seen={m['full']}: {counted}"
     out = [_res("dom0", "flood_full_receive_pool", full, why)]
     # Every reply must reach dom0's sgnet; ping itself may miss some: 64
     # replies come up in one poll and overflow its socket's receive buffer.
@@ -616,7 +649,7 @@ def paused_burst_checks(
         and seen["grants_after_resume"] > 0
         and seen["domu_tx_dropped"] == 0
     )
-    why = f"rx-paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
+    why = f"rx_paused off rc={m['resume']}, ping rc={m['rc']}: {counted}"
     out.append(_res("dom0", "paused_burst_resumed", resumed, why))
     out.append(resume_returns_check(seen))
     return out, seen

@@ -294,6 +294,16 @@ HOSTILE = Marker(
     "a domU played a hostile sgnet peer against dom0, then behaved",
     _SH_SGNET,
 )
+RINGPARAM = Marker(
+    "SGKIT-RINGPARAM",
+    r"if=(?P<ifc>\S+) set=(?P<set>-?\d+) rx=(?P<rx>\S+) buf_len=(?P<buf_len>\S+)"
+    r" xs_rx=(?P<xs_rx>\S+) xs_len=(?P<xs_len>\S+) ping=(?P<ping>-?\d+)"
+    r" back=(?P<back>-?\d+) back_ping=(?P<back_ping>-?\d+) xs_back=(?P<xs_back>\S*)",
+    "SGKIT-RINGPARAM if=sgnet0 set=0 rx=32 buf_len=8192 xs_rx=32 xs_len=8192 ping=0 back=0"
+    " back_ping=0 xs_back=64",
+    "ethtool -G on dom0's end of a connected link: its buffers set up again, the link back",
+    _SH_SGNET,
+)
 BRIDGE = Marker(
     "SGKIT-BRIDGE",
     r"dom=(?P<dom>\S+) to=(?P<to>\S+) vif=(?P<vif>\S+) sgnet=(?P<sgnet>\S+)"

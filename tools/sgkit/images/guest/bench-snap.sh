@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench-snap.sh [IF...]: this domain's counters for bench.net, one line per
 # network interface (all but lo without arguments):
-#   if=IF tx_packets=N rx_packets=N irq=N [ethtool -S counters of sgnet]
+#   if=IF tx_packets=N rx_packets=N irq=N [sgnet: tx_dropped, ethtool -S counters]
 # irq sums the /proc/interrupts lines whose name starts with IF (sgnet0,
 # vif1.0-q0-rx, ...; netfront's eth0: vif0-q) over every CPU.  The domU serves it on a
 # TCP port (busybox nc -ll -e) for dom0 to read.
@@ -29,6 +29,10 @@ for i in $ifs; do
 		extra=$(ethtool -S "$i" 2>/dev/null |
 			awk -F': *' 'NR > 1 && $1 ~ /hypercalls|busy|stalls|credit|interrupts|dropped|return/ {
 				gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')
+		# sgnet's ethtool -S has no standard counter: tx_dropped from sysfs
+		case "$extra" in
+		*=*) extra=" tx_dropped=$(cat "/sys/class/net/$i/statistics/tx_dropped")$extra" ;;
+		esac
 	fi
 	echo "if=$i tx_packets=$(cat "/sys/class/net/$i/statistics/tx_packets")" \
 		"rx_packets=$(cat "/sys/class/net/$i/statistics/rx_packets") irq=$irq$extra"

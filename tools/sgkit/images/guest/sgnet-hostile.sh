@@ -4,12 +4,15 @@
 # serves it on TCP port SGNET_SNAP_PORT + 2 with busybox nc -ll -e), the
 # output goes back to dom0, which reports it:
 #   stall SECONDS   keep dom0's frames in our receive buffers for SECONDS
-#                   (rx-paused on the link to dom0: no buffer is returned,
+#                   (sgnet's debugfs rx_paused on the link to dom0: no buffer is returned,
 #                   no credit granted); answers at once
 #   storm ROUNDS    sghostile.ko mode=storm: ROUNDS x 66 triggers of dom0's
 #                   receive buffers and credit addresses
 #   badhdr          sghostile.ko mode=badhdr: a frame in every dom0 buffer,
 #                   each with a header sgnet never offered
+#   race ROUNDS     sghostile.ko mode=race: ROUNDS x (trigger every dom0
+#                   buffer, then write a header and frame into each): the
+#                   header and length change while dom0 copies them
 #   die SECONDS     in 2 s (dom0 is sending by then), our end of the link
 #                   to dom0 goes away (unbind vsg-0: its buffers are
 #                   unregistered under dom0's transfers), and SECONDS later
@@ -20,14 +23,14 @@ read -r cmd arg
 ifc=$(sgnet_if 0) || ifc=none
 case "$cmd" in
 stall)
-	ethtool --set-priv-flags "$ifc" rx-paused on
+	sgnet_rx_paused "$ifc" 1
 	rc=$?
 	(
 		sleep "$arg"
-		ethtool --set-priv-flags "$ifc" rx-paused off
+		sgnet_rx_paused "$ifc" 0
 	) </dev/null >/dev/null 2>&1 &
 	;;
-storm | badhdr)
+storm | badhdr | race)
 	insmod /lib/sgkit/hostile/sghostile.ko mode="$cmd" rounds="${arg:-100}" devid=0
 	rc=$?
 	dmesg | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1

@@ -47,7 +47,7 @@
 #   SGKIT-TCPEXT pretcp|posttcp key=value ...        dom0's TCP reordering counters
 #   SGKIT-FLOOD-PING to=ADDR rc=N                     a ping after the flood
 #   SGKIT-PAUSED-BURST to=ADDR pause=N full=F seconds=N resume=N rc=N sent=N received=N
-#                                       the burst with dom0's rx-paused on;
+#                                       the burst with dom0's rx_paused on;
 #                                       counters dom0-prepause, dom0-paused,
 #                                       dom0-resumed and DOMAIN's domu-prepause,
 #                                       domu-resumed (SGKIT-NETSTAT)
@@ -223,18 +223,34 @@ sgnet_tcpext() {
 		print line }' /proc/net/netstat
 }
 
+# The standard counters (ip -s link) of interface $1, as " key=value"s.
+sgnet_std_stats() {
+	for f in tx_packets tx_bytes tx_errors tx_dropped rx_packets rx_bytes \
+		rx_errors rx_dropped rx_missed_errors; do
+		printf ' %s=%s' "$f" "$(cat "/sys/class/net/$1/statistics/$f")"
+	done
+}
+
+# TAG IF: a line of IF's counters, the standard ones and sgnet's own
+# (ethtool -S carries only what the standard ones do not).
 sgnet_stats() {
 	[ -d "/sys/class/net/$2" ] || return 0
+	stats=$(sgnet_std_stats "$2")
 	if command -v ethtool >/dev/null 2>&1; then
-		stats=$(ethtool -S "$2" | awk -F': *' 'NR > 1 { gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')
+		stats="$stats$(ethtool -S "$2" | awk -F': *' 'NR > 1 { gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')"
 	else
-		stats=""
-		for f in rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped; do
-			stats="$stats $f=$(cat "/sys/class/net/$2/statistics/$f")"
-		done
 		stats="$stats interrupts=$(awk -v i="$2" '$NF == i { s = 0; for (k = 2; k < NF - 2; k++) s += $k; print s }' /proc/interrupts)"
 	fi
 	echo "SGKIT-NETSTAT $1 if=$2$stats"
+}
+
+# IF 1|0: sgnet's debugfs switch rx_paused for interface IF (a test-only
+# switch: the receive poll leaves the buffers full while it is 1).
+sgnet_rx_paused() {
+	dbg=/sys/kernel/debug
+	[ -d "$dbg/sgnet" ] || mount -t debugfs debugfs "$dbg" 2>/dev/null
+	dev=$(basename "$(readlink "/sys/class/net/$1/device")")
+	echo "$2" >"$dbg/sgnet/$dev/rx_paused"
 }
 
 # dom0: connect every link, then configure and ping like a domU.
@@ -319,8 +335,47 @@ sgnet_iperf_client() {
 		sgnet_paused_burst "$ifc" "$addr"
 		sgnet_paused_oneway "$ifc" "$addr"
 		sgnet_hostile "$ifc" "$addr" "$dom"
+		sgnet_ringparam "$ifc" "$addr"
 		sgnet_backend_reload "$dom" "$addr"
 	done
+}
+
+# NODE VALUE: wait (at most SGNET_WAIT seconds) until xenstore NODE reads VALUE.
+sgnet_wait_xs() {
+	n=0
+	while [ "$(xenstore-read "$1" 2>/dev/null)" != "$2" ] && [ $n -lt $SGNET_WAIT ]; do
+		n=$((n + 1))
+		sleep 1
+	done
+}
+
+# dom0: IF ADDR: ethtool -G on dom0's end of a connected link: 32 receive
+# buffers of 8192 bytes.  The link sets up again with them (the peer
+# reconnects by itself); ethtool -g and dom0's xenstore details must show
+# them, and ADDR must answer.  Then back to 64 of 69632, and a ping again.
+sgnet_ringparam() {
+	dir=$(readlink "/sys/class/net/$1/device")
+	node=$(cat "/sys/bus/xen-backend/devices/$(basename "$dir")/nodename" 2>/dev/null)
+	ethtool -G "$1" rx 32 rx-buf-len 8192
+	set_rc=$?
+	shown=$(ethtool -g "$1" | sed -n '/^Current/,$p')
+	rx=$(echo "$shown" | sed -n 's/^RX:[[:space:]]*\([0-9]*\).*/\1/p')
+	len=$(echo "$shown" | sed -n 's/^RX Buf Len:[[:space:]]*\([0-9]*\).*/\1/p')
+	sgnet_wait_xs "$node/rx-buffers" 32
+	sgnet_wait_reply "$2"
+	ping -c 3 -W 2 "$2" </dev/null
+	rc=$?
+	xs_rx=$(xenstore-read "$node/rx-buffers" 2>/dev/null)
+	xs_len=$(xenstore-read "$node/rx-buffer-size" 2>/dev/null)
+	ethtool -G "$1" rx 64 rx-buf-len 69632
+	back_rc=$?
+	sgnet_wait_xs "$node/rx-buffers" 64
+	sgnet_wait_reply "$2"
+	ping -c 3 -W 2 "$2" </dev/null
+	back_ping=$?
+	echo "SGKIT-RINGPARAM if=$1 set=$set_rc rx=${rx:-?} buf_len=${len:-?}" \
+		"xs_rx=${xs_rx:-?} xs_len=${xs_len:-?} ping=$rc back=$back_rc" \
+		"back_ping=$back_ping xs_back=$(xenstore-read "$node/rx-buffers" 2>/dev/null)"
 }
 
 # dom0: DOMAIN ADDR: unload and reload sgnet in dom0, the backend of
@@ -354,7 +409,12 @@ sgnet_peer_stats() {
 	done
 }
 
+# IF KEY: one counter, standard (sysfs) or sgnet's own (ethtool -S).
 sgnet_counter() {
+	if [ -f "/sys/class/net/$1/statistics/$2" ]; then
+		cat "/sys/class/net/$1/statistics/$2"
+		return
+	fi
 	ethtool -S "$1" | awk -F': *' -v k="$2" '{ gsub(/ /, "", $1) } $1 == k { print $2 }'
 }
 
@@ -371,7 +431,7 @@ sgnet_paused_burst() {
 	sgnet_stats dom0-prepause "$1"
 	before=$(sgnet_counter "$1" credit_requests_received)
 	txsent=$(sgnet_counter "$1" tx_packets)
-	ethtool --set-priv-flags "$1" rx-paused on
+	sgnet_rx_paused "$1" 1
 	pause=$?
 	ping -q -l 128 -c 128 -W 120 "$2" </dev/null >/tmp/paused.out 2>&1 &
 	pid=$!
@@ -393,7 +453,7 @@ sgnet_paused_burst() {
 	done
 	sgnet_stats dom0-paused "$1"
 	echo "SGKIT-HC dom0-paused $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
-	ethtool --set-priv-flags "$1" rx-paused off
+	sgnet_rx_paused "$1" 0
 	resume=$?
 	wait $pid
 	rc=$?
@@ -410,7 +470,7 @@ sgnet_paused_burst() {
 # dom0: IF ADDR: SGNET_ONEWAY_FRAMES frames one way into a paused receiver
 # (issue 9's counted check, resume_hypercalls).  ADDR's domain pauses its
 # receiver for SGNET_ONEWAY_PAUSE s (its hostile-peer service's "stall":
-# rx-paused, answered at once); dom0 sends the frames as UDP datagrams to
+# debugfs rx_paused, answered at once); dom0 sends the frames as UDP datagrams to
 # an address nobody has, through a permanent neighbour entry with a MAC
 # nobody has, so the peer's stack drops them and nothing answers.  The
 # first ones fill the peer's 64 buffers, then dom0's sender stalls and the
@@ -473,6 +533,7 @@ sgnet_hostile() {
 	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
 	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
 	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
+	sgnet_hostile_case race "$1" "$2" "$3" "race 5"
 	sgnet_hostile_case die "$1" "$2" "$3" "die 5"
 	echo "$old" >$param
 }

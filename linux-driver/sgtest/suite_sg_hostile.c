@@ -749,12 +749,19 @@ static enum sgtest_result __init sgh_maximal_ops(struct sgtest_ctx *ctx)
 	unsigned int r, rounds = st->privileged ? SGH_BIG_ROUNDS : 2;
 	u32 c0, c1 = 0;
 	u64 len, bad = 0;
-	bool ok = true, port = false;
+	bool ok = true, port = false, unseen = false;
 
 	bg = sgh_big_alloc(st);
 	if (!bg)
 		return SGTEST_FAIL;
 	len = (u64)bg->n * PAGE_SIZE;
+	if (len <= SGH_HOLD_BYTES) {
+		/* Xen's limits allow no op longer than one lock hold. */
+		ktap_diag(ctx->ktap, "needs ops longer than %lu bytes, limits allow %llu",
+			  SGH_HOLD_BYTES, len);
+		sgh_big_free(bg);
+		return SGTEST_SKIP;
+	}
 	sgt_usage(&before);
 	ok &= sgt_rc(ctx, "register", sgt_register(bg->relems, bg->n, DOMID_SELF,
 						   XEN_SG_ACCESS_READ |
@@ -811,9 +818,15 @@ static enum sgtest_result __init sgh_maximal_ops(struct sgtest_ctx *ctx)
 		ktap_diag(ctx->ktap, "data differs after a maximal op");
 		ok = false;
 	}
+	/*
+	 * Whether Xen finds an event to deliver between two holds depends on
+	 * the kicker's timing: an op not preempted is reported as a SKIP (the
+	 * bytes were still checked), never as a pass.
+	 */
 	if (st->privileged && c1 == c0) {
-		ktap_diag(ctx->ktap, "no op was preempted inside");
-		ok = false;
+		ktap_diag(ctx->ktap, "no op was preempted inside in %u rounds",
+			  rounds);
+		unseen = true;
 	}
 	if (port)
 		sgh_port_close(&kick);
@@ -821,7 +834,9 @@ static enum sgtest_result __init sgh_maximal_ops(struct sgtest_ctx *ctx)
 out:
 	ok &= sgt_usage_same(ctx, "after the maximal ops", &before);
 	sgh_big_free(bg);
-	return ok ? SGTEST_PASS : SGTEST_FAIL;
+	if (!ok)
+		return SGTEST_FAIL;
+	return unseen ? SGTEST_SKIP : SGTEST_PASS;
 }
 
 /*

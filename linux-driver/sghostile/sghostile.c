@@ -183,11 +183,34 @@ static void hostile_bad_hdr(struct sgnet_hdr *h, unsigned int kind)
 
 #define HOSTILE_KINDS	13
 
+/* What became of the one-op transfers into the victim's buffers. */
+struct hostile_tally {
+	unsigned int sent, busy, failed;
+};
+
+/* Transfer @op to the victim, alone in its batch, and tally the outcome. */
+static void hostile_send(struct xen_sg_transfer *op, struct hostile_tally *t)
+{
+	struct xen_sg_transfer_batch b = {
+		.ops = (u64)(uintptr_t)op,
+		.nr_ops = 1,
+	};
+	long rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
+
+	if (!rc && !op->status)
+		t->sent++;
+	else if (!rc && op->status == -XEN_EBUSY)
+		t->busy++;
+	else
+		t->failed++;
+}
+
 static int hostile_badhdr(void)
 {
 	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	unsigned int i, sent = 0, busy = 0, failed = 0;
+	struct hostile_tally t = { };
 	struct xen_sg_elem e;
+	unsigned int i;
 	u8 *va;
 
 	if (!page)
@@ -209,24 +232,13 @@ static int hostile_badhdr(void)
 			.length = e.len,
 			.status = 1,
 		};
-		struct xen_sg_transfer_batch b = {
-			.ops = (u64)(uintptr_t)&op,
-			.nr_ops = 1,
-		};
-		long rc;
 
 		hostile_bad_hdr((struct sgnet_hdr *)va, i % HOSTILE_KINDS);
-		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
-		if (!rc && !op.status)
-			sent++;
-		else if (!rc && op.status == -XEN_EBUSY)
-			busy++;
-		else
-			failed++;
+		hostile_send(&op, &t);
 	}
 	__free_page(page);
 	pr_info("mode=badhdr victim=%u kinds=%u sent=%u busy=%u failed=%u\n",
-		victim, HOSTILE_KINDS, sent, busy, failed);
+		victim, HOSTILE_KINDS, t.sent, t.busy, t.failed);
 	return 0;
 }
 
@@ -252,7 +264,8 @@ static void race_hdr(struct sgnet_hdr *h, unsigned int r, unsigned int i)
  */
 static int hostile_race(void)
 {
-	unsigned int r, i, p, sent = 0, busy = 0, failed = 0, triggers = 0;
+	unsigned int r, i, p, triggers = 0;
+	struct hostile_tally t = { };
 	struct xen_sg_elem e[RACE_PAGES];
 	struct page *hdr, *data;
 	int err = -ENOMEM;
@@ -279,29 +292,18 @@ static int hostile_race(void)
 				.length = RACE_PAGES * PAGE_SIZE,
 				.status = 1,
 			};
-			struct xen_sg_transfer_batch b = {
-				.ops = (u64)(uintptr_t)&op,
-				.nr_ops = 1,
-			};
-			long rc;
 
 			race_hdr(page_address(hdr), r, i);
 			hostile_trigger(victim_rx[i], 0);
 			triggers++;
-			rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &b);
-			if (!rc && !op.status)
-				sent++;
-			else if (!rc && op.status == -XEN_EBUSY)
-				busy++;
-			else
-				failed++;
+			hostile_send(&op, &t);
 		}
 		/* The victim consumes and returns its buffers meanwhile. */
 		msleep(100);
 	}
 	err = 0;
 	pr_info("mode=race victim=%u rounds=%u triggers=%u sent=%u busy=%u failed=%u\n",
-		victim, rounds, triggers, sent, busy, failed);
+		victim, rounds, triggers, t.sent, t.busy, t.failed);
 out:
 	if (hdr)
 		__free_page(hdr);

@@ -2,7 +2,6 @@
 #include "sgtest.h"
 
 #include <linux/jiffies.h>
-#include <linux/kthread.h>
 #include <linux/timekeeping.h>
 #include <xen/xenbus.h>
 #include <xen/interface/sched.h>
@@ -1251,41 +1250,37 @@ const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
 };
 
 /*
- * sg_reset: an HVM (PVH) domU leaves state behind and asks for its own soft
- * reset when dom0 says so.
- * sg_reset_after: dom0, once the domUs are done, has each domU that left
- * state ask for its soft reset, which the toolstack performs, and checks the
- * state is gone (issue 12, finding 3).
+ * sg_reset: an HVM (PVH) domU leaves state for dom0's soft reset of it.
+ * sg_reset_after: dom0, once the domUs are done, soft-resets each domU that
+ * left it (issue 12, finding 3).
  *
  * The domU registers one page for dom0 (read access) holding, at byte 0, the
  * counter of a binding of one of its ports to byte 64 of that registration,
  * and publishes the ID as reset/reg/NAME.  It also registers SGX_RESET_BULK
  * lists of max_elems elements (the same page each time) for dom0, enough
  * page references that Xen drops them in several restartable steps.  It
- * keeps everything: the page is never freed, the domain dies with it.  A
- * thread of the module then waits for reset/ask/NAME.
+ * keeps everything: the page is never freed, the domain dies with it.
  *
  * dom0 reads the counter through the registration, triggers byte 64 and
- * sees the counter go down (the trigger reached the binding), then writes
- * reset/ask/NAME.  The domU's thread shuts it down for a soft reset
- * (SCHEDOP_shutdown, SHUTDOWN_soft_reset, as Linux does for kexec); the
- * lab's xl config says on_soft_reset="soft-reset", so xl's monitor (libxl's
- * soft reset: it pauses the domain, XEN_DOMCTL_soft_reset, unpauses and
- * rebuilds it) does the rest.  dom0 waits for the domU's usage to fall to
- * nothing, then checks: the same domain (its domid answers, and its count
- * of continued soft reset steps went up, by at least one per
- * SGX_RESET_STEP_PAGES page references it held); no registration, pin,
- * binding or heap; a copy out of its old registration and a trigger of the
- * old address get -ENOENT; the system-wide counts lost exactly what it
- * held.  Soft reset is refused for PV domains ("HVM domains only"), so a PV
- * domU and dom0 skip sg_reset.
+ * sees the counter go down (the trigger reached the binding), then shuts
+ * the domU down for a soft reset (SCHEDOP_remote_shutdown,
+ * SHUTDOWN_soft_reset: the lab's xl config says on_soft_reset="preserve",
+ * so xl leaves the reset to dom0; docs/abi.md says why xl's own does not
+ * serve here), pauses it and soft-resets it (XEN_DOMCTL_pausedomain,
+ * XEN_DOMCTL_soft_reset: what libxl's soft reset does), then unpauses it.
+ * After that the domU is the same domain and holds nothing: its count of
+ * continued soft reset steps went up by at least one per
+ * SGX_RESET_STEP_PAGES page references it held beyond the first step; no
+ * registration, pin, binding or heap; a copy out of its old registration
+ * and a trigger of the old address get -ENOENT; the system-wide counts
+ * lost exactly what it held.  Soft reset is refused for PV domains ("HVM
+ * domains only"), so a PV domU and dom0 skip sg_reset.
  */
 #define SGX_RESET_COUNTER	1000
 #define SGX_RESET_ADDR		64
 #define SGX_RESET_BULK		16	/* registrations of max_elems elements */
 #define SGX_RESET_STEP_PAGES	256	/* page references per step at most (Xen) */
-#define SGX_RESET_ASK_S		1800	/* the domU waits this long for the ask */
-#define SGX_RESET_WAIT_S	120	/* dom0 waits this long for the reset */
+#define SGX_RESET_TRIES		100	/* soft reset attempts, 50 ms apart */
 
 static int __init sgx_reset_init(struct sgtest_ctx *ctx)
 {
@@ -1299,33 +1294,6 @@ static int __init sgx_reset_init(struct sgtest_ctx *ctx)
 		sgtest_set_reason(ctx, "an HVM domU only: PV domains cannot be soft-reset (cross_self=\"%s\")",
 				  cross_self);
 	}
-	return 0;
-}
-
-/*
- * The domU's thread: when dom0 writes reset/ask/NAME, shut down for a soft
- * reset.  The kernel does not survive it (its event channels are closed
- * and nothing rebinds them): the domain is only looked at from dom0 after.
- */
-static int sgx_reset_asker(void *data)
-{
-	struct sched_shutdown sd = { .reason = SHUTDOWN_soft_reset };
-	unsigned long end = jiffies + SGX_RESET_ASK_S * HZ;
-	const char *key = data;
-	unsigned int v;
-	int rc;
-
-	while (xenbus_scanf(XBT_NIL, SGX_DIR, key, "%u", &v) != 1) {
-		if (time_after(jiffies, end)) {
-			pr_info("sgtest: sg_reset: %s/%s not written in %us\n",
-				SGX_DIR, key, SGX_RESET_ASK_S);
-			return 0;
-		}
-		msleep(200);
-	}
-	pr_info("sgtest: sg_reset: asking for a soft reset\n");
-	rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &sd);
-	pr_info("sgtest: sg_reset: SHUTDOWN_soft_reset rc=%d\n", rc);
 	return 0;
 }
 
@@ -1355,8 +1323,6 @@ static bool __init sgx_reset_bulk(struct sgtest_ctx *ctx, struct page *pg)
 
 static enum sgtest_result __init sgx_reset_prepare(struct sgtest_ctx *ctx)
 {
-	static char ask[32];
-	struct task_struct *t;
 	struct xen_sg_elem e;
 	struct xen_sg_addr a;
 	struct page *pg;
@@ -1378,17 +1344,9 @@ static enum sgtest_result __init sgx_reset_prepare(struct sgtest_ctx *ctx)
 	ok &= sgx_rc(ctx, "bind with the counter in the registration", SGX_DOM0,
 		     sgt_bind(&a, port, pg, 0), 0);
 	ok &= sgx_reset_bulk(ctx, pg);
-
-	scnprintf(ask, sizeof(ask), "reset/ask/%s", cross_self);
-	t = kthread_run(sgx_reset_asker, ask, "sgtest-reset");
-	if (IS_ERR(t)) {
-		sgx_diag(ctx, "the thread that asks for the soft reset: %ld",
-			 PTR_ERR(t));
-		ok = false;
-	}
 	ok &= sgx_put(ctx, id, "reset/reg/%s", cross_self);
-	sgx_diag(ctx, "sgtest.reset left reg=%u port=%u and %u more registrations; waits for %s/%s",
-		 id, port, SGX_RESET_BULK, SGX_DIR, ask);
+	sgx_diag(ctx, "sgtest.reset left reg=%u port=%u and %u more registrations for dom0's soft reset",
+		 id, port, SGX_RESET_BULK);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
@@ -1435,29 +1393,74 @@ static bool __init sgx_usage_empty(const struct xen_sg_usage *u)
 	return !u->regs && !u->pinned_pages && !u->bindings && !u->heap;
 }
 
-/*
- * Ask @t for its soft reset and wait for its usage to fall to nothing;
- * the time it took in @ms.  The query fails once the domain is gone.
- */
-static long __init sgx_reset_ask(struct sgtest_ctx *ctx, int t, domid_t domid,
-				 struct xen_sg_query *q, unsigned int *ms)
-{
-	unsigned long start = jiffies, end = start + SGX_RESET_WAIT_S * HZ;
-	long rc;
+/* The domctl's header; the soft reset uses none of its union. */
+struct sgx_domctl {
+	u32 cmd;
+	u32 interface_version;
+	u16 domain;
+	u16 pad[3];
+	u8 u[128];
+};
 
-	if (!sgx_put(ctx, 1, "reset/ask/%s", sgx_name(t)))
-		return -EIO;
-	for (;;) {
-		rc = sgx_query_of(domid, q);
-		if (rc || sgx_usage_empty(&q->usage) || time_after(jiffies, end))
-			break;
-		msleep(100);
-	}
-	*ms = jiffies_to_msecs(jiffies - start);
-	return rc;
+#define SGX_DOMCTL_pausedomain	3
+#define SGX_DOMCTL_unpausedomain 4
+#define SGX_DOMCTL_soft_reset	79
+
+/* XEN_DOMCTL_INTERFACE_VERSION of the Xen we run on, or 0 if unknown. */
+static u32 __init sgx_domctl_version(void)
+{
+	int v = HYPERVISOR_xen_version(XENVER_version, NULL);
+
+	return v == ((4 << 16) | 17) ? 0x15 : 0;
 }
 
-static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t)
+static long __init sgx_domctl(u32 cmd, u32 version, domid_t domid)
+{
+	struct sgx_domctl dc = {
+		.cmd = cmd,
+		.interface_version = version,
+		.domain = domid,
+	};
+
+	return _hypercall1(long, domctl, &dc);
+}
+
+/*
+ * As libxl does: the domain shut down for a soft reset, paused by its
+ * controller (evtchn_reset() wants that from another domain), reset (Xen
+ * continues the domctl itself: XEN_DOMCTL_soft_reset_cont), unpaused.  The
+ * attempts it took in @tries.
+ */
+static bool __init sgx_reset_by_dom0(struct sgtest_ctx *ctx, int t,
+				     u32 version, domid_t domid,
+				     unsigned int *tries)
+{
+	struct sched_remote_shutdown sd = {
+		.domain_id = domid,
+		.reason = SHUTDOWN_soft_reset,
+	};
+	bool ok = true;
+	long rc;
+
+	ok &= sgx_rc(ctx, "remote shutdown for a soft reset", t,
+		     HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &sd), 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_pausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_pausedomain, version, domid), 0);
+	for (*tries = 1;; ++*tries) {
+		rc = sgx_domctl(SGX_DOMCTL_soft_reset, version, domid);
+		/* -EINVAL until every vCPU is paused for the shutdown. */
+		if (rc != -XEN_EINVAL || *tries == SGX_RESET_TRIES)
+			break;
+		msleep(50);
+	}
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_soft_reset", t, rc, 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_unpausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_unpausedomain, version, domid), 0);
+	return ok;
+}
+
+static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
+					       u32 version)
 {
 	struct sgx_state *st = ctx->priv;
 	struct xen_sg_global g0 = { }, g1 = { };
@@ -1465,7 +1468,7 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t)
 	struct xen_sg_usage *u0 = &q0.usage, *u1 = &q1.usage;
 	struct xen_sg_addr a;
 	u32 id, domid, v0 = 0, v1 = 0, fired, steps, min_steps;
-	unsigned int ms = 0;
+	unsigned int tries = 0;
 	bool ok = true;
 	char key[32];
 
@@ -1494,9 +1497,8 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t)
 		ok = false;
 	}
 
-	/* The domU asks, the toolstack resets it. */
-	ok &= sgx_rc(ctx, "the domain after its soft reset", t,
-		     sgx_reset_ask(ctx, t, domid, &q1, &ms), 0);
+	ok &= sgx_reset_by_dom0(ctx, t, version, domid, &tries);
+	ok &= sgx_rc(ctx, "query after", t, sgx_query_of(domid, &q1), 0);
 
 	/* After: nothing of it is left, and its old ID names nothing. */
 	ok &= sgx_rc(ctx, "query_global after", t,
@@ -1509,8 +1511,8 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t)
 	min_steps = max_t(u32, 1, DIV_ROUND_UP(u0->pinned_pages,
 					       SGX_RESET_STEP_PAGES) - 1);
 	sgx_diag(ctx,
-		 "sgtest.reset %s domid=%u by=guest ms=%u continuations=%u min=%u before regs=%u pinned=%u bindings=%u heap=%u after regs=%u pinned=%u bindings=%u heap=%u global_regs=%u->%u global_bindings=%u->%u",
-		 sgx_name(t), domid, ms, steps, min_steps, u0->regs,
+		 "sgtest.reset %s domid=%u tries=%u continuations=%u min=%u before regs=%u pinned=%u bindings=%u heap=%u after regs=%u pinned=%u bindings=%u heap=%u global_regs=%u->%u global_bindings=%u->%u",
+		 sgx_name(t), domid, tries, steps, min_steps, u0->regs,
 		 u0->pinned_pages, u0->bindings, u0->heap, u1->regs,
 		 u1->pinned_pages, u1->bindings, u1->heap, g0.regs, g1.regs,
 		 g0.bindings, g1.bindings);
@@ -1535,12 +1537,17 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t)
 static enum sgtest_result __init sgx_reset_domus(struct sgtest_ctx *ctx)
 {
 	enum sgtest_result res = SGTEST_SKIP, r;
+	u32 version = sgx_domctl_version();
 	int t;
 
+	if (!version) {
+		sgtest_set_reason(ctx, "XEN_DOMCTL_INTERFACE_VERSION of this Xen unknown");
+		return SGTEST_SKIP;
+	}
 	if (!sgx_get(ctx))
 		return sgx_result(ctx, false);
 	for (t = SGX_DOM0 + 1; t < SGX_NDOM; t++) {
-		r = sgx_reset_one(ctx, t);
+		r = sgx_reset_one(ctx, t, version);
 		if (r == SGTEST_FAIL || (r == SGTEST_PASS && res == SGTEST_SKIP))
 			res = r;
 	}

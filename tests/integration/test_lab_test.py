@@ -105,10 +105,10 @@ def test_every_domain_runs_sg_op_and_sg_cross_and_memory_comes_back(tmp_path):
 @pytest.mark.integration
 def test_soft_reset_of_the_pvh_domu_drops_its_registrations_and_bindings(tmp_path):
     """sg-b (PVH) leaves 17 registrations for dom0 (1025 page references) and a
-    binding with its counter in one; dom0 sees its trigger count down and tells sg-b
-    to ask for its soft reset (SCHEDOP_shutdown, SHUTDOWN_soft_reset); xl's monitor
-    performs it (on_soft_reset="soft-reset"), and then sg-b is the same domain and
-    holds nothing: Xen dropped its state in several continued steps, the old ID and
+    binding with its counter in one; dom0 sees its trigger count down, soft-resets
+    sg-b (remote shutdown for a soft reset, then XEN_DOMCTL_soft_reset), and then
+    sg-b is the same domain and holds nothing: Xen dropped its state in at least
+    four continued steps (at most 256 page references each), the old ID and
     address answer -ENOENT and the system-wide counts lost exactly what sg-b held.
     PV sg-a cannot be soft-reset and skips."""
     outcome = run_lab_test(LabSpec(out_root=tmp_path), "sg_op,sg_reset")
@@ -120,12 +120,10 @@ def test_soft_reset_of_the_pvh_domu_drops_its_registrations_and_bindings(tmp_pat
     assert status[("dom0", "sg_reset_after", "soft_reset_drops_state")] == "pass", summary
     dom0 = (outcome.results / "dom0.log").read_text()
     line = next(x for x in dom0.splitlines() if "sgtest.reset sg-b" in x)
-    assert "by=guest" in line and "after regs=0 pinned=0 bindings=0 heap=0" in line, line
+    assert "before regs=17 pinned=1025" in line, line
+    assert "after regs=0 pinned=0 bindings=0 heap=0" in line, line
     fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    assert int(fields["continuations"]) >= int(fields["min"]) >= 1, line
-    # The toolstack, not dom0's sgtest, performed it.
-    console = (outcome.results / "console.log").read_text()
-    assert "Action for shutdown reason code 5 is soft-reset" in console
+    assert int(fields["continuations"]) >= int(fields["min"]) == 4, line
     host = {r.test: r for r in outcome.report.results if r.domain == "host"}
     assert host["global_counters_returned"].status == "pass", host["global_counters_returned"]
     assert host["free_memory_returned"].status == "pass", host["free_memory_returned"].reason

@@ -14,9 +14,9 @@ With ``sg_cross`` in the suites, every domain learns its role from sgtest's
 the domains meet in xenstore under ``/sgtest`` (see docs/lab.md), and dom0
 runs ``sg_cross_after`` once the domUs are destroyed; its KTAP is dom0's.
 With ``sg_reset``, each HVM (PVH) domU leaves registrations and a binding
-and dom0 runs ``sg_reset_after`` before destroying them: it has each ask
-for its own soft reset, which xl performs (``on_soft_reset="soft-reset"``),
-and checks their sg_op state is gone (its KTAP is dom0's too).
+and dom0 runs ``sg_reset_after`` before destroying them: it soft-resets
+them and checks their sg_op state is gone, dropped in several continued
+steps (its KTAP is dom0's too).
 
 Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
 log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side
@@ -224,8 +224,6 @@ def _lab_files(
         "COUNTER_ARGS": f"suites={COUNTER_SUITES}",
         "CROSS_AFTER_ARGS": "suites=sg_cross_after cross_self=dom0" if cross else "",
         "RESET_AFTER_ARGS": "suites=sg_reset_after cross_self=dom0" if reset else "",
-        # sg_reset: the domU asks for its soft reset and xl performs it.
-        "DOMU_ON_SOFT_RESET": "soft-reset" if reset else "preserve",
     }
     files: dict[str, Path | bytes] = {
         "lab/sgtest.ko": sgtest,

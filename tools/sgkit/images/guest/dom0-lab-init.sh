@@ -45,8 +45,7 @@ DOMU_TIMEOUT=300
 SGTEST_ARGS="suites=sg_op"
 COUNTER_ARGS=""
 CROSS_AFTER_ARGS=""
-RESET_AFTER_ARGS=""	# sg_reset_after: the HVM domUs that left state ask for their soft reset
-DOMU_ON_SOFT_RESET=preserve	# xl's on_soft_reset (sg_reset: soft-reset, xl performs it)
+RESET_AFTER_ARGS=""	# sg_reset_after: soft-reset the HVM domUs that left state for it
 DOMU_CFG_EXTRA=""	# more lines for every domU's xl config (bench.net: a vif)
 DOMU_PVH=""		# domUs booted as PVH (an HVM container, no device model) instead of PV
 DOMU_VIF=""		# domUs with a vif (netback in dom0, its hotplug a no-op: dom0 configures vifN.0)
@@ -122,7 +121,7 @@ for name in $DOMUS; do
 		maxmem = $DOMU_MEMORY
 		vcpus = 1
 		on_crash = "preserve"
-		on_soft_reset = "$DOMU_ON_SOFT_RESET"
+		on_soft_reset = "preserve"
 		$vif
 		$DOMU_CFG_EXTRA
 	EOF
@@ -162,21 +161,13 @@ for name in $DOMUS; do
 	echo "SGKIT-GUEST-LOG-END $name"
 done
 
-# sg_reset_after: each HVM domU that ran sg_reset asks for its soft reset
-# when dom0's sgtest says so, and xl's monitor performs it
-# (on_soft_reset="soft-reset"), after its log is copied.  dom0's sgtest is
-# reloaded for it; its KTAP is dom0's.  What xl logged of it follows.
+# sg_reset_after: dom0 soft-resets each HVM domU that ran sg_reset (xl
+# leaves it to dom0: on_soft_reset="preserve"), after its log is copied.
+# dom0's sgtest is reloaded for it; its KTAP is dom0's.
 if [ -n "$RESET_AFTER_ARGS" ]; then
 	rmmod sgtest
 	insmod /lab/sgtest.ko $RESET_AFTER_ARGS
 	echo "SGKIT-INSMOD sgtest rc=$?"
-	sleep 5
-	for name in $DOMUS; do
-		[ -f "/var/log/xen/xl-$name.log" ] && sed "s/^/xl-$name.log: /" "/var/log/xen/xl-$name.log"
-		[ -f "/var/log/xen/guest-$name.log" ] && tail -n 15 "/var/log/xen/guest-$name.log" | sed "s/^/guest-$name.log: /"
-	done
-	xl list
-	xl dmesg | tail -n 40 | sed "s/^/xl-dmesg: /"
 fi
 
 # lab.net: a domU destroyed in the middle of a transfer first.

@@ -458,11 +458,12 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
 
 # The hostile-peer cases dom0 runs against the iperf domain (sgnet-lab.sh
 # sgnet_hostile), in order, and dom0's counters reported for each.
-HOSTILE_CASES = ("stall", "storm", "badhdr", "race", "die")
+HOSTILE_CASES = ("stall", "credit", "storm", "badhdr", "race", "die")
 HOSTILE_COUNTERS = (
     "tx_timeouts",
     "tx_dropped",
     "tx_stalls",
+    "credit_requests",
     "rx_errors",
     "rx_missed_errors",
     "rx_hdr_changed",
@@ -486,6 +487,14 @@ def hostile_checks(
     - ``stall``: the peer kept dom0's frames (debugfs rx_paused) and granted no credit for
       20 s; dom0's stall watchdog (3 s) must have turned the carrier off and freed the queued frames
       (``tx_timeouts``, ``tx_dropped``), and the carrier must come back with the grant.
+    - ``credit``: the peer keeps dom0's frames as in ``stall`` and triggers dom0's credit grant
+      address every millisecond for 12 s (sghostile mode=credit) without re-arming anything:
+      every grant makes dom0 retry and ask again (``tx_stalls`` more than the watchdog's probes
+      alone, more than one a second), yet only an accepted frame is progress, so dom0's own
+      watchdog must turn the carrier off and free the queue before the stack's backstop
+      (``watchdog_timeo``, twice the stall timeout) could: ``off_after`` under twice
+      ``stall_ms``.  Bounded: at most one retry per grant, plus a probe a second
+      (``tx_stalls`` <= grants + seconds).  The carrier must come back once the peer resumes.
     - ``storm``: 100 rounds of triggers of all 64 receive buffers and both credit addresses;
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
@@ -514,6 +523,8 @@ def hostile_checks(
         seen.update(
             reply=int(m["reply"]),
             carrier_off=m["off"] == "1",
+            off_after_s=int(m["off_after"]),
+            stall_ms=int(m["stall_ms"]),
             carrier_back=m["back"] == "1",
             ping=int(m["ping"]),
             seconds=int(m["seconds"]),
@@ -528,6 +539,17 @@ def hostile_checks(
         ok = seen["reply"] == 0 and seen["carrier_back"] and seen["ping"] == 0
         if case == "stall":
             ok = ok and seen["carrier_off"] and n("tx_timeouts") >= 1 and n("tx_dropped") >= 1
+        elif case == "credit":
+            ok = (
+                ok
+                and seen["carrier_off"]
+                and seen["off_after_s"] * 1000 < 2 * seen["stall_ms"]
+                and n("tx_timeouts") >= 1
+                and n("tx_dropped") >= 1
+                and n("peer_grants") > 0
+                and n("peer_failed") == 0
+                and seen["seconds"] < n("tx_stalls") <= n("peer_grants") + seen["seconds"]
+            )
         elif case == "die":
             ok = ok and seen["carrier_off"]
         elif case == "storm":
@@ -1230,6 +1252,7 @@ def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
     for case, seen in measured.get("hostile", {}).items():
         lines.append(
             f"  hostile {case}: ping={seen['ping']} carrier off={seen['carrier_off']}"
+            f" (after {seen['off_after_s']} s)"
             f" back={seen['carrier_back']}, {seen['seconds']} s, CPU dom0 {seen['cpu_dom0_ms']}"
             f" ms, domU {seen['cpu_domu_ms']} ms; dom0 "
             + ", ".join(f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen.get(k))

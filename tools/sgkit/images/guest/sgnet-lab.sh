@@ -561,7 +561,9 @@ sgnet_hostile_case() {
 	n=0
 	if [ "$1" = stall ] || [ "$1" = credit ] || [ "$1" = die ]; then
 		if [ "$1" != die ]; then
-			ping -q -l 100 -c 100 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+			# 100 at once (more than the peer's buffers), for 10 s at
+			# most: with the carrier off, ping would go on retrying.
+			ping -q -l 100 -c 100 -W 1 -w 10 "$3" </dev/null >/dev/null 2>&1 &
 		else
 			ping -q -i 0.05 -c 200 -W 1 "$3" </dev/null >/dev/null 2>&1 &
 		fi

@@ -62,7 +62,7 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     # took the carrier before the stack's backstop could
     credit = hostile["credit"]
     assert credit["tx_timeouts"] >= 1 and credit["carrier_off"], credit
-    assert credit["off_after_s"] * 1000 < 2 * credit["stall_ms"], credit
+    assert not credit["stack_watchdog"], credit
     assert credit["seconds"] < credit["tx_stalls"] <= credit["peer_grants"] + credit["seconds"]
     assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
     assert hostile["race"]["peer_sent"] > 0 and hostile["race"]["rx_errors"] >= 1

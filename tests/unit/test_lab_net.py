@@ -512,7 +512,8 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
     hostile = measured["hostile"]
     assert hostile["stall"]["tx_timeouts"] == 1 and hostile["stall"]["carrier_off"]
     credit = hostile["credit"]
-    assert (credit["tx_stalls"], credit["peer_grants"], credit["off_after_s"]) == (2400, 12000, 4)
+    assert (credit["tx_stalls"], credit["peer_grants"], credit["off_after"]) == (2400, 12000, 4)
+    assert not credit["stack_watchdog"]
     assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
     assert hostile["badhdr"]["rx_missed_errors"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
     assert hostile["race"]["rx_hdr_changed"] == 3 and hostile["race"]["peer_sent"] == 600
@@ -522,11 +523,12 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
     cases = {
         # the watchdog never took the carrier
         "stall": HOSTILE.replace("stall reply=0 off=1", "stall reply=0 off=0"),
-        # grants that re-arm nothing kept the watchdog off: the carrier went only when the
-        # stack's backstop (twice the stall timeout) could have taken it
+        # grants that re-arm nothing kept sgnet's watchdog off: the stack's backstop
+        # (dev_watchdog, twice the stall timeout) WARNed and took the carrier
         "credit": HOSTILE.replace(
-            "off_after=4 stall_ms=3000 back=1 ping=0 seconds=19",
-            "off_after=6 stall_ms=3000 back=1 ping=0 seconds=19",
+            "SGKIT-NETSTAT dom0-posthostile-credit",
+            "NETDEV WATCHDOG: sgnet0 (vsg-back): transmit queue 0 timed out\n"
+            "SGKIT-NETSTAT dom0-posthostile-credit",
         ),
         # the link never carried a ping again after the storm
         "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),

@@ -542,8 +542,8 @@ sgnet_hostile() {
 
 # dom0: CASE IF ADDR DOMAIN COMMAND: send COMMAND to DOMAIN's hostile-peer
 # service; for stall and credit, send echo requests into the paused peer
-# and wait for the watchdog to take the carrier (off=1, off_after: seconds
-# after the requests started), for die, send them while the peer goes away
+# and wait for the watchdog to take the carrier (off=1, off_after: the
+# one-second waits until then), for die, send them while the peer goes away
 # and wait for the carrier to go; then wait for the carrier (back=1) and a
 # ping (the peer behaves again).  Reports dom0's and DOMAIN's CPU time over
 # the case.

@@ -56,10 +56,20 @@ module_param(tx_delay_us, uint, 0644);
 MODULE_PARM_DESC(tx_delay_us,
 		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
 
+static unsigned int tx_coalesce_us = 2000;
+module_param(tx_coalesce_us, uint, 0644);
+MODULE_PARM_DESC(tx_coalesce_us,
+		 "one-way stream: a frame sent within this many microseconds of the last transfer, with nothing received since, waits at most this long for more to share a transfer (0: off; up to 10000)");
+
 static bool fused_trigger = true;
 module_param(fused_trigger, bool, 0644);
 MODULE_PARM_DESC(fused_trigger,
 		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
+
+static bool rx_quiet = true;
+module_param(rx_quiet, bool, 0644);
+MODULE_PARM_DESC(rx_quiet,
+		 "while NAPI polls, receive buffers' counters stand one higher, so the peer's triggers set nothing pending (0: every trigger of an empty buffer does)");
 
 static unsigned int stall_timeout_ms = 60000;
 module_param(stall_timeout_ms, uint, 0644);
@@ -75,7 +85,7 @@ MODULE_PARM_DESC(irq_lateeoi,
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
 	"tx_csum_partial", "credit_requests", "tx_timeouts",
-	"tx_foreign_copies",
+	"tx_foreign_copies", "tx_coalesced",
 };
 
 static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
@@ -84,7 +94,7 @@ static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
 static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_hdr_changed", "credit_rearms",
+	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -157,8 +167,11 @@ static long sgnet_register(struct sgnet_info *info, struct page **pages,
 	return rc;
 }
 
-/* Bind our port to byte @offset of our registration @id, counting in @ctr. */
-static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
+/*
+ * Bind our port to byte @offset of our registration @id, counting in the
+ * 32-bit counter @ctr (set by the caller).
+ */
+static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, void *ctr)
 {
 	struct xen_sg_bind b = {
 		.addr = {
@@ -172,8 +185,40 @@ static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 		.counter_offset = offset_in_page(ctr),
 	};
 
-	WRITE_ONCE(*ctr, 1);
 	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
+}
+
+/*
+ * Is receive buffer @buf full: has the peer triggered it since it was
+ * armed?  Xen decrements its counter at each trigger and sets the port
+ * pending when that leaves it <= 0.  An armed buffer's counter is 1, or 2
+ * while a poll runs with rx_quiet (sgnet_rx_set_level).
+ */
+static bool sgnet_rx_full(const struct sgnet_info *info,
+			  const struct sgnet_rxbuf *buf)
+{
+	return atomic_read(buf->counter) < READ_ONCE(info->rx_level);
+}
+
+/*
+ * NAPI: move every receive buffer's counter to @level (1: a trigger of an
+ * empty buffer sets the port pending; 2: it only counts, 2 -> 1).  The
+ * seed's counters: fire once per N while the receiver polls.  A buffer
+ * full at one level is full at the other (counters and level move
+ * together; Xen's decrements and ours are atomic), but a buffer filled
+ * at level 2 has raised no event: the poll looks again after it lowers
+ * the level (sgnet_poll).
+ */
+static void sgnet_rx_set_level(struct sgnet_info *info, int level)
+{
+	int d = level - info->rx_level;
+	unsigned int i;
+
+	if (!d)
+		return;
+	for (i = 0; i < info->nr_rx; i++)
+		atomic_add(d, info->rx[i].counter);
+	WRITE_ONCE(info->rx_level, level);
 }
 
 /* Has anything fired: a receive buffer filled, a credit request or grant? */
@@ -185,7 +230,7 @@ static bool sgnet_fired(struct sgnet_info *info)
 	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
 	for (i = 0; i < info->nr_rx; i++)
-		if (READ_ONCE(*info->rx[i].counter) <= 0)
+		if (sgnet_rx_full(info, &info->rx[i]))
 			return true;
 	return false;
 }
@@ -355,11 +400,15 @@ int sgnet_setup_local(struct sgnet_info *info)
 	}
 	info->irq = irq;
 
+	info->rx_level = 1;
 	for (i = 0; i < info->nr_rx; i++) {
+		atomic_set(info->rx[i].counter, 1);
 		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
 		if (rc)
 			goto fail;
 	}
+	WRITE_ONCE(*info->request_counter, 1);
+	WRITE_ONCE(*info->grant_counter, 1);
 	rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_REQUEST,
 			info->request_counter);
 	if (!rc)
@@ -566,6 +615,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			info->tx_op[i].status = 1;
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
 		sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
+		info->tx_flushed_at = ktime_get();
+		info->tx_rx_seq = READ_ONCE(info->rx_seq);
 		if (rc) {
 			/* Buffers assigned to these ops would stay empty. */
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
@@ -673,12 +724,31 @@ static bool sgnet_skb_foreign(struct sk_buff *skb)
 	return false;
 }
 
+/*
+ * Is this frame part of a one-way stream, to be held for the ones after
+ * it (tx lock held)?  Only with tx_coalesce_us set, for a frame that is not
+ * a GSO one (a 64 KiB frame already makes its transfer worth it), sent
+ * within tx_coalesce_us of the last transfer hypercall, with no frame
+ * received since: a lone frame, and a request or a reply in a
+ * request/response exchange, go at once.
+ */
+static bool sgnet_tx_streaming(struct sgnet_info *info, struct sk_buff *skb,
+			       unsigned int coalesce)
+{
+	if (!coalesce || skb_is_gso(skb))
+		return false;
+	if (READ_ONCE(info->rx_seq) != info->tx_rx_seq)
+		return false;
+	return ktime_before(ktime_get(), ktime_add_us(info->tx_flushed_at,
+						      coalesce));
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int slot = info->tx_n, delay;
-	bool more, backlog;
+	unsigned int slot = info->tx_n, delay, coalesce;
+	bool more, backlog, stream;
 	int err;
 
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
@@ -715,18 +785,29 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	 * Send when the batch is full; else wait while the stack has more:
 	 * xmit_more, or frames in the qdisc (which, without BQL, hands them
 	 * over one by one: a backlog, the queue woken after a stall), then
-	 * for at most tx_delay_us.  A lone frame goes at once.
+	 * for at most tx_delay_us; or, in a one-way stream (the application
+	 * hands frames over one at a time, the qdisc stays empty), for at
+	 * most tx_coalesce_us.  A lone frame goes at once.
 	 */
 	delay = min(READ_ONCE(tx_delay_us), 10000U);
+	coalesce = min(READ_ONCE(tx_coalesce_us), 10000U);
 	more = netdev_xmit_more();
 	backlog = !more && delay && sgnet_tx_backlog(dev);
+	stream = !more && !backlog && sgnet_tx_streaming(info, skb, coalesce);
 	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
 				  SGNET_TX_BATCH) ||
-	    netif_queue_stopped(dev) || (!more && !backlog))
+	    netif_queue_stopped(dev) || (!more && !backlog && !stream)) {
 		sgnet_tx_flush(info);
-	else if (backlog && !hrtimer_is_queued(&info->tx_timer))
+	} else if (stream) {
+		sgnet_tx_count(info, SGNET_TX_COALESCED, 1);
+		if (!hrtimer_is_queued(&info->tx_timer))
+			hrtimer_start(&info->tx_timer,
+				      ns_to_ktime(coalesce * NSEC_PER_USEC),
+				      HRTIMER_MODE_REL_SOFT);
+	} else if (backlog && !hrtimer_is_queued(&info->tx_timer)) {
 		hrtimer_start(&info->tx_timer, ns_to_ktime(delay * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL_SOFT);
+	}
 	return NETDEV_TX_OK;
 
 drop:
@@ -976,7 +1057,7 @@ rearm:
 	 * this frame again.
 	 */
 	WRITE_ONCE(shared->len, 0);
-	WRITE_ONCE(*buf->counter, 1);
+	atomic_set(buf->counter, info->rx_level);
 	info->rx_pending++;
 }
 
@@ -1052,10 +1133,10 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 {
 	unsigned int scan = READ_ONCE(info->rx_scan), i;
 
-	if (READ_ONCE(*info->rx[scan].counter) <= 0)
+	if (sgnet_rx_full(info, &info->rx[scan]))
 		return 0;
 	for (i = 1; i < info->nr_rx; i++)
-		if (READ_ONCE(*info->rx[(scan + i) % info->nr_rx].counter) <= 0)
+		if (sgnet_rx_full(info, &info->rx[(scan + i) % info->nr_rx]))
 			return i;
 	return 0;
 }
@@ -1098,7 +1179,7 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
 
 		WRITE_ONCE(hdr->len, 0);
-		WRITE_ONCE(*buf->counter, 1);
+		atomic_set(buf->counter, info->rx_level);
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		info->rx_pending++;
 	}
@@ -1152,6 +1233,9 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 		return 0;
 	}
 	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
+	sgnet_rx_count(info, SGNET_RX_POLLS, 1);
+	if (READ_ONCE(rx_quiet))
+		sgnet_rx_set_level(info, 2);
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
@@ -1166,7 +1250,7 @@ again:
 		 * is full, a later one (an op that overtook a retried one)
 		 * waits, so frames come up in the order they were sent.
 		 */
-		if (READ_ONCE(*buf->counter) > 0)
+		if (!sgnet_rx_full(info, buf))
 			break;
 		/* Xen copied the data before it counted the trigger. */
 		virt_rmb();
@@ -1176,6 +1260,8 @@ again:
 		if (info->rx_pending >= batch)
 			sgnet_rx_return(info);
 	}
+	if (work)
+		WRITE_ONCE(info->rx_seq, info->rx_seq + 1);
 	if (work >= budget)
 		return budget;
 	if (paused)
@@ -1200,6 +1286,21 @@ again:
 			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
 				sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		}
+	}
+	/*
+	 * Lower the level: a trigger of an empty buffer sets the port pending
+	 * again.  One that came while it was raised set nothing: look again,
+	 * as a netif ring's consumer does after re-enabling notifications
+	 * (RING_FINAL_CHECK_FOR_REQUESTS): for the buffer at rx_scan, and for
+	 * a gap not yet seen (sgnet_rx_skip_gap starts timing it).
+	 */
+	sgnet_rx_set_level(info, 1);
+	if (!paused && work < budget &&
+	    (sgnet_rx_full(info, &info->rx[info->rx_scan]) ||
+	     (!info->rx_gap_seen && sgnet_rx_gap(info)))) {
+		if (READ_ONCE(rx_quiet))
+			sgnet_rx_set_level(info, 2);
+		goto again;
 	}
 	/* Unmask: triggers since the interrupt raise one now. */
 	if (napi_complete_done(napi, work) && info->lateeoi)

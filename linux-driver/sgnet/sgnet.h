@@ -38,7 +38,7 @@ static_assert(sizeof(struct sgnet_hdr) == 24);
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
-	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
+	atomic_t *counter;	/* in the control page (struct sgnet_ctrl) */
 };
 
 /*
@@ -50,7 +50,7 @@ struct sgnet_rxbuf {
  */
 struct sgnet_ctrl {
 	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
-	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
+	atomic_t rx_counter[SGNET_NR_RX]; /* one per receive buffer, byte 0 */
 	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
 	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
 };
@@ -75,6 +75,7 @@ enum sgnet_tx_stat {
 	SGNET_CREDIT_REQUESTS,
 	SGNET_TX_TIMEOUTS,
 	SGNET_TX_FOREIGN,
+	SGNET_TX_COALESCED,
 	SGNET_NR_TX_STATS,
 };
 
@@ -100,6 +101,7 @@ enum sgnet_rx_stat {
 	SGNET_RX_RETURN_ERRORS,
 	SGNET_RX_HDR_CHANGED,
 	SGNET_CREDIT_REARMS,
+	SGNET_RX_POLLS,
 	SGNET_NR_RX_STATS,
 };
 
@@ -174,6 +176,14 @@ struct sgnet_info {
 	unsigned int rx_gap_at;		/* ... at this rx_scan */
 	unsigned long rx_gap_since;	/* ... since (jiffies) */
 	bool request_seen;		/* a credit request waits for a grant */
+	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
+	unsigned long rx_seq;
+	/*
+	 * NAPI writes (WRITE_ONCE), the interrupt and the watchdog read: a
+	 * receive buffer is full when its counter is below this (1; 2 while
+	 * a poll runs with rx_quiet).
+	 */
+	int rx_level;
 
 	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
 	bool rx_paused;			/* the poll leaves the buffers full */
@@ -205,6 +215,8 @@ struct sgnet_info {
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
+	ktime_t tx_flushed_at;		/* the last transfer hypercall */
+	unsigned long tx_rx_seq;	/* rx_seq at that flush */
 	struct delayed_work watchdog;	/* runs while connected */
 
 	/* Written under the tx lock (tx_syncp) and in NAPI (rx_syncp). */

@@ -66,11 +66,6 @@ module_param(fused_trigger, bool, 0644);
 MODULE_PARM_DESC(fused_trigger,
 		 "trigger the peer in the transfer (else one XEN_SGOP_trigger per frame after it)");
 
-static bool rx_quiet = true;
-module_param(rx_quiet, bool, 0644);
-MODULE_PARM_DESC(rx_quiet,
-		 "while NAPI polls, receive buffers' counters stand one higher, so the peer's triggers set nothing pending (0: every trigger of an empty buffer does)");
-
 static unsigned int stall_timeout_ms = 60000;
 module_param(stall_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(stall_timeout_ms,
@@ -167,11 +162,8 @@ static long sgnet_register(struct sgnet_info *info, struct page **pages,
 	return rc;
 }
 
-/*
- * Bind our port to byte @offset of our registration @id, counting in the
- * 32-bit counter @ctr (set by the caller).
- */
-static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, void *ctr)
+/* Bind our port to byte @offset of our registration @id, counting in @ctr. */
+static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 {
 	struct xen_sg_bind b = {
 		.addr = {
@@ -185,40 +177,8 @@ static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, void *ctr)
 		.counter_offset = offset_in_page(ctr),
 	};
 
+	WRITE_ONCE(*ctr, 1);
 	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
-}
-
-/*
- * Is receive buffer @buf full: has the peer triggered it since it was
- * armed?  Xen decrements its counter at each trigger and sets the port
- * pending when that leaves it <= 0.  An armed buffer's counter is 1, or 2
- * while a poll runs with rx_quiet (sgnet_rx_set_level).
- */
-static bool sgnet_rx_full(const struct sgnet_info *info,
-			  const struct sgnet_rxbuf *buf)
-{
-	return atomic_read(buf->counter) < READ_ONCE(info->rx_level);
-}
-
-/*
- * NAPI: move every receive buffer's counter to @level (1: a trigger of an
- * empty buffer sets the port pending; 2: it only counts, 2 -> 1).  The
- * seed's counters: fire once per N while the receiver polls.  A buffer
- * full at one level is full at the other (counters and level move
- * together; Xen's decrements and ours are atomic), but a buffer filled
- * at level 2 has raised no event: the poll looks again after it lowers
- * the level (sgnet_poll).
- */
-static void sgnet_rx_set_level(struct sgnet_info *info, int level)
-{
-	int d = level - info->rx_level;
-	unsigned int i;
-
-	if (!d)
-		return;
-	for (i = 0; i < info->nr_rx; i++)
-		atomic_add(d, info->rx[i].counter);
-	WRITE_ONCE(info->rx_level, level);
 }
 
 /* Has anything fired: a receive buffer filled, a credit request or grant? */
@@ -230,7 +190,7 @@ static bool sgnet_fired(struct sgnet_info *info)
 	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
 	for (i = 0; i < info->nr_rx; i++)
-		if (sgnet_rx_full(info, &info->rx[i]))
+		if (READ_ONCE(*info->rx[i].counter) <= 0)
 			return true;
 	return false;
 }
@@ -400,15 +360,11 @@ int sgnet_setup_local(struct sgnet_info *info)
 	}
 	info->irq = irq;
 
-	info->rx_level = 1;
 	for (i = 0; i < info->nr_rx; i++) {
-		atomic_set(info->rx[i].counter, 1);
 		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
 		if (rc)
 			goto fail;
 	}
-	WRITE_ONCE(*info->request_counter, 1);
-	WRITE_ONCE(*info->grant_counter, 1);
 	rc = sgnet_bind(info, info->ctrl_id, SGNET_CTRL_REQUEST,
 			info->request_counter);
 	if (!rc)
@@ -1057,7 +1013,7 @@ rearm:
 	 * this frame again.
 	 */
 	WRITE_ONCE(shared->len, 0);
-	atomic_set(buf->counter, info->rx_level);
+	WRITE_ONCE(*buf->counter, 1);
 	info->rx_pending++;
 }
 
@@ -1133,10 +1089,10 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 {
 	unsigned int scan = READ_ONCE(info->rx_scan), i;
 
-	if (sgnet_rx_full(info, &info->rx[scan]))
+	if (READ_ONCE(*info->rx[scan].counter) <= 0)
 		return 0;
 	for (i = 1; i < info->nr_rx; i++)
-		if (sgnet_rx_full(info, &info->rx[(scan + i) % info->nr_rx]))
+		if (READ_ONCE(*info->rx[(scan + i) % info->nr_rx].counter) <= 0)
 			return i;
 	return 0;
 }
@@ -1179,7 +1135,7 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
 
 		WRITE_ONCE(hdr->len, 0);
-		atomic_set(buf->counter, info->rx_level);
+		WRITE_ONCE(*buf->counter, 1);
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		info->rx_pending++;
 	}
@@ -1234,8 +1190,6 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 	}
 	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
 	sgnet_rx_count(info, SGNET_RX_POLLS, 1);
-	if (READ_ONCE(rx_quiet))
-		sgnet_rx_set_level(info, 2);
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
@@ -1250,7 +1204,7 @@ again:
 		 * is full, a later one (an op that overtook a retried one)
 		 * waits, so frames come up in the order they were sent.
 		 */
-		if (!sgnet_rx_full(info, buf))
+		if (READ_ONCE(*buf->counter) > 0)
 			break;
 		/* Xen copied the data before it counted the trigger. */
 		virt_rmb();
@@ -1286,21 +1240,6 @@ again:
 			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))
 				sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		}
-	}
-	/*
-	 * Lower the level: a trigger of an empty buffer sets the port pending
-	 * again.  One that came while it was raised set nothing: look again,
-	 * as a netif ring's consumer does after re-enabling notifications
-	 * (RING_FINAL_CHECK_FOR_REQUESTS): for the buffer at rx_scan, and for
-	 * a gap not yet seen (sgnet_rx_skip_gap starts timing it).
-	 */
-	sgnet_rx_set_level(info, 1);
-	if (!paused && work < budget &&
-	    (sgnet_rx_full(info, &info->rx[info->rx_scan]) ||
-	     (!info->rx_gap_seen && sgnet_rx_gap(info)))) {
-		if (READ_ONCE(rx_quiet))
-			sgnet_rx_set_level(info, 2);
-		goto again;
 	}
 	/* Unmask: triggers since the interrupt raise one now. */
 	if (napi_complete_done(napi, work) && info->lateeoi)

@@ -38,7 +38,7 @@ static_assert(sizeof(struct sgnet_hdr) == 24);
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
-	atomic_t *counter;	/* in the control page (struct sgnet_ctrl) */
+	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
 };
 
 /*
@@ -50,7 +50,7 @@ struct sgnet_rxbuf {
  */
 struct sgnet_ctrl {
 	u8 peer[SGNET_CTRL_LEN];	/* registered, writable by the peer */
-	atomic_t rx_counter[SGNET_NR_RX]; /* one per receive buffer, byte 0 */
+	s32 rx_counter[SGNET_NR_RX];	/* one per receive buffer, byte 0 */
 	s32 request_counter;		/* SGNET_CTRL_REQUEST fired */
 	s32 grant_counter;		/* SGNET_CTRL_GRANT fired */
 };
@@ -178,12 +178,6 @@ struct sgnet_info {
 	bool request_seen;		/* a credit request waits for a grant */
 	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
 	unsigned long rx_seq;
-	/*
-	 * NAPI writes (WRITE_ONCE), the interrupt and the watchdog read: a
-	 * receive buffer is full when its counter is below this (1; 2 while
-	 * a poll runs with rx_quiet).
-	 */
-	int rx_level;
 
 	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
 	bool rx_paused;			/* the poll leaves the buffers full */

@@ -47,28 +47,18 @@ SGNET_DEFAULTS = {
     "tx_delay_us": 200,
     "tx_coalesce_us": 2000,
     "fused_trigger": 1,
-    "rx_quiet": 1,
     "irq_lateeoi": 1,
 }
-# "Before": the driver as it was before bulk return, late EOI and delayed
-# transmit batching (a rearm per buffer, an upcall per event, a transfer as
+# "Before": the driver as it was before bulk return, late EOI, delayed
+# transmit batching and stream coalescing (a rearm per buffer, an upcall per event, a transfer as
 # soon as the stack has nothing more).
-BEFORE = {
-    "sgnet-before": {
-        "rx_return": 1,
-        "tx_delay_us": 0,
-        "tx_coalesce_us": 0,
-        "rx_quiet": 0,
-        "irq_lateeoi": 0,
-    }
-}
+BEFORE = {"sgnet-before": {"rx_return": 1, "tx_delay_us": 0, "tx_coalesce_us": 0, "irq_lateeoi": 0}}
 # The ablation: one mechanism off at a time (irq_lateeoi last: changing it
 # reconnects the link).
 ABLATION = {
     "sgnet-rearm-each": {"rx_return": 1},
     "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0, "tx_coalesce_us": 0},
     "sgnet-no-coalesce": {"tx_coalesce_us": 0},
-    "sgnet-no-quiet": {"rx_quiet": 0},
     "sgnet-trigger-apart": {"fused_trigger": 0},
     "sgnet-upcall-each": {"irq_lateeoi": 0},
 }

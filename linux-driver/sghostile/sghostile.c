@@ -21,6 +21,13 @@
  *                so that the header and length change while the victim
  *                copies them: a 1400-byte frame, a length past the buffer
  *                or one shorter than Ethernet's header, in turn.
+ *   mode=credit  @rounds times, one a millisecond: XEN_SGOP_trigger of the
+ *                victim's credit grant address, while the buffers the
+ *                victim waits for stay un-armed (the real frontend's
+ *                receiver paused by the caller: debugfs rx_paused).  A
+ *                receiver that grants credit without re-arming: the victim
+ *                retries, finds them busy and asks again at every grant,
+ *                and its stall watchdog must still fire.
  *
  * It prints one line, "sghostile: mode=M key=value ...", and stays loaded
  * until rmmod.  Nothing here is a driver: it is a test tool.
@@ -47,11 +54,12 @@
 
 static char *mode = "storm";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "storm, badhdr or race");
+MODULE_PARM_DESC(mode, "storm, badhdr, race or credit");
 
 static unsigned int rounds = 100;
 module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "storm: rounds of triggers (66 each); race: rounds");
+MODULE_PARM_DESC(rounds,
+		 "storm: rounds of triggers (66 each); race: rounds; credit: grants, one a millisecond");
 
 static unsigned int devid;
 module_param(devid, uint, 0444);
@@ -312,6 +320,24 @@ out:
 	return err;
 }
 
+/*
+ * A receiver that grants credit and re-arms nothing: trigger the victim's
+ * grant address once a millisecond.  Each grant makes the victim retry the
+ * frames it queued for our (full) buffers and ask for credit again.
+ */
+static void hostile_credit(void)
+{
+	unsigned int r, failed = 0;
+	unsigned long start = jiffies;
+
+	for (r = 0; r < rounds; r++) {
+		failed += !!hostile_trigger(victim_ctrl, SGNET_CTRL_GRANT);
+		usleep_range(1000, 1100);
+	}
+	pr_info("mode=credit victim=%u grants=%u failed=%u ms=%u\n", victim,
+		rounds, failed, jiffies_to_msecs(jiffies - start));
+}
+
 static int __init hostile_init(void)
 {
 	int err;
@@ -331,7 +357,11 @@ static int __init hostile_init(void)
 		return hostile_badhdr();
 	if (!strcmp(mode, "race"))
 		return hostile_race();
-	pr_err("mode=%s: storm, badhdr or race\n", mode);
+	if (!strcmp(mode, "credit")) {
+		hostile_credit();
+		return 0;
+	}
+	pr_err("mode=%s: storm, badhdr, race or credit\n", mode);
 	return -EINVAL;
 }
 module_init(hostile_init);

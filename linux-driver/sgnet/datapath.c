@@ -69,7 +69,7 @@ MODULE_PARM_DESC(fused_trigger,
 static unsigned int stall_timeout_ms = 60000;
 module_param(stall_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(stall_timeout_ms,
-		 "milliseconds without credit from the peer, or with a gap in the receive ring, before the watchdog acts (as netback's rx_stall_timeout)");
+		 "milliseconds the peer accepts no frame after our queue stopped (grants or not), or with a gap in the receive ring, before the watchdog acts (as netback's rx_stall_timeout)");
 
 static bool irq_lateeoi = true;
 module_param(irq_lateeoi, bool, 0644);
@@ -521,11 +521,20 @@ static void sgnet_tx_resume(struct sgnet_info *info)
 		netif_wake_queue(dev);
 }
 
-/* All peer buffers are busy: stop and ask the peer for credit. */
+/*
+ * All peer buffers are busy: stop and ask the peer for credit.  The stall
+ * clock starts here unless it runs already: a grant that leads only to
+ * another -EBUSY is no progress, and only an op the peer accepts stops
+ * the clock (sgnet_tx_flush), as only a consumed slot resets netback's
+ * rx_stall_timeout.
+ */
 static void sgnet_tx_stall(struct sgnet_info *info)
 {
 	info->tx_stalled = true;
-	info->tx_stalled_at = jiffies;
+	if (!info->tx_stall_clock) {
+		info->tx_stall_clock = true;
+		info->tx_stalled_at = jiffies;
+	}
 	netif_stop_queue(info->dev);
 	sgnet_tx_count(info, SGNET_TX_STALLS, 1);
 	sgnet_tx_count(info, SGNET_CREDIT_REQUESTS, 1);
@@ -619,6 +628,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				keep++;
 				continue;
 			}
+			/* The peer had this buffer armed: real progress. */
+			info->tx_stall_clock = false;
 			if (!(info->tx_op[i].flags & XEN_SG_TRANSFER_TRIGGER))
 				sgnet_tx_trigger(info, info->tx_op[i].reg_id);
 			if (!skb)
@@ -801,14 +812,16 @@ static void sgnet_credit_granted(struct sgnet_info *info)
 }
 
 /*
- * The stall watchdog, transmit side (tx lock held): the peer has granted
- * no credit for stall_timeout_ms.  The first time, free the queued frames
- * (their ops stay queued as fillers, so that the peer's ring keeps its
- * order) and turn the carrier off, so that the stack stops queueing for a
- * peer that does not take anything.  Then, and at every later timeout,
- * probe: retry the queued ops (a peer may have re-armed its buffers without
- * a grant) and ask for credit again.  The carrier comes back with the
- * first grant or probe that goes through.
+ * The stall watchdog, transmit side (tx lock held): the peer has accepted
+ * no op for stall_timeout_ms since the queue stopped, whatever it granted
+ * (a peer that triggers our grant address without re-arming its buffers
+ * makes us retry and ask again, but that is no progress).  The first
+ * time, free the queued frames (their ops stay queued as fillers, so that
+ * the peer's ring keeps its order) and turn the carrier off, so that the
+ * stack stops queueing for a peer that does not take anything.  Then, and
+ * at every later timeout, probe: retry the queued ops (a peer may have
+ * re-armed its buffers without a grant) and ask for credit again.  The
+ * carrier comes back with the first grant or probe that goes through.
  */
 static void sgnet_tx_stall_expired(struct sgnet_info *info)
 {
@@ -822,6 +835,8 @@ static void sgnet_tx_stall_expired(struct sgnet_info *info)
 		netdev_warn(dev, "no credit from domain %u for %u ms: carrier off\n",
 			    info->peer, READ_ONCE(stall_timeout_ms));
 	}
+	/* The next probe one timeout from now, unless an op goes through. */
+	info->tx_stalled_at = jiffies;
 	info->tx_stalled = false;
 	sgnet_tx_flush(info);
 	if (!info->tx_stalled)

@@ -201,7 +201,8 @@ struct sgnet_info {
 	/* The tx lock. */
 	unsigned int tx_next;		/* the peer buffer of the next frame */
 	bool tx_stalled;		/* waiting for a credit grant */
-	unsigned long tx_stalled_at;	/* jiffies: the last credit request */
+	bool tx_stall_clock;		/* no op accepted since the queue stopped */
+	unsigned long tx_stalled_at;	/* jiffies: ... when it stopped */
 	bool tx_timed_out;		/* the watchdog turned the carrier off */
 	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */

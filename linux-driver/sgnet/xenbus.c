@@ -156,6 +156,7 @@ out:
 	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
 	info->tx_stalled = false;
+	info->tx_stall_clock = false;
 	info->tx_timed_out = false;
 	info->peer_gone = false;
 	netif_tx_unlock_bh(info->dev);

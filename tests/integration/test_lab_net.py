@@ -48,15 +48,22 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert paused["domu_tx_stalls"] > 0 and paused["requests_seen_paused"] > 0, paused
     assert paused["rx_after_resume"] >= paused["sent"] > 0, paused
 
-    # sg-a as a hostile peer (issue 13): no credit for 20 s, a trigger storm,
+    # sg-a as a hostile peer (issue 13): no credit for 20 s, credit granted
+    # every millisecond for 12 s with nothing re-armed, a trigger storm,
     # headers never offered, headers and lengths written while dom0 copies
     # them, its end gone mid-transfer; dom0 dropped, counted, and the link
     # came back
     hostile = outcome.report.meta["hostile"]
-    for case in ("stall", "storm", "badhdr", "race", "die"):
+    for case in ("stall", "credit", "storm", "badhdr", "race", "die"):
         assert results[("dom0", f"hostile_{case}")].status == "pass", summary
         assert hostile[case]["ping"] == 0 and hostile[case]["carrier_back"], hostile[case]
     assert hostile["stall"]["tx_timeouts"] >= 1 and hostile["stall"]["carrier_off"]
+    # grants without re-armed buffers: dom0 retried at each, yet its own watchdog
+    # took the carrier before the stack's backstop could
+    credit = hostile["credit"]
+    assert credit["tx_timeouts"] >= 1 and credit["carrier_off"], credit
+    assert not credit["stack_watchdog"], credit
+    assert credit["seconds"] < credit["tx_stalls"] <= credit["peer_grants"] + credit["seconds"]
     assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
     assert hostile["race"]["peer_sent"] > 0 and hostile["race"]["rx_errors"] >= 1
 

@@ -217,22 +217,29 @@ SGKIT-PAUSED-ONEWAY to=10.77.1.2 frames=128 pause=0 sent=0 stalled=1 seconds=9
 HOSTILE = """\
 SGKIT-NETSTAT dom0-prehostile-stall if=sgnet0 tx_timeouts=0 tx_dropped=0 rx_errors=0
 SGKIT-NETSTAT dom0-posthostile-stall if=sgnet0 tx_timeouts=1 tx_dropped=2 rx_errors=0
-SGKIT-HOSTILE case=stall reply=0 off=1 back=1 ping=0 seconds=24 cpu_dom0_ms=900 cpu_domu_ms=300
+SGKIT-HOSTILE case=stall reply=0 off=1 off_after=4 stall_ms=3000 back=1 ping=0 seconds=24 \
+cpu_dom0_ms=900 cpu_domu_ms=300
+SGKIT-NETSTAT dom0-prehostile-credit if=sgnet0 tx_timeouts=1 tx_dropped=2 tx_stalls=9
+SGKIT-NETSTAT dom0-posthostile-credit if=sgnet0 tx_timeouts=2 tx_dropped=9 tx_stalls=2409
+SGKIT-HOSTILE case=credit reply=0 off=1 off_after=4 stall_ms=3000 back=1 ping=0 seconds=19 \
+cpu_dom0_ms=5000 cpu_domu_ms=4000 sghostile: mode=credit victim=0 grants=12000 failed=0 ms=13000
 SGKIT-NETSTAT dom0-prehostile-storm if=sgnet0 tx_timeouts=1 rx_errors=0 interrupts=10
 SGKIT-NETSTAT dom0-posthostile-storm if=sgnet0 tx_timeouts=1 rx_errors=640 interrupts=200
-SGKIT-HOSTILE case=storm reply=0 off=0 back=1 ping=0 seconds=6 cpu_dom0_ms=800 \
-cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
+SGKIT-HOSTILE case=storm reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=6 \
+cpu_dom0_ms=800 cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
 SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_missed_errors=0
 SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_missed_errors=4
-SGKIT-HOSTILE case=badhdr reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=300 \
-cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
+SGKIT-HOSTILE case=badhdr reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=5 \
+cpu_dom0_ms=300 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
 SGKIT-NETSTAT dom0-prehostile-race if=sgnet0 rx_errors=700 rx_hdr_changed=0
 SGKIT-NETSTAT dom0-posthostile-race if=sgnet0 rx_errors=760 rx_hdr_changed=3
-SGKIT-HOSTILE case=race reply=0 off=0 back=1 ping=0 seconds=9 cpu_dom0_ms=700 \
-cpu_domu_ms=900 sghostile: mode=race victim=0 rounds=20 triggers=1280 sent=600 busy=680 failed=0
+SGKIT-HOSTILE case=race reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=9 \
+cpu_dom0_ms=700 cpu_domu_ms=900 sghostile: mode=race victim=0 rounds=20 triggers=1280 sent=600 \
+busy=680 failed=0
 SGKIT-NETSTAT dom0-prehostile-die if=sgnet0 tx_errors=0
 SGKIT-NETSTAT dom0-posthostile-die if=sgnet0 tx_errors=1
-SGKIT-HOSTILE case=die reply=0 off=1 back=1 ping=0 seconds=12 cpu_dom0_ms=400 cpu_domu_ms=500
+SGKIT-HOSTILE case=die reply=0 off=1 off_after=4 stall_ms=3000 back=1 ping=0 seconds=12 \
+cpu_dom0_ms=400 cpu_domu_ms=500
 SGKIT-RINGPARAM if=sgnet0 set=0 rx=32 buf_len=8192 xs_rx=32 xs_len=8192 ping=0 back=0 \
 back_ping=0 xs_back=64
 """
@@ -498,12 +505,15 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
     console = split_console(_iperf_lines() + GOOD)
     results, measured = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     status = {r.test: r.status for r in results}
-    cases = ("stall", "storm", "badhdr", "race", "die")
-    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 5
+    cases = ("stall", "credit", "storm", "badhdr", "race", "die")
+    assert [status[f"hostile_{c}"] for c in cases] == ["pass"] * 6
     assert status["ethtool_ringparam"] == "pass"
     assert measured["ringparam"]["xs_len"] == "8192"
     hostile = measured["hostile"]
     assert hostile["stall"]["tx_timeouts"] == 1 and hostile["stall"]["carrier_off"]
+    credit = hostile["credit"]
+    assert (credit["tx_stalls"], credit["peer_grants"], credit["off_after"]) == (2400, 12000, 4)
+    assert not credit["stack_watchdog"]
     assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
     assert hostile["badhdr"]["rx_missed_errors"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
     assert hostile["race"]["rx_hdr_changed"] == 3 and hostile["race"]["peer_sent"] == 600
@@ -513,6 +523,13 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
     cases = {
         # the watchdog never took the carrier
         "stall": HOSTILE.replace("stall reply=0 off=1", "stall reply=0 off=0"),
+        # grants that re-arm nothing kept sgnet's watchdog off: the stack's backstop
+        # (dev_watchdog, twice the stall timeout) WARNed and took the carrier
+        "credit": HOSTILE.replace(
+            "SGKIT-NETSTAT dom0-posthostile-credit",
+            "NETDEV WATCHDOG: sgnet0 (vsg-back): transmit queue 0 timed out\n"
+            "SGKIT-NETSTAT dom0-posthostile-credit",
+        ),
         # the link never carried a ping again after the storm
         "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),
         # fewer errors in dom0 than bad frames sent: some were taken
@@ -520,7 +537,7 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         # the racing peer's buffers were all taken as frames: nothing counted as an error
         "race": HOSTILE.replace("rx_errors=760", "rx_errors=700"),
         # the peer came back, but the link never did
-        "die": HOSTILE.replace("off=1 back=1 ping=0 seconds=12", "off=1 back=0 ping=1 seconds=12"),
+        "die": HOSTILE.replace("back=1 ping=0 seconds=12", "back=0 ping=1 seconds=12"),
     }
     for case, text in cases.items():
         console = split_console(_iperf_lines(text) + GOOD)
@@ -531,12 +548,31 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
     results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
     assert {r.test for r in results if r.status == "fail"} == {
         "hostile_stall",
+        "hostile_credit",
         "hostile_storm",
         "hostile_badhdr",
         "hostile_race",
         "hostile_die",
         "ethtool_ringparam",
     }
+
+
+def test_hostile_credit_fails_unless_grants_were_retried_and_the_retries_bounded() -> None:
+    cases = {
+        # no more stalls than the watchdog's probes: the grants were never acted on
+        "ignored": HOSTILE.replace("tx_stalls=2409", "tx_stalls=20"),
+        # more retries than grants and seconds: the victim spun on its own
+        "spun": HOSTILE.replace("tx_stalls=2409", "tx_stalls=12029"),
+        # the watchdog freed nothing
+        "kept": HOSTILE.replace("tx_dropped=9 tx_stalls", "tx_dropped=2 tx_stalls"),
+        # the hostile peer's own triggers failed
+        "refused": HOSTILE.replace("grants=12000 failed=0", "grants=12000 failed=3"),
+    }
+    for name, text in cases.items():
+        console = split_console(_iperf_lines(text) + GOOD)
+        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+        failed = {r.test for r in results if r.status == "fail"}
+        assert failed == {"hostile_credit"}, (name, failed)
 
 
 def test_ringparam_check_fails_when_the_link_kept_its_old_buffers() -> None:

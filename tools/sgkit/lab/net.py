@@ -92,6 +92,8 @@ _RTT = re.compile(r"min/avg/max(?:/mdev)? = (?P<values>[\d./]+) ms")
 SG_OP_HYPERCALL = 47
 MULTICALL_HYPERCALL = 13
 _OOPS = re.compile(r"^.*(?:\bBUG:|\bOops\b|WARNING: CPU:|Kernel panic).*$", re.MULTILINE)
+# The stack's own transmit watchdog (dev_watchdog): a WARN, then ndo_tx_timeout.
+_STACK_TX_WATCHDOG = re.compile(r"NETDEV WATCHDOG|WARNING: CPU:")
 
 
 def iperf_addr(links: Sequence[Link], domain: str) -> str:
@@ -458,11 +460,12 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
 
 # The hostile-peer cases dom0 runs against the iperf domain (sgnet-lab.sh
 # sgnet_hostile), in order, and dom0's counters reported for each.
-HOSTILE_CASES = ("stall", "storm", "badhdr", "race", "die")
+HOSTILE_CASES = ("stall", "credit", "storm", "badhdr", "race", "die")
 HOSTILE_COUNTERS = (
     "tx_timeouts",
     "tx_dropped",
     "tx_stalls",
+    "credit_requests",
     "rx_errors",
     "rx_missed_errors",
     "rx_hdr_changed",
@@ -486,6 +489,16 @@ def hostile_checks(
     - ``stall``: the peer kept dom0's frames (debugfs rx_paused) and granted no credit for
       20 s; dom0's stall watchdog (3 s) must have turned the carrier off and freed the queued frames
       (``tx_timeouts``, ``tx_dropped``), and the carrier must come back with the grant.
+    - ``credit``: the peer keeps dom0's frames as in ``stall`` and triggers dom0's credit grant
+      address every millisecond for 12 s (sghostile mode=credit) without re-arming anything:
+      every grant makes dom0 retry and ask again (``tx_stalls`` more than the watchdog's probes
+      alone, more than one a second), yet only an accepted frame is progress, so dom0's own
+      watchdog must turn the carrier off and free the queue (``tx_timeouts``, ``tx_dropped``)
+      before the stack's backstop (``watchdog_timeo``, twice the stall timeout, 6-12 s after the
+      stall) could: no ``NETDEV WATCHDOG`` or ``WARNING`` in dom0's console during the case.
+      ``off_after`` (shell loop rounds from the requests to carrier off) is reported.  Bounded:
+      at most one retry per grant, plus a probe a second (``tx_stalls`` <= grants + seconds).
+      The carrier must come back once the peer resumes.
     - ``storm``: 100 rounds of triggers of all 64 receive buffers and both credit addresses;
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
@@ -498,6 +511,8 @@ def hostile_checks(
       and comes back 5 s later; dom0's carrier must go off and come back.
     CPU time of both domains over each case is reported, not required."""
     found = {m["case"]: m for m in protocol.HOSTILE.iter(dom0)}
+    # Where each case's counters were first read (its console starts there).
+    begins = {m["dom"]: m.start() for m in protocol.NETSTAT.iter(dom0)}
     out: list[publish.Result] = []
     measured: dict[str, Any] = {}
     for case in HOSTILE_CASES:
@@ -511,9 +526,13 @@ def hostile_checks(
         }
         peer = parse_stats(m["rest"])
         seen.update({f"peer_{k}": v for k, v in peer.items()})
+        during = dom0[begins.get(f"dom0-prehostile-{case}", m.start()) : m.start()]
         seen.update(
             reply=int(m["reply"]),
             carrier_off=m["off"] == "1",
+            stack_watchdog=bool(_STACK_TX_WATCHDOG.search(during)),
+            off_after=int(m["off_after"]),
+            stall_ms=int(m["stall_ms"]),
             carrier_back=m["back"] == "1",
             ping=int(m["ping"]),
             seconds=int(m["seconds"]),
@@ -528,6 +547,17 @@ def hostile_checks(
         ok = seen["reply"] == 0 and seen["carrier_back"] and seen["ping"] == 0
         if case == "stall":
             ok = ok and seen["carrier_off"] and n("tx_timeouts") >= 1 and n("tx_dropped") >= 1
+        elif case == "credit":
+            ok = (
+                ok
+                and seen["carrier_off"]
+                and not seen["stack_watchdog"]
+                and n("tx_timeouts") >= 1
+                and n("tx_dropped") >= 1
+                and n("peer_grants") > 0
+                and n("peer_failed") == 0
+                and seen["seconds"] < n("tx_stalls") <= n("peer_grants") + seen["seconds"]
+            )
         elif case == "die":
             ok = ok and seen["carrier_off"]
         elif case == "storm":
@@ -1230,6 +1260,7 @@ def summarize(report: publish.RunReport, measured: dict[str, Any]) -> str:
     for case, seen in measured.get("hostile", {}).items():
         lines.append(
             f"  hostile {case}: ping={seen['ping']} carrier off={seen['carrier_off']}"
+            f" (after {seen['off_after']} rounds)"
             f" back={seen['carrier_back']}, {seen['seconds']} s, CPU dom0 {seen['cpu_dom0_ms']}"
             f" ms, domU {seen['cpu_domu_ms']} ms; dom0 "
             + ", ".join(f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen.get(k))

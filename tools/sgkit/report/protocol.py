@@ -286,11 +286,13 @@ BUSY_DESTROY = Marker(
 )
 HOSTILE = Marker(
     "SGKIT-HOSTILE",
-    r"case=(?P<case>\S+) reply=(?P<reply>-?\d+) off=(?P<off>\d) back=(?P<back>\d)"
-    r" ping=(?P<ping>-?\d+) seconds=(?P<seconds>\d+) cpu_dom0_ms=(?P<cpu_dom0>-?\d+)"
+    r"case=(?P<case>\S+) reply=(?P<reply>-?\d+) off=(?P<off>\d) off_after=(?P<off_after>\d+)"
+    r" stall_ms=(?P<stall_ms>\d+) back=(?P<back>\d) ping=(?P<ping>-?\d+)"
+    r" seconds=(?P<seconds>\d+) cpu_dom0_ms=(?P<cpu_dom0>-?\d+)"
     r" cpu_domu_ms=(?P<cpu_domu>-?\d+)(?P<rest>[^\n]*)",
-    "SGKIT-HOSTILE case=storm reply=0 off=0 back=1 ping=0 seconds=5 cpu_dom0_ms=800"
-    " cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0",
+    "SGKIT-HOSTILE case=credit reply=0 off=1 off_after=4 stall_ms=3000 back=1 ping=0 seconds=19"
+    " cpu_dom0_ms=800 cpu_domu_ms=2100 sghostile: mode=credit victim=0 grants=12000 failed=0"
+    " ms=14000",
     "a domU played a hostile sgnet peer against dom0, then behaved",
     _SH_SGNET,
 )

@@ -13,6 +13,12 @@
 #   race ROUNDS     sghostile.ko mode=race: ROUNDS x (trigger every dom0
 #                   buffer, then write a header and frame into each): the
 #                   header and length change while dom0 copies them
+#   credit SECONDS  a receiver that grants credit and re-arms nothing:
+#                   rx_paused on the link to dom0 (its buffers stay full),
+#                   and from 1 s on, sghostile.ko mode=credit: a trigger of
+#                   dom0's credit grant address every millisecond for
+#                   SECONDS, then rx_paused off; answers at once
+#   last            sghostile's last summary line (after credit)
 #   die SECONDS     in 2 s (dom0 is sending by then), our end of the link
 #                   to dom0 goes away (unbind vsg-0: its buffers are
 #                   unregistered under dom0's transfers), and SECONDS later
@@ -29,6 +35,20 @@ stall)
 		sleep "$arg"
 		sgnet_rx_paused "$ifc" 0
 	) </dev/null >/dev/null 2>&1 &
+	;;
+credit)
+	sgnet_rx_paused "$ifc" 1
+	rc=$?
+	(
+		sleep 1
+		insmod /lib/sgkit/hostile/sghostile.ko mode=credit rounds=$((arg * 1000)) devid=0
+		rmmod sghostile
+		sgnet_rx_paused "$ifc" 0
+	) </dev/null >/dev/null 2>&1 &
+	;;
+last)
+	dmesg | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1
+	rc=0
 	;;
 storm | badhdr | race)
 	insmod /lib/sgkit/hostile/sghostile.ko mode="$cmd" rounds="${arg:-100}" devid=0

@@ -65,9 +65,9 @@
 #                                       showed state S (4: Connected), ping rc
 #   SGKIT-BUSY-DESTROY dom=D running=R destroy=N carrier=C client=S
 #                                       D destroyed while an iperf3 ran to it
-#   SGKIT-HOSTILE case=C reply=N off=O back=B ping=N seconds=N cpu_dom0_ms=N cpu_domu_ms=N [sghostile: ...]
+#   SGKIT-HOSTILE case=C reply=N off=O off_after=N stall_ms=N back=B ping=N seconds=N cpu_dom0_ms=N cpu_domu_ms=N [sghostile: ...]
 #                                       DOMAIN played a hostile peer (case C:
-#                                       stall, storm, badhdr, die), then behaved;
+#                                       stall, credit, storm, badhdr, race, die), then behaved;
 #                                       counters dom0-prehostile-C and
 #                                       dom0-posthostile-C (SGKIT-NETSTAT)
 #   SGKIT-BRIDGE dom=D to=ADDR vif=V sgnet=IF bridge=N rc=N json=...
@@ -522,7 +522,8 @@ sgnet_cpu_ms() {
 # dom0: IF ADDR DOMAIN: DOMAIN plays a hostile peer of dom0's link IF
 # (issue 13) through its hostile-peer service, one case after the other,
 # with dom0's stall watchdog at SGNET_HOSTILE_STALL_MS: a peer that keeps
-# our frames and grants no credit (stall), a trigger storm (storm), frames
+# our frames and grants no credit (stall), one that keeps them and grants
+# credit every millisecond without re-arming (credit), a trigger storm (storm), frames
 # with headers never offered (badhdr), a peer whose end goes away in the
 # middle of our transfers and comes back (die).  After each, the peer
 # behaves again and the link must carry a ping.
@@ -531,6 +532,7 @@ sgnet_hostile() {
 	old=$(cat $param)
 	echo $SGNET_HOSTILE_STALL_MS >$param
 	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
+	sgnet_hostile_case credit "$1" "$2" "$3" "credit 12"
 	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
 	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
 	sgnet_hostile_case race "$1" "$2" "$3" "race 5"
@@ -539,11 +541,12 @@ sgnet_hostile() {
 }
 
 # dom0: CASE IF ADDR DOMAIN COMMAND: send COMMAND to DOMAIN's hostile-peer
-# service; for a stall, send echo requests into the paused peer and wait
-# for the watchdog to take the carrier (off=1), for die, send them while
-# the peer goes away and wait for the carrier to go; then wait for the carrier
-# (back=1) and a ping (the peer behaves again).  Reports dom0's and
-# DOMAIN's CPU time over the case.
+# service; for stall and credit, send echo requests into the paused peer
+# and wait for the watchdog to take the carrier (off=1, off_after: the
+# one-second waits until then), for die, send them while the peer goes away
+# and wait for the carrier to go; then wait for the carrier (back=1) and a
+# ping (the peer behaves again).  Reports dom0's and DOMAIN's CPU time over
+# the case.
 sgnet_hostile_case() {
 	ping -c 1 -W 5 "$3" >/dev/null </dev/null # a fresh neighbour entry
 	sgnet_stats "dom0-prehostile-$1" "$2"
@@ -555,14 +558,16 @@ sgnet_hostile_case() {
 	reply=$(echo "$out" | sed -n 's/^rc=\(-\{0,1\}[0-9]*\)$/\1/p' | tail -n 1)
 	info=$(echo "$out" | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1)
 	off=0
-	if [ "$1" = stall ] || [ "$1" = die ]; then
-		if [ "$1" = stall ]; then
-			ping -q -l 100 -c 100 -W 1 "$3" </dev/null >/dev/null 2>&1 &
+	n=0
+	if [ "$1" = stall ] || [ "$1" = credit ] || [ "$1" = die ]; then
+		if [ "$1" != die ]; then
+			# 100 at once (more than the peer's buffers), for 10 s at
+			# most: with the carrier off, ping would go on retrying.
+			ping -q -l 100 -c 100 -W 1 -w 10 "$3" </dev/null >/dev/null 2>&1 &
 		else
 			ping -q -i 0.05 -c 200 -W 1 "$3" </dev/null >/dev/null 2>&1 &
 		fi
 		pid=$!
-		n=0
 		while [ "$(sgnet_carrier "$2")" != 0 ] && [ $n -lt 60 ]; do
 			n=$((n + 1))
 			sleep 1
@@ -570,6 +575,7 @@ sgnet_hostile_case() {
 		[ "$(sgnet_carrier "$2")" = 0 ] && off=1
 		wait $pid
 	fi
+	off_after=$n
 	n=0
 	while [ "$(sgnet_carrier "$2")" != 1 ] && [ $n -lt 90 ]; do
 		n=$((n + 1))
@@ -584,8 +590,11 @@ sgnet_hostile_case() {
 	c0=$(($(sgnet_cpu_ms Domain-0) - c0))
 	cu=$(($(sgnet_cpu_ms "$4") - cu))
 	sgnet_stats "dom0-posthostile-$1" "$2"
-	echo "SGKIT-HOSTILE case=$1 reply=${reply:--1} off=$off back=$back ping=$rc" \
-		"seconds=$seconds cpu_dom0_ms=$c0 cpu_domu_ms=$cu $info"
+	[ "$1" = credit ] && info=$(echo last | busybox nc "$3" $SGNET_HOSTILE_PORT |
+		sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1)
+	echo "SGKIT-HOSTILE case=$1 reply=${reply:--1} off=$off off_after=$off_after" \
+		"stall_ms=$SGNET_HOSTILE_STALL_MS back=$back ping=$rc seconds=$seconds" \
+		"cpu_dom0_ms=$c0 cpu_domu_ms=$cu $info"
 }
 
 # dom0: IF ADDR: checksum and TSO off with ethtool -K for one TCP run, then
@@ -723,24 +732,19 @@ sgnet_cmd_rc() {
 	echo "${rc:--1}"
 }
 
-# DOMAIN DEVID: DOMAIN's address on link DEVID (with its prefix).
-sgnet_addr_of() {
+# DOMAIN DEVID addr|peer: from DOMAIN's addr line for link DEVID, its own
+# address (with its prefix) or the address it pings over the link (its peer's).
+sgnet_addr_field() {
 	while read -r kind dom devid addr peer; do
-		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$devid" = "$2" ] && echo "$addr"
-	done <"$SGNET_CONF"
-}
-
-# DOMAIN DEVID: the address DOMAIN pings over link DEVID (its peer's).
-sgnet_peer_of() {
-	while read -r kind dom devid addr peer; do
-		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$devid" = "$2" ] && echo "$peer"
+		[ "$kind" = addr ] && [ "$dom" = "$1" ] && [ "$devid" = "$2" ] || continue
+		if [ "$3" = peer ]; then echo "$peer"; else echo "$addr"; fi
 	done <"$SGNET_CONF"
 }
 
 # dom0: DOMAIN: the address dom0 reaches DOMAIN at (over their sgnet link).
 sgnet_addr_from_dom0() {
 	while read -r kind be fe devid; do
-		[ "$kind" = link ] && [ "$be" = 0 ] && [ "$fe" = "$1" ] && sgnet_peer_of dom0 "$devid"
+		[ "$kind" = link ] && [ "$be" = 0 ] && [ "$fe" = "$1" ] && sgnet_addr_field dom0 "$devid" peer
 	done <"$SGNET_CONF"
 }
 
@@ -797,7 +801,7 @@ sgnet_lifecycle() {
 sgnet_bridge() {
 	devid=$(sgnet_devid_to dom0 "$2")
 	ifc=$(sgnet_if "$devid") || ifc=none
-	mine=$(sgnet_addr_of dom0 "$devid")
+	mine=$(sgnet_addr_field dom0 "$devid" addr)
 	vifaddr=$(grep "^vif $1 " "$SGNET_CONF" | cut -d' ' -f3)
 	vif=vif$(xl domid "$1").0
 	# The bridge's modules come in lab.net's overlay, not in dom0's base root.
@@ -867,7 +871,7 @@ sgnet_save_restore() {
 		"connect=$c unpause=$u seconds=$(($(date +%s) - start))"
 	# (The helpers below read net.conf into kind, dom, devid, addr and peer.)
 	echo "$links" | while read -r rl_be rl_dev; do
-		rl_peer=$(sgnet_peer_of "$(sgnet_domain_name "$rl_be")" "$rl_dev")
+		rl_peer=$(sgnet_addr_field "$(sgnet_domain_name "$rl_be")" "$rl_dev" peer)
 		if [ "$rl_be" = 0 ]; then
 			sgnet_configure dom0 "$rl_dev"
 			ifc=$(sgnet_if "$rl_dev") || ifc=none

@@ -766,6 +766,12 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	    netif_queue_stopped(dev) || (!more && !backlog && !stream)) {
 		sgnet_tx_flush(info);
 	} else if (stream) {
+		/*
+		 * The frame waits here, not in the socket: release its
+		 * send-buffer charge, or a sender with a small one (ping's
+		 * is about one frame) finds it full and stops sending.
+		 */
+		skb_orphan(skb);
 		sgnet_tx_count(info, SGNET_TX_COALESCED, 1);
 		if (!hrtimer_is_queued(&info->tx_timer))
 			hrtimer_start(&info->tx_timer,

@@ -524,7 +524,7 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         # the watchdog never took the carrier
         "stall": HOSTILE.replace("stall reply=0 off=1", "stall reply=0 off=0"),
         # grants that re-arm nothing kept sgnet's watchdog off: the stack's backstop
-        # (dev_watchdog, twice the stall timeout) WARNed and took the carrier
+        # (dev_watchdog, twice the stall timeout at connect) WARNed and took the carrier
         "credit": HOSTILE.replace(
             "SGKIT-NETSTAT dom0-posthostile-credit",
             "NETDEV WATCHDOG: sgnet0 (vsg-back): transmit queue 0 timed out\n"
@@ -559,6 +559,11 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
 
 def test_hostile_credit_fails_unless_grants_were_retried_and_the_retries_bounded() -> None:
     cases = {
+        # the carrier stayed on through the grants (the old stall clock, restarted at every
+        # credit request: a lab run with it gave off=0 off_after=60)
+        "never_off": HOSTILE.replace(
+            "case=credit reply=0 off=1 off_after=4", "case=credit reply=0 off=0 off_after=60"
+        ),
         # no more stalls than the watchdog's probes: the grants were never acted on
         "ignored": HOSTILE.replace("tx_stalls=2409", "tx_stalls=20"),
         # more retries than grants and seconds: the victim spun on its own

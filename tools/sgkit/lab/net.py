@@ -494,8 +494,9 @@ def hostile_checks(
       every grant makes dom0 retry and ask again (``tx_stalls`` more than the watchdog's probes
       alone, more than one a second), yet only an accepted frame is progress, so dom0's own
       watchdog must turn the carrier off and free the queue (``tx_timeouts``, ``tx_dropped``)
-      before the stack's backstop (``watchdog_timeo``, twice the stall timeout, 6-12 s after the
-      stall) could: no ``NETDEV WATCHDOG`` or ``WARNING`` in dom0's console during the case.
+      (``off``) by itself, not by the stack's backstop (``watchdog_timeo``, twice the stall
+      timeout at connect: 120 s here), which would WARN first: no ``NETDEV WATCHDOG`` or
+      ``WARNING`` in dom0's console during the case.
       ``off_after`` (shell loop rounds from the requests to carrier off) is reported.  Bounded:
       at most one retry per grant, plus a probe a second (``tx_stalls`` <= grants + seconds).
       The carrier must come back once the peer resumes.

@@ -76,6 +76,7 @@ enum sgnet_tx_stat {
 	SGNET_CREDIT_REQUESTS,
 	SGNET_TX_TIMEOUTS,
 	SGNET_TX_FOREIGN,
+	SGNET_TX_COALESCED,
 	SGNET_NR_TX_STATS,
 };
 
@@ -101,6 +102,7 @@ enum sgnet_rx_stat {
 	SGNET_RX_RETURN_ERRORS,
 	SGNET_RX_HDR_CHANGED,
 	SGNET_CREDIT_REARMS,
+	SGNET_RX_POLLS,
 	SGNET_NR_RX_STATS,
 };
 
@@ -175,6 +177,8 @@ struct sgnet_info {
 	unsigned int rx_gap_at;		/* ... at this rx_scan */
 	unsigned long rx_gap_since;	/* ... since (jiffies) */
 	bool request_seen;		/* a credit request waits for a grant */
+	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
+	unsigned long rx_seq;
 
 	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
 	bool rx_paused;			/* the poll leaves the buffers full */
@@ -207,6 +211,8 @@ struct sgnet_info {
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
+	ktime_t tx_flushed_at;		/* the last transfer hypercall */
+	unsigned long tx_rx_seq;	/* rx_seq at that flush */
 	struct delayed_work watchdog;	/* runs while connected */
 
 	/* Written under the tx lock (tx_syncp) and in NAPI (rx_syncp). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sgnet: what the frontend (frontend.c), the backend (backend.c), their
- * shared xenbus side (xenbus.c) and the datapath (datapath.c) share.  The
+ * sgnet: what the frontend (frontend.c, sgnet-front.ko), the backend
+ * (backend.c, sgnet-back.ko), their shared xenbus side (xenbus.c) and the
+ * datapath (datapath.c; both in sgnet.ko) share.  The
  * protocol itself is in sgnetif.h; docs/driver.md in sgkit describes it.
  */
 #ifndef SGNET_H
@@ -261,7 +262,7 @@ unsigned long sgnet_stall_jiffies(void);
 void sgnet_watchdog(struct work_struct *work);
 int sgnet_poll(struct napi_struct *napi, int budget);
 
-/* xenbus.c: what both ends do */
+/* xenbus.c: what both ends do (exported by sgnet.ko to the two drivers) */
 int sgnet_publish(struct sgnet_info *info);
 int sgnet_read_peer(struct sgnet_info *info);
 void sgnet_set_connected(struct sgnet_info *info);
@@ -270,11 +271,5 @@ int sgnet_prepare(struct sgnet_info *info);
 int sgnet_probe_common(struct xenbus_device *xbdev, bool backend);
 void sgnet_remove(struct xenbus_device *xbdev);
 void sgnet_reconfigure(struct work_struct *work);
-
-/* frontend.c, backend.c */
-int sgnet_frontend_init(void);
-void sgnet_frontend_exit(void);
-int sgnet_backend_init(void);
-void sgnet_backend_exit(void);
 
 #endif /* SGNET_H */

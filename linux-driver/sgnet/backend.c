@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sgnet backend: the end in the driver domain, backend/vsg/<domid>/<devid>.
- * Its xenbus state machine; the datapath is datapath.c, the xenstore keys
- * sgnetif.h.
+ * sgnet backend, the module sgnet-back.ko: the end in the driver domain,
+ * backend/vsg/<domid>/<devid>.  Its xenbus state machine; the datapath and
+ * the xenbus side both ends share are sgnet.ko's (datapath.c, xenbus.c),
+ * the xenstore keys sgnetif.h.
  */
 
+#include <linux/module.h>
 #include <linux/netdevice.h>
 
+#include <xen/xen.h>
 #include <xen/xenbus.h>
 
 #include "sgnet.h"
@@ -119,12 +122,20 @@ static struct xenbus_driver sgnet_back_driver = {
 	.allow_rebind = true,
 };
 
-int sgnet_backend_init(void)
+static int __init sgnet_back_init(void)
 {
+	if (!xen_domain())
+		return -ENODEV;
 	return xenbus_register_backend(&sgnet_back_driver);
 }
+module_init(sgnet_back_init);
 
-void sgnet_backend_exit(void)
+static void __exit sgnet_back_exit(void)
 {
 	xenbus_unregister_driver(&sgnet_back_driver);
 }
+module_exit(sgnet_back_exit);
+
+MODULE_DESCRIPTION("sgnet backend: the driver domain's end of an sgnet link (backend/vsg)");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS("xen-backend:vsg");

@@ -56,6 +56,11 @@ module_param(tx_delay_us, uint, 0644);
 MODULE_PARM_DESC(tx_delay_us,
 		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
 
+static unsigned int tx_coalesce_us = 2000;
+module_param(tx_coalesce_us, uint, 0644);
+MODULE_PARM_DESC(tx_coalesce_us,
+		 "one-way stream: a frame sent within this many microseconds of the last transfer, with nothing received since, waits at most this long for more to share a transfer (0: off; up to 10000)");
+
 static bool fused_trigger = true;
 module_param(fused_trigger, bool, 0644);
 MODULE_PARM_DESC(fused_trigger,
@@ -75,7 +80,7 @@ MODULE_PARM_DESC(irq_lateeoi,
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
 	"tx_csum_partial", "credit_requests", "tx_timeouts",
-	"tx_foreign_copies",
+	"tx_foreign_copies", "tx_coalesced",
 };
 
 static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
@@ -84,7 +89,7 @@ static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
 static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
-	"rx_return_errors", "rx_hdr_changed", "credit_rearms",
+	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -575,6 +580,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			info->tx_op[i].status = 1;
 		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
 		sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
+		info->tx_flushed_at = ktime_get();
+		info->tx_rx_seq = READ_ONCE(info->rx_seq);
 		if (rc) {
 			/* Buffers assigned to these ops would stay empty. */
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
@@ -684,12 +691,31 @@ static bool sgnet_skb_foreign(struct sk_buff *skb)
 	return false;
 }
 
+/*
+ * Is this frame part of a one-way stream, to be held for the ones after
+ * it (tx lock held)?  Only with tx_coalesce_us set, for a frame that is not
+ * a GSO one (a 64 KiB frame already makes its transfer worth it), sent
+ * within tx_coalesce_us of the last transfer hypercall, with no frame
+ * received since: a lone frame, and a request or a reply in a
+ * request/response exchange, go at once.
+ */
+static bool sgnet_tx_streaming(struct sgnet_info *info, struct sk_buff *skb,
+			       unsigned int coalesce)
+{
+	if (!coalesce || skb_is_gso(skb))
+		return false;
+	if (READ_ONCE(info->rx_seq) != info->tx_rx_seq)
+		return false;
+	return ktime_before(ktime_get(), ktime_add_us(info->tx_flushed_at,
+						      coalesce));
+}
+
 static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int slot = info->tx_n, delay;
-	bool more, backlog;
+	unsigned int slot = info->tx_n, delay, coalesce;
+	bool more, backlog, stream;
 	int err;
 
 	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
@@ -726,18 +752,35 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	 * Send when the batch is full; else wait while the stack has more:
 	 * xmit_more, or frames in the qdisc (which, without BQL, hands them
 	 * over one by one: a backlog, the queue woken after a stall), then
-	 * for at most tx_delay_us.  A lone frame goes at once.
+	 * for at most tx_delay_us; or, in a one-way stream (the application
+	 * hands frames over one at a time, the qdisc stays empty), for at
+	 * most tx_coalesce_us.  A lone frame goes at once.
 	 */
 	delay = min(READ_ONCE(tx_delay_us), 10000U);
+	coalesce = min(READ_ONCE(tx_coalesce_us), 10000U);
 	more = netdev_xmit_more();
 	backlog = !more && delay && sgnet_tx_backlog(dev);
+	stream = !more && !backlog && sgnet_tx_streaming(info, skb, coalesce);
 	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
 				  SGNET_TX_BATCH) ||
-	    netif_queue_stopped(dev) || (!more && !backlog))
+	    netif_queue_stopped(dev) || (!more && !backlog && !stream)) {
 		sgnet_tx_flush(info);
-	else if (backlog && !hrtimer_is_queued(&info->tx_timer))
+	} else if (stream) {
+		/*
+		 * The frame waits here, not in the socket: release its
+		 * send-buffer charge, or a sender with a small one (ping's
+		 * is about one frame) finds it full and stops sending.
+		 */
+		skb_orphan(skb);
+		sgnet_tx_count(info, SGNET_TX_COALESCED, 1);
+		if (!hrtimer_is_queued(&info->tx_timer))
+			hrtimer_start(&info->tx_timer,
+				      ns_to_ktime(coalesce * NSEC_PER_USEC),
+				      HRTIMER_MODE_REL_SOFT);
+	} else if (backlog && !hrtimer_is_queued(&info->tx_timer)) {
 		hrtimer_start(&info->tx_timer, ns_to_ktime(delay * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL_SOFT);
+	}
 	return NETDEV_TX_OK;
 
 drop:
@@ -1167,6 +1210,7 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 		return 0;
 	}
 	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
+	sgnet_rx_count(info, SGNET_RX_POLLS, 1);
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
@@ -1191,6 +1235,8 @@ again:
 		if (info->rx_pending >= batch)
 			sgnet_rx_return(info);
 	}
+	if (work)
+		WRITE_ONCE(info->rx_seq, info->rx_seq + 1);
 	if (work >= budget)
 		return budget;
 	if (paused)

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sgnet frontend: the end in the guest that has device/vsg/<devid>.  Its
- * xenbus state machine; the datapath is datapath.c, the xenstore keys
- * sgnetif.h.
+ * sgnet frontend, the module sgnet-front.ko: the end in the guest that has
+ * device/vsg/<devid>.  Its xenbus state machine; the datapath and the
+ * xenbus side both ends share are sgnet.ko's (datapath.c, xenbus.c), the
+ * xenstore keys sgnetif.h.
  */
 
+#include <linux/module.h>
 #include <linux/netdevice.h>
 
+#include <xen/xen.h>
 #include <xen/xenbus.h>
 
 #include "sgnet.h"
@@ -127,12 +130,20 @@ static struct xenbus_driver sgnet_front_driver = {
 	.not_essential = true,
 };
 
-int sgnet_frontend_init(void)
+static int __init sgnet_front_init(void)
 {
+	if (!xen_domain())
+		return -ENODEV;
 	return xenbus_register_frontend(&sgnet_front_driver);
 }
+module_init(sgnet_front_init);
 
-void sgnet_frontend_exit(void)
+static void __exit sgnet_front_exit(void)
 {
 	xenbus_unregister_driver(&sgnet_front_driver);
 }
+module_exit(sgnet_front_exit);
+
+MODULE_DESCRIPTION("sgnet frontend: the guest end of an sgnet link (device/vsg)");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS("xen:vsg");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sgnet: what the frontend (frontend.c), the backend (backend.c), their
- * shared xenbus side (xenbus.c) and the datapath (datapath.c) share.  The
+ * sgnet: what the frontend (frontend.c, sgnet-front.ko), the backend
+ * (backend.c, sgnet-back.ko), their shared xenbus side (xenbus.c) and the
+ * datapath (datapath.c; both in sgnet.ko) share.  The
  * protocol itself is in sgnetif.h; docs/driver.md in sgkit describes it.
  */
 #ifndef SGNET_H
@@ -75,6 +76,7 @@ enum sgnet_tx_stat {
 	SGNET_CREDIT_REQUESTS,
 	SGNET_TX_TIMEOUTS,
 	SGNET_TX_FOREIGN,
+	SGNET_TX_COALESCED,
 	SGNET_NR_TX_STATS,
 };
 
@@ -100,6 +102,7 @@ enum sgnet_rx_stat {
 	SGNET_RX_RETURN_ERRORS,
 	SGNET_RX_HDR_CHANGED,
 	SGNET_CREDIT_REARMS,
+	SGNET_RX_POLLS,
 	SGNET_NR_RX_STATS,
 };
 
@@ -174,6 +177,8 @@ struct sgnet_info {
 	unsigned int rx_gap_at;		/* ... at this rx_scan */
 	unsigned long rx_gap_since;	/* ... since (jiffies) */
 	bool request_seen;		/* a credit request waits for a grant */
+	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
+	unsigned long rx_seq;
 
 	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
 	bool rx_paused;			/* the poll leaves the buffers full */
@@ -206,6 +211,8 @@ struct sgnet_info {
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */
+	ktime_t tx_flushed_at;		/* the last transfer hypercall */
+	unsigned long tx_rx_seq;	/* rx_seq at that flush */
 	struct delayed_work watchdog;	/* runs while connected */
 
 	/* Written under the tx lock (tx_syncp) and in NAPI (rx_syncp). */
@@ -255,7 +262,7 @@ unsigned long sgnet_stall_jiffies(void);
 void sgnet_watchdog(struct work_struct *work);
 int sgnet_poll(struct napi_struct *napi, int budget);
 
-/* xenbus.c: what both ends do */
+/* xenbus.c: what both ends do (exported by sgnet.ko to the two drivers) */
 int sgnet_publish(struct sgnet_info *info);
 int sgnet_read_peer(struct sgnet_info *info);
 void sgnet_set_connected(struct sgnet_info *info);
@@ -264,11 +271,5 @@ int sgnet_prepare(struct sgnet_info *info);
 int sgnet_probe_common(struct xenbus_device *xbdev, bool backend);
 void sgnet_remove(struct xenbus_device *xbdev);
 void sgnet_reconfigure(struct work_struct *work);
-
-/* frontend.c, backend.c */
-int sgnet_frontend_init(void);
-void sgnet_frontend_exit(void);
-int sgnet_backend_init(void);
-void sgnet_backend_exit(void);
 
 #endif /* SGNET_H */

@@ -2,8 +2,10 @@
 /*
  * sgnet: the xenbus side both ends share (publishing and reading the
  * xenstore keys of sgnetif.h, connecting, disconnecting, probe and remove),
- * the reboot notifier and the module.  The state machines are in
- * frontend.c and backend.c.
+ * the reboot notifier and the module sgnet.ko, which holds it and the
+ * datapath and exports them to the two drivers: sgnet-front.ko
+ * (frontend.c) and sgnet-back.ko (backend.c), as netfront and netback are
+ * drivers of their own.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -162,6 +164,7 @@ out:
 	netif_tx_unlock_bh(info->dev);
 	return 0;
 }
+EXPORT_SYMBOL_GPL(sgnet_read_peer);
 
 /*
  * The offloads the peer takes and the MTU its buffers hold come first (a
@@ -196,6 +199,7 @@ void sgnet_set_connected(struct sgnet_info *info)
 	netdev_info(dev, "connected to domain %u (%u peer buffers)\n",
 		    info->peer, info->nr_peer_rx);
 }
+EXPORT_SYMBOL_GPL(sgnet_set_connected);
 
 /* Forget the peer and release the local resources. */
 void sgnet_disconnect(struct sgnet_info *info)
@@ -225,6 +229,7 @@ void sgnet_disconnect(struct sgnet_info *info)
 	if (was)
 		netdev_info(dev, "disconnected from domain %u\n", info->peer);
 }
+EXPORT_SYMBOL_GPL(sgnet_disconnect);
 
 /* Set up the local side and publish it (backend: with a new session). */
 int sgnet_prepare(struct sgnet_info *info)
@@ -248,6 +253,7 @@ int sgnet_prepare(struct sgnet_info *info)
 	}
 	return sgnet_publish(info);
 }
+EXPORT_SYMBOL_GPL(sgnet_prepare);
 
 /* --- xenbus: both ends ---------------------------------------------------- */
 
@@ -304,6 +310,7 @@ int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	mutex_unlock(&sgnet_devices_lock);
 	return 0;
 }
+EXPORT_SYMBOL_GPL(sgnet_probe_common);
 
 void sgnet_remove(struct xenbus_device *xbdev)
 {
@@ -328,6 +335,7 @@ void sgnet_remove(struct xenbus_device *xbdev)
 	dev_set_drvdata(&xbdev->dev, NULL);
 	free_netdev(info->dev);
 }
+EXPORT_SYMBOL_GPL(sgnet_remove);
 
 /*
  * ethtool -G on a connected link: set up again with the new buffers.  The
@@ -396,35 +404,18 @@ static int __init sgnet_init(void)
 	sgnet_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	err = register_reboot_notifier(&sgnet_reboot_nb);
 	if (err)
-		goto out_debugfs;
-	err = sgnet_frontend_init();
-	if (err)
-		goto out_reboot;
-	err = sgnet_backend_init();
-	if (err)
-		goto out_front;
-	return 0;
-
-out_front:
-	sgnet_frontend_exit();
-out_reboot:
-	unregister_reboot_notifier(&sgnet_reboot_nb);
-out_debugfs:
-	debugfs_remove_recursive(sgnet_debugfs_root);
+		debugfs_remove_recursive(sgnet_debugfs_root);
 	return err;
 }
 module_init(sgnet_init);
 
 static void __exit sgnet_exit(void)
 {
-	sgnet_backend_exit();
-	sgnet_frontend_exit();
 	unregister_reboot_notifier(&sgnet_reboot_nb);
 	debugfs_remove_recursive(sgnet_debugfs_root);
 }
 module_exit(sgnet_exit);
 
-MODULE_DESCRIPTION("sgnet: network link over Xen sg_op transfers");
+MODULE_DESCRIPTION("sgnet: network link over Xen sg_op transfers, the part both ends share");
 MODULE_LICENSE("GPL");
-MODULE_ALIAS("xen:vsg");
 MODULE_ALIAS("xen-backend:vsg");

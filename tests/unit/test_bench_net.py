@@ -66,6 +66,15 @@ def test_analyse_computes_costs_and_ratios(tmp_path) -> None:
     assert costs["hypercalls_io"] == 200  # sg_op only; sched_op is left out
     assert costs["hypercalls_xen"] == 1200
     assert costs["hypercalls_driver"] == 200
+    # sgnet's own counters, per side, as they moved over the run
+    assert costs["driver_counts"]["dom0"]["tx_hypercalls"] == 100
+    assert costs["driver_counts"]["domU"] == {"tx_packets": 0, "rx_packets": 0}
+    assert "netfront" not in [
+        d
+        for d in analysis["drivers"]
+        if "driver_counts" in (analysis["tests"][d]["tcp"]["costs"] or {})
+    ]
+    assert "tx_hypercalls=0.500" in summarize(analysis)
     assert costs["hypercalls_per_packet_io"] == 1.0
     assert analysis["tests"]["netfront"]["udp64"]["costs"]["hypercalls_io"] == 400
     heads = analysis["headline"]
@@ -177,13 +186,16 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "rx_return": 1,
         "tx_batch": 16,
         "tx_delay_us": 0,
+        "tx_coalesce_us": 0,
         "fused_trigger": 1,
         "irq_lateeoi": 0,
     }
+    assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
-        lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 fused_trigger=1 irq_lateeoi=1"
+        lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 tx_coalesce_us=2000"
+        " fused_trigger=1 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 

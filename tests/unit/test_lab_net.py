@@ -48,8 +48,22 @@ SGKIT-GUEST-LOG-END sg-b
 SGKIT-NET-AFTER dom0 if=sgnet0 carrier=0
 SGKIT-DOM0-AFTER-BEGIN
 SGKIT-INSMOD sgnet rc=0
+SGKIT-INSMOD sgnet-front rc=0
+SGKIT-INSMOD sgnet-back rc=0
 SGKIT-DOM0-AFTER-END
 """
+
+
+def test_dom0_reload_needs_sgnet_and_both_drivers() -> None:
+    # the backend driver did not load again after rmmod (its symbols are sgnet's)
+    states = {"sg-a": ("done", 10), "sg-b": ("done", 12)}
+    for text, want in (
+        (GOOD, "pass"),
+        (GOOD.replace("SGKIT-INSMOD sgnet-back rc=0", "SGKIT-INSMOD sgnet-back rc=1"), "fail"),
+        (GOOD.replace("SGKIT-INSMOD sgnet-front rc=0\n", ""), "fail"),
+    ):
+        found = host_checks(split_console(text), text, ["sg-a", "sg-b"], (100, 100), states, [])
+        assert {c.test: c.status for c in found}["dom0_sgnet_reloaded"] == want
 
 
 def test_net_conf_names_both_ends_of_every_link() -> None:

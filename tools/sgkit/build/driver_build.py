@@ -29,7 +29,15 @@ from sgkit.errors import KitError
 from sgkit.paths import LINUX_DRIVER_DIR, builds_dir
 from sgkit.procs import require, run
 
-MODULES = ("sgtest", "sgnet", "sghostile")
+MODULES = ("sgtest", "sgnet", "sgnet-front", "sgnet-back", "sghostile")
+# The sgnet link, in load order: the part both ends share (it exports what the
+# drivers use), then the frontend and the backend drivers.
+SGNET_MODULES = ("sgnet", "sgnet-front", "sgnet-back")
+# Modules built in another module's directory of linux-driver/ (else: their own).
+MODULE_DIRS = {"sgnet-front": "sgnet", "sgnet-back": "sgnet"}
+# What the build's own modules export (kbuild's Module.symvers of the M= tree),
+# kept next to the modules for the symbol check.
+OWN_SYMVERS = "Module.symvers"
 # Test tools for the lab only, never deployed to a host: sghostile plays a
 # hostile sgnet peer (lab.net).
 LAB_ONLY_MODULES = ("sghostile",)
@@ -151,11 +159,13 @@ def build(
     staging.mkdir(parents=True)
     mods = {}
     for name in MODULES:
-        built = src / name / f"{name}.ko"
+        built = src / MODULE_DIRS.get(name, name) / f"{name}.ko"
         if not built.is_file():
             raise KitError(f"make succeeded but {built} is missing", f"read {log}")
         shutil.copy2(built, staging / built.name)
         mods[name] = out / built.name
+    if (src / OWN_SYMVERS).is_file():
+        shutil.copy2(src / OWN_SYMVERS, staging / OWN_SYMVERS)
     manifest = {
         "kernel_release": headers.release,
         "modules": {

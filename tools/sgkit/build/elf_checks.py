@@ -280,8 +280,12 @@ def _read_versions(ko: Path, elf: ELFFile) -> dict[str, int]:
     return versions
 
 
-def check_module(ko: Path, kernel_release: str, symvers: Path) -> ModuleCheck:
-    """Check a ``.ko`` was built for ``kernel_release`` and links against its exports."""
+def check_module(
+    ko: Path, kernel_release: str, symvers: Path, own_symvers: Path | None = None
+) -> ModuleCheck:
+    """Check a ``.ko`` was built for ``kernel_release`` and links against its exports, or
+    those of the modules built with it (``own_symvers``: kbuild's Module.symvers of their
+    tree; sgnet-front and sgnet-back use sgnet's)."""
     rebuild = f"rebuild with invoke driver.build --kernel {kernel_release}"
     elf = _open_elf(ko, rebuild)
     info = _parse_modinfo(ko, elf)
@@ -300,6 +304,8 @@ def check_module(ko: Path, kernel_release: str, symvers: Path) -> ModuleCheck:
             f"install linux-headers-{kernel_release} / run invoke setup",
         )
     exported = _read_symvers_crcs(symvers)
+    if own_symvers is not None:
+        exported.update(_read_symvers_crcs(own_symvers))
 
     defined: set[str] = set()
     needed: set[str] = set()

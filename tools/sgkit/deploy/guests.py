@@ -26,6 +26,7 @@ from pathlib import Path
 
 import paramiko
 
+from sgkit.build.driver_build import SGNET_MODULES
 from sgkit.deploy.ssh_hosts import check, quote
 from sgkit.deploy.ssh_hosts import run as ssh_run
 from sgkit.images.initramfs import build_initramfs, guest_script
@@ -66,7 +67,9 @@ def flood_args(suites: str, net: bool) -> str:
 
 
 def domus_conf(suites: str, kernel_release: str, sgtest: str, marker: str, sgnet: str = "") -> str:
-    """The settings deploy-domus.sh reads (shell assignments); ``sgnet``: its .ko, or none."""
+    """The settings deploy-domus.sh reads (shell assignments); ``sgnet``: sgnet.ko on the
+    host, its frontend and backend drivers beside it (deploy-domus.sh loads all three), or
+    none."""
     cross = bool(CROSS_SUITES & set(suites.split(",")))
     flood = flood_args(suites, bool(sgnet))
     conf = {
@@ -152,7 +155,8 @@ def run_with_domus(
     domu_modules = {"sgtest": modules.local["sgtest"]} if suites else {}
     extra: dict[str, Path] = {}
     if net:
-        domu_modules["sgnet"] = modules.local["sgnet"]
+        # sgnet.ko, then its frontend and backend drivers (load order).
+        domu_modules.update({name: modules.local[name] for name in SGNET_MODULES})
         extra["lib/sgkit/sgnet-lab.sh"] = guest_script("sgnet-lab.sh")
     with tempfile.TemporaryDirectory(prefix="sgkit-deploy-domu-") as tmp:
         if net:

@@ -45,18 +45,20 @@ SGNET_DEFAULTS = {
     "rx_return": 32,
     "tx_batch": 16,
     "tx_delay_us": 200,
+    "tx_coalesce_us": 2000,
     "fused_trigger": 1,
     "irq_lateeoi": 1,
 }
-# "Before": the driver as it was before bulk return, late EOI and delayed
-# transmit batching (a rearm per buffer, an upcall per event, a transfer as
+# "Before": the driver as it was before bulk return, late EOI, delayed
+# transmit batching and stream coalescing (a rearm per buffer, an upcall per event, a transfer as
 # soon as the stack has nothing more).
-BEFORE = {"sgnet-before": {"rx_return": 1, "tx_delay_us": 0, "irq_lateeoi": 0}}
+BEFORE = {"sgnet-before": {"rx_return": 1, "tx_delay_us": 0, "tx_coalesce_us": 0, "irq_lateeoi": 0}}
 # The ablation: one mechanism off at a time (irq_lateeoi last: changing it
 # reconnects the link).
 ABLATION = {
     "sgnet-rearm-each": {"rx_return": 1},
-    "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0},
+    "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0, "tx_coalesce_us": 0},
+    "sgnet-no-coalesce": {"tx_coalesce_us": 0},
     "sgnet-trigger-apart": {"fused_trigger": 0},
     "sgnet-upcall-each": {"irq_lateeoi": 0},
 }
@@ -216,6 +218,8 @@ def measure(raw: dict[str, Any], driver: str, test: str, rnd: int = 1) -> dict[s
             _delta(*side, k) for side in (dom0, domu) for k in ("tx_hypercalls", "rx_hypercalls")
         )
         costs["hypercalls_driver"] = own
+    if driver.startswith("sgnet"):
+        costs["driver_counts"] = driver_counts(dom0, domu)
     if packets:
         interrupts = irq_dom0 + (irq_domu or 0)
         costs["interrupts_per_packet"] = round(interrupts / packets, 3)
@@ -230,6 +234,49 @@ def measure(raw: dict[str, Any], driver: str, test: str, rnd: int = 1) -> dict[s
                 )
     out["costs"] = costs
     return out
+
+
+# sgnet's own counters (ethtool -S, bench-snap.sh) that say where its costs go.
+DRIVER_COUNTS = (
+    "tx_packets",
+    "tx_hypercalls",
+    "tx_coalesced",
+    "tx_busy",
+    "tx_stalls",
+    "credit_requests",
+    "rx_packets",
+    "rx_hypercalls",
+    "rx_return_calls",
+    "credit_grants",
+    "rx_polls",
+    "interrupts",
+    "rx_spurious",
+)
+
+
+def driver_counts(
+    dom0: list[dict[str, int]], domu: list[dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    """What sgnet's counters moved by on each side over one run (only those read)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, (before, after) in (("dom0", dom0), ("domU", domu)):
+        if before and after:
+            out[name] = {k: _delta(before, after, k) for k in DRIVER_COUNTS if k in after}
+    return out
+
+
+def cost_breakdown(analysis: Mapping[str, Any], driver: str, test: str = "udp64") -> str | None:
+    """One line per side: sgnet's counters over ``test`` of the first round, per packet."""
+    run = analysis["tests"].get(driver, {}).get(test, {})
+    costs = run.get("costs") or {}
+    counts, packets = costs.get("driver_counts"), costs.get("packets")
+    if not counts or not packets:
+        return None
+    parts = []
+    for side, values in counts.items():
+        cells = " ".join(f"{k}={v / packets:.3f}" for k, v in values.items() if v)
+        parts.append(f"  {side}: {cells}")
+    return f"{driver} {test}, per packet ({packets} packets, round 1):\n" + "\n".join(parts)
 
 
 # The figures compared (metric, unit, higher is better).  Costs per packet
@@ -467,6 +514,11 @@ def summarize(analysis: Mapping[str, Any]) -> str:
                 f"{_fmt(analysis['spread'][d][metric]['median']):>20}" for d in drivers
             )
             lines.append(f"{metric + ' (' + unit + ')':44.44} {cells}")
+    for driver in drivers:
+        if driver.startswith("sgnet"):
+            text = cost_breakdown(analysis, driver)
+            if text:
+                lines.append(text)
     if not analysis["complete"]:
         lines.append(
             f"warning: the bench did not reach {protocol.BENCH_END.name} (see console.log)"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sgkit import progress
+from sgkit.build.driver_build import SGNET_MODULES
 from sgkit.build.kernels import kernel_modules
 from sgkit.errors import KitError
 from sgkit.images.dom0_rootfs import module_closure
@@ -1063,10 +1064,13 @@ def host_checks(
     why = "dom0's kernel complained: " + " | ".join(line.strip() for line in oops[:3])
     out.append(checks.host_result("lab", "dom0_no_oops", not oops, why))
     reload = [
-        m["rc"] for m in protocol.INSMOD.iter(console.dom0_after or "") if m["module"] == "sgnet"
+        f"{m['module']} rc={m['rc']}"
+        for m in protocol.INSMOD.iter(console.dom0_after or "")
+        if m["module"] in SGNET_MODULES
     ]
-    why = f"insmod sgnet after rmmod: {reload or 'not reported'}"
-    out.append(checks.host_result("lab", "dom0_sgnet_reloaded", reload == ["0"], why))
+    why = f"insmod after rmmod: {', '.join(reload) or 'not reported'}"
+    want = [f"{name} rc=0" for name in SGNET_MODULES]
+    out.append(checks.host_result("lab", "dom0_sgnet_reloaded", reload == want, why))
     return out + checks.sections_complete("lab", console.unterminated)
 
 
@@ -1153,7 +1157,8 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
     meta: dict[str, Any] = {**parts.meta, "links": [link.__dict__ for link in plan.links]}
     out = publish.new_run_dir(spec.out_root or results_dir(), kind)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sgnet = parts.modules["sgnet"]
+    # sgnet.ko first, then its frontend and backend drivers (SGNET_MODULES, load order).
+    sgnet = {name: parts.modules[name] for name in SGNET_MODULES}
     conf = net_conf(plan.links, plan.reload, plan.iperf, plan.life)
     life_domu: dict[str, Path] = {}
     life_dom0: dict[str, Path | bytes] = {}
@@ -1167,7 +1172,7 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
             domu = build_initramfs(
                 work / "domU.cpio.gz",
                 guest_script("domU-init.sh"),
-                {"sgnet": sgnet},
+                sgnet,
                 extra_files={
                     "lib/sgkit/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                     "lib/sgkit/bench-snap.sh": guest_script("bench-snap.sh"),
@@ -1188,10 +1193,10 @@ def boot_net_lab(kind: str, spec: LabSpec, plan: NetPlan, parts: LabParts | None
             domu_initrd=domu,
             settings={"DOMUS": " ".join(domus), **plan.settings},
             files={
-                "lab/sgnet.ko": sgnet,
+                **{f"lab/{name}.ko": ko for name, ko in sgnet.items()},
                 "lab/sgnet-lab.sh": guest_script("sgnet-lab.sh"),
                 "lab/sgnet-connect.sh": guest_script("sgnet-connect.sh"),
-                "etc/sgkit/modules": b"sgnet\n",
+                "etc/sgkit/modules": "".join(f"{name}\n" for name in sgnet).encode(),
                 "etc/sgkit/net.conf": conf.encode(),
                 **life_dom0,
                 **plan.dom0_files,

@@ -117,7 +117,7 @@ class LabParts:
 
     xen_image: Path
     release: str  # the kernel release the modules are built for
-    modules: Mapping[str, Path]  # sgtest, sgnet -> .ko
+    modules: Mapping[str, Path]  # sgtest, sgnet, sgnet-front, sgnet-back, sghostile -> .ko
     base: Dom0Base | None  # the multi-domain lab's dom0 root
     meta: dict[str, Any]  # recorded in results.json
     xen_args: str = ""  # added to Xen's command line (the XSM module's options)

@@ -54,7 +54,7 @@ cleanup() {
 		while read -r path; do
 			xenstore-rm "$path" 2>/dev/null
 		done <"$WORK/links"
-		rmmod sgnet
+		sgnet_unload
 	fi
 	wait
 }
@@ -125,7 +125,8 @@ fi
 
 # sgnet: dom0 is the backend of each link; sgnet-lab.sh configures and pings.
 if [ -n "$SGNET" ]; then
-	insmod "$SGNET"
+	# SGNET is sgnet.ko; its frontend and backend drivers are beside it.
+	sgnet_load "${SGNET%/*}"
 	echo "SGKIT-INSMOD sgnet rc=$?"
 	while read -r kind be fe devid rest; do
 		[ "$kind" = link ] || continue
@@ -154,7 +155,7 @@ if [ -n "$SGNET" ]; then
 		dir=${path%/*}
 		[ -z "$(xenstore-list "$dir" 2>/dev/null)" ] && xenstore-rm "$dir" 2>/dev/null
 	done <"$WORK/links"
-	rmmod sgnet
+	sgnet_unload
 	echo "SGKIT-STEP rmmod-sgnet rc=$?"
 fi
 [ -n "$SGTEST_ARGS" ] && rmmod sgtest

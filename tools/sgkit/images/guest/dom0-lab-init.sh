@@ -191,11 +191,13 @@ echo "SGKIT-FREE-MEMORY before=$before after=$after"
 sgkit_domains_left
 [ -f /etc/sgkit/net.conf ] && sgnet_lab_after
 
-# dom0's modules stay loaded until here; remove them.
-while read -r module args; do
-	case "$module" in '' | '#'*) continue ;; esac
+# dom0's modules stay loaded until here; remove them, last loaded first (sgnet's
+# drivers use what sgnet exports).
+for module in $(awk '$1 !~ /^(#|$)/ { m[++n] = $1 } END { while (n) print m[n--] }' \
+	/etc/sgkit/modules); do
+	module=$(echo "$module" | tr - _)
 	grep -q "^$module " /proc/modules && rmmod "$module"
-done </etc/sgkit/modules
+done
 
 # sg_cross_after: what dom0 held through sg-b is gone; release what
 # sg_cross left in dom0 for this check.

@@ -34,7 +34,7 @@ if [ -f /etc/sgkit/net.conf ]; then
 	sgnet_cmd_server          # dom0's commands (sgnet-cmd.sh)
 	sgnet_configure "$domain" # and the iperf3 server, if any
 	sgnet_ping "$domain"
-	sgnet_reload "$domain" /lib/sgkit/sgnet.ko
+	sgnet_reload "$domain" /lib/sgkit
 fi
 # bench.net: netfront next to sgnet, an iperf3 server and a counter service.
 if [ -f /etc/sgkit/bench.conf ]; then

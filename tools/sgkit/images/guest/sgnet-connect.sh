@@ -4,8 +4,9 @@
 # Connect an sgnet link ("vsg" device) between two domains, the way libxl
 # writes a vif's nodes (xl does not know this device type).  BACKEND and
 # FRONTEND are domain names or IDs; DEVID (default 0) is the device's number
-# in the frontend.  Both domains must have the sgnet module loaded (or load
-# it later: the drivers probe when the nodes appear or when they register).
+# in the frontend.  Both domains must have sgnet's modules loaded (sgnet.ko
+# and the backend's sgnet-back.ko or the frontend's sgnet-front.ko), or load
+# them later: the drivers probe when the nodes appear or when they register.
 #
 #   /local/domain/BE/backend/vsg/FE/DEVID/{frontend,frontend-id,online,state}
 #       owned by BE, readable by FE

@@ -8,7 +8,8 @@
 #                                       after the pings, ping once with the
 #                                       largest payload that MTU carries
 #   reload DOMAIN                       then DOMAIN unbinds its sgnet devices,
-#                                       unloads and reloads sgnet, configures
+#                                       unloads and reloads sgnet (sgnet.ko,
+#                                       sgnet-front.ko, sgnet-back.ko), configures
 #                                       and pings again
 #   iperf DOMAIN ADDR                   DOMAIN runs an iperf3 server on ADDR
 #                                       and a counter service (bench-snap.sh on
@@ -388,10 +389,10 @@ sgnet_backend_reload() {
 	fe="/local/domain/$(xl domid "$1")/device/vsg/$devid/state"
 	sgnet_unbind_all
 	u=$?
-	rmmod sgnet
+	sgnet_unload
 	r=$?
 	state=$(xenstore-read "$fe")
-	insmod /lab/sgnet.ko
+	sgnet_load /lab
 	i=$?
 	sgnet_configure dom0
 	sgnet_wait_reply "$2"
@@ -673,6 +674,28 @@ sgnet_lab_after() {
 	echo "SGKIT-STEP sgnet-unbind rc=$?"
 }
 
+# The sgnet modules in load order: the part both ends share, then the
+# frontend and the backend drivers, which use what it exports.
+SGNET_MODULES="sgnet sgnet-front sgnet-back"
+
+# DIR: insmod DIR/M.ko for each of SGNET_MODULES; 0 if all loaded.
+sgnet_load() {
+	sgnet_load_rc=0
+	for sgnet_load_m in $SGNET_MODULES; do
+		insmod "$1/$sgnet_load_m.ko" || sgnet_load_rc=1
+	done
+	return $sgnet_load_rc
+}
+
+# rmmod the sgnet modules, the drivers before the part they use; 0 if all went.
+sgnet_unload() {
+	sgnet_load_rc=0
+	for sgnet_load_m in sgnet_front sgnet_back sgnet; do
+		rmmod "$sgnet_load_m" || sgnet_load_rc=1
+	done
+	return $sgnet_load_rc
+}
+
 # Unbind every sgnet device from its driver: xenbus holds a reference on the
 # module while a device is bound, so this comes before rmmod.
 sgnet_unbind_all() {
@@ -684,14 +707,15 @@ sgnet_unbind_all() {
 	return $rc
 }
 
-# DOMAIN KO: if net.conf says so, reload sgnet (from KO) and ping again.
+# DOMAIN DIR: if net.conf says so, reload sgnet (its modules from DIR) and
+# ping again.
 sgnet_reload() {
 	grep -q "^reload $1\$" "$SGNET_CONF" || return 0
 	sgnet_unbind_all
 	u=$?
-	rmmod sgnet
+	sgnet_unload
 	r=$?
-	insmod "$2"
+	sgnet_load "$2"
 	i=$?
 	echo "SGKIT-RELOAD $1 unbind=$u rmmod=$r insmod=$i"
 	sgnet_configure "$1"

@@ -1256,22 +1256,30 @@ const struct sgtest_suite sgtest_suite_sg_cross_after __initconst = {
  *
  * The domU registers one page for dom0 (read access) holding, at byte 0, the
  * counter of a binding of one of its ports to byte 64 of that registration,
- * and publishes the ID as reset/reg/NAME.  It keeps everything: the page is
- * never freed, the domain dies with it.  dom0 reads the counter through the
- * registration, triggers byte 64 and sees the counter go down (the trigger
- * reached the binding), then shuts the domU down for a soft reset
- * (SCHEDOP_remote_shutdown, SHUTDOWN_soft_reset: the lab's xl config says
- * on_soft_reset="preserve", so xl leaves the reset to dom0), pauses it
- * and soft-resets it (XEN_DOMCTL_pausedomain, XEN_DOMCTL_soft_reset: what
- * libxl's soft reset does first), then unpauses it.  After
- * that the domU holds nothing: no registration, pin, binding or heap; a
- * copy out of its old registration and a trigger of the old address get
- * -ENOENT, and the system-wide counts lost exactly what it held.
- * Soft reset is refused for PV domains ("HVM domains only"), so a PV domU
- * and dom0 skip sg_reset.
+ * and publishes the ID as reset/reg/NAME.  It also registers SGX_RESET_BULK
+ * lists of max_elems elements (the same page each time) for dom0, enough
+ * page references that Xen drops them in several restartable steps.  It
+ * keeps everything: the page is never freed, the domain dies with it.
+ *
+ * dom0 reads the counter through the registration, triggers byte 64 and
+ * sees the counter go down (the trigger reached the binding), then shuts
+ * the domU down for a soft reset (SCHEDOP_remote_shutdown,
+ * SHUTDOWN_soft_reset: the lab's xl config says on_soft_reset="preserve",
+ * so xl leaves the reset to dom0; docs/abi.md says why xl's own does not
+ * serve here), pauses it and soft-resets it (XEN_DOMCTL_pausedomain,
+ * XEN_DOMCTL_soft_reset: what libxl's soft reset does), then unpauses it.
+ * After that the domU is the same domain and holds nothing: its count of
+ * continued soft reset steps went up by at least one per
+ * SGX_RESET_STEP_PAGES page references it held beyond the first step; no
+ * registration, pin, binding or heap; a copy out of its old registration
+ * and a trigger of the old address get -ENOENT; the system-wide counts
+ * lost exactly what it held.  Soft reset is refused for PV domains ("HVM
+ * domains only"), so a PV domU and dom0 skip sg_reset.
  */
 #define SGX_RESET_COUNTER	1000
 #define SGX_RESET_ADDR		64
+#define SGX_RESET_BULK		16	/* registrations of max_elems elements */
+#define SGX_RESET_STEP_PAGES	256	/* page references per step at most (Xen) */
 #define SGX_RESET_TRIES		100	/* soft reset attempts, 50 ms apart */
 
 static int __init sgx_reset_init(struct sgtest_ctx *ctx)
@@ -1287,6 +1295,30 @@ static int __init sgx_reset_init(struct sgtest_ctx *ctx)
 				  cross_self);
 	}
 	return 0;
+}
+
+/* SGX_RESET_BULK registrations of max_elems pieces of @pg for dom0. */
+static bool __init sgx_reset_bulk(struct sgtest_ctx *ctx, struct page *pg)
+{
+	struct xen_sg_query q = { .domid = DOMID_SELF };
+	struct xen_sg_elem *e;
+	unsigned int i, n;
+	bool ok = true;
+	u32 id;
+
+	if (HYPERVISOR_sg_op(XEN_SGOP_query, &q))
+		return false;
+	n = q.limits.max_elems;
+	e = kcalloc(n, sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return false;
+	for (i = 0; i < n; i++)
+		sgx_elem(&e[i], pg, 0, PAGE_SIZE);
+	for (i = 0; ok && i < SGX_RESET_BULK; i++)
+		ok &= sgx_rc(ctx, "register max_elems pieces for dom0", SGX_DOM0,
+			     sgx_register(e, n, 0, XEN_SG_ACCESS_READ, &id), 0);
+	kfree(e);
+	return ok;
 }
 
 static enum sgtest_result __init sgx_reset_prepare(struct sgtest_ctx *ctx)
@@ -1311,9 +1343,10 @@ static enum sgtest_result __init sgx_reset_prepare(struct sgtest_ctx *ctx)
 	sgx_addr(&a, DOMID_SELF, id, SGX_RESET_ADDR);
 	ok &= sgx_rc(ctx, "bind with the counter in the registration", SGX_DOM0,
 		     sgt_bind(&a, port, pg, 0), 0);
+	ok &= sgx_reset_bulk(ctx, pg);
 	ok &= sgx_put(ctx, id, "reset/reg/%s", cross_self);
-	sgx_diag(ctx, "sgtest.reset left reg=%u port=%u for dom0's soft reset",
-		 id, port);
+	sgx_diag(ctx, "sgtest.reset left reg=%u port=%u and %u more registrations for dom0's soft reset",
+		 id, port, SGX_RESET_BULK);
 	return ok ? SGTEST_PASS : SGTEST_FAIL;
 }
 
@@ -1328,6 +1361,37 @@ const struct sgtest_suite sgtest_suite_sg_reset __initconst = {
 	.cases = sgx_reset_cases,
 	.num_cases = ARRAY_SIZE(sgx_reset_cases),
 };
+
+static long __init sgx_query_of(domid_t domid, struct xen_sg_query *q)
+{
+	long rc;
+
+	memset(q, 0, sizeof(*q));
+	q->domid = domid;
+	rc = HYPERVISOR_sg_op(XEN_SGOP_query, q);
+	if (rc)
+		memset(&q->usage, 0xff, sizeof(q->usage));
+	return rc;
+}
+
+/* The counter at byte 0 of @domid's registration @id, through it. */
+static long __init sgx_reset_counter(struct sgx_state *st, domid_t domid,
+				     u32 id, u32 *val)
+{
+	struct xen_sg_elem l;
+	long rc;
+
+	sgx_elem(&l, st->pg[0], 0, sizeof(*val));
+	rc = sgx_xfer1(domid, id, XEN_SG_TRANSFER_FROM_PEER, 0, sizeof(*val),
+		       &l, 0);
+	*val = *(u32 *)sgx_va(st, 0);
+	return rc;
+}
+
+static bool __init sgx_usage_empty(const struct xen_sg_usage *u)
+{
+	return !u->regs && !u->pinned_pages && !u->bindings && !u->heap;
+}
 
 /* The domctl's header; the soft reset uses none of its union. */
 struct sgx_domctl {
@@ -1361,42 +1425,52 @@ static long __init sgx_domctl(u32 cmd, u32 version, domid_t domid)
 	return _hypercall1(long, domctl, &dc);
 }
 
-static void __init sgx_usage_of(domid_t domid, struct xen_sg_usage *u)
+/*
+ * As libxl does: the domain shut down for a soft reset, paused by its
+ * controller (evtchn_reset() wants that from another domain), reset (Xen
+ * continues the domctl itself: XEN_DOMCTL_soft_reset_cont), unpaused.  The
+ * attempts it took in @tries.
+ */
+static bool __init sgx_reset_by_dom0(struct sgtest_ctx *ctx, int t,
+				     u32 version, domid_t domid,
+				     unsigned int *tries)
 {
-	struct xen_sg_query q = { .domid = domid };
-
-	memset(u, 0xff, sizeof(*u));
-	if (!HYPERVISOR_sg_op(XEN_SGOP_query, &q))
-		*u = q.usage;
-}
-
-/* The counter at byte 0 of @domid's registration @id, through it. */
-static long __init sgx_reset_counter(struct sgx_state *st, domid_t domid,
-				     u32 id, u32 *val)
-{
-	struct xen_sg_elem l;
+	struct sched_remote_shutdown sd = {
+		.domain_id = domid,
+		.reason = SHUTDOWN_soft_reset,
+	};
+	bool ok = true;
 	long rc;
 
-	sgx_elem(&l, st->pg[0], 0, sizeof(*val));
-	rc = sgx_xfer1(domid, id, XEN_SG_TRANSFER_FROM_PEER, 0, sizeof(*val),
-		       &l, 0);
-	*val = *(u32 *)sgx_va(st, 0);
-	return rc;
+	ok &= sgx_rc(ctx, "remote shutdown for a soft reset", t,
+		     HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &sd), 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_pausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_pausedomain, version, domid), 0);
+	for (*tries = 1;; ++*tries) {
+		rc = sgx_domctl(SGX_DOMCTL_soft_reset, version, domid);
+		/* -EINVAL until every vCPU is paused for the shutdown. */
+		if (rc != -XEN_EINVAL || *tries == SGX_RESET_TRIES)
+			break;
+		msleep(50);
+	}
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_soft_reset", t, rc, 0);
+	ok &= sgx_rc(ctx, "XEN_DOMCTL_unpausedomain", t,
+		     sgx_domctl(SGX_DOMCTL_unpausedomain, version, domid), 0);
+	return ok;
 }
 
 static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
 					       u32 version)
 {
 	struct sgx_state *st = ctx->priv;
-	struct sched_remote_shutdown sd = { .reason = SHUTDOWN_soft_reset };
 	struct xen_sg_global g0 = { }, g1 = { };
-	struct xen_sg_usage u0, u1;
+	struct xen_sg_query q0, q1;
+	struct xen_sg_usage *u0 = &q0.usage, *u1 = &q1.usage;
 	struct xen_sg_addr a;
-	u32 id, domid, v0 = 0, v1 = 0, fired;
-	unsigned int tries;
+	u32 id, domid, v0 = 0, v1 = 0, fired, steps, min_steps;
+	unsigned int tries = 0;
 	bool ok = true;
 	char key[32];
-	long rc;
 
 	/* Only a domU that ran sg_reset (an HVM one) left its ID. */
 	scnprintf(key, sizeof(key), "reset/reg/%s", sgx_name(t));
@@ -1407,7 +1481,7 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
 	st->domid[t] = domid;
 
 	/* Before: the registration and the binding are there and work. */
-	sgx_usage_of(domid, &u0);
+	ok &= sgx_rc(ctx, "query", t, sgx_query_of(domid, &q0), 0);
 	ok &= sgx_rc(ctx, "query_global", t,
 		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g0), 0);
 	ok &= sgx_rc(ctx, "read the counter", t,
@@ -1416,53 +1490,44 @@ static enum sgtest_result __init sgx_reset_one(struct sgtest_ctx *ctx, int t,
 	ok &= sgx_rc(ctx, "trigger the bound byte", t, sgt_trigger(&a, &fired), 0);
 	ok &= sgx_rc(ctx, "read the counter again", t,
 		     sgx_reset_counter(st, domid, id, &v1), 0);
-	if (u0.regs < 1 || u0.bindings < 1 || v1 != v0 - 1) {
+	if (u0->regs < 1 + SGX_RESET_BULK || u0->bindings < 1 || v1 != v0 - 1) {
 		sgx_diag(ctx,
-			 "before the reset: regs=%u bindings=%u counter %u then %u: expected the binding to count down",
-			 u0.regs, u0.bindings, v0, v1);
+			 "before the reset: regs=%u bindings=%u counter %u then %u: expected %u registrations and the binding to count down",
+			 u0->regs, u0->bindings, v0, v1, 1 + SGX_RESET_BULK);
 		ok = false;
 	}
 
-	/*
-	 * As libxl does: the domain shut down for a soft reset, paused by its
-	 * controller (evtchn_reset() wants that from another domain), reset.
-	 */
-	sd.domain_id = domid;
-	ok &= sgx_rc(ctx, "remote shutdown for a soft reset", t,
-		     HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &sd), 0);
-	ok &= sgx_rc(ctx, "XEN_DOMCTL_pausedomain", t,
-		     sgx_domctl(SGX_DOMCTL_pausedomain, version, domid), 0);
-	for (tries = 1;; tries++) {
-		rc = sgx_domctl(SGX_DOMCTL_soft_reset, version, domid);
-		/* -EINVAL until every vCPU is paused for the shutdown. */
-		if (rc != -XEN_EINVAL || tries == SGX_RESET_TRIES)
-			break;
-		msleep(50);
-	}
-	ok &= sgx_rc(ctx, "XEN_DOMCTL_soft_reset", t, rc, 0);
-	ok &= sgx_rc(ctx, "XEN_DOMCTL_unpausedomain", t,
-		     sgx_domctl(SGX_DOMCTL_unpausedomain, version, domid), 0);
+	ok &= sgx_reset_by_dom0(ctx, t, version, domid, &tries);
+	ok &= sgx_rc(ctx, "query after", t, sgx_query_of(domid, &q1), 0);
 
 	/* After: nothing of it is left, and its old ID names nothing. */
-	sgx_usage_of(domid, &u1);
 	ok &= sgx_rc(ctx, "query_global after", t,
 		     HYPERVISOR_sg_op(XEN_SGOP_query_global, &g1), 0);
 	ok &= sgx_rc(ctx, "copy out of the old registration", t,
 		     sgx_reset_counter(st, domid, id, &v1), -XEN_ENOENT);
 	ok &= sgx_rc(ctx, "trigger the old address", t,
 		     sgt_trigger(&a, &fired), -XEN_ENOENT);
+	steps = q1.reset_continuations - q0.reset_continuations;
+	min_steps = max_t(u32, 1, DIV_ROUND_UP(u0->pinned_pages,
+					       SGX_RESET_STEP_PAGES) - 1);
 	sgx_diag(ctx,
-		 "sgtest.reset %s domid=%u tries=%u before regs=%u pinned=%u bindings=%u heap=%u after regs=%u pinned=%u bindings=%u heap=%u global_regs=%u->%u global_bindings=%u->%u",
-		 sgx_name(t), domid, tries, u0.regs, u0.pinned_pages, u0.bindings,
-		 u0.heap, u1.regs, u1.pinned_pages, u1.bindings, u1.heap,
-		 g0.regs, g1.regs, g0.bindings, g1.bindings);
-	if (u1.regs || u1.pinned_pages || u1.bindings || u1.heap) {
+		 "sgtest.reset %s domid=%u tries=%u continuations=%u min=%u before regs=%u pinned=%u bindings=%u heap=%u after regs=%u pinned=%u bindings=%u heap=%u global_regs=%u->%u global_bindings=%u->%u",
+		 sgx_name(t), domid, tries, steps, min_steps, u0->regs,
+		 u0->pinned_pages, u0->bindings, u0->heap, u1->regs,
+		 u1->pinned_pages, u1->bindings, u1->heap, g0.regs, g1.regs,
+		 g0.bindings, g1.bindings);
+	if (!sgx_usage_empty(u1)) {
 		sgx_diag(ctx, "the soft-reset domain still holds state");
 		ok = false;
 	}
-	if (g1.regs != g0.regs - u0.regs ||
-	    g1.pinned_pages != g0.pinned_pages - u0.pinned_pages ||
-	    g1.bindings != g0.bindings - u0.bindings) {
+	if (steps < min_steps) {
+		sgx_diag(ctx, "the soft reset took %u continued steps: expected at least %u for %u pinned pages",
+			 steps, min_steps, u0->pinned_pages);
+		ok = false;
+	}
+	if (g1.regs != g0.regs - u0->regs ||
+	    g1.pinned_pages != g0.pinned_pages - u0->pinned_pages ||
+	    g1.bindings != g0.bindings - u0->bindings) {
 		sgx_diag(ctx, "the system-wide counts did not lose exactly what it held");
 		ok = false;
 	}

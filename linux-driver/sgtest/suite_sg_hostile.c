@@ -532,11 +532,32 @@ static int sgh_racer_fn(void *arg)
 	return 0;
 }
 
+/*
+ * Start a thread, on the next CPU when there is one, that unregisters @id
+ * soon after *@started is set; its result in r->rc once r->done completes.
+ */
+static int __init sgh_racer_start(struct sgh_racer *r, atomic_t *started,
+				  u32 id, const char *name)
+{
+	struct task_struct *t;
+
+	init_completion(&r->done);
+	r->started = started;
+	r->id = id;
+	r->rc = 1;
+	t = kthread_create(sgh_racer_fn, r, name);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	if (num_online_cpus() > 1)
+		kthread_bind(t, (raw_smp_processor_id() + 1) % num_online_cpus());
+	wake_up_process(t);
+	return 0;
+}
+
 /* Unregister from another thread while a batch runs on the registration. */
 static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *ctx)
 {
 	struct xen_sg_usage before;
-	struct task_struct *t;
 	struct sgh_racer r;
 	atomic_t started = ATOMIC_INIT(0);
 	unsigned int i, nok = 0, nent = 0, other = 0, flips = 0;
@@ -553,19 +574,11 @@ static enum sgtest_result __init sgh_unregister_during_batch(struct sgtest_ctx *
 	ok &= sgt_rc(ctx, "register", sgh_register(bf->relems, SGH_REG_PAGES,
 						   XEN_SG_ACCESS_WRITE, &id), 0);
 	sgh_bufs_arm(bf, id);
-	init_completion(&r.done);
-	r.started = &started;
-	r.id = id;
-	r.rc = 1;
-	t = kthread_create(sgh_racer_fn, &r, "sgtest-racer");
-	if (IS_ERR(t)) {
+	if (sgh_racer_start(&r, &started, id, "sgtest-racer")) {
 		sgh_unregister(id);
 		sgh_bufs_free(bf);
 		return SGTEST_FAIL;
 	}
-	if (num_online_cpus() > 1)
-		kthread_bind(t, (raw_smp_processor_id() + 1) % num_online_cpus());
-	wake_up_process(t);
 
 	atomic_set(&started, 1);
 	ok &= sgt_rc(ctx, "batch", sgt_batch(bf->ops, SGH_BATCH), 0);
@@ -852,7 +865,6 @@ static enum sgtest_result __init sgh_unregister_during_op(struct sgtest_ctx *ctx
 	struct sgh_state *st = ctx->priv;
 	struct xen_sg_usage before;
 	atomic_t started = ATOMIC_INIT(0);
-	struct task_struct *t;
 	struct sgh_racer r;
 	struct sgh_big *bg;
 	unsigned int i, k = SGH_BIG_OPS, other = 0;
@@ -874,19 +886,11 @@ static enum sgtest_result __init sgh_unregister_during_op(struct sgtest_ctx *ctx
 	for (i = 0; i < SGH_BIG_OPS; i++)
 		sgh_big_op(bg, i, i % 2, XEN_SG_TRANSFER_TO_PEER);
 
-	init_completion(&r.done);
-	r.started = &started;
-	r.id = bg->id;
-	r.rc = 1;
-	t = kthread_create(sgh_racer_fn, &r, "sgtest-opracer");
-	if (IS_ERR(t)) {
+	if (sgh_racer_start(&r, &started, bg->id, "sgtest-opracer")) {
 		sgh_unregister(bg->id);
 		ok = false;
 		goto out;
 	}
-	if (num_online_cpus() > 1)
-		kthread_bind(t, (raw_smp_processor_id() + 1) % num_online_cpus());
-	wake_up_process(t);
 	atomic_set(&started, 1);
 	ok &= sgt_rc(ctx, "batch", sgt_batch(bg->ops, SGH_BIG_OPS), 0);
 	wait_for_completion(&r.done);

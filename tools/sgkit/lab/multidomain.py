@@ -13,9 +13,10 @@ With ``sg_cross`` in the suites, every domain learns its role from sgtest's
 ``cross_self`` parameter (``dom0`` here, the domU's name from domU-init.sh),
 the domains meet in xenstore under ``/sgtest`` (see docs/lab.md), and dom0
 runs ``sg_cross_after`` once the domUs are destroyed; its KTAP is dom0's.
-With ``sg_reset``, each HVM (PVH) domU leaves a registration and a binding
+With ``sg_reset``, each HVM (PVH) domU leaves registrations and a binding
 and dom0 runs ``sg_reset_after`` before destroying them: it soft-resets
-them and checks their sg_op state is gone (its KTAP is dom0's too).
+them and checks their sg_op state is gone, dropped in several continued
+steps (its KTAP is dom0's too).
 
 Results go to ``results/lab-test-<stamp>/``: the console log, each domain's
 log, ``results.json``, ``junit.xml`` and ``summary.txt``, with host-side

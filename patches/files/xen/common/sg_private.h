@@ -25,6 +25,12 @@
  * Guest pages are acquired (get_page_from_gfn: the p2m lock) before any of
  * these is taken; page references are dropped under L1 or L3 at most.
  *
+ * Teardown (sg_domain_release() from domain_kill(), sg_domain_soft_reset()
+ * from domain_soft_reset()) is done in bounded steps that return -ERESTART:
+ * each takes what it drops off the lists under L1 (registrations) or L3
+ * (bindings) first, then drops it with no lock held but L3 for the
+ * bindings made through a registration.
+ *
  * A registration holds a page reference (and a writable type reference if
  * its peer may write) on each element's page: only its owner's pages.  A
  * binding holds references on its counter's page and, when it is bound to a
@@ -93,6 +99,9 @@ struct sg_domain {
     unsigned int pinned_pages;    /* L1 */
     uint32_t next_id;             /* L1: never reused; 0: all used */
     bool dead;                    /* L1: released, takes nothing new */
+    bool resetting;               /* L1: a soft reset is under way ... */
+    uint32_t reset_last;          /* L1: ... and drops IDs up to this */
+    uint32_t reset_continuations; /* L1: soft reset steps that restarted */
     struct list_head bindings;    /* L3 */
     unsigned int nr_bindings;     /* L3 */
     unsigned long heap;           /* bytes charged: sg_heap_charge() */
@@ -122,6 +131,7 @@ bool sg_reg_names(const struct sg_reg *reg, const struct domain *d);
 void sg_reg_locate(const struct sg_reg *reg, uint64_t offset,
                    unsigned int *elem, unsigned int *elem_off);
 void sg_domain_usage(const struct domain *d, struct xen_sg_usage *u);
+uint32_t sg_domain_reset_continuations(const struct domain *d);
 long sg_register(XEN_GUEST_HANDLE_PARAM(xen_sg_register_t) uarg);
 long sg_unregister(XEN_GUEST_HANDLE_PARAM(xen_sg_id_t) uarg);
 long sg_rearm(XEN_GUEST_HANDLE_PARAM(xen_sg_id_t) uarg);

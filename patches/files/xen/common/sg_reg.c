@@ -233,6 +233,22 @@ void sg_reg_locate(const struct sg_reg *reg, uint64_t offset,
     *elem_off = offset;
 }
 
+/* How many steps of d's soft resets were continued (XEN_SGOP_query). */
+uint32_t sg_domain_reset_continuations(const struct domain *d)
+{
+    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+    uint32_t n;
+
+    if ( !sgd )
+        return 0;
+
+    read_lock(&sgd->lock);
+    n = sgd->reset_continuations;
+    read_unlock(&sgd->lock);
+
+    return n;
+}
+
 void sg_domain_usage(const struct domain *d, struct xen_sg_usage *u)
 {
     struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
@@ -507,10 +523,10 @@ long sg_rearm(XEN_GUEST_HANDLE_PARAM(xen_sg_id_t) uarg)
 }
 
 /*
- * Drop every registration of d and every binding d holds; a dead domain
- * (domain_kill()) also refuses new ones, a soft-reset one does not.
+ * Drop every registration of d and every binding d holds, in one go: only
+ * for a domain that never got as far as domain_kill() (sg_domain_free()).
  */
-static void sg_domain_drop_all(struct domain *d, bool dead)
+static void sg_domain_drop_all(struct domain *d)
 {
     struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
     struct sg_reg *reg, *next;
@@ -520,8 +536,7 @@ static void sg_domain_drop_all(struct domain *d, bool dead)
         return;
 
     write_lock(&sgd->lock);
-    if ( dead )
-        sgd->dead = true;
+    sgd->dead = true;
     list_splice_init(&sgd->regs, &gone);
     sgd->nr_regs = 0;
     sgd->pinned_pages = 0;
@@ -538,38 +553,49 @@ static void sg_domain_drop_all(struct domain *d, bool dead)
     }
 }
 
-/* Bindings dropped per batch, and registrations per preemption check. */
+/*
+ * The work one call of a restartable teardown does at most: a batch of the
+ * domain's own bindings, then registrations up to this many page references
+ * (at least one registration, so at most this plus max_elems - 1).
+ */
 #define SG_RELEASE_BINDINGS     256
+#define SG_RELEASE_PAGES        256
 
 /*
- * From domain_kill(), restartable: drop d's own bindings in batches and its
- * registrations one at a time (each with the bindings made through it and
- * up to max_elems page references), returning -ERESTART when preemption is
- * due, so that a domain holding the caps is released in many short steps.
- * The first call marks d dead: it takes nothing new.
+ * One step of a teardown (domain_kill() or a soft reset): drop a batch of
+ * d's own bindings, or registrations with an ID up to last (each with the
+ * bindings made through it and its page references) until SG_RELEASE_PAGES
+ * page references are dropped or preemption is due.  -ERESTART when there
+ * is more to do, 0 when none is left.  Whatever is dropped is first taken
+ * off d's lists under its lock, so a step never drops anything twice and the
+ * next step starts where this one stopped; the counts (nr_regs,
+ * pinned_pages, nr_bindings, heap) always match what is still on the lists.
  */
-int sg_domain_release(struct domain *d)
+static int sg_domain_drop_some(struct domain *d, struct sg_domain *sgd,
+                               uint32_t last)
 {
-    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+    unsigned int pages = 0;
     struct sg_reg *reg;
-
-    if ( !sgd )
-        return 0;
-
-    write_lock(&sgd->lock);
-    sgd->dead = true;
-    write_unlock(&sgd->lock);
 
     sg_cont_drop_all(d);
 
-    while ( sg_event_domain_gone(d, SG_RELEASE_BINDINGS) )
-        if ( hypercall_preempt_check() )
-            return -ERESTART;
+    if ( sg_event_domain_gone(d, SG_RELEASE_BINDINGS) )
+        goto restart;
 
     for ( ; ; )
     {
         write_lock(&sgd->lock);
         reg = list_first_entry_or_null(&sgd->regs, struct sg_reg, node);
+        /* IDs only grow and new registrations go last: the list is in order. */
+        if ( reg && reg->id > last )
+            reg = NULL;
+        if ( reg && pages &&
+             (reg->nr_elems > SG_RELEASE_PAGES - pages ||
+              hypercall_preempt_check()) )
+        {
+            write_unlock(&sgd->lock);
+            goto restart;
+        }
         if ( reg )
         {
             list_del(&reg->node);
@@ -581,12 +607,32 @@ int sg_domain_release(struct domain *d)
         if ( !reg )
             return 0;
 
+        pages += reg->nr_elems;
         sg_event_reg_gone(reg);
         sg_reg_free(reg);
-
-        if ( hypercall_preempt_check() )
-            return -ERESTART;
     }
+
+ restart:
+    return -ERESTART;
+}
+
+/*
+ * From domain_kill(), restartable: the first call marks d dead (it takes
+ * nothing new), each call drops a bounded part of what d holds
+ * (sg_domain_drop_some()) and returns -ERESTART until nothing is left.
+ */
+int sg_domain_release(struct domain *d)
+{
+    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+
+    if ( !sgd )
+        return 0;
+
+    write_lock(&sgd->lock);
+    sgd->dead = true;
+    write_unlock(&sgd->lock);
+
+    return sg_domain_drop_some(d, sgd, UINT32_MAX);
 }
 
 /*
@@ -596,16 +642,64 @@ int sg_domain_release(struct domain *d)
  * drops the rings.  Every vCPU of d is paused for the shutdown, so d makes
  * no sg_op call meanwhile.  Registrations of other domains that name d are
  * theirs, and keep naming d (as grants to d survive a soft reset).
+ *
+ * Restartable, as evtchn_reset() is: sgd->resetting and sgd->reset_last
+ * (the last ID given when the reset began) say a reset is under way and
+ * what it drops, so a continuation goes on where the last step stopped and
+ * drops nothing twice (sg_domain_drop_some()).  domain_soft_reset() runs
+ * this stage first and the continuation of any stage comes back with
+ * *resuming set; when this stage finishes in a continuation of its own,
+ * *resuming is cleared, so that evtchn_reset() starts afresh rather than
+ * resume a reset it never began.
  */
-void sg_domain_soft_reset(struct domain *d)
+int sg_domain_soft_reset(struct domain *d, bool *resuming)
 {
-    sg_domain_drop_all(d, false);
+    struct sg_domain *sgd = ACCESS_ONCE(d->sg_domain);
+    bool own, going;
+    uint32_t last;
+    int rc;
+
+    if ( !sgd )
+        return 0;
+
+    write_lock(&sgd->lock);
+    own = sgd->resetting;
+    if ( !own && !*resuming )
+    {
+        sgd->resetting = true;
+        sgd->reset_last = sgd->next_id - 1; /* all 2^32 - 1 if next_id is 0 */
+    }
+    going = sgd->resetting;
+    last = sgd->reset_last;
+    write_unlock(&sgd->lock);
+
+    /* A continuation of a later stage: this one finished before it. */
+    if ( !going )
+        return 0;
+
+    rc = sg_domain_drop_some(d, sgd, last);
+    if ( rc )
+    {
+        write_lock(&sgd->lock);
+        sgd->reset_continuations++;
+        write_unlock(&sgd->lock);
+        return rc;
+    }
+
+    write_lock(&sgd->lock);
+    sgd->resetting = false;
+    write_unlock(&sgd->lock);
+
+    if ( own )
+        *resuming = false;
+
+    return 0;
 }
 
 void sg_domain_free(struct domain *d)
 {
     /* Normally empty by now (domain_kill()); not if creation failed. */
-    sg_domain_drop_all(d, true);
+    sg_domain_drop_all(d);
     if ( d->sg_domain )
     {
         atomic_dec(&sg_live_domains);

@@ -5,6 +5,8 @@
 #ifndef __XEN_SG_OP_H__
 #define __XEN_SG_OP_H__
 
+#include <xen/types.h>
+
 struct domain;
 
 #ifdef CONFIG_SG_OP
@@ -19,10 +21,13 @@ int sg_domain_release(struct domain *d);
 void sg_domain_free(struct domain *d);
 
 /*
- * domain_soft_reset(): drop every registration and binding of d, as
- * sg_domain_release() does, but leave d able to make new ones.
+ * domain_soft_reset(), before evtchn_reset(): drop every registration and
+ * binding of d, as sg_domain_release() does, but leave d able to make new
+ * ones.  -ERESTART when preempted (the continuation calls again with
+ * *resuming true), 0 when done; clears *resuming when it finished a
+ * continuation of its own, so the stages after it start afresh.
  */
-void sg_domain_soft_reset(struct domain *d);
+int sg_domain_soft_reset(struct domain *d, bool *resuming);
 
 /* evtchn_close(), with d->event_lock held: drop d's bindings of port. */
 void sg_evtchn_close(struct domain *d, unsigned int port);
@@ -31,7 +36,10 @@ void sg_evtchn_close(struct domain *d, unsigned int port);
 
 static inline int sg_domain_release(struct domain *d) { return 0; }
 static inline void sg_domain_free(struct domain *d) {}
-static inline void sg_domain_soft_reset(struct domain *d) {}
+static inline int sg_domain_soft_reset(struct domain *d, bool *resuming)
+{
+    return 0;
+}
 static inline void sg_evtchn_close(struct domain *d, unsigned int port) {}
 
 #endif

@@ -185,6 +185,13 @@ def _iperf_lines(hostile: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _failed_checks(hostile: str | None = None) -> set[str]:
+    """The checks a lab.net console with these hostile-case lines fails."""
+    console = split_console(_iperf_lines(hostile) + GOOD)
+    results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
+    return {r.test for r in results if r.status == "fail"}
+
+
 def hc_line(when: str, counts: dict[int, int]) -> str:
     """An SGKIT-HC line as xenperf -f prints the hypercalls array (56 numbers)."""
     values = " ".join(str(counts.get(n, 0)) for n in range(56))
@@ -554,13 +561,9 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "die": HOSTILE.replace("back=1 ping=0 seconds=12", "back=0 ping=1 seconds=12"),
     }
     for case, text in cases.items():
-        console = split_console(_iperf_lines(text) + GOOD)
-        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
-        failed = {r.test for r in results if r.status == "fail"}
+        failed = _failed_checks(text)
         assert failed == {f"hostile_{case}"}, (case, failed)
-    console = split_console(_iperf_lines("") + GOOD)
-    results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
-    assert {r.test for r in results if r.status == "fail"} == {
+    assert _failed_checks("") == {
         "hostile_stall",
         "hostile_credit",
         "hostile_storm",
@@ -588,9 +591,7 @@ def test_hostile_credit_fails_unless_grants_were_retried_and_the_retries_bounded
         "refused": HOSTILE.replace("grants=12000 failed=0", "grants=12000 failed=3"),
     }
     for name, text in cases.items():
-        console = split_console(_iperf_lines(text) + GOOD)
-        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
-        failed = {r.test for r in results if r.status == "fail"}
+        failed = _failed_checks(text)
         assert failed == {"hostile_credit"}, (name, failed)
 
 
@@ -602,9 +603,7 @@ def test_ringparam_check_fails_when_the_link_kept_its_old_buffers() -> None:
             "back_ping=0": "back_ping=1",
         }
         text = HOSTILE.replace(bad, worse[bad])
-        console = split_console(_iperf_lines(text) + GOOD)
-        results, _ = net_results(console, DEFAULT_LINKS, ["sg-b"], ["sg-a"])
-        failed = {r.test for r in results if r.status == "fail"}
+        failed = _failed_checks(text)
         assert failed == {"ethtool_ringparam"}, (bad, failed)
 
 

@@ -249,6 +249,7 @@ DRIVER_COUNTS = (
     "rx_return_calls",
     "credit_grants",
     "rx_polls",
+    "rx_rechecks",
     "interrupts",
     "rx_spurious",
 )

@@ -76,6 +76,11 @@ module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
 		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
 
+static bool rx_recheck = true;
+module_param(rx_recheck, bool, 0644);
+MODULE_PARM_DESC(rx_recheck,
+		 "with late EOI, a poll clears its port's pending bit and rechecks its counters before completing (else the unmask may find it pending for events the poll served)");
+
 /* ethtool -S: what the standard counters do not carry. */
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
@@ -1286,7 +1291,7 @@ again:
 	 * buffer the poll waits for counts: a later one (a gap) it cannot
 	 * take; the watchdog polls while it sees one.
 	 */
-	if (info->lateeoi && !paused) {
+	if (info->lateeoi && !paused && READ_ONCE(rx_recheck)) {
 		xen_clear_irq_pending(info->irq);
 		smp_mb();
 		if (sgnet_poll_more(info)) {

@@ -49,7 +49,7 @@ def test_patch_that_does_not_apply_leaves_everything_intact(tmp_path):
     tree_before = hash_tree(tree)
     proc = invoke("build", "--source", f"local:{tree}")
     assert proc.returncode == 2
-    assert "patch 0001-xen-public-add-the-sg_op-hypercall-interface.patch" in proc.stderr
+    assert "patch 0002-xen-public-add-the-sg_op-hypercall-interface.patch" in proc.stderr
     assert "xen/include/public/xen.h: hunk #1 (at line 114)" in proc.stderr
     assert hash_tree(tree) == tree_before
     workdir = xen_build.workdir_for("4.17", fetch(parse_spec(f"local:{tree}")))

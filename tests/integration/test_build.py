@@ -10,6 +10,7 @@ import pytest
 
 from sgkit.build import driver_build, xen_build
 from sgkit.build.elf_checks import check_module, check_xen_syms, read_build_id
+from sgkit.build.matrix import matrix_source
 from sgkit.build.verify import verify
 from sgkit.build.xen_sources import fetch, parse_spec
 from tests.integration.conftest import invoke
@@ -60,31 +61,66 @@ def test_touching_one_hypervisor_file_rebuilds_only_xen(built):
     assert not xen_build.build("4.17").rebuilt
 
 
-def test_exported_mails_name_the_maintainers_and_apply_with_git_am(built, tmp_path):
-    """The contributor's path: RFC v2 mails, Cc from the tree's get_maintainer.pl, git am."""
-    pristine = fetch(parse_spec("", "4.17"))
-    out = tmp_path / "mail"
-    proc = invoke("patches.export", "--rfc", "--reroll", "2", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    mails = sorted(out.glob("*.patch"))
-    cover = mails[0].read_text()
-    assert "Subject: [RFC PATCH v2 0/4] sg_op:" in cover
-    assert "To: xen-devel@lists.xenproject.org" in cover
-    assert "Debian's xen 4.17.5+72-g01140da4e8-1 source package" in cover
-    xsm = next(m for m in mails if "-xsm-" in m.name).read_text()
-    # XSM's maintainer for the XSM patch (MAINTAINERS: XSM/FLASK), not the whole list.
-    assert "Subject: [RFC PATCH v2 3/4] xsm:" in xsm and "dpsmith@" in xsm
+SERIES_SUBJECTS = [
+    "xsm/flask: check XEN_DOMCTL_soft_reset_cont as soft_reset",
+    "xen/public: add the sg_op hypercall interface",
+    "xen/common: add the sg_op hypercall with XEN_SGOP_query",
+    "xsm: add hooks for the sg_op sub-ops",
+    "xen/common: sg_op registrations, transfers and address-bound events",
+]
+
+
+def _git_am(xen: str, source: str, mails: list, tmp_path) -> list[str]:
+    """``git am`` the mails onto a git repository of the pristine tree; the new subjects."""
+    pristine = fetch(parse_spec(source, xen))
     repo = tmp_path / "xen"
     shutil.copytree(pristine.path, repo, symlinks=True, ignore=shutil.ignore_patterns(".sgkit*"))
     ident = ["-c", "user.name=sgkit", "-c", "user.email=sgkit@example.org"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "pristine"]):
         subprocess.run(["git", *ident, *args], cwd=repo, check=True, capture_output=True)
     am = subprocess.run(
-        ["git", *ident, "am", "-q", *map(str, mails[1:])], cwd=repo, capture_output=True, text=True
+        ["git", *ident, "am", "-q", *map(str, mails)], cwd=repo, capture_output=True, text=True
     )
     assert am.returncode == 0, am.stderr + am.stdout
-    log = subprocess.run(
-        ["git", "log", "--format=%s", "-4"], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.splitlines()
-    assert log[-1] == "xen/public: add the sg_op hypercall interface" and len(log) == 4
     assert (repo / "xen/common/sg_op.c").is_file()
+    log = subprocess.run(
+        ["git", "log", "--reverse", "--format=%s", f"HEAD~{len(mails)}..HEAD"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return log.stdout.splitlines()
+
+
+def test_exported_mails_name_the_maintainers_and_apply_with_git_am(built, tmp_path):
+    """The contributor's path: RFC v2 mails, Cc from the tree's get_maintainer.pl, git am."""
+    out = tmp_path / "mail"
+    proc = invoke("patches.export", "--rfc", "--reroll", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    mails = sorted(out.glob("*.patch"))
+    cover = mails[0].read_text()
+    assert "Subject: [RFC PATCH v2 0/5] sg_op:" in cover
+    assert "To: xen-devel@lists.xenproject.org" in cover
+    assert "Debian's xen 4.17.5+72-g01140da4e8-1 source package" in cover
+    # XSM's maintainer for the XSM patches (MAINTAINERS: XSM/FLASK), not the whole list:
+    # the FLASK fix first, on its own, then the hooks.
+    fix, xsm = (m.read_text() for m in mails if "-xsm-" in m.name)
+    assert "Subject: [RFC PATCH v2 1/5] xsm/flask: check XEN_DOMCTL_soft_reset_cont" in fix
+    assert "Subject: [RFC PATCH v2 4/5] xsm:" in xsm
+    assert "dpsmith@" in fix and "dpsmith@" in xsm
+    assert _git_am("4.17", "", mails[1:], tmp_path) == SERIES_SUBJECTS
+
+
+@pytest.mark.parametrize("xen", ["4.22", "staging"])
+def test_upstream_series_exports_and_applies_with_git_am(xen, tmp_path):
+    """The mails for 4.22 and staging apply with git am to the pristine upstream trees
+    (../shared's snapshots, as the nightly build of those versions uses); no build."""
+    source = matrix_source(xen)
+    out = tmp_path / "mail"
+    proc = invoke("patches.export", "--xen", xen, "--source", source, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    mails = sorted(out.glob("*.patch"))
+    assert "Subject: [PATCH 0/5] sg_op:" in mails[0].read_text()
+    assert "\nbase-commit: " in mails[0].read_text()
+    assert _git_am(xen, source, mails[1:], tmp_path) == SERIES_SUBJECTS

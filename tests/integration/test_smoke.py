@@ -149,7 +149,7 @@ def test_limits_set_on_the_xen_command_line_are_reported_and_enforced(tmp_path):
 
 @pytest.mark.parametrize("module", ["silo", "flask", "flask-enforcing"])
 def test_the_xsm_variant_runs_sgtest_under_each_module(tmp_path, module):
-    """Patch 0003's hooks, built with XSM and run under SILO and FLASK.
+    """Patch 0004's hooks, built with XSM and run under SILO and FLASK.
 
     FLASK runs permissive (no policy) and enforcing, with Xen's policy plus
     sgkit's sg_op module: dom0's own sg_op calls are all allowed there.

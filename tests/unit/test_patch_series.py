@@ -19,22 +19,41 @@ def test_render_is_deterministic():
     assert [p.text(a.author) for p in a.patches] == [p.text(b.author) for p in b.patches]
 
 
+def _patch(xen: str, subject: str):
+    return next(p for p in render_series(xen).patches if p.subject == subject)
+
+
 def test_series_follows_the_series_file_and_numbers_patches():
     series = render_series("4.17")
     names = [p.name for p in series.patches]
-    assert names[0].startswith("0001-") and names[1].startswith("0002-")
+    assert [n[:5] for n in names] == ["0001-", "0002-", "0003-", "0004-", "0005-"]
+    assert [p.number for p in series.patches] == [1, 2, 3, 4, 5]
     assert all(n.endswith(".patch") for n in names)
-    assert series.patches[0].subject == "xen/public: add the sg_op hypercall interface"
+    assert [p.subject for p in series.patches[:2]] == [
+        "xsm/flask: check XEN_DOMCTL_soft_reset_cont as soft_reset",
+        "xen/public: add the sg_op hypercall interface",
+    ]
+
+
+@pytest.mark.parametrize("xen", ["4.17", "4.22", "staging"])
+def test_the_flask_fix_stands_alone_first_and_nothing_else_repeats_it(xen):
+    """Patch 0001 is the upstream FLASK fix on its own: one file, one added line."""
+    first, *rest = render_series(xen).patches
+    assert first.name.startswith("0001-xsm-flask-")
+    added = [x for x in first.diff.splitlines() if x.startswith("+") and not x.startswith("+++")]
+    assert added == ["+    case XEN_DOMCTL_soft_reset_cont:"]
+    assert [s.path for s in first.stats()] == ["xen/xsm/flask/hooks.c"]
+    assert all("XEN_DOMCTL_soft_reset_cont:" not in p.diff for p in rest)
 
 
 def test_hypercall_number_comes_from_the_version_context():
-    text = render_series("4.17").patches[0].diff
+    text = _patch("4.17", "xen/public: add the sg_op hypercall interface").diff
     assert "+#define __HYPERVISOR_sg_op                47" in text
     assert "+++ b/xen/include/public/sg_op.h" in text
 
 
 def test_wired_for_pv64_and_hvm64_only():
-    diff = render_series("4.17").patches[1].diff
+    diff = _patch("4.17", "xen/common: add the sg_op hypercall with XEN_SGOP_query").diff
     row = next(line for line in diff.splitlines() if line.startswith("+sg_op "))
     assert row.split()[1:] == ["-", "do", "-", "do", "-"]
 

@@ -3,7 +3,7 @@
 Xen's tools/flask/policy (in the full source tree, e.g. Debian's 4.17
 package; the upstream hypervisor-only tarballs lack it) is compiled the way
 its Makefile.common does (m4, then checkpolicy -t Xen), from the *patched*
-tree, so the access vectors include patch 0003's class sg_op, with
+tree, so the access vectors include patch 0004's class sg_op, with
 ``xen-hypervisor/flask/sg_op.te`` appended to the modules modules.conf
 enables.  The result is the binary policy Xen loads from a boot module
 (``flask=enforcing``).

@@ -38,7 +38,7 @@ class FileStat:
 @dataclass(frozen=True)
 class RenderedPatch:
     number: int
-    name: str  # e.g. 0001-xen-public-add-the-sg_op-hypercall-interface.patch
+    name: str  # e.g. 0002-xen-public-add-the-sg_op-hypercall-interface.patch
     subject: str
     description: str
     diff: str

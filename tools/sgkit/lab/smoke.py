@@ -9,7 +9,7 @@ Two hypervisors can be booted with the same dom0 and module:
 
 ``xsm`` boots the patched hypervisor's ``xsm`` build variant (XSM with FLASK
 and SILO, ``xen-hypervisor/variants/xsm.config``) with ``xsm=<module>``, so
-that patch 0003's hooks run under that module; the console must show the
+that patch 0004's hooks run under that module; the console must show the
 module starting.  FLASK runs permissive without a policy (every check is
 made, none enforced).
 

@@ -1293,7 +1293,7 @@ again:
 	 */
 	if (info->lateeoi && !paused && READ_ONCE(rx_recheck)) {
 		xen_clear_irq_pending(info->irq);
-		smp_mb();
+		smp_mb(); /* the clear before the counters are read */
 		if (sgnet_poll_more(info)) {
 			sgnet_rx_count(info, SGNET_RX_RECHECKS, 1);
 			if (++rechecks < SGNET_POLL_RECHECKS)

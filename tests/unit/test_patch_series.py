@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sgkit.build.patch_series import format_diffstat, normalize_diff, render_file, render_series
+from sgkit.build.versions import load_context
 from sgkit.errors import KitError
 from sgkit.paths import PATCHES_DIR
 
@@ -44,6 +45,24 @@ def test_the_flask_fix_stands_alone_first_and_nothing_else_repeats_it(xen):
     assert added == ["+    case XEN_DOMCTL_soft_reset_cont:"]
     assert [s.path for s in first.stats()] == ["xen/xsm/flask/hooks.c"]
     assert all("XEN_DOMCTL_soft_reset_cont:" not in p.diff for p in rest)
+
+
+@pytest.mark.parametrize("xen", ["4.17", "4.22", "staging"])
+def test_the_xsm_patch_counts_the_fix_above_its_flask_hunks(xen):
+    """0004's FLASK hunks start at their pristine line + 1: 0001 added one line above them."""
+    hunks = load_context(xen)["hunks"]
+    fix = hunks["flask_soft_reset_cont"]
+    for name in ("flask_functions", "flask_table"):
+        assert hunks[name]["file"] == fix["file"] and hunks[name]["line"] > fix["line"]
+    xsm = _patch(xen, "xsm: add hooks for the sg_op sub-ops").diff
+    headers = []
+    in_hooks = False
+    for line in xsm.splitlines():
+        if line.startswith("+++ "):
+            in_hooks = line.endswith("xen/xsm/flask/hooks.c")
+        elif in_hooks and line.startswith("@@"):
+            headers.append(int(line.split()[1].lstrip("-").split(",")[0]))
+    assert headers == [hunks["flask_functions"]["line"] + 1, hunks["flask_table"]["line"] + 1]
 
 
 def test_hypercall_number_comes_from_the_version_context():

@@ -76,6 +76,11 @@ module_param(irq_lateeoi, bool, 0644);
 MODULE_PARM_DESC(irq_lateeoi,
 		 "no upcalls while NAPI polls (the port stays masked until a late EOI), spurious events EOI'd as such (taken at set-up)");
 
+static bool rx_recheck = true;
+module_param(rx_recheck, bool, 0644);
+MODULE_PARM_DESC(rx_recheck,
+		 "with late EOI, a poll clears its port's pending bit and rechecks its counters before completing (else the unmask may find it pending for events the poll served)");
+
 /* ethtool -S: what the standard counters do not carry. */
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
@@ -90,6 +95,7 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
+	"rx_rechecks",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -1197,11 +1203,22 @@ void sgnet_watchdog(struct work_struct *work)
 	schedule_delayed_work(&info->watchdog, max(timeout / 4, 1UL));
 }
 
+/* Rounds a poll makes for what fired after it looked, before it yields. */
+#define SGNET_POLL_RECHECKS	4
+
+/* Has what a poll serves fired: the buffer it waits for, a grant, a request? */
+static bool sgnet_poll_more(const struct sgnet_info *info)
+{
+	return READ_ONCE(*info->rx[info->rx_scan].counter) <= 0 ||
+	       READ_ONCE(*info->grant_counter) <= 0 ||
+	       (info->peer_ctrl && READ_ONCE(*info->request_counter) <= 0);
+}
+
 int sgnet_poll(struct napi_struct *napi, int budget)
 {
 	struct sgnet_info *info = container_of(napi, struct sgnet_info, napi);
 	bool paused = READ_ONCE(info->rx_paused);
-	unsigned int scanned, batch;
+	unsigned int scanned, batch, rechecks = 0;
 	int work = 0;
 
 	/* Pairs with sgnet_setup_local(): the buffers are set up. */
@@ -1211,6 +1228,7 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 	}
 	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
 	sgnet_rx_count(info, SGNET_RX_POLLS, 1);
+recheck:
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
 		sgnet_credit_granted(info);
@@ -1262,7 +1280,29 @@ again:
 				sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		}
 	}
-	/* Unmask: triggers since the interrupt raise one now. */
+	/*
+	 * The port is masked (late EOI): what fired since the interrupt set
+	 * it pending, and this poll took that.  Clear it, then look at the
+	 * counters again (virtio's enable_cb, then recheck): one that fired
+	 * before the clear is taken now, one after it sets the port pending
+	 * again and raises an upcall at the unmask.  So the unmask finds the
+	 * port pending only for a new event: no EVTCHNOP_unmask and no
+	 * spurious upcall for events this poll already served.  Only the
+	 * buffer the poll waits for counts: a later one (a gap) it cannot
+	 * take; the watchdog polls while it sees one.
+	 */
+	if (info->lateeoi && !paused && READ_ONCE(rx_recheck)) {
+		xen_clear_irq_pending(info->irq);
+		smp_mb(); /* the clear before the counters are read */
+		if (sgnet_poll_more(info)) {
+			sgnet_rx_count(info, SGNET_RX_RECHECKS, 1);
+			if (++rechecks < SGNET_POLL_RECHECKS)
+				goto recheck;
+			/* A peer that keeps firing: poll again, not here. */
+			return budget;
+		}
+	}
+	/* Unmask: triggers since the clear raise an upcall now. */
 	if (napi_complete_done(napi, work) && info->lateeoi)
 		xen_irq_lateeoi(info->irq, 0);
 	return work;

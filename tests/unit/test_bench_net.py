@@ -188,14 +188,16 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "tx_delay_us": 0,
         "tx_coalesce_us": 0,
         "fused_trigger": 1,
+        "rx_recheck": 1,
         "irq_lateeoi": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
+    assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
         lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 tx_coalesce_us=2000"
-        " fused_trigger=1 irq_lateeoi=1"
+        " fused_trigger=1 rx_recheck=1 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 

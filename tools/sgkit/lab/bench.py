@@ -47,6 +47,7 @@ SGNET_DEFAULTS = {
     "tx_delay_us": 200,
     "tx_coalesce_us": 2000,
     "fused_trigger": 1,
+    "rx_recheck": 1,
     "irq_lateeoi": 1,
 }
 # "Before": the driver as it was before bulk return, late EOI, delayed
@@ -60,6 +61,7 @@ ABLATION = {
     "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0, "tx_coalesce_us": 0},
     "sgnet-no-coalesce": {"tx_coalesce_us": 0},
     "sgnet-trigger-apart": {"fused_trigger": 0},
+    "sgnet-no-recheck": {"rx_recheck": 0},
     "sgnet-upcall-each": {"irq_lateeoi": 0},
 }
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
@@ -249,6 +251,7 @@ DRIVER_COUNTS = (
     "rx_return_calls",
     "credit_grants",
     "rx_polls",
+    "rx_rechecks",
     "interrupts",
     "rx_spurious",
 )

@@ -24,6 +24,14 @@
  * ID and generation), the XSM hooks and the registration (ID) and copies
  * on from where it stopped.  Nothing the guest can change meanwhile is read
  * again.
+ *
+ * Triggers (XEN_SG_TRANSFER_TRIGGER) are deferred: an op that completes
+ * keeps its address (the registration's page, referenced, and the offset)
+ * and the batch fires them in op order once it has no op left to copy, and
+ * before each preemption (so at most SG_FIRE_DEFER are kept; with no room,
+ * or no reference to be had, an op fires at once as before).  A receiver
+ * whose vCPU runs while a batch is copied is then woken once, when the
+ * batch's frames have all landed, rather than at the first op's.
  */
 
 #include <xen/atomic.h>
@@ -45,6 +53,30 @@
 
 /* Page pieces (each within one page on either side) copied per L1 hold. */
 #define SG_HOLD_PIECES          16
+
+/* Triggers of completed ops a batch keeps until it stops copying. */
+#define SG_FIRE_DEFER           16
+
+struct sg_fires {
+    unsigned int nr;
+    struct {
+        struct page_info *page;   /* referenced until fired */
+        unsigned int offset;
+    } a[SG_FIRE_DEFER];
+};
+
+/* Fire what f keeps, in op order, as d; the page references are dropped. */
+static void sg_fires_flush(struct sg_fires *f, struct domain *d)
+{
+    unsigned int i;
+
+    for ( i = 0; i < f->nr; i++ )
+    {
+        sg_fire(page_to_mfn(f->a[i].page), f->a[i].offset, d);
+        put_page(f->a[i].page);
+    }
+    f->nr = 0;
+}
 
 /* Batches preempted and continued, since boot (in-op ones included). */
 static atomic_t sg_continuations = ATOMIC_INIT(0);
@@ -270,10 +302,11 @@ static int sg_xfer_fetch(struct sg_xfer *x)
 /*
  * Carry out op x from x->done on.  0 or an error: the op's status.
  * -ERESTART: preempted between holds (only if preemptible), with x->done
- * the bytes copied so far; continue it with resumed set.
+ * the bytes copied so far; continue it with resumed set.  A completed op's
+ * trigger is kept in f if there is room (fired by the caller), else fired.
  */
 static int sg_transfer_one(struct domain *d, struct sg_xfer *x, bool resumed,
-                           bool preemptible)
+                           bool preemptible, struct sg_fires *f)
 {
     const struct xen_sg_transfer *op = &x->op;
     struct sg_page *local;
@@ -382,11 +415,20 @@ static int sg_transfer_one(struct domain *d, struct sg_xfer *x, bool resumed,
         {
             if ( op->flags & XEN_SG_TRANSFER_TRIGGER )
             {
+                struct page_info *pg;
                 unsigned int ri, roff;
 
                 sg_reg_locate(reg, op->offset, &ri, &roff);
-                sg_fire(page_to_mfn(reg->elems[ri].page),
-                        reg->elems[ri].offset + roff, d);
+                pg = reg->elems[ri].page;
+                roff += reg->elems[ri].offset;
+                /* The reference keeps the address from being reused. */
+                if ( f->nr < SG_FIRE_DEFER && get_page(pg, owner) )
+                {
+                    f->a[f->nr].page = pg;
+                    f->a[f->nr++].offset = roff;
+                }
+                else
+                    sg_fire(page_to_mfn(pg), roff, d);
             }
             read_unlock(&osgd->lock);
             break;
@@ -430,6 +472,7 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
     bool resume = progress & (XEN_SGOP_TRANSFER_RESUME >> XEN_SGOP_CMD_BITS);
     uint64_t uaddr = (unsigned long)uarg.p;
     struct sg_cont *c = NULL;
+    struct sg_fires f = { .nr = 0 };
     struct sg_xfer x;
     unsigned int i;
     int status;
@@ -489,6 +532,7 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
         }
         else if ( i > progress && hypercall_preempt_check() )
         {
+            sg_fires_flush(&f, d);
             atomic_inc(&sg_continuations);
             return hypercall_create_continuation(
                 __HYPERVISOR_sg_op, "ih",
@@ -498,14 +542,18 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
         {
             memset(&x, 0, sizeof(x));
             if ( copy_from_guest_offset(&x.op, ops, i, 1) )
+            {
+                sg_fires_flush(&f, d);
                 return -EFAULT;
+            }
         }
 
-        status = sg_transfer_one(d, &x, resumed, true);
+        status = sg_transfer_one(d, &x, resumed, true, &f);
         if ( status == -ERESTART )
         {
             if ( sg_cont_save(d, uaddr, &b, i, &x) )
             {
+                sg_fires_flush(&f, d);
                 atomic_inc(&sg_continuations);
                 atomic_inc(&sg_inop_continuations);
                 return hypercall_create_continuation(
@@ -514,14 +562,19 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
                     (i << XEN_SGOP_CMD_BITS), uarg);
             }
             /* No room to keep it: go on unpreempted (holds stay short). */
-            status = sg_transfer_one(d, &x, true, false);
+            status = sg_transfer_one(d, &x, true, false, &f);
         }
         xfree(x.elems);
 
  put:
         if ( sg_put_status(ops, i, status) )
+        {
+            sg_fires_flush(&f, d);
             return -EFAULT;
+        }
     }
+
+    sg_fires_flush(&f, d);
 
     return 0;
 

@@ -27,9 +27,9 @@
  *
  * Triggers (XEN_SG_TRANSFER_TRIGGER) are deferred: an op that completes
  * keeps its address (the registration's page, referenced, and the offset)
- * and the batch fires them in op order once it has no op left to copy, and
- * before each preemption (so at most SG_FIRE_DEFER are kept; with no room,
- * or no reference to be had, an op fires at once as before).  A receiver
+ * and the batch fires them in op order once it has no op left to copy,
+ * before each preemption, and before an op when SG_FIRE_DEFER are kept (an
+ * op whose page reference cannot be had fires at once).  A receiver
  * whose vCPU runs while a batch is copied is then woken once, when the
  * batch's frames have all landed, rather than at the first op's.
  */
@@ -541,6 +541,9 @@ long sg_transfer(XEN_GUEST_HANDLE_PARAM(xen_sg_transfer_batch_t) uarg,
         else
         {
             memset(&x, 0, sizeof(x));
+            /* Room for this op's trigger, in op order. */
+            if ( f.nr == SG_FIRE_DEFER )
+                sg_fires_flush(&f, d);
             if ( copy_from_guest_offset(&x.op, ops, i, 1) )
             {
                 sg_fires_flush(&f, d);

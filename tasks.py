@@ -423,6 +423,7 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
         "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
+        "variant": "also these sgnet variants of the ablation, comma-separated (e.g. sgnet-copy)",
     },
 )
 def bench_net(
@@ -432,11 +433,15 @@ def bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
+    variant: str = "",
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation)
+    only = [name for name in variant.split(",") if name]
+    outcome = run_bench_net(
+        lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation, only=only
+    )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

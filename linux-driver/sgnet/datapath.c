@@ -81,6 +81,14 @@ module_param(rx_recheck, bool, 0644);
 MODULE_PARM_DESC(rx_recheck,
 		 "with late EOI, a poll clears its port's pending bit and rechecks its counters before completing (else the unmask may find it pending for events the poll served)");
 
+static unsigned int rx_lend = 32;
+module_param(rx_lend, uint, 0644);
+MODULE_PARM_DESC(rx_lend,
+		 "one copy: frames over 1536 bytes go up the stack as fragments of their receive buffer, with at most this many buffers lent at once (then copied; 0: copy every frame)");
+
+/* How long a credit grant may wait for a lent buffer before the link resets. */
+#define SGNET_LEND_WAIT_MS	1000
+
 /* ethtool -S: what the standard counters do not carry. */
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
@@ -95,7 +103,8 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
-	"rx_rechecks",
+	"rx_rechecks", "rx_frames_lent", "rx_frames_copied", "rx_lend_full",
+	"rx_held", "rx_grants_held", "rx_lend_resets",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -250,6 +259,7 @@ bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages)
 void sgnet_stop_local(struct sgnet_info *info)
 {
 	WRITE_ONCE(info->local_ready, false);
+	hrtimer_cancel(&info->rx_lend_timer);
 	if (info->irq > 0)
 		unbind_from_irqhandler(info->irq, info);
 	info->irq = 0;
@@ -259,7 +269,9 @@ void sgnet_stop_local(struct sgnet_info *info)
 /*
  * Unregister and free the local resources, after sgnet_stop_local(): 65
  * hypercalls, made with no lock held (a poll sees local_ready false and
- * does nothing; the transmit path runs only while connected).
+ * does nothing; the transmit path runs only while connected).  A page the
+ * stack still holds (rx_lend) loses only our reference here and is freed
+ * with its last skb: unregistered, the peer can no longer write it.
  */
 void sgnet_free_local(struct sgnet_info *info)
 {
@@ -273,6 +285,8 @@ void sgnet_free_local(struct sgnet_info *info)
 
 		buf->id = 0;
 		buf->counter = NULL;
+		buf->lent = 0;
+		buf->held = false;
 		for (p = 0; p < SGNET_RX_MAX_PAGES; p++) {
 			if (buf->pages[p] && free)
 				__free_page(buf->pages[p]);
@@ -382,6 +396,9 @@ int sgnet_setup_local(struct sgnet_info *info)
 	info->rx_pending = 0;
 	info->rx_gap_seen = false;
 	info->request_seen = false;
+	info->rx_lent = 0;
+	info->rx_held = 0;
+	info->grant_held = false;
 	/* The poll reads what was set up above after it sees this. */
 	smp_store_release(&info->local_ready, true);
 	return 0;
@@ -922,6 +939,60 @@ static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 	return skb;
 }
 
+/*
+ * One copy (rx_lend): the frame in @buf goes up as it lies.  Its first
+ * SGNET_RX_HEAD bytes are copied into the skb's linear part, so the headers
+ * the stack parses are a copy of our own (GRO reads a fragment's headers in
+ * place only when nothing is linear); the rest is page fragments of the
+ * buffer itself, one page reference each.  The buffer is re-armed only
+ * once the stack has dropped them all (sgnet_rx_buf_back): until then the
+ * peer cannot write those pages, its registration is consumed (ONESHOT).
+ * NULL: copy it instead.
+ */
+static struct sk_buff *sgnet_rx_lend(struct sgnet_info *info,
+				     struct sgnet_rxbuf *buf, unsigned int len)
+{
+	unsigned int off = SGNET_HDR_LEN + SGNET_RX_HEAD;
+	unsigned int end = SGNET_HDR_LEN + len;
+	struct sk_buff *skb;
+	int nr = 0;
+
+	if (PFN_UP(end) - (off >> PAGE_SHIFT) > MAX_SKB_FRAGS)
+		return NULL;
+	skb = napi_alloc_skb(&info->napi, SGNET_RX_HEAD);
+	if (!skb)
+		return NULL;
+	sgnet_rx_copy(buf, SGNET_HDR_LEN, skb_put(skb, SGNET_RX_HEAD),
+		      SGNET_RX_HEAD);
+	while (off < end) {
+		unsigned int o = offset_in_page(off);
+		unsigned int chunk = min_t(unsigned int, end - off, PAGE_SIZE - o);
+		struct page *page = buf->pages[off >> PAGE_SHIFT];
+
+		get_page(page);
+		skb_add_rx_frag(skb, nr++, page, o, chunk, PAGE_SIZE);
+		off += chunk;
+	}
+	buf->lent = PFN_UP(end);
+	info->rx_lent++;
+	return skb;
+}
+
+/*
+ * Has the stack dropped every page of @buf we lent it?  Each page is ours
+ * alone but for those references (Xen's pin is not a struct page
+ * reference), so a count of 1 is our own.
+ */
+static bool sgnet_rx_buf_back(const struct sgnet_rxbuf *buf)
+{
+	unsigned int p;
+
+	for (p = 0; p < buf->lent; p++)
+		if (page_ref_count(buf->pages[p]) != 1)
+			return false;
+	return true;
+}
+
 /* Does this side take GSO frames (sgnet_publish: feature-gso-tcpv4/6)? */
 bool sgnet_rx_gso_offered(const struct sgnet_info *info)
 {
@@ -976,6 +1047,7 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
 	struct sgnet_hdr hdr;
 	struct sk_buff *skb;
+	unsigned int lend;
 	u32 len;
 
 	/*
@@ -1000,10 +1072,23 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
-	skb = sgnet_rx_skb(info, buf, len);
-	if (!skb) {
-		sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
-		goto rearm;
+	skb = NULL;
+	lend = READ_ONCE(rx_lend);
+	if (len > SGNET_RX_COPY && lend) {
+		if (info->rx_lent < min(lend, info->nr_rx))
+			skb = sgnet_rx_lend(info, buf, len);
+		else
+			sgnet_rx_count(info, SGNET_RX_LEND_FULL, 1);
+	}
+	if (skb) {
+		sgnet_rx_count(info, SGNET_RX_LENT, 1);
+	} else {
+		skb = sgnet_rx_skb(info, buf, len);
+		if (!skb) {
+			sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
+			goto rearm;
+		}
+		sgnet_rx_count(info, SGNET_RX_COPIED, 1);
 	}
 	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
 	    (info->dev->features & NETIF_F_RXCSUM))
@@ -1037,46 +1122,86 @@ rearm:
 	 * buffer with the next batch.  No transfer can fill it before the
 	 * rearm; a bare trigger of byte 0 (a hostile peer) makes it look full
 	 * when the poll comes round to it, and length 0 is then an error, not
-	 * this frame again.
+	 * this frame again.  (The header's bytes are in no fragment of a lent
+	 * buffer: fragments start after the linear copy.)
 	 */
 	WRITE_ONCE(shared->len, 0);
 	WRITE_ONCE(*buf->counter, 1);
 	info->rx_pending++;
 }
 
+/* Queue @buf's rearm as the @n-th of this return. */
+static void sgnet_rx_queue_return(struct sgnet_info *info,
+				  struct sgnet_rxbuf *buf, unsigned int *n)
+{
+	if (buf->lent) {
+		buf->lent = 0;
+		info->rx_lent--;
+	}
+	info->rx_ret_id[*n].id = buf->id;
+	info->rx_ret_id[*n].flags = 0;
+	(*n)++;
+}
+
 /*
- * Return the consumed buffers (the rx_pending before rx_scan) to the peer:
- * one rearm, or one multicall of rearms for all of them.
+ * Return the consumed buffers (the rx_pending before rx_scan) to the peer,
+ * and the held ones the stack has let go of since: one rearm, or one
+ * multicall of rearms for all of them.  A buffer whose pages the stack
+ * still holds is not returned: it is held, and goes back with a later
+ * return once they are all ours again.
  */
 static void sgnet_rx_return(struct sgnet_info *info)
 {
-	unsigned int n = info->rx_pending, i, errors = 0;
+	unsigned int n = info->rx_pending, i, nr = 0, errors = 0;
 	unsigned int first = (info->rx_scan + info->nr_rx - n) % info->nr_rx;
 	long rc;
 
-	if (!n)
-		return;
 	info->rx_pending = 0;
+	for (i = 0; i < n; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[(first + i) % info->nr_rx];
+
+		if (buf->lent && !sgnet_rx_buf_back(buf)) {
+			buf->held = true;
+			info->rx_held++;
+			sgnet_rx_count(info, SGNET_RX_HELD, 1);
+			continue;
+		}
+		sgnet_rx_queue_return(info, buf, &nr);
+	}
+	for (i = 0; info->rx_held && i < info->nr_rx; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[i];
+
+		if (!buf->held || !sgnet_rx_buf_back(buf))
+			continue;
+		buf->held = false;
+		info->rx_held--;
+		sgnet_rx_queue_return(info, buf, &nr);
+	}
+	if (!nr)
+		return;
+	/*
+	 * The stack's last reads of lent pages (before its put_page, a full
+	 * barrier) come before the peer may write them again.
+	 */
+	virt_mb();
 	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 	sgnet_rx_count(info, SGNET_RX_RETURN_CALLS, 1);
-	sgnet_rx_count(info, SGNET_RX_RETURNED, n);
-	if (n == 1) {
-		if (sgnet_id_op(XEN_SGOP_rearm, info->rx[first].id))
+	sgnet_rx_count(info, SGNET_RX_RETURNED, nr);
+	if (nr == 1) {
+		if (HYPERVISOR_sg_op(XEN_SGOP_rearm, &info->rx_ret_id[0]))
 			sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, 1);
 		return;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < nr; i++) {
 		struct multicall_entry *mc = &info->rx_mc[i];
 
-		info->rx_ret_id[i].id = info->rx[(first + i) % info->nr_rx].id;
-		info->rx_ret_id[i].flags = 0;
 		mc->op = __HYPERVISOR_sg_op;
 		mc->result = 0;
 		mc->args[0] = XEN_SGOP_rearm;
 		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->rx_ret_id[i];
 	}
-	rc = HYPERVISOR_multicall(info->rx_mc, n);
-	for (i = 0; i < n; i++)
+	rc = HYPERVISOR_multicall(info->rx_mc, nr);
+	for (i = 0; i < nr; i++)
 		if (rc || info->rx_mc[i].result)
 			errors++;
 	if (errors) {
@@ -1084,6 +1209,45 @@ static void sgnet_rx_return(struct sgnet_info *info)
 				 rc, (long)info->rx_mc[0].result);
 		sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, errors);
 	}
+}
+
+/*
+ * A credit request while the buffer the sender waits for (rx_scan's: the
+ * ring came round to it) is still lent: the grant waits for the stack to
+ * let it go, polling every millisecond (the stack says nothing when it
+ * drops a page).  The request counter is reset meanwhile, so that the
+ * poll's recheck does not spin on it; grant_held remembers it.  A socket
+ * that keeps the pages (its reader stopped) would stop the link for good:
+ * after SGNET_LEND_WAIT_MS the link sets up again with new buffers
+ * (sgnet_reconfigure), and the old pages go with their last skb.
+ */
+static void sgnet_rx_grant_wait(struct sgnet_info *info)
+{
+	WRITE_ONCE(*info->request_counter, 1);
+	if (!info->grant_held) {
+		info->grant_held = true;
+		info->grant_held_since = jiffies;
+		sgnet_rx_count(info, SGNET_RX_GRANTS_HELD, 1);
+	} else if (time_after(jiffies, info->grant_held_since +
+			      msecs_to_jiffies(SGNET_LEND_WAIT_MS)) &&
+		   schedule_work(&info->reconfig)) {
+		sgnet_rx_count(info, SGNET_RX_LEND_RESETS, 1);
+		net_warn_ratelimited("%s: a received frame held for %u ms stops domain %u: new buffers\n",
+				     info->dev->name, SGNET_LEND_WAIT_MS,
+				     info->peer);
+	}
+	hrtimer_start(&info->rx_lend_timer, ms_to_ktime(1),
+		      HRTIMER_MODE_REL_SOFT);
+}
+
+/* A grant waits for a lent buffer: poll again (softirq). */
+enum hrtimer_restart sgnet_rx_lend_timer(struct hrtimer *timer)
+{
+	struct sgnet_info *info = container_of(timer, struct sgnet_info,
+					       rx_lend_timer);
+
+	napi_schedule(&info->napi);
+	return HRTIMER_NORESTART;
 }
 
 /*
@@ -1097,6 +1261,9 @@ static void sgnet_rx_return(struct sgnet_info *info)
  */
 static void sgnet_rx_rearm_scan(struct sgnet_info *info)
 {
+	/* Never one whose pages the stack may still read. */
+	if (info->rx[info->rx_scan].lent)
+		return;
 	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 	sgnet_rx_count(info, SGNET_CREDIT_REARMS, 1);
 	if (sgnet_id_op(XEN_SGOP_rearm, info->rx[info->rx_scan].id))
@@ -1150,6 +1317,10 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 	}
 	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
 		return false;
+	/* A lent buffer is never re-armed here (sgnet_rx_grant_wait is). */
+	for (i = 0; i < n; i++)
+		if (info->rx[(info->rx_scan + i) % info->nr_rx].lent)
+			return false;
 	/*
 	 * The consumed buffers before rx_scan go back before it moves; the
 	 * skipped ones are taken as consumed and go back at once (a peer may
@@ -1245,6 +1416,16 @@ again:
 		 */
 		if (READ_ONCE(*buf->counter) > 0)
 			break;
+		/*
+		 * Still lent (the ring came round to it): the peer cannot have
+		 * filled it, its registration is consumed until we re-arm it.
+		 * A bare trigger of it is ignored, and the counter is ready
+		 * for the fill after the rearm.
+		 */
+		if (buf->lent) {
+			WRITE_ONCE(*buf->counter, 1);
+			break;
+		}
 		/* Xen copied the data before it counted the trigger. */
 		virt_rmb();
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
@@ -1262,18 +1443,25 @@ again:
 	else if (sgnet_rx_skip_gap(info))
 		goto again;
 
-	if (READ_ONCE(*info->request_counter) <= 0 && info->peer_ctrl) {
+	if ((READ_ONCE(*info->request_counter) <= 0 || info->grant_held) &&
+	    info->peer_ctrl) {
+		bool drained = !work && !info->rx_pending && !info->grant_held;
+
 		if (!info->request_seen) {
 			info->request_seen = true;
 			sgnet_rx_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
 		/* Every buffer drained (unless paused): return them, grant. */
-		if (!paused && !work && !info->rx_pending)
-			sgnet_rx_rearm_scan(info);
-		if (!paused) {
+		if (!paused)
 			sgnet_rx_return(info);
+		if (!paused && info->rx[info->rx_scan].held) {
+			sgnet_rx_grant_wait(info);
+		} else if (!paused) {
+			if (drained)
+				sgnet_rx_rearm_scan(info);
 			WRITE_ONCE(*info->request_counter, 1);
 			info->request_seen = false;
+			info->grant_held = false;
 			sgnet_rx_count(info, SGNET_CREDIT_GRANTS, 1);
 			sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))

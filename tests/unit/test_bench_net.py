@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from sgkit.errors import KitError
 from sgkit.lab.bench import (
     DRIVERS,
     METRICS,
+    SGNET_DEFAULTS,
     TESTS,
     analyse,
     bench_conf,
@@ -189,15 +193,17 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "tx_coalesce_us": 0,
         "fused_trigger": 1,
         "rx_recheck": 1,
+        "rx_lend": 32,
         "irq_lateeoi": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
     assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
+    assert runs["sgnet-copy"]["rx_lend"] == 0
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
         lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 tx_coalesce_us=2000"
-        " fused_trigger=1 rx_recheck=1 irq_lateeoi=1"
+        " fused_trigger=1 rx_recheck=1 rx_lend=32 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 
@@ -215,3 +221,11 @@ def test_a_variant_is_measured_and_compared_with_netfront() -> None:
     assert before["hypercalls_per_packet"]["median"] == 1.0  # dom0's only interface: sgnet1
     assert analysis["variant_ratio_spread"]["sgnet-before"]["hypercalls_per_packet"]["n"] == 2
     assert "sgnet variants" in summarize(analysis)
+
+
+def test_chosen_variants_run_alone_and_unknown_ones_are_named() -> None:
+    runs = variants(only=["sgnet-copy"])
+    assert list(runs) == ["sgnet", "sgnet-copy", "netfront"]
+    assert runs["sgnet-copy"] == {**SGNET_DEFAULTS, "rx_lend": 0}
+    with pytest.raises(KitError, match=r"sgnet-nope.*sgnet-copy"):
+        variants(only=["sgnet-nope"])

@@ -621,9 +621,12 @@ static long sgnet_tx_call(struct sgnet_info *info,
 	mc->args[1] = (xen_ulong_t)(uintptr_t)batch;
 	rc = HYPERVISOR_multicall(info->tx_mc, n + 1);
 	if (rc) {
-		/* Nothing ran: the buffers wait for the next return. */
-		atomic64_or(ready, &info->rx_ret_ready);
-		atomic64_or(*news & ~ready, &info->rx_ret_news);
+		/*
+		 * Some rearms may have run, and a second one could re-arm a
+		 * buffer the peer has filled since: count them all as failed.
+		 * A buffer left consumed comes back with the credit rearm.
+		 */
+		sgnet_tx_count(info, SGNET_TX_RETURN_INBAND_ERRORS, n);
 		*news = 0;
 		return rc;
 	}

@@ -423,7 +423,7 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
         "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
-        "variant": "also these sgnet variants of the ablation, comma-separated (e.g. sgnet-copy)",
+        "variant": "also these sgnet variants, comma-separated (e.g. sgnet-one-copy)",
     },
 )
 def bench_net(

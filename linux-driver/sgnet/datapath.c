@@ -1125,7 +1125,8 @@ static void sgnet_rx_names_credit(struct sgnet_info *info)
 /*
  * Buffer @i is consumed (its counter and length reset): it goes back with
  * the next return, in-band (sgnet_tx_call) or out-of-band (sgnet_rx_return),
- * whichever comes first.
+ * whichever comes first, from any context.  Only once nobody but us reads
+ * its pages any more: from here on the peer may write them again.
  */
 static void sgnet_rx_consumed(struct sgnet_info *info, unsigned int i)
 {

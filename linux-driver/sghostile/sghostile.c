@@ -131,6 +131,8 @@ static void hostile_bad_hdr(struct sgnet_hdr *h, unsigned int kind)
 {
 	memset(h, 0, sizeof(*h));
 	h->len = cpu_to_le32(HOSTILE_FRAME);
+	/* And returns every buffer of ours, given or not (sgnet-3). */
+	h->returned = cpu_to_le64(~0ULL);
 	switch (kind) {
 	case 0:
 		h->len = 0;

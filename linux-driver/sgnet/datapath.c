@@ -47,6 +47,11 @@ module_param(rx_return, uint, 0644);
 MODULE_PARM_DESC(rx_return,
 		 "consumed receive buffers returned per hypercall (1: a rearm each; up to 64: a multicall of rearms)");
 
+static bool rx_return_inband = true;
+module_param(rx_return_inband, bool, 0644);
+MODULE_PARM_DESC(rx_return_inband,
+		 "re-arm consumed receive buffers inside the next transfer hypercall to the peer and name them in its frame's header (else only out-of-band: every rx_return buffers and before a credit grant)");
+
 static unsigned int tx_batch = SGNET_TX_BATCH;
 module_param(tx_batch, uint, 0644);
 MODULE_PARM_DESC(tx_batch, "frames per transfer hypercall, at most (1-16)");
@@ -100,7 +105,8 @@ static_assert(SGNET_TX_BATCH * SGNET_HDR_LEN <= SGNET_TX_TRAILER_OFF);
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
 	"tx_csum_partial", "credit_requests", "tx_timeouts",
-	"tx_foreign_copies", "tx_coalesced",
+	"tx_foreign_copies", "tx_coalesced", "rx_returned_inband",
+	"rx_return_inband_errors",
 };
 
 static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
@@ -110,7 +116,7 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_hypercalls", "rx_gso_packets", "rx_csum_partial", "credit_grants",
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
-	"rx_rechecks",
+	"rx_rechecks", "peer_returned", "peer_return_invalid",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -463,7 +469,8 @@ int sgnet_setup_local(struct sgnet_info *info)
 	if (rc)
 		goto fail;
 	info->rx_scan = 0;
-	info->rx_pending = 0;
+	atomic64_set(&info->rx_ret_ready, 0);
+	atomic64_set(&info->rx_ret_news, 0);
 	info->rx_gap_seen = false;
 	info->request_seen = false;
 	/* The poll reads what was set up above after it sees this. */
@@ -586,6 +593,7 @@ static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
 						op->nr_local);
 	}
 	info->tx_skb[to] = info->tx_skb[from];
+	info->tx_peer_idx[to] = info->tx_peer_idx[from];
 }
 
 /* Turn queued op @slot into a header-only frame of length 0. */
@@ -684,6 +692,75 @@ static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
 }
 
 /*
+ * In-band buffer return (tx lock held): the rearms of our receive buffers
+ * consumed since the last return go in one multicall with the transfer
+ * batch, before it, and op 0's header names them (sgnet_hdr.returned),
+ * with those re-armed out-of-band since a header last named any.  Xen runs
+ * a multicall's calls in order, so the buffers are armed before the peer
+ * can read their names; a transfer preempted inside the multicall goes on
+ * in Xen's continuation of it.  The rearms cost no hypercall of their own:
+ * the frame goes anyway.  @news: what op 0's header names.  Returns the
+ * batch's result.
+ */
+static long sgnet_tx_call(struct sgnet_info *info,
+			  struct xen_sg_transfer_batch *batch, u64 *news)
+{
+	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct multicall_entry *mc;
+	unsigned int n = 0, i, errors = 0;
+	u64 ready = 0;
+	long rc;
+
+	*news = 0;
+	/* Pairs with sgnet_setup_local(): our buffers are set up. */
+	if (smp_load_acquire(&info->local_ready) &&
+	    READ_ONCE(rx_return_inband)) {
+		ready = atomic64_xchg(&info->rx_ret_ready, 0);
+		*news = ready | atomic64_xchg(&info->rx_ret_news, 0);
+	}
+	hdr[0].returned = cpu_to_le64(*news);
+	if (!ready)
+		return HYPERVISOR_sg_op(XEN_SGOP_transfer, batch);
+	for (i = 0; i < info->nr_rx; i++) {
+		if (!(ready & BIT_ULL(i)))
+			continue;
+		info->tx_ret_id[n].id = info->rx[i].id;
+		info->tx_ret_id[n].flags = 0;
+		mc = &info->tx_mc[n++];
+		mc->op = __HYPERVISOR_sg_op;
+		mc->result = 0;
+		mc->args[0] = XEN_SGOP_rearm;
+		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->tx_ret_id[n - 1];
+	}
+	mc = &info->tx_mc[n];
+	mc->op = __HYPERVISOR_sg_op;
+	mc->result = 0;
+	mc->args[0] = XEN_SGOP_transfer;
+	mc->args[1] = (xen_ulong_t)(uintptr_t)batch;
+	rc = HYPERVISOR_multicall(info->tx_mc, n + 1);
+	if (rc) {
+		/*
+		 * Some rearms may have run, and a second one could re-arm a
+		 * buffer the peer has filled since: count them all as failed.
+		 * A buffer left consumed comes back with the credit rearm.
+		 */
+		sgnet_tx_count(info, SGNET_TX_RETURN_INBAND_ERRORS, n);
+		*news = 0;
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		if (info->tx_mc[i].result)
+			errors++;
+	if (errors) {
+		netdev_warn_once(info->dev, "returning buffers in-band: %ld\n",
+				 (long)info->tx_mc[0].result);
+		sgnet_tx_count(info, SGNET_TX_RETURN_INBAND_ERRORS, errors);
+	}
+	sgnet_tx_count(info, SGNET_TX_RETURNED_INBAND, n);
+	return info->tx_mc[n].result;
+}
+
+/*
  * Send the queued ops, one hypercall per round (tx lock held).  At most two
  * rounds of at most SGNET_TX_BATCH ops: after the first, only ops answered
  * -EBUSY (then the sender stalls and stops) or fillers are left, and a
@@ -698,12 +775,20 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 		};
 		unsigned int i, keep = 0;
 		bool busy = false;
+		u64 news;
 		long rc;
 
 		for (i = 0; i < info->tx_n; i++)
 			info->tx_op[i].status = 1;
-		rc = HYPERVISOR_sg_op(XEN_SGOP_transfer, &batch);
+		rc = sgnet_tx_call(info, &batch, &news);
 		sgnet_tx_count(info, SGNET_TX_HYPERCALLS, 1);
+		/*
+		 * Names the peer did not get go with the next header; an op
+		 * retried never repeats them.
+		 */
+		if (news && (rc || info->tx_op[0].status))
+			atomic64_or(news, &info->rx_ret_news);
+		((struct sgnet_hdr *)page_address(info->tx_hdr_page))->returned = 0;
 		info->tx_flushed_at = ktime_get();
 		info->tx_rx_seq = READ_ONCE(info->rx_seq);
 		if (rc) {
@@ -868,8 +953,14 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	}
 	if (err)
 		goto drop;
-	/* Frames fill the peer's buffers in ring order, which it drains. */
+	/*
+	 * Frames fill the peer's buffers in ring order, which it drains.  The
+	 * buffer is handed out from here (sgnet_rx_names): counted before
+	 * the transfer, so that the peer's name for it cannot come first.
+	 */
 	info->tx_op[slot].reg_id = info->peer_rx[info->tx_next];
+	info->tx_peer_idx[slot] = info->tx_next;
+	atomic_inc(&info->peer_out[info->tx_next]);
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
@@ -1089,6 +1180,82 @@ static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
 	}
 }
 
+/*
+ * The peer names in a frame's header the buffers of its own it re-armed
+ * (sgnet_hdr.returned; NAPI).  A name counts only for a buffer in range
+ * that we handed out more often than the peer named it: never handed out,
+ * or named twice for one frame, is a lie (or stale: a name Xen would
+ * contradict).  Lies are counted and ignored; they cost us nothing, as Xen's
+ * ONESHOT, not the name, decides whether our next transfer goes in.  A
+ * buffer named with none of our frames left in it is free: a sender
+ * stalled on it may go on (sgnet_rx_names_credit).
+ */
+static void sgnet_rx_names(struct sgnet_info *info, u64 names)
+{
+	unsigned int nr = READ_ONCE(info->nr_peer_rx), i, ok = 0;
+	bool bad = false;
+
+	for (i = 0; names; i++, names >>= 1) {
+		if (!(names & 1))
+			continue;
+		if (i >= nr || atomic_dec_if_positive(&info->peer_out[i]) < 0) {
+			bad = true;
+			continue;
+		}
+		ok++;
+		if (!atomic_read(&info->peer_out[i]))
+			info->rx_names_free |= BIT_ULL(i);
+	}
+	if (ok)
+		sgnet_rx_count(info, SGNET_RX_PEER_RETURNED, ok);
+	if (bad) {
+		sgnet_rx_count(info, SGNET_RX_PEER_RETURN_INVALID, 1);
+		net_warn_ratelimited("%s: domain %u returned buffers it was not given\n",
+				     info->dev->name, info->peer);
+	}
+}
+
+/*
+ * The transmit queue stalled on a peer buffer (op 0's) that the peer has
+ * now named returned: go on as for a credit grant, which still follows
+ * our request (NAPI).
+ */
+static void sgnet_rx_names_credit(struct sgnet_info *info)
+{
+	u64 free = info->rx_names_free;
+	struct net_device *dev = info->dev;
+
+	info->rx_names_free = 0;
+	if (!free || !READ_ONCE(info->tx_stalled))
+		return;
+	netif_tx_lock(dev);
+	if (info->connected && info->tx_stalled && info->tx_n &&
+	    (free & BIT_ULL(info->tx_peer_idx[0]))) {
+		info->tx_stalled = false;
+		sgnet_tx_flush(info);
+		if (!info->tx_stalled)
+			sgnet_tx_resume(info);
+	}
+	netif_tx_unlock(dev);
+}
+
+/*
+ * Buffer @i is consumed (its counter and length reset): it goes back with
+ * the next return, in-band (sgnet_tx_call) or out-of-band (sgnet_rx_return),
+ * whichever comes first.
+ */
+static void sgnet_rx_consumed(struct sgnet_info *info, unsigned int i)
+{
+	smp_mb__before_atomic(); /* the resets before any rearm */
+	atomic64_or(BIT_ULL(i), &info->rx_ret_ready);
+}
+
+/* Consumed buffers not yet returned. */
+static unsigned int sgnet_rx_pending(struct sgnet_info *info)
+{
+	return hweight64(atomic64_read(&info->rx_ret_ready));
+}
+
 static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 {
 	struct sgnet_hdr *shared = page_address(buf->pages[0]);
@@ -1106,6 +1273,7 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	 */
 	memcpy(&hdr, shared, sizeof(hdr));
 	barrier();
+	sgnet_rx_names(info, le64_to_cpu(hdr.returned));
 	len = le32_to_cpu(hdr.len);
 	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
 		net_warn_ratelimited("%s: frame length %u from domain %u\n",
@@ -1159,39 +1327,40 @@ rearm:
 	 * this frame again.
 	 */
 	sgnet_rx_reset(info, buf, le32_to_cpu(hdr.len));
-	info->rx_pending++;
+	sgnet_rx_consumed(info, buf - info->rx);
 }
 
 /*
- * Return the consumed buffers (the rx_pending before rx_scan) to the peer:
- * one rearm, or one multicall of rearms for all of them.
+ * Re-arm our receive buffers @bits (ring indices) with one rearm, or one
+ * multicall of rearms for all of them: an out-of-band return.
  */
-static void sgnet_rx_return(struct sgnet_info *info)
+static void sgnet_rx_rearm_bits(struct sgnet_info *info, u64 bits)
 {
-	unsigned int n = info->rx_pending, i, errors = 0;
-	unsigned int first = (info->rx_scan + info->nr_rx - n) % info->nr_rx;
+	unsigned int n = 0, i, errors = 0;
 	long rc;
 
-	if (!n)
+	if (!bits)
 		return;
-	info->rx_pending = 0;
+	for (i = 0; i < info->nr_rx; i++) {
+		struct multicall_entry *mc = &info->rx_mc[n];
+
+		if (!(bits & BIT_ULL(i)))
+			continue;
+		info->rx_ret_id[n].id = info->rx[i].id;
+		info->rx_ret_id[n].flags = 0;
+		mc->op = __HYPERVISOR_sg_op;
+		mc->result = 0;
+		mc->args[0] = XEN_SGOP_rearm;
+		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->rx_ret_id[n];
+		n++;
+	}
 	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 	sgnet_rx_count(info, SGNET_RX_RETURN_CALLS, 1);
 	sgnet_rx_count(info, SGNET_RX_RETURNED, n);
 	if (n == 1) {
-		if (sgnet_id_op(XEN_SGOP_rearm, info->rx[first].id))
+		if (sgnet_id_op(XEN_SGOP_rearm, info->rx_ret_id[0].id))
 			sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, 1);
 		return;
-	}
-	for (i = 0; i < n; i++) {
-		struct multicall_entry *mc = &info->rx_mc[i];
-
-		info->rx_ret_id[i].id = info->rx[(first + i) % info->nr_rx].id;
-		info->rx_ret_id[i].flags = 0;
-		mc->op = __HYPERVISOR_sg_op;
-		mc->result = 0;
-		mc->args[0] = XEN_SGOP_rearm;
-		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->rx_ret_id[i];
 	}
 	rc = HYPERVISOR_multicall(info->rx_mc, n);
 	for (i = 0; i < n; i++)
@@ -1202,6 +1371,22 @@ static void sgnet_rx_return(struct sgnet_info *info)
 				 rc, (long)info->rx_mc[0].result);
 		sgnet_rx_count(info, SGNET_RX_RETURN_ERRORS, errors);
 	}
+}
+
+/*
+ * Return the consumed buffers to the peer out-of-band, now: those the
+ * transmit path has not taken in-band.  The next frame we send names them
+ * (sgnet_hdr.returned).
+ */
+static void sgnet_rx_return(struct sgnet_info *info)
+{
+	u64 bits = atomic64_xchg(&info->rx_ret_ready, 0);
+
+	if (!bits)
+		return;
+	sgnet_rx_rearm_bits(info, bits);
+	if (READ_ONCE(rx_return_inband))
+		atomic64_or(bits, &info->rx_ret_news);
 }
 
 /*
@@ -1255,6 +1440,7 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 {
 	unsigned int n = sgnet_rx_gap(info), i;
+	u64 skipped = 0;
 
 	if (!n) {
 		info->rx_gap_seen = false;
@@ -1280,10 +1466,12 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
 
 		sgnet_rx_reset(info, buf, le32_to_cpu(READ_ONCE(hdr->len)));
+		skipped |= BIT_ULL(info->rx_scan);
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
-		info->rx_pending++;
 	}
-	sgnet_rx_return(info);
+	/* Not consumed: re-armed, but never named to the peer. */
+	smp_mb(); /* the resets before the rearms */
+	sgnet_rx_rearm_bits(info, skipped);
 	info->rx_gap_seen = false;
 	sgnet_rx_count(info, SGNET_RX_GAPS, n);
 	net_warn_ratelimited("%s: %u receive buffers left empty by domain %u: skipped\n",
@@ -1370,9 +1558,10 @@ again:
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		sgnet_rx_one(info, buf);
 		work++;
-		if (info->rx_pending >= batch)
+		if (sgnet_rx_pending(info) >= batch)
 			sgnet_rx_return(info);
 	}
+	sgnet_rx_names_credit(info);
 	if (work)
 		WRITE_ONCE(info->rx_seq, info->rx_seq + 1);
 	if (work >= budget)
@@ -1388,7 +1577,7 @@ again:
 			sgnet_rx_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
 		/* Every buffer drained (unless paused): return them, grant. */
-		if (!paused && !work && !info->rx_pending)
+		if (!paused && !work && !sgnet_rx_pending(info))
 			sgnet_rx_rearm_scan(info);
 		if (!paused) {
 			sgnet_rx_return(info);

@@ -18,6 +18,7 @@
 #include <linux/workqueue.h>
 
 #include <xen/xenbus.h>
+#include <xen/interface/xen.h>
 #include <xen/interface/event_channel.h>
 
 #include "sg_hypercall.h"
@@ -34,7 +35,9 @@
 #define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
 #define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
 
-static_assert(sizeof(struct sgnet_hdr) == 24);
+static_assert(sizeof(struct sgnet_hdr) == 32);
+/* sgnet_hdr.returned: one bit per receive buffer. */
+static_assert(SGNET_NR_RX <= 64);
 
 struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
@@ -77,6 +80,8 @@ enum sgnet_tx_stat {
 	SGNET_TX_TIMEOUTS,
 	SGNET_TX_FOREIGN,
 	SGNET_TX_COALESCED,
+	SGNET_TX_RETURNED_INBAND,	/* ethtool: rx_returned_inband */
+	SGNET_TX_RETURN_INBAND_ERRORS,	/* ethtool: rx_return_inband_errors */
 	SGNET_NR_TX_STATS,
 };
 
@@ -104,6 +109,8 @@ enum sgnet_rx_stat {
 	SGNET_CREDIT_REARMS,
 	SGNET_RX_POLLS,
 	SGNET_RX_RECHECKS,
+	SGNET_RX_PEER_RETURNED,
+	SGNET_RX_PEER_RETURN_INVALID,
 	SGNET_NR_RX_STATS,
 };
 
@@ -174,13 +181,28 @@ struct sgnet_info {
 	 * watchdog reads rx_scan with READ_ONCE to look for a gap.
 	 */
 	unsigned int rx_scan;		/* where the next poll starts */
-	unsigned int rx_pending;	/* consumed, not returned: before rx_scan */
 	bool rx_gap_seen;		/* rx_scan's buffer empty, a later full */
 	unsigned int rx_gap_at;		/* ... at this rx_scan */
 	unsigned long rx_gap_since;	/* ... since (jiffies) */
 	bool request_seen;		/* a credit request waits for a grant */
 	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
 	unsigned long rx_seq;
+
+	/*
+	 * Buffer return (sgnet_hdr.returned), any context, atomic; bit i is
+	 * ring index i.  rx_ret_ready: our buffers consumed and not yet
+	 * re-armed (NAPI sets them; NAPI's out-of-band return or the transmit
+	 * path's in-band one takes them, whichever comes first).  rx_ret_news:
+	 * re-armed out-of-band, not yet named to the peer in a header.
+	 * Set-up resets them.  peer_out[i]: how often we handed out the
+	 * peer's buffer i (a frame or a filler assigned to it) more than the
+	 * peer named it returned (the transmit path adds, NAPI takes);
+	 * sgnet_read_peer resets them.
+	 */
+	atomic64_t rx_ret_ready;
+	atomic64_t rx_ret_news;
+	atomic_t peer_out[SGNET_NR_RX];
+	u64 rx_names_free;		/* NAPI: peer buffers named, none out */
 
 	/* Any context, READ_ONCE/WRITE_ONCE: debugfs rx_paused. */
 	bool rx_paused;			/* the poll leaves the buffers full */
@@ -210,6 +232,10 @@ struct sgnet_info {
 	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */
 	struct sk_buff *tx_skb[SGNET_TX_BATCH];
+	u8 tx_peer_idx[SGNET_TX_BATCH];	/* the peer buffer's ring index */
+	/* In-band return: rearms, then the transfer batch, in one multicall. */
+	struct multicall_entry tx_mc[SGNET_NR_RX + 1];
+	struct xen_sg_id tx_ret_id[SGNET_NR_RX];
 	struct xen_sg_transfer tx_op[SGNET_TX_BATCH];
 	struct xen_sg_elem tx_elem[SGNET_TX_BATCH][SGNET_MAX_ELEMS];
 	struct hrtimer tx_timer;	/* sends a batch that waited tx_delay_us */

@@ -38,10 +38,11 @@
  * transaction before it changes state:
  *
  * protocol
- *      Values:         "sgnet-2" (SGNET_PROTOCOL)
+ *      Values:         "sgnet-3" (SGNET_PROTOCOL)
  *
  *      The protocol spoken.  An end whose peer publishes another value
- *      fails the link.
+ *      fails the link.  sgnet-3 added struct sgnet_hdr's returned field
+ *      (the header grew from 24 to 32 bytes).
  *
  * rx-buffers
  *      Values:         <uint32_t>
@@ -102,7 +103,7 @@
  * ends the link; an end that sets up again publishes new ids.
  */
 
-#define SGNET_PROTOCOL		"sgnet-2"
+#define SGNET_PROTOCOL		"sgnet-3"
 
 /* Receive buffers per end. */
 #define SGNET_NR_RX		64
@@ -140,12 +141,31 @@
  * flags and reserved are 0.  A receiver drops (and counts) any frame that
  * breaks these rules; the peer writes the buffer, so a receiver copies the
  * header once and uses only its copy.
+ *
+ * returned (sgnet-3) returns buffers in-band: bit i set says that the
+ * sender of this frame has re-armed (XEN_SGOP_rearm) its receive buffer i,
+ * counted in the order of its rx-ids, since the last header that named it:
+ * a buffer the receiver of this frame filled and the sender consumed.  At
+ * most SGNET_NR_RX buffers, one bit each, so no length to trust.  It is
+ * news, not permission: Xen's XEN_SG_REG_ONESHOT still refuses (-EBUSY) a
+ * transfer into a buffer its owner has not re-armed, so a false return
+ * costs the liar's peer one -EBUSY and a credit request, nothing more.  A
+ * receiver takes a bit only for a buffer of the peer's that it filled and
+ * has not yet seen returned (in range, handed out, not returned twice)
+ * and counts a header that names any other.  A sender names every buffer
+ * it re-arms after consuming it, whichever way it re-armed it: inside the
+ * hypercall that carries this frame (in-band), or earlier with a rearm of
+ * its own (out-of-band: one-way traffic, or before a credit grant).
+ * Buffers re-armed without having been consumed (a credit rearm, a gap
+ * skipped) are not named.  A header that is never sent (one-way traffic)
+ * leaves the peer to find its buffers by trying them, in ring order.
  */
 struct sgnet_hdr {
 	__le32 len;			/* frame length, after the header */
 	__le32 flags;			/* 0 */
 	struct virtio_net_hdr vnet;	/* little endian */
 	__le16 reserved[3];		/* 0 */
+	__le64 returned;		/* sgnet-3: buffers re-armed, bit per id */
 };
 
 #endif /* __XEN_PUBLIC_IO_SGNETIF_H__ */

@@ -100,7 +100,7 @@ int sgnet_read_peer(struct sgnet_info *info)
 {
 	struct xenbus_device *xbdev = info->xbdev;
 	const char *other = xbdev->otherend;
-	unsigned int n = 0, size;
+	unsigned int n = 0, size, i;
 	bool csum, gso4, gso6;
 	char *ids, *p, *tok;
 	int err = 0;
@@ -157,6 +157,8 @@ out:
 	info->peer_gso_tcpv4 = gso4;
 	info->peer_gso_tcpv6 = gso6;
 	info->tx_next = 0;
+	for (i = 0; i < SGNET_NR_RX; i++)
+		atomic_set(&info->peer_out[i], 0);
 	info->tx_stalled = false;
 	info->tx_stall_clock = false;
 	info->tx_timed_out = false;

@@ -67,6 +67,12 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
     assert hostile["race"]["peer_sent"] > 0 and hostile["race"]["rx_errors"] >= 1
 
+    # sgnet-3's in-band buffer return: while one end sent TCP, the other re-armed the
+    # buffers it consumed inside its own transfers and named them in their headers; every
+    # name was of a buffer the sender had filled
+    for test in ("tcp_inband_returns_received", "tcp_inband_returns_sent"):
+        assert results[("dom0", test)].status == "pass", summary
+
     # ethtool -G: 32 buffers of 8192 bytes on dom0's end of a connected link
     # (the link set up again with them and carried a ping), then back
     assert results[("dom0", "ethtool_ringparam")].status == "pass", summary

@@ -192,6 +192,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert names.index("sgnet-upcall-each") == names.index("sgnet-plain-event") + 1
     assert runs["sgnet-before"] == {
         "rx_return": 1,
+        "rx_return_inband": 0,
         "tx_batch": 16,
         "tx_delay_us": 0,
         "tx_coalesce_us": 0,
@@ -204,10 +205,13 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
     assert runs["sgnet-plain-event"] == {**runs["sgnet"], "rx_counters": 0}
     assert runs["sgnet-upcall-each"]["rx_counters"] == 1
+    assert runs["sgnet-return-oob"]["rx_return_inband"] == 0
+    assert runs["sgnet-rearm-each"] == {**runs["sgnet"], "rx_return": 1, "rx_return_inband": 0}
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
-        lines[0] == "sgnet rx_return=32 tx_batch=16 tx_delay_us=200 tx_coalesce_us=2000"
+        lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_delay_us=200"
+        " tx_coalesce_us=2000"
         " fused_trigger=1 rx_recheck=1 rx_counters=1 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"

@@ -147,6 +147,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "iperf3"
 TSO_STATS = (
     "SGKIT-NETSTAT dom0-{tag} if=sgnet0 tx_packets={tx} tx_bytes={txb} tx_gso_packets={gso}"
     " tx_csum_partial={gso} rx_gso_packets={rx} rx_csum_partial={csum}"
+    " peer_returned={tx} peer_return_invalid=0 rx_returned_inband={rx} rx_return_inband_errors=0"
+    " rx_returned=3"
 )
 
 
@@ -394,6 +396,43 @@ def test_tso_checks_pass_on_large_frames_and_fail_without_them() -> None:
     assert res["tcp_reverse_gso_received"].status == "fail"
     gone = {r.test: r for r in tso_checks({}, "")}
     assert all(r.status == "fail" for r in gone.values()) and len(gone) == 3
+
+
+def test_inband_returns_need_names_each_way_and_no_lie() -> None:
+    from sgkit.lab.net import inband_return_checks
+
+    lines = _iperf_lines()
+    good = {r.test: r for r in inband_return_checks(_tso_stats(lines))}
+    assert {k: r.status for k, r in good.items()} == {
+        "tcp_inband_returns_received": "pass",
+        "tcp_inband_returns_sent": "pass",
+    }
+
+    def status(text: str) -> dict[str, str]:
+        return {r.test: r.status for r in inband_return_checks(_tso_stats(text))}
+
+    # the domU named nothing while dom0 sent (out-of-band only)
+    silent = lines.replace("peer_returned=200 ", "peer_returned=100 ")
+    assert status(silent)["tcp_inband_returns_received"] == "fail"
+    # a header named a buffer dom0 had not filled (an honest peer never does)
+    lie = lines.replace(
+        "peer_return_invalid=0 rx_returned_inband=80", "peer_return_invalid=1 rx_returned_inband=80"
+    )
+    assert status(lie)["tcp_inband_returns_received"] == "fail"
+    # dom0 returned nothing in-band while it received, or a rearm failed
+    none = lines.replace(
+        "rx_returned_inband=80 rx_return_inband_errors=0",
+        "rx_returned_inband=0 rx_return_inband_errors=0",
+        1,
+    )
+    assert status(none)["tcp_inband_returns_sent"] == "fail"
+    failed = lines.replace(
+        "rx_returned_inband=80 rx_return_inband_errors=0",
+        "rx_returned_inband=80 rx_return_inband_errors=2",
+        1,
+    )
+    assert status(failed)["tcp_inband_returns_sent"] == "fail"
+    assert all(v == "fail" for v in status("").values())
 
 
 def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:

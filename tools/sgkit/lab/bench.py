@@ -43,6 +43,7 @@ DRIVERS = ("sgnet", "netfront")
 # sgnet's module parameters, as the driver sets them by default.
 SGNET_DEFAULTS = {
     "rx_return": 32,
+    "rx_return_inband": 1,
     "tx_batch": 16,
     "tx_delay_us": 200,
     "tx_coalesce_us": 2000,
@@ -54,11 +55,20 @@ SGNET_DEFAULTS = {
 # "Before": the driver as it was before bulk return, late EOI, delayed
 # transmit batching and stream coalescing (a rearm per buffer, an upcall per event, a transfer as
 # soon as the stack has nothing more).
-BEFORE = {"sgnet-before": {"rx_return": 1, "tx_delay_us": 0, "tx_coalesce_us": 0, "irq_lateeoi": 0}}
+BEFORE = {
+    "sgnet-before": {
+        "rx_return": 1,
+        "rx_return_inband": 0,
+        "tx_delay_us": 0,
+        "tx_coalesce_us": 0,
+        "irq_lateeoi": 0,
+    }
+}
 # The ablation: one mechanism off at a time (rx_counters and irq_lateeoi
 # last: they are taken at set-up, so changing one reconnects the link).
 ABLATION = {
-    "sgnet-rearm-each": {"rx_return": 1},
+    "sgnet-rearm-each": {"rx_return": 1, "rx_return_inband": 0},
+    "sgnet-return-oob": {"rx_return_inband": 0},
     "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0, "tx_coalesce_us": 0},
     "sgnet-no-coalesce": {"tx_coalesce_us": 0},
     "sgnet-trigger-apart": {"fused_trigger": 0},
@@ -254,6 +264,8 @@ DRIVER_COUNTS = (
     "rx_packets",
     "rx_hypercalls",
     "rx_return_calls",
+    "rx_returned",
+    "rx_returned_inband",
     "credit_grants",
     "rx_polls",
     "rx_rechecks",

@@ -391,6 +391,37 @@ def tso_checks(stats: dict[str, dict[str, int]], dom0: str) -> list[publish.Resu
     return out
 
 
+def inband_return_checks(stats: dict[str, dict[str, int]]) -> list[publish.Result]:
+    """sgnet-3's in-band buffer return (docs/driver.md, **Buffer return**) over the two TCP
+    runs, from dom0's counters: while dom0 sends, the domU re-arms the buffers it consumed
+    inside the transfers of its ACKs and names them in their headers, and dom0 takes every
+    name as one of a buffer it had filled (``peer_returned``; ``peer_return_invalid`` counts
+    headers naming one it had not: none from an honest peer); while the domU sends, dom0
+    does the same (``rx_returned_inband``, none of those rearms failing)."""
+
+    def delta(before: str, after: str, key: str) -> int | None:
+        return counter_delta(stats, before, after, key)
+
+    named = delta("dom0-pretcp", "dom0-posttcp", "peer_returned")
+    lies = delta("dom0-pretcp", "dom0-posttcprev", "peer_return_invalid")
+    ok = named is not None and named > 0 and lies == 0
+    why = (
+        f"TCP dom0 -> domU: the domU named {named} of dom0's buffers returned in its frames'"
+        f" headers; headers naming a buffer dom0 had not filled, over both TCP runs: {lies}"
+    )
+    out = [_res("dom0", "tcp_inband_returns_received", ok, why)]
+    returned = delta("dom0-posttcp", "dom0-posttcprev", "rx_returned_inband")
+    errors = delta("dom0-posttcp", "dom0-posttcprev", "rx_return_inband_errors")
+    oob = delta("dom0-posttcp", "dom0-posttcprev", "rx_returned")
+    ok = returned is not None and returned > 0 and errors == 0
+    why = (
+        f"TCP domU -> dom0: dom0 re-armed {returned} buffers inside its own transfers"
+        f" ({errors} failed), {oob} out-of-band"
+    )
+    out.append(_res("dom0", "tcp_inband_returns_sent", ok, why))
+    return out
+
+
 def tcp_order_check(dom0: str, measured: dict[str, Any]) -> publish.Result:
     """dom0's TCP saw no segment out of order over the two TCP runs.
 
@@ -428,6 +459,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
         out.append(_res("dom0", f"iperf_{test}", ok, why))
     stats = measured["stats"]
     out += tso_checks(stats, dom0)
+    out += inband_return_checks(stats)
     out.append(tcp_order_check(dom0, measured))
     # What the unpaced flood did (informative: whether the receiver falls
     # behind depends on scheduling; the paused burst below decides).
@@ -477,6 +509,7 @@ HOSTILE_COUNTERS = (
     "credit_requests_received",
     "credit_rearms",
     "tx_errors",
+    "peer_return_invalid",
 )
 
 

@@ -420,9 +420,10 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
     timeout_help="seconds for the whole boot (default: grows with --repeat and --seconds)",
     help={
         "seconds": "length of each iperf3 run",
-        "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
+        "repeat": "rounds in one boot, each test's drivers back to back: medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
+        "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default; --no-pin: Xen's choice)",
     },
 )
 def bench_net(
@@ -432,11 +433,14 @@ def bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
+    pin: bool = True,
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
-    outcome = run_bench_net(lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation)
+    outcome = run_bench_net(
+        lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation, pin=pin
+    )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")
 

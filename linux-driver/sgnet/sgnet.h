@@ -179,6 +179,7 @@ struct sgnet_info {
 	evtchn_port_t port;
 	int irq;
 	bool lateeoi;			/* irq bound with late EOI */
+	bool plain;			/* rx_counters off: trailers, no counters */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per queued op */
 
 	/*

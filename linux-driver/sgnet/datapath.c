@@ -960,7 +960,8 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	 */
 	info->tx_op[slot].reg_id = info->peer_rx[info->tx_next];
 	info->tx_peer_idx[slot] = info->tx_next;
-	atomic_inc(&info->peer_out[info->tx_next]);
+	atomic_add_unless(&info->peer_out[info->tx_next], 1,
+			  SGNET_PEER_OUT_MAX);
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
@@ -1183,12 +1184,13 @@ static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
 /*
  * The peer names in a frame's header the buffers of its own it re-armed
  * (sgnet_hdr.returned; NAPI).  A name counts only for a buffer in range
- * that we handed out more often than the peer named it: never handed out,
- * or named twice for one frame, is a lie (or stale: a name Xen would
- * contradict).  Lies are counted and ignored; they cost us nothing, as Xen's
- * ONESHOT, not the name, decides whether our next transfer goes in.  A
- * buffer named with none of our frames left in it is free: a sender
- * stalled on it may go on (sgnet_rx_names_credit).
+ * that we handed out more often than the peer named it, counting at most
+ * SGNET_PEER_OUT_MAX unnamed (a peer that merged names owes fewer than we
+ * handed out, so that a liar cannot spend them): never handed out, or named
+ * twice for one frame, is a lie.  Lies are counted and ignored; they cost
+ * us nothing, as Xen's ONESHOT, not the name, decides whether our next
+ * transfer goes in.  A buffer named with none of our frames left in it is
+ * free: a sender stalled on it may go on (sgnet_rx_names_credit).
  */
 static void sgnet_rx_names(struct sgnet_info *info, u64 names)
 {
@@ -1242,7 +1244,8 @@ static void sgnet_rx_names_credit(struct sgnet_info *info)
 /*
  * Buffer @i is consumed (its counter and length reset): it goes back with
  * the next return, in-band (sgnet_tx_call) or out-of-band (sgnet_rx_return),
- * whichever comes first.
+ * whichever comes first, from any context.  Only once nobody but us reads
+ * its pages any more: from here on the peer may write them again.
  */
 static void sgnet_rx_consumed(struct sgnet_info *info, unsigned int i)
 {

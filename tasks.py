@@ -420,10 +420,11 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
     timeout_help="seconds for the whole boot (default: grows with --repeat and --seconds)",
     help={
         "seconds": "length of each iperf3 run",
-        "repeat": "rounds, interleaved in one boot (sgnet, netfront, sgnet, ...): medians, spreads",
+        "repeat": "rounds in one boot, each test's drivers back to back: medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
         "variant": "also these sgnet variants, comma-separated (e.g. sgnet-one-copy)",
+        "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default; --no-pin: Xen's choice)",
     },
 )
 def bench_net(
@@ -433,6 +434,7 @@ def bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
+    pin: bool = True,
     variant: str = "",
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
@@ -440,7 +442,13 @@ def bench_net(
 
     only = [name for name in variant.split(",") if name]
     outcome = run_bench_net(
-        lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation, only=only
+        lab.spec(),
+        seconds,
+        repeat=repeat,
+        before=before,
+        ablation=ablation,
+        pin=pin,
+        only=only,
     )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")

@@ -98,6 +98,21 @@ MODULE_PARM_DESC(rx_lend,
 /* How long a credit grant may wait for a lent buffer before the link resets. */
 #define SGNET_LEND_WAIT_MS	1000
 
+static bool rx_counters = true;
+module_param(rx_counters, bool, 0644);
+MODULE_PARM_DESC(rx_counters,
+		 "receive buffers bound with a counter each, by which the poll finds them filled (0, for the benchmark's ablation: bound without, so every trigger sets the port pending as a plain event does, and the sender copies a trailer word after each frame by which the poll finds it; both ends must agree; taken at set-up)");
+
+/*
+ * rx_counters off: the word after a frame's last byte, SGNET_TRAILER ^
+ * length (little-endian), copied after every byte before it.
+ */
+#define SGNET_TRAILER		0x53474e54u
+#define SGNET_TRAILER_LEN	sizeof(__le32)
+/* ... in the transmit header page, one word per slot after the headers. */
+#define SGNET_TX_TRAILER_OFF	(PAGE_SIZE / 2)
+static_assert(SGNET_TX_BATCH * SGNET_HDR_LEN <= SGNET_TX_TRAILER_OFF);
+
 /* ethtool -S: what the standard counters do not carry. */
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
@@ -188,7 +203,10 @@ static long sgnet_register(struct sgnet_info *info, struct page **pages,
 	return rc;
 }
 
-/* Bind our port to byte @offset of our registration @id, counting in @ctr. */
+/*
+ * Bind our port to byte @offset of our registration @id, counting in @ctr
+ * (NULL: no counter, every trigger sets the port pending).
+ */
 static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 {
 	struct xen_sg_bind b = {
@@ -198,13 +216,77 @@ static long sgnet_bind(struct sgnet_info *info, u32 id, u64 offset, s32 *ctr)
 			.offset = offset,
 		},
 		.port = info->port,
-		.flags = XEN_SG_BIND_COUNTER,
-		.counter_frame = sgnet_frame(ctr),
-		.counter_offset = offset_in_page(ctr),
 	};
 
-	WRITE_ONCE(*ctr, 1);
+	if (ctr) {
+		b.flags = XEN_SG_BIND_COUNTER;
+		b.counter_frame = sgnet_frame(ctr);
+		b.counter_offset = offset_in_page(ctr);
+		WRITE_ONCE(*ctr, 1);
+	}
 	return HYPERVISOR_sg_op(XEN_SGOP_bind, &b);
+}
+
+/* Byte @off of receive buffer @buf. */
+static u8 *sgnet_rx_byte(const struct sgnet_rxbuf *buf, unsigned int off)
+{
+	return (u8 *)page_address(buf->pages[off >> PAGE_SHIFT]) +
+	       offset_in_page(off);
+}
+
+/*
+ * rx_counters off: is the frame in @buf all there?  The header's length
+ * says where its trailer is; the trailer is copied after the frame (its
+ * own element, so its own copy in Xen), and the receiver clears it when it
+ * consumes the buffer.
+ */
+static bool sgnet_rx_trailer_ok(const struct sgnet_info *info,
+				const struct sgnet_rxbuf *buf)
+{
+	const struct sgnet_hdr *shared = page_address(buf->pages[0]);
+	u32 len = le32_to_cpu(READ_ONCE(shared->len));
+	unsigned int off = SGNET_HDR_LEN + len, i;
+	u32 word = 0;
+
+	if (len > info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN -
+		  SGNET_TRAILER_LEN)
+		return false;
+	for (i = 0; i < SGNET_TRAILER_LEN; i++)
+		word |= (u32)READ_ONCE(*sgnet_rx_byte(buf, off + i)) << (8 * i);
+	return word == (SGNET_TRAILER ^ len);
+}
+
+/* Is receive buffer @buf filled: its counter fired, or its trailer is there? */
+static bool sgnet_rx_full(const struct sgnet_info *info,
+			  const struct sgnet_rxbuf *buf)
+{
+	if (info->plain)
+		return sgnet_rx_trailer_ok(info, buf);
+	return READ_ONCE(*buf->counter) <= 0;
+}
+
+/*
+ * Receive buffer @buf, whose header said @len, is consumed: its counter
+ * back to 1, or its trailer and the word where a length-0 frame's would
+ * be cleared; its length 0.
+ */
+static void sgnet_rx_reset(const struct sgnet_info *info,
+			   struct sgnet_rxbuf *buf, u32 len)
+{
+	struct sgnet_hdr *shared = page_address(buf->pages[0]);
+	unsigned int i;
+
+	if (info->plain) {
+		len = min_t(u32, len, info->rx_pages * PAGE_SIZE -
+				      SGNET_HDR_LEN - SGNET_TRAILER_LEN);
+		for (i = 0; i < SGNET_TRAILER_LEN; i++) {
+			WRITE_ONCE(*sgnet_rx_byte(buf, SGNET_HDR_LEN + len + i), 0);
+			WRITE_ONCE(*sgnet_rx_byte(buf, SGNET_HDR_LEN + i), 0);
+		}
+	}
+	WRITE_ONCE(shared->len, 0);
+	if (!info->plain)
+		WRITE_ONCE(*buf->counter, 1);
 }
 
 /* Has anything fired: a receive buffer filled, a credit request or grant? */
@@ -216,7 +298,7 @@ static bool sgnet_fired(struct sgnet_info *info)
 	    READ_ONCE(*info->grant_counter) <= 0)
 		return true;
 	for (i = 0; i < info->nr_rx; i++)
-		if (READ_ONCE(*info->rx[i].counter) <= 0)
+		if (sgnet_rx_full(info, &info->rx[i]))
 			return true;
 	return false;
 }
@@ -374,6 +456,7 @@ int sgnet_setup_local(struct sgnet_info *info)
 		goto fail;
 	info->port = alloc.port;
 	info->lateeoi = READ_ONCE(irq_lateeoi);
+	info->plain = !READ_ONCE(rx_counters);
 	if (info->lateeoi)
 		irq = bind_evtchn_to_irqhandler_lateeoi(info->port,
 							sgnet_interrupt, 0,
@@ -392,7 +475,8 @@ int sgnet_setup_local(struct sgnet_info *info)
 	info->irq = irq;
 
 	for (i = 0; i < info->nr_rx; i++) {
-		rc = sgnet_bind(info, info->rx[i].id, 0, info->rx[i].counter);
+		rc = sgnet_bind(info, info->rx[i].id, 0,
+				info->plain ? NULL : info->rx[i].counter);
 		if (rc)
 			goto fail;
 	}
@@ -446,6 +530,24 @@ static int sgnet_add_elems(struct xen_sg_elem *e, int n, struct page *page,
 	return n;
 }
 
+/*
+ * rx_counters off: append op @slot's trailer (for the length in its
+ * header) to its local list @e[@n..] and to the op's length.
+ */
+static int sgnet_tx_trailer(struct sgnet_info *info, unsigned int slot,
+			    struct xen_sg_elem *e, int n)
+{
+	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	unsigned int off = SGNET_TX_TRAILER_OFF + slot * SGNET_TRAILER_LEN;
+	__le32 *word = page_address(info->tx_hdr_page) + off;
+
+	*word = cpu_to_le32(SGNET_TRAILER ^ le32_to_cpu(hdr[slot].len));
+	n = sgnet_add_elems(e, n, info->tx_hdr_page, off, SGNET_TRAILER_LEN);
+	if (n >= 0)
+		info->tx_op[slot].length += SGNET_TRAILER_LEN;
+	return n;
+}
+
 /* Describe @skb as the local list of op @slot: header, then data. */
 static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 			 struct sk_buff *skb)
@@ -482,6 +584,12 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	op->flags = READ_ONCE(fused_trigger) ? XEN_SG_TRANSFER_TRIGGER : 0;
 	op->offset = 0;
 	op->length = SGNET_HDR_LEN + skb->len;
+	if (info->plain) {
+		n = sgnet_tx_trailer(info, slot, e, n);
+		if (n < 0)
+			return n;
+		op->nr_local = n;
+	}
 	info->tx_skb[slot] = skb;
 	return 0;
 }
@@ -499,6 +607,13 @@ static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
 	*op = info->tx_op[from];
 	op->local = (u64)(uintptr_t)info->tx_elem[to];
 	info->tx_elem[to][0].offset = to * SGNET_HDR_LEN;
+	if (info->plain) {
+		/* The last element is the trailer: @to's word. */
+		op->nr_local--;
+		op->length -= SGNET_TRAILER_LEN;
+		op->nr_local = sgnet_tx_trailer(info, to, info->tx_elem[to],
+						op->nr_local);
+	}
 	info->tx_skb[to] = info->tx_skb[from];
 	info->tx_peer_idx[to] = info->tx_peer_idx[from];
 }
@@ -512,6 +627,9 @@ static void sgnet_tx_make_filler(struct sgnet_info *info, unsigned int slot)
 	memset(&hdr[slot], 0, sizeof(hdr[slot]));
 	op->nr_local = 1;		/* element 0 is the header */
 	op->length = SGNET_HDR_LEN;
+	if (info->plain)
+		op->nr_local = sgnet_tx_trailer(info, slot, info->tx_elem[slot],
+						1);
 	info->tx_skb[slot] = NULL;
 }
 
@@ -770,7 +888,8 @@ static bool sgnet_tx_fits(struct sgnet_info *info, struct sk_buff *skb)
 {
 	unsigned int gso = skb_shinfo(skb)->gso_type;
 
-	if (skb->len > info->peer_max_frame)
+	if (skb->len + (info->plain ? SGNET_TRAILER_LEN : 0) >
+	    info->peer_max_frame)
 		return false;
 	if (!skb_is_gso(skb))
 		return true;
@@ -863,7 +982,8 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	 */
 	info->tx_op[slot].reg_id = info->peer_rx[info->tx_next];
 	info->tx_peer_idx[slot] = info->tx_next;
-	atomic_inc(&info->peer_out[info->tx_next]);
+	atomic_add_unless(&info->peer_out[info->tx_next], 1,
+			  SGNET_PEER_OUT_MAX);
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
@@ -1140,12 +1260,13 @@ static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
 /*
  * The peer names in a frame's header the buffers of its own it re-armed
  * (sgnet_hdr.returned; NAPI).  A name counts only for a buffer in range
- * that we handed out more often than the peer named it: never handed out,
- * or named twice for one frame, is a lie (or stale: a name Xen would
- * contradict).  Lies are counted and ignored; they cost us nothing, as Xen's
- * ONESHOT, not the name, decides whether our next transfer goes in.  A
- * buffer named with none of our frames left in it is free: a sender
- * stalled on it may go on (sgnet_rx_names_credit).
+ * that we handed out more often than the peer named it, counting at most
+ * SGNET_PEER_OUT_MAX unnamed (a peer that merged names owes fewer than we
+ * handed out, so that a liar cannot spend them): never handed out, or named
+ * twice for one frame, is a lie.  Lies are counted and ignored; they cost
+ * us nothing, as Xen's ONESHOT, not the name, decides whether our next
+ * transfer goes in.  A buffer named with none of our frames left in it is
+ * free: a sender stalled on it may go on (sgnet_rx_names_credit).
  */
 static void sgnet_rx_names(struct sgnet_info *info, u64 names)
 {
@@ -1199,7 +1320,8 @@ static void sgnet_rx_names_credit(struct sgnet_info *info)
 /*
  * Buffer @i is consumed (its counter and length reset): it goes back with
  * the next return, in-band (sgnet_tx_call) or out-of-band (sgnet_rx_return),
- * whichever comes first.
+ * whichever comes first, from any context.  Only once nobody but us reads
+ * its pages any more: from here on the peer may write them again.
  */
 static void sgnet_rx_consumed(struct sgnet_info *info, unsigned int i)
 {
@@ -1342,8 +1464,7 @@ rearm:
 	 * when the poll comes round to it, and length 0 is then an error, not
 	 * this frame again.
 	 */
-	WRITE_ONCE(shared->len, 0);
-	WRITE_ONCE(*buf->counter, 1);
+	sgnet_rx_reset(info, buf, le32_to_cpu(hdr.len));
 	sgnet_rx_done(info, buf);
 }
 
@@ -1478,10 +1599,10 @@ static unsigned int sgnet_rx_gap(struct sgnet_info *info)
 {
 	unsigned int scan = READ_ONCE(info->rx_scan), i;
 
-	if (READ_ONCE(*info->rx[scan].counter) <= 0)
+	if (sgnet_rx_full(info, &info->rx[scan]))
 		return 0;
 	for (i = 1; i < info->nr_rx; i++)
-		if (READ_ONCE(*info->rx[(scan + i) % info->nr_rx].counter) <= 0)
+		if (sgnet_rx_full(info, &info->rx[(scan + i) % info->nr_rx]))
 			return i;
 	return 0;
 }
@@ -1513,7 +1634,7 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 	}
 	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
 		return false;
-	/* A lent buffer is never re-armed here (sgnet_rx_grant_wait is). */
+	/* A lent buffer is never re-armed here: see sgnet_rx_reclaim(). */
 	for (i = 0; i < n; i++)
 		if (info->rx[(info->rx_scan + i) % info->nr_rx].lent)
 			return false;
@@ -1528,8 +1649,7 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 		struct sgnet_rxbuf *buf = &info->rx[info->rx_scan];
 		struct sgnet_hdr *hdr = page_address(buf->pages[0]);
 
-		WRITE_ONCE(hdr->len, 0);
-		WRITE_ONCE(*buf->counter, 1);
+		sgnet_rx_reset(info, buf, le32_to_cpu(READ_ONCE(hdr->len)));
 		skipped |= BIT_ULL(info->rx_scan);
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 	}
@@ -1578,7 +1698,7 @@ void sgnet_watchdog(struct work_struct *work)
 /* Has what a poll serves fired: the buffer it waits for, a grant, a request? */
 static bool sgnet_poll_more(const struct sgnet_info *info)
 {
-	return READ_ONCE(*info->rx[info->rx_scan].counter) <= 0 ||
+	return sgnet_rx_full(info, &info->rx[info->rx_scan]) ||
 	       READ_ONCE(*info->grant_counter) <= 0 ||
 	       (info->peer_ctrl && READ_ONCE(*info->request_counter) <= 0);
 }
@@ -1613,7 +1733,7 @@ again:
 		 * is full, a later one (an op that overtook a retried one)
 		 * waits, so frames come up in the order they were sent.
 		 */
-		if (READ_ONCE(*buf->counter) > 0)
+		if (!sgnet_rx_full(info, buf))
 			break;
 		/*
 		 * Still lent (the ring came round to it): the peer cannot have
@@ -1622,10 +1742,14 @@ again:
 		 * for the fill after the rearm.
 		 */
 		if (buf->lent) {
-			WRITE_ONCE(*buf->counter, 1);
+			if (!info->plain)
+				WRITE_ONCE(*buf->counter, 1);
 			break;
 		}
-		/* Xen copied the data before it counted the trigger. */
+		/*
+		 * Xen copied the data before it counted the trigger (or, with
+		 * rx_counters off, before the trailer).
+		 */
 		virt_rmb();
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
 		sgnet_rx_one(info, buf);

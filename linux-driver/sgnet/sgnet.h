@@ -34,6 +34,12 @@
 #define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
 #define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
 #define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
+/*
+ * Names a peer may owe for one of its buffers (sgnet_rx_names): the frame
+ * in it not yet consumed, the name it holds for the buffer (one bit), and
+ * names in frames on their way, each after another fill of ours.
+ */
+#define SGNET_PEER_OUT_MAX	4
 
 static_assert(sizeof(struct sgnet_hdr) == 32);
 /* sgnet_hdr.returned: one bit per receive buffer. */
@@ -186,6 +192,7 @@ struct sgnet_info {
 	evtchn_port_t port;
 	int irq;
 	bool lateeoi;			/* irq bound with late EOI */
+	bool plain;			/* rx_counters off: trailers, no counters */
 	struct page *tx_hdr_page;	/* one sgnet_hdr per queued op */
 
 	/*

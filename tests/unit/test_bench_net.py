@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sgkit.errors import KitError
+from sgkit.images.initramfs import guest_script
 from sgkit.lab.bench import (
     DRIVERS,
     METRICS,
@@ -179,6 +183,8 @@ def test_spread_of_even_counts_and_missing_rounds() -> None:
 def test_bench_conf_sets_the_rounds() -> None:
     assert "BENCH_REPEAT=1" in bench_conf(3)
     assert "BENCH_REPEAT=5" in bench_conf(3, repeat=5)
+    assert "BENCH_PIN=1" in bench_conf(3)
+    assert "BENCH_PIN=0" in bench_conf(3, pin=False)
 
 
 def test_variants_run_in_order_with_all_their_parameters() -> None:
@@ -186,6 +192,8 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     names = list(runs)
     assert names[0] == "sgnet" and names[-1] == "netfront" and runs["netfront"] is None
     assert names.index("sgnet-upcall-each") > names.index("sgnet-trigger-apart")
+    # the two taken at set-up (each change reconnects) come last, next to each other
+    assert names.index("sgnet-upcall-each") == names.index("sgnet-plain-event") + 1
     assert runs["sgnet-before"] == {
         "rx_return": 1,
         "rx_return_inband": 0,
@@ -194,12 +202,15 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "tx_coalesce_us": 0,
         "fused_trigger": 1,
         "rx_recheck": 1,
+        "rx_counters": 1,
         "rx_lend": 0,
         "irq_lateeoi": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
     assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
     assert runs["sgnet-one-copy"]["rx_lend"] == 32
+    assert runs["sgnet-plain-event"] == {**runs["sgnet"], "rx_counters": 0}
+    assert runs["sgnet-upcall-each"]["rx_counters"] == 1
     assert runs["sgnet-return-oob"]["rx_return_inband"] == 0
     assert runs["sgnet-rearm-each"] == {**runs["sgnet"], "rx_return": 1, "rx_return_inband": 0}
     assert list(variants()) == ["sgnet", "netfront"]
@@ -207,7 +218,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert (
         lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_delay_us=200"
         " tx_coalesce_us=2000"
-        " fused_trigger=1 rx_recheck=1 rx_lend=0 irq_lateeoi=1"
+        " fused_trigger=1 rx_recheck=1 rx_counters=1 rx_lend=0 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 
@@ -233,3 +244,63 @@ def test_chosen_variants_run_alone_and_unknown_ones_are_named() -> None:
     assert runs["sgnet-one-copy"] == {**SGNET_DEFAULTS, "rx_lend": 32}
     with pytest.raises(KitError, match=r"sgnet-nope.*sgnet-one-copy"):
         variants(only=["sgnet-nope"])
+
+
+def test_rounds_pair_each_test_and_reverse_the_order_in_even_rounds(tmp_path: Path) -> None:
+    """bench-net.sh's bench_rounds, run by sh with the test and the set-up replaced by echoes."""
+    runs = variants(ablation=True)
+    (tmp_path / "variants").write_text("# a comment\n" + variants_file(runs))
+    script = (
+        f". {guest_script('bench-net.sh')}\n"
+        'bench_test() { echo "test $round $2 $1 $3"; }\n'
+        'bench_variant() { echo "set $1 $2"; sgif=if-$1; }\n'
+        "vif=vif1.0 BENCH_REPEAT=2\n"
+        f"bench_rounds {tmp_path / 'variants'}\n"
+    )
+    out = subprocess.run(
+        ["sh", "-c", script],
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    names = list(runs)
+    tests = [line.split() for line in out if line.startswith("test ")]
+    assert len(tests) == 2 * len(TESTS) * len(names)
+    for rnd, order in ((1, names), (2, names[::-1])):
+        for k, test in enumerate(TESTS):
+            start = ((rnd - 1) * len(TESTS) + k) * len(names)
+            block = tests[start : start + len(names)]
+            assert [(int(r), t) for _, r, t, _, _ in block] == [(rnd, test)] * len(names)
+            assert [d for _, _, _, d, _ in block] == order
+            # an sgnet variant runs over its own interface, netfront over the vif
+            assert all(i == ("vif1.0" if d == "netfront" else f"if-{d}") for *_, d, i in block)
+    sets = [line.split(" ", 2)[1:] for line in out if line.startswith("set ")]
+    # each sgnet variant set up with all its parameters, and only when it changes
+    assert sets[0] == ["sgnet", variants_file({"sgnet": runs["sgnet"]}).split(" ", 1)[1].strip()]
+    # (round 2 begins with netfront, then the variant round 1 ended with: no set-up)
+    assert len(sets) == 2 * len(TESTS) * (len(names) - 1) - 1
+    assert all(a[0] != b[0] for a, b in itertools.pairwise(sets))
+
+
+def test_the_two_drivers_alone_are_set_up_once(tmp_path: Path) -> None:
+    (tmp_path / "variants").write_text(variants_file(variants()))
+    script = (
+        f". {guest_script('bench-net.sh')}\n"
+        'bench_test() { echo "test $round $2 $1"; }\n'
+        'bench_variant() { echo "set $1"; }\n'
+        f"BENCH_REPEAT=3 bench_rounds {tmp_path / 'variants'}\n"
+    )
+    out = subprocess.run(
+        ["sh", "-c", script],
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out.count("set sgnet") == 1
+    assert [line.split()[3] for line in out if line.startswith("test 2 tcp ")] == [
+        "netfront",
+        "sgnet",
+    ]
+    assert len([line for line in out if line.startswith("test ")]) == 3 * len(TESTS) * 2

@@ -49,6 +49,7 @@ SGNET_DEFAULTS = {
     "tx_coalesce_us": 2000,
     "fused_trigger": 1,
     "rx_recheck": 1,
+    "rx_counters": 1,
     "rx_lend": 0,
     "irq_lateeoi": 1,
 }
@@ -64,8 +65,8 @@ BEFORE = {
         "irq_lateeoi": 0,
     }
 }
-# The ablation: one mechanism off at a time (irq_lateeoi last: changing it
-# reconnects the link).
+# The ablation: one mechanism off at a time (rx_counters and irq_lateeoi
+# last: they are taken at set-up, so changing one reconnects the link).
 ABLATION = {
     "sgnet-rearm-each": {"rx_return": 1, "rx_return_inband": 0},
     "sgnet-return-oob": {"rx_return_inband": 0},
@@ -75,9 +76,12 @@ ABLATION = {
     "sgnet-no-recheck": {"rx_recheck": 0},
     # The other way round: one copy (rx_lend), off by default, switched on.
     "sgnet-one-copy": {"rx_lend": 32},
+    "sgnet-plain-event": {"rx_counters": 0},
     "sgnet-upcall-each": {"irq_lateeoi": 0},
 }
 TESTS = ("tcp", "tcp-reverse", "udp64", "udp1500", "ping")
+# How a round runs (bench-net.sh), as bench.json records it.
+ORDER = "each test over every variant back to back; variants in order, reversed in even rounds"
 DOMU = "sg-a"
 DOM0_NAME = "Domain-0"  # in xl list
 LINK = Link("0", DOMU, 0, "10.77.1")
@@ -87,7 +91,7 @@ VIF_SUBNET = "10.78.1"
 IO_HYPERCALLS = {13: "multicall", 20: "grant_table_op", 32: "event_channel_op", 47: "sg_op"}
 
 
-def bench_conf(seconds: int, port: int = 5300, repeat: int = 1) -> str:
+def bench_conf(seconds: int, port: int = 5300, repeat: int = 1, pin: bool = True) -> str:
     return (
         f"BENCH_DOMU={DOMU}\n"
         f"BENCH_SGNET_DOMU={LINK.subnet}.2\n"
@@ -96,6 +100,7 @@ def bench_conf(seconds: int, port: int = 5300, repeat: int = 1) -> str:
         f"BENCH_SECONDS={seconds}\n"
         f"BENCH_PORT={port}\n"
         f"BENCH_REPEAT={repeat}\n"
+        f"BENCH_PIN={int(pin)}\n"
     )
 
 
@@ -531,7 +536,8 @@ def summarize(analysis: Mapping[str, Any]) -> str:
     """Every figure: the median of the rounds [min-max], for each driver and the ratio."""
     n = analysis.get("rounds_run", 1)
     lines = [
-        f"median [min-max] of {n} interleaved round(s) (sgnet, netfront, sgnet, ...)",
+        f"median [min-max] of {n} interleaved round(s) (each test: sgnet, netfront;"
+        " netfront first in even rounds)",
         f"{'figure':44} {'sgnet':>22} {'netfront':>22} {'sgnet/netfront':>22}",
     ]
     for metric, unit, _ in METRICS:
@@ -579,12 +585,14 @@ def run_bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
+    pin: bool = True,
     only: Sequence[str] = (),
 ) -> BenchOutcome:
     """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds (with
     ``before``, sgnet also as it was before bulk return, late EOI and delayed batching; with
     ``ablation``, sgnet with one mechanism off at a time); write bench.json and bench.png.
-    Without a timeout in ``spec``, it grows with the rounds and variants."""
+    With ``pin``, Xen runs dom0's vCPUs on CPU 0 and sg-a's on CPU 1.  Without a timeout in
+    ``spec``, it grows with the rounds and variants."""
     spec = LabSpec.resolve(spec)
     if repeat < 1:
         raise KitError(f"--repeat {repeat}: need at least one round")
@@ -594,7 +602,7 @@ def run_bench_net(
         spec = dataclasses.replace(spec, timeout_s=timeout_s)
     parts = prepare(spec)
     release = parts.release
-    conf = bench_conf(seconds, repeat=repeat).encode()
+    conf = bench_conf(seconds, repeat=repeat, pin=pin).encode()
     conf_file = _tmp_file(conf)
     plan = NetPlan(
         links=(LINK,),
@@ -629,6 +637,8 @@ def run_bench_net(
         "verdict": lab.result.verdict.kind if lab.result.verdict else None,
         "seconds_per_run": seconds,
         "repeat": repeat,
+        "pinned": pin,
+        "order": ORDER,
         "variants": runs,
         "io_hypercalls": IO_HYPERCALLS,
         "meta": lab.meta,

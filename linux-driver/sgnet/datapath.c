@@ -268,7 +268,8 @@ static bool sgnet_rx_full(const struct sgnet_info *info,
 /*
  * Receive buffer @buf, whose header said @len, is consumed: its counter
  * back to 1, or its trailer and the word where a length-0 frame's would
- * be cleared; its length 0.
+ * be cleared; its length 0 and its returned names none (a bare trigger of
+ * it reads an empty frame, not this one's names again).
  */
 static void sgnet_rx_reset(const struct sgnet_info *info,
 			   struct sgnet_rxbuf *buf, u32 len)
@@ -285,6 +286,7 @@ static void sgnet_rx_reset(const struct sgnet_info *info,
 		}
 	}
 	WRITE_ONCE(shared->len, 0);
+	WRITE_ONCE(shared->returned, 0);
 	if (!info->plain)
 		WRITE_ONCE(*buf->counter, 1);
 }

@@ -423,6 +423,7 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
         "repeat": "rounds in one boot, each test's drivers back to back: medians, spreads",
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
+        "variant": "also these sgnet variants, comma-separated (e.g. sgnet-one-copy)",
         "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default off: Xen's choice;"
         " docs/driver.md, Repeatability)",
     },
@@ -435,12 +436,20 @@ def bench_net(
     before: bool = False,
     ablation: bool = False,
     pin: bool = False,
+    variant: str = "",
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""
     from sgkit.lab.bench import run_bench_net
 
+    only = [name for name in variant.split(",") if name]
     outcome = run_bench_net(
-        lab.spec(), seconds, repeat=repeat, before=before, ablation=ablation, pin=pin
+        lab.spec(),
+        seconds,
+        repeat=repeat,
+        before=before,
+        ablation=ablation,
+        pin=pin,
+        only=only,
     )
     print(outcome.text_summary)
     print(f"results: {outcome.results}")

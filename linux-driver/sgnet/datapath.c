@@ -86,6 +86,18 @@ module_param(rx_recheck, bool, 0644);
 MODULE_PARM_DESC(rx_recheck,
 		 "with late EOI, a poll clears its port's pending bit and rechecks its counters before completing (else the unmask may find it pending for events the poll served)");
 
+/*
+ * Off by default: measured against the copy in one boot, it did not pay
+ * (docs/driver.md, One copy); 32 is what was measured.
+ */
+static unsigned int rx_lend;
+module_param(rx_lend, uint, 0644);
+MODULE_PARM_DESC(rx_lend,
+		 "one copy: frames over 1536 bytes go up the stack as fragments of their receive buffer, with at most this many buffers lent at once (then copied; 0, the default: copy every frame)");
+
+/* How long a credit grant may wait for a lent buffer before the link resets. */
+#define SGNET_LEND_WAIT_MS	1000
+
 static bool rx_counters = true;
 module_param(rx_counters, bool, 0644);
 MODULE_PARM_DESC(rx_counters,
@@ -117,6 +129,8 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"credit_requests_received", "rx_returned", "rx_return_calls",
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
 	"rx_rechecks", "peer_returned", "peer_return_invalid",
+	"rx_frames_lent", "rx_frames_copied", "rx_lend_full", "rx_held",
+	"rx_grants_held", "rx_lend_resets",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -254,7 +268,8 @@ static bool sgnet_rx_full(const struct sgnet_info *info,
 /*
  * Receive buffer @buf, whose header said @len, is consumed: its counter
  * back to 1, or its trailer and the word where a length-0 frame's would
- * be cleared; its length 0.
+ * be cleared; its length 0 and its returned names none (a bare trigger of
+ * it reads an empty frame, not this one's names again).
  */
 static void sgnet_rx_reset(const struct sgnet_info *info,
 			   struct sgnet_rxbuf *buf, u32 len)
@@ -271,6 +286,7 @@ static void sgnet_rx_reset(const struct sgnet_info *info,
 		}
 	}
 	WRITE_ONCE(shared->len, 0);
+	WRITE_ONCE(shared->returned, 0);
 	if (!info->plain)
 		WRITE_ONCE(*buf->counter, 1);
 }
@@ -338,6 +354,7 @@ bool sgnet_unregister(struct sgnet_info *info, u32 id, unsigned int nr_pages)
 void sgnet_stop_local(struct sgnet_info *info)
 {
 	WRITE_ONCE(info->local_ready, false);
+	hrtimer_cancel(&info->rx_lend_timer);
 	if (info->irq > 0)
 		unbind_from_irqhandler(info->irq, info);
 	info->irq = 0;
@@ -347,7 +364,9 @@ void sgnet_stop_local(struct sgnet_info *info)
 /*
  * Unregister and free the local resources, after sgnet_stop_local(): 65
  * hypercalls, made with no lock held (a poll sees local_ready false and
- * does nothing; the transmit path runs only while connected).
+ * does nothing; the transmit path runs only while connected).  A page the
+ * stack still holds (rx_lend) loses only our reference here and is freed
+ * with its last skb: unregistered, the peer can no longer write it.
  */
 void sgnet_free_local(struct sgnet_info *info)
 {
@@ -361,6 +380,8 @@ void sgnet_free_local(struct sgnet_info *info)
 
 		buf->id = 0;
 		buf->counter = NULL;
+		buf->lent = 0;
+		buf->held = false;
 		for (p = 0; p < SGNET_RX_MAX_PAGES; p++) {
 			if (buf->pages[p] && free)
 				__free_page(buf->pages[p]);
@@ -473,6 +494,9 @@ int sgnet_setup_local(struct sgnet_info *info)
 	atomic64_set(&info->rx_ret_news, 0);
 	info->rx_gap_seen = false;
 	info->request_seen = false;
+	info->rx_lent = 0;
+	info->rx_held = 0;
+	info->grant_held = false;
 	/* The poll reads what was set up above after it sees this. */
 	smp_store_release(&info->local_ready, true);
 	return 0;
@@ -960,7 +984,8 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	 */
 	info->tx_op[slot].reg_id = info->peer_rx[info->tx_next];
 	info->tx_peer_idx[slot] = info->tx_next;
-	atomic_inc(&info->peer_out[info->tx_next]);
+	atomic_add_unless(&info->peer_out[info->tx_next], 1,
+			  SGNET_PEER_OUT_MAX);
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
 	skb_tx_timestamp(skb);
 	info->tx_n++;
@@ -1132,6 +1157,60 @@ static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 	return skb;
 }
 
+/*
+ * One copy (rx_lend): the frame in @buf goes up as it lies.  Its first
+ * SGNET_RX_HEAD bytes are copied into the skb's linear part, so the headers
+ * the stack parses are a copy of our own (GRO reads a fragment's headers in
+ * place only when nothing is linear); the rest is page fragments of the
+ * buffer itself, one page reference each.  The buffer goes back to the
+ * peer only once the stack has dropped them all (sgnet_rx_done): until
+ * then the peer cannot write those pages, its registration is consumed
+ * (ONESHOT).  NULL: copy it instead.
+ */
+static struct sk_buff *sgnet_rx_lend(struct sgnet_info *info,
+				     struct sgnet_rxbuf *buf, unsigned int len)
+{
+	unsigned int off = SGNET_HDR_LEN + SGNET_RX_HEAD;
+	unsigned int end = SGNET_HDR_LEN + len;
+	struct sk_buff *skb;
+	int nr = 0;
+
+	if (PFN_UP(end) - (off >> PAGE_SHIFT) > MAX_SKB_FRAGS)
+		return NULL;
+	skb = napi_alloc_skb(&info->napi, SGNET_RX_HEAD);
+	if (!skb)
+		return NULL;
+	sgnet_rx_copy(buf, SGNET_HDR_LEN, skb_put(skb, SGNET_RX_HEAD),
+		      SGNET_RX_HEAD);
+	while (off < end) {
+		unsigned int o = offset_in_page(off);
+		unsigned int chunk = min_t(unsigned int, end - off, PAGE_SIZE - o);
+		struct page *page = buf->pages[off >> PAGE_SHIFT];
+
+		get_page(page);
+		skb_add_rx_frag(skb, nr++, page, o, chunk, PAGE_SIZE);
+		off += chunk;
+	}
+	buf->lent = PFN_UP(end);
+	info->rx_lent++;
+	return skb;
+}
+
+/*
+ * Has the stack dropped every page of @buf we lent it?  Each page is ours
+ * alone but for those references (Xen's pin is not a struct page
+ * reference), so a count of 1 is our own.
+ */
+static bool sgnet_rx_buf_back(const struct sgnet_rxbuf *buf)
+{
+	unsigned int p;
+
+	for (p = 0; p < buf->lent; p++)
+		if (page_ref_count(buf->pages[p]) != 1)
+			return false;
+	return true;
+}
+
 /* Does this side take GSO frames (sgnet_publish: feature-gso-tcpv4/6)? */
 bool sgnet_rx_gso_offered(const struct sgnet_info *info)
 {
@@ -1183,12 +1262,13 @@ static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
 /*
  * The peer names in a frame's header the buffers of its own it re-armed
  * (sgnet_hdr.returned; NAPI).  A name counts only for a buffer in range
- * that we handed out more often than the peer named it: never handed out,
- * or named twice for one frame, is a lie (or stale: a name Xen would
- * contradict).  Lies are counted and ignored; they cost us nothing, as Xen's
- * ONESHOT, not the name, decides whether our next transfer goes in.  A
- * buffer named with none of our frames left in it is free: a sender
- * stalled on it may go on (sgnet_rx_names_credit).
+ * that we handed out more often than the peer named it, counting at most
+ * SGNET_PEER_OUT_MAX unnamed (a peer that merged names owes fewer than we
+ * handed out, so that a liar cannot spend them): never handed out, or named
+ * twice for one frame, is a lie.  Lies are counted and ignored; they cost
+ * us nothing, as Xen's ONESHOT, not the name, decides whether our next
+ * transfer goes in.  A buffer named with none of our frames left in it is
+ * free: a sender stalled on it may go on (sgnet_rx_names_credit).
  */
 static void sgnet_rx_names(struct sgnet_info *info, u64 names)
 {
@@ -1242,12 +1322,58 @@ static void sgnet_rx_names_credit(struct sgnet_info *info)
 /*
  * Buffer @i is consumed (its counter and length reset): it goes back with
  * the next return, in-band (sgnet_tx_call) or out-of-band (sgnet_rx_return),
- * whichever comes first.
+ * whichever comes first, from any context.  Only once nobody but us reads
+ * its pages any more: from here on the peer may write them again.
  */
 static void sgnet_rx_consumed(struct sgnet_info *info, unsigned int i)
 {
 	smp_mb__before_atomic(); /* the resets before any rearm */
 	atomic64_or(BIT_ULL(i), &info->rx_ret_ready);
+}
+
+/*
+ * @buf is consumed: it goes back now (sgnet_rx_consumed), or, while the
+ * stack holds pages of it we lent, it is held until the stack lets them go
+ * (sgnet_rx_reclaim).  (The header's bytes are in no fragment of a lent
+ * buffer: fragments start after the linear copy, so resetting its length
+ * above is ours to do.)
+ */
+static void sgnet_rx_done(struct sgnet_info *info, struct sgnet_rxbuf *buf)
+{
+	if (buf->lent && !sgnet_rx_buf_back(buf)) {
+		buf->held = true;
+		info->rx_held++;
+		sgnet_rx_count(info, SGNET_RX_HELD, 1);
+		return;
+	}
+	if (buf->lent) {
+		buf->lent = 0;
+		info->rx_lent--;
+	}
+	sgnet_rx_consumed(info, buf - info->rx);
+}
+
+/*
+ * The held buffers the stack has let go of go back to the peer (NAPI).
+ * Our reading of a page's count (1: the stack made its last put_page, a
+ * fully ordered atomic, after its last read) comes before the rearm:
+ * sgnet_rx_consumed() orders it before the buffer is marked ready.
+ */
+static void sgnet_rx_reclaim(struct sgnet_info *info)
+{
+	unsigned int i;
+
+	for (i = 0; info->rx_held && i < info->nr_rx; i++) {
+		struct sgnet_rxbuf *buf = &info->rx[i];
+
+		if (!buf->held || !sgnet_rx_buf_back(buf))
+			continue;
+		buf->held = false;
+		info->rx_held--;
+		buf->lent = 0;
+		info->rx_lent--;
+		sgnet_rx_consumed(info, i);
+	}
 }
 
 /* Consumed buffers not yet returned. */
@@ -1262,6 +1388,7 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
 	struct sgnet_hdr hdr;
 	struct sk_buff *skb;
+	unsigned int lend;
 	u32 len;
 
 	/*
@@ -1287,10 +1414,23 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		goto rearm;
 	}
-	skb = sgnet_rx_skb(info, buf, len);
-	if (!skb) {
-		sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
-		goto rearm;
+	skb = NULL;
+	lend = READ_ONCE(rx_lend);
+	if (len > SGNET_RX_COPY && lend) {
+		if (info->rx_lent < min(lend, info->nr_rx))
+			skb = sgnet_rx_lend(info, buf, len);
+		else
+			sgnet_rx_count(info, SGNET_RX_LEND_FULL, 1);
+	}
+	if (skb) {
+		sgnet_rx_count(info, SGNET_RX_LENT, 1);
+	} else {
+		skb = sgnet_rx_skb(info, buf, len);
+		if (!skb) {
+			sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
+			goto rearm;
+		}
+		sgnet_rx_count(info, SGNET_RX_COPIED, 1);
 	}
 	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
 	    (info->dev->features & NETIF_F_RXCSUM))
@@ -1327,7 +1467,7 @@ rearm:
 	 * this frame again.
 	 */
 	sgnet_rx_reset(info, buf, le32_to_cpu(hdr.len));
-	sgnet_rx_consumed(info, buf - info->rx);
+	sgnet_rx_done(info, buf);
 }
 
 /*
@@ -1390,6 +1530,45 @@ static void sgnet_rx_return(struct sgnet_info *info)
 }
 
 /*
+ * A credit request while the buffer the sender waits for (rx_scan's: the
+ * ring came round to it) is still lent: the grant waits for the stack to
+ * let it go, polling every millisecond (the stack says nothing when it
+ * drops a page).  The request counter is reset meanwhile, so that the
+ * poll's recheck does not spin on it; grant_held remembers it.  A socket
+ * that keeps the pages (its reader stopped) would stop the link for good:
+ * after SGNET_LEND_WAIT_MS the link sets up again with new buffers
+ * (sgnet_reconfigure), and the old pages go with their last skb.
+ */
+static void sgnet_rx_grant_wait(struct sgnet_info *info)
+{
+	WRITE_ONCE(*info->request_counter, 1);
+	if (!info->grant_held) {
+		info->grant_held = true;
+		info->grant_held_since = jiffies;
+		sgnet_rx_count(info, SGNET_RX_GRANTS_HELD, 1);
+	} else if (time_after(jiffies, info->grant_held_since +
+			      msecs_to_jiffies(SGNET_LEND_WAIT_MS)) &&
+		   schedule_work(&info->reconfig)) {
+		sgnet_rx_count(info, SGNET_RX_LEND_RESETS, 1);
+		net_warn_ratelimited("%s: a received frame held for %u ms stops domain %u: new buffers\n",
+				     info->dev->name, SGNET_LEND_WAIT_MS,
+				     info->peer);
+	}
+	hrtimer_start(&info->rx_lend_timer, ms_to_ktime(1),
+		      HRTIMER_MODE_REL_SOFT);
+}
+
+/* A grant waits for a lent buffer: poll again (softirq). */
+enum hrtimer_restart sgnet_rx_lend_timer(struct hrtimer *timer)
+{
+	struct sgnet_info *info = container_of(timer, struct sgnet_info,
+					       rx_lend_timer);
+
+	napi_schedule(&info->napi);
+	return HRTIMER_NORESTART;
+}
+
+/*
  * A credit request with nothing consumed and nothing to return: the peer
  * found busy the buffer we wait for (rx_scan), which we hold armed.  A
  * peer that transfers without a trigger, out of turn, consumes a buffer
@@ -1400,6 +1579,9 @@ static void sgnet_rx_return(struct sgnet_info *info)
  */
 static void sgnet_rx_rearm_scan(struct sgnet_info *info)
 {
+	/* Never one whose pages the stack may still read. */
+	if (info->rx[info->rx_scan].lent)
+		return;
 	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 	sgnet_rx_count(info, SGNET_CREDIT_REARMS, 1);
 	if (sgnet_id_op(XEN_SGOP_rearm, info->rx[info->rx_scan].id))
@@ -1454,6 +1636,10 @@ static bool sgnet_rx_skip_gap(struct sgnet_info *info)
 	}
 	if (time_before(jiffies, info->rx_gap_since + sgnet_stall_jiffies()))
 		return false;
+	/* A lent buffer is never re-armed here: see sgnet_rx_reclaim(). */
+	for (i = 0; i < n; i++)
+		if (info->rx[(info->rx_scan + i) % info->nr_rx].lent)
+			return false;
 	/*
 	 * The consumed buffers before rx_scan go back before it moves; the
 	 * skipped ones are taken as consumed and go back at once (a peer may
@@ -1533,6 +1719,7 @@ int sgnet_poll(struct napi_struct *napi, int budget)
 	}
 	batch = clamp_t(unsigned int, READ_ONCE(rx_return), 1, info->nr_rx);
 	sgnet_rx_count(info, SGNET_RX_POLLS, 1);
+	sgnet_rx_reclaim(info);
 recheck:
 	if (READ_ONCE(*info->grant_counter) <= 0) {
 		WRITE_ONCE(*info->grant_counter, 1);
@@ -1550,6 +1737,17 @@ again:
 		 */
 		if (!sgnet_rx_full(info, buf))
 			break;
+		/*
+		 * Still lent (the ring came round to it): the peer cannot have
+		 * filled it, its registration is consumed until we re-arm it.
+		 * A bare trigger of it is ignored, and the counter is ready
+		 * for the fill after the rearm.
+		 */
+		if (buf->lent) {
+			if (!info->plain)
+				WRITE_ONCE(*buf->counter, 1);
+			break;
+		}
 		/*
 		 * Xen copied the data before it counted the trigger (or, with
 		 * rx_counters off, before the trailer).
@@ -1571,18 +1769,28 @@ again:
 	else if (sgnet_rx_skip_gap(info))
 		goto again;
 
-	if (READ_ONCE(*info->request_counter) <= 0 && info->peer_ctrl) {
+	if ((READ_ONCE(*info->request_counter) <= 0 || info->grant_held) &&
+	    info->peer_ctrl) {
+		bool drained = !work && !sgnet_rx_pending(info) &&
+			       !info->grant_held;
+
 		if (!info->request_seen) {
 			info->request_seen = true;
 			sgnet_rx_count(info, SGNET_CREDIT_REQUESTS_RECEIVED, 1);
 		}
 		/* Every buffer drained (unless paused): return them, grant. */
-		if (!paused && !work && !sgnet_rx_pending(info))
-			sgnet_rx_rearm_scan(info);
 		if (!paused) {
+			sgnet_rx_reclaim(info);
 			sgnet_rx_return(info);
+		}
+		if (!paused && info->rx[info->rx_scan].held) {
+			sgnet_rx_grant_wait(info);
+		} else if (!paused) {
+			if (drained)
+				sgnet_rx_rearm_scan(info);
 			WRITE_ONCE(*info->request_counter, 1);
 			info->request_seen = false;
+			info->grant_held = false;
 			sgnet_rx_count(info, SGNET_CREDIT_GRANTS, 1);
 			sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 			if (sgnet_trigger_peer(info, SGNET_CTRL_GRANT))

@@ -34,6 +34,12 @@
 #define SGNET_MAX_ELEMS		64	/* the ABI's default max_elems */
 #define SGNET_RX_COPY		1536	/* frames up to this size: one linear skb */
 #define SGNET_RX_HEAD		128	/* else this much linear, the rest in pages */
+/*
+ * Names a peer may owe for one of its buffers (sgnet_rx_names): the frame
+ * in it not yet consumed, the name it holds for the buffer (one bit), and
+ * names in frames on their way, each after another fill of ours.
+ */
+#define SGNET_PEER_OUT_MAX	4
 
 static_assert(sizeof(struct sgnet_hdr) == 32);
 /* sgnet_hdr.returned: one bit per receive buffer. */
@@ -43,6 +49,13 @@ struct sgnet_rxbuf {
 	struct page *pages[SGNET_RX_MAX_PAGES];
 	u32 id;			/* registration id */
 	s32 *counter;		/* in the control page (struct sgnet_ctrl) */
+	/*
+	 * NAPI only.  lent: pages 0..lent-1 went up the stack as fragments
+	 * (one reference each); the buffer is not re-armed until the stack
+	 * has dropped them.  held: consumed and due back, but still lent.
+	 */
+	u8 lent;
+	bool held;
 };
 
 /*
@@ -111,6 +124,12 @@ enum sgnet_rx_stat {
 	SGNET_RX_RECHECKS,
 	SGNET_RX_PEER_RETURNED,
 	SGNET_RX_PEER_RETURN_INVALID,
+	SGNET_RX_LENT,
+	SGNET_RX_COPIED,
+	SGNET_RX_LEND_FULL,
+	SGNET_RX_HELD,
+	SGNET_RX_GRANTS_HELD,
+	SGNET_RX_LEND_RESETS,
 	SGNET_NR_RX_STATS,
 };
 
@@ -185,6 +204,11 @@ struct sgnet_info {
 	unsigned int rx_gap_at;		/* ... at this rx_scan */
 	unsigned long rx_gap_since;	/* ... since (jiffies) */
 	bool request_seen;		/* a credit request waits for a grant */
+	unsigned int rx_lent;		/* buffers with pages up the stack */
+	unsigned int rx_held;		/* ... of them due back (held set) */
+	bool grant_held;		/* a grant waits for rx_scan's lent buffer */
+	unsigned long grant_held_since;	/* ... since (jiffies) */
+	struct hrtimer rx_lend_timer;	/* polls again while a grant waits */
 	/* NAPI writes (WRITE_ONCE), the transmit path reads: polls with work. */
 	unsigned long rx_seq;
 
@@ -285,6 +309,7 @@ void sgnet_free_local(struct sgnet_info *info);
 int sgnet_setup_local(struct sgnet_info *info);
 void sgnet_tx_drop_queued(struct sgnet_info *info);
 enum hrtimer_restart sgnet_tx_timer(struct hrtimer *timer);
+enum hrtimer_restart sgnet_rx_lend_timer(struct hrtimer *timer);
 bool sgnet_rx_gso_offered(const struct sgnet_info *info);
 unsigned long sgnet_stall_jiffies(void);
 void sgnet_watchdog(struct work_struct *work);

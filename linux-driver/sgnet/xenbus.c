@@ -284,6 +284,8 @@ int sgnet_probe_common(struct xenbus_device *xbdev, bool backend)
 	INIT_WORK(&info->reconfig, sgnet_reconfigure);
 	hrtimer_setup(&info->tx_timer, sgnet_tx_timer, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_REL_SOFT);
+	hrtimer_setup(&info->rx_lend_timer, sgnet_rx_lend_timer,
+		      CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	INIT_DELAYED_WORK(&info->watchdog, sgnet_watchdog);
 	mutex_init(&info->lock);
 	netif_napi_add(dev, &info->napi, sgnet_poll);
@@ -333,6 +335,7 @@ void sgnet_remove(struct xenbus_device *xbdev)
 	mutex_unlock(&info->lock);
 	unregister_netdev(info->dev);
 	hrtimer_cancel(&info->tx_timer);
+	hrtimer_cancel(&info->rx_lend_timer);
 	netif_napi_del(&info->napi);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	free_netdev(info->dev);

@@ -65,6 +65,7 @@ def test_sgnet_carries_ping_and_iperf3_and_survives_a_destroyed_peer(tmp_path):
     assert not credit["stack_watchdog"], credit
     assert credit["seconds"] < credit["tx_stalls"] <= credit["peer_grants"] + credit["seconds"]
     assert hostile["badhdr"]["rx_errors"] >= hostile["badhdr"]["peer_sent"] > 0
+    assert hostile["badhdr"]["peer_return_invalid"] >= 1  # lying returns refused
     assert hostile["race"]["peer_sent"] > 0 and hostile["race"]["rx_errors"] >= 1
 
     # sgnet-3's in-band buffer return: while one end sent TCP, the other re-armed the

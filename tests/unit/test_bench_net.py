@@ -8,10 +8,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from sgkit.errors import KitError
 from sgkit.images.initramfs import guest_script
 from sgkit.lab.bench import (
     DRIVERS,
     METRICS,
+    SGNET_DEFAULTS,
     TESTS,
     analyse,
     bench_conf,
@@ -199,10 +203,12 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "fused_trigger": 1,
         "rx_recheck": 1,
         "rx_counters": 1,
+        "rx_lend": 0,
         "irq_lateeoi": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
     assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
+    assert runs["sgnet-one-copy"]["rx_lend"] == 32
     assert runs["sgnet-plain-event"] == {**runs["sgnet"], "rx_counters": 0}
     assert runs["sgnet-upcall-each"]["rx_counters"] == 1
     assert runs["sgnet-return-oob"]["rx_return_inband"] == 0
@@ -212,7 +218,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert (
         lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_delay_us=200"
         " tx_coalesce_us=2000"
-        " fused_trigger=1 rx_recheck=1 rx_counters=1 irq_lateeoi=1"
+        " fused_trigger=1 rx_recheck=1 rx_counters=1 rx_lend=0 irq_lateeoi=1"
     )
     assert lines[-1] == "netfront"
 
@@ -230,6 +236,14 @@ def test_a_variant_is_measured_and_compared_with_netfront() -> None:
     assert before["hypercalls_per_packet"]["median"] == 1.0  # dom0's only interface: sgnet1
     assert analysis["variant_ratio_spread"]["sgnet-before"]["hypercalls_per_packet"]["n"] == 2
     assert "sgnet variants" in summarize(analysis)
+
+
+def test_chosen_variants_run_alone_and_unknown_ones_are_named() -> None:
+    runs = variants(only=["sgnet-one-copy"])
+    assert list(runs) == ["sgnet", "sgnet-one-copy", "netfront"]
+    assert runs["sgnet-one-copy"] == {**SGNET_DEFAULTS, "rx_lend": 32}
+    with pytest.raises(KitError, match=r"sgnet-nope.*sgnet-one-copy"):
+        variants(only=["sgnet-nope"])
 
 
 def test_rounds_pair_each_test_and_reverse_the_order_in_even_rounds(tmp_path: Path) -> None:

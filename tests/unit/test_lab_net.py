@@ -250,8 +250,10 @@ SGKIT-NETSTAT dom0-prehostile-storm if=sgnet0 tx_timeouts=1 rx_errors=0 interrup
 SGKIT-NETSTAT dom0-posthostile-storm if=sgnet0 tx_timeouts=1 rx_errors=640 interrupts=200
 SGKIT-HOSTILE case=storm reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=6 \
 cpu_dom0_ms=800 cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
-SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_missed_errors=0
-SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_missed_errors=4
+SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_missed_errors=0 \
+peer_return_invalid=0
+SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_missed_errors=4 \
+peer_return_invalid=56
 SGKIT-HOSTILE case=badhdr reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=5 \
 cpu_dom0_ms=300 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
 SGKIT-NETSTAT dom0-prehostile-race if=sgnet0 rx_errors=700 rx_hdr_changed=0
@@ -576,6 +578,7 @@ def test_hostile_peer_cases_pass_and_their_counters_are_measured() -> None:
     assert not credit["stack_watchdog"]
     assert hostile["storm"]["peer_triggers"] == 6600 and hostile["storm"]["interrupts"] == 190
     assert hostile["badhdr"]["rx_missed_errors"] == 4 and hostile["badhdr"]["cpu_domu_ms"] == 100
+    assert hostile["badhdr"]["peer_return_invalid"] == 56
     assert hostile["race"]["rx_hdr_changed"] == 3 and hostile["race"]["peer_sent"] == 600
 
 
@@ -594,6 +597,8 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "storm": HOSTILE.replace("ping=0 seconds=6", "ping=1 seconds=6"),
         # fewer errors in dom0 than bad frames sent: some were taken
         "badhdr": HOSTILE.replace("rx_errors=700", "rx_errors=650"),
+        # every name of the peer's taken: dom0 did not bound what a liar may spend
+        "badhdr_names": HOSTILE.replace("peer_return_invalid=56", "peer_return_invalid=0"),
         # the racing peer's buffers were all taken as frames: nothing counted as an error
         "race": HOSTILE.replace("rx_errors=760", "rx_errors=700"),
         # the peer came back, but the link never did
@@ -601,7 +606,7 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
     }
     for case, text in cases.items():
         failed = _failed_checks(text)
-        assert failed == {f"hostile_{case}"}, (case, failed)
+        assert failed == {f"hostile_{case.split('_')[0]}"}, (case, failed)
     assert _failed_checks("") == {
         "hostile_stall",
         "hostile_credit",

@@ -23,7 +23,7 @@ def _options(task) -> dict[str, tuple[object, str | None]]:
         (tasks.lab_smoke, {"hypervisor", "limits", "xsm"}, 600),
         (tasks.lab_test, {"suites", "hypervisor", "seed", "xsm", "pvh"}, 900),
         (tasks.lab_net, set(), 900),
-        (tasks.bench_net, {"seconds", "repeat", "before", "ablation", "pin"}, 0),
+        (tasks.bench_net, {"seconds", "repeat", "before", "ablation", "pin", "variant"}, 0),
     ],
 )
 def test_every_lab_task_has_the_lab_options_and_its_own(task, own, timeout):

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ SGNET_DEFAULTS = {
     "fused_trigger": 1,
     "rx_recheck": 1,
     "rx_counters": 1,
+    "rx_lend": 0,
     "irq_lateeoi": 1,
 }
 # "Before": the driver as it was before bulk return, late EOI, delayed
@@ -73,6 +74,8 @@ ABLATION = {
     "sgnet-no-coalesce": {"tx_coalesce_us": 0},
     "sgnet-trigger-apart": {"fused_trigger": 0},
     "sgnet-no-recheck": {"rx_recheck": 0},
+    # The other way round: one copy (rx_lend), off by default, switched on.
+    "sgnet-one-copy": {"rx_lend": 32},
     "sgnet-plain-event": {"rx_counters": 0},
     "sgnet-upcall-each": {"irq_lateeoi": 0},
 }
@@ -101,11 +104,24 @@ def bench_conf(seconds: int, port: int = 5300, repeat: int = 1, pin: bool = Fals
     )
 
 
-def variants(before: bool = False, ablation: bool = False) -> dict[str, dict[str, int] | None]:
+def variants(
+    before: bool = False, ablation: bool = False, only: Sequence[str] = ()
+) -> dict[str, dict[str, int] | None]:
     """What runs in each round, in order: sgnet variants with all their module parameters,
-    then netfront (None)."""
+    then netfront (None).  ``only``: these variants of the ablation or "before" as well."""
+    known = {**ABLATION, **BEFORE}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise KitError(
+            f"--variant {','.join(unknown)}: no such sgnet variant; choose from {', '.join(known)}"
+        )
+    chosen = {name: known[name] for name in only}
     out: dict[str, dict[str, int] | None] = {"sgnet": dict(SGNET_DEFAULTS)}
-    for name, changes in {**(ABLATION if ablation else {}), **(BEFORE if before else {})}.items():
+    for name, changes in {
+        **(ABLATION if ablation else {}),
+        **(BEFORE if before else {}),
+        **chosen,
+    }.items():
         out[name] = {**SGNET_DEFAULTS, **changes}
     out["netfront"] = None
     return out
@@ -269,6 +285,10 @@ DRIVER_COUNTS = (
     "credit_grants",
     "rx_polls",
     "rx_rechecks",
+    "rx_frames_lent",
+    "rx_frames_copied",
+    "rx_held",
+    "rx_grants_held",
     "interrupts",
     "rx_spurious",
 )
@@ -566,6 +586,7 @@ def run_bench_net(
     before: bool = False,
     ablation: bool = False,
     pin: bool = False,
+    only: Sequence[str] = (),
 ) -> BenchOutcome:
     """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds (with
     ``before``, sgnet also as it was before bulk return, late EOI and delayed batching; with
@@ -575,7 +596,7 @@ def run_bench_net(
     spec = LabSpec.resolve(spec)
     if repeat < 1:
         raise KitError(f"--repeat {repeat}: need at least one round")
-    runs = variants(before, ablation)
+    runs = variants(before, ablation, only)
     if spec.timeout_s is None:
         timeout_s = 900.0 + repeat * len(runs) * (150.0 + 30.0 * seconds)
         spec = dataclasses.replace(spec, timeout_s=timeout_s)

@@ -538,6 +538,9 @@ def hostile_checks(
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
       one that went through is an error in dom0 (``rx_errors`` at least the frames sent).
+      Each also names all 64 of the peer's buffers returned: dom0 takes at most
+      ``SGNET_PEER_OUT_MAX`` (4) names per buffer it has not had named, so the headers after
+      the first few lie (``peer_return_invalid`` at least 1).
     - ``race``: 20 rounds of triggering every buffer first, then writing a header and a frame
       into each, so that the header and length change while dom0 copies them; buffers read
       before the write are errors in dom0 (``rx_errors``); dom0 counts, without using it,
@@ -600,7 +603,12 @@ def hostile_checks(
         elif case == "race":
             ok = ok and n("peer_sent") > 0 and n("peer_failed") == 0 and n("rx_errors") >= 1
         else:
-            ok = ok and n("peer_sent") > 0 and n("rx_errors") >= n("peer_sent")
+            ok = (
+                ok
+                and n("peer_sent") > 0
+                and n("rx_errors") >= n("peer_sent")
+                and n("peer_return_invalid") >= 1
+            )
         why = f"{m.group(0).strip()}: dom0 " + ", ".join(
             f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen[k] is not None
         )

@@ -424,7 +424,8 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
         "before": "also sgnet as it was before bulk return, late EOI and delayed batching",
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
         "variant": "also these sgnet variants, comma-separated (e.g. sgnet-one-copy)",
-        "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default; --no-pin: Xen's choice)",
+        "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default off: Xen's choice;"
+        " docs/driver.md, Repeatability)",
     },
 )
 def bench_net(
@@ -434,7 +435,7 @@ def bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
-    pin: bool = True,
+    pin: bool = False,
     variant: str = "",
 ) -> None:
     """sgnet vs netfront/netback over dom0<->sg-a in one boot: bench.json, bench.png, ratios."""

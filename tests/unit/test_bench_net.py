@@ -183,8 +183,8 @@ def test_spread_of_even_counts_and_missing_rounds() -> None:
 def test_bench_conf_sets_the_rounds() -> None:
     assert "BENCH_REPEAT=1" in bench_conf(3)
     assert "BENCH_REPEAT=5" in bench_conf(3, repeat=5)
-    assert "BENCH_PIN=1" in bench_conf(3)
-    assert "BENCH_PIN=0" in bench_conf(3, pin=False)
+    assert "BENCH_PIN=0" in bench_conf(3)
+    assert "BENCH_PIN=1" in bench_conf(3, pin=True)
 
 
 def test_variants_run_in_order_with_all_their_parameters() -> None:

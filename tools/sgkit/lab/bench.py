@@ -91,7 +91,7 @@ VIF_SUBNET = "10.78.1"
 IO_HYPERCALLS = {13: "multicall", 20: "grant_table_op", 32: "event_channel_op", 47: "sg_op"}
 
 
-def bench_conf(seconds: int, port: int = 5300, repeat: int = 1, pin: bool = True) -> str:
+def bench_conf(seconds: int, port: int = 5300, repeat: int = 1, pin: bool = False) -> str:
     return (
         f"BENCH_DOMU={DOMU}\n"
         f"BENCH_SGNET_DOMU={LINK.subnet}.2\n"
@@ -585,7 +585,7 @@ def run_bench_net(
     repeat: int = 1,
     before: bool = False,
     ablation: bool = False,
-    pin: bool = True,
+    pin: bool = False,
     only: Sequence[str] = (),
 ) -> BenchOutcome:
     """One lab boot, both drivers over dom0 <-> sg-a, ``repeat`` interleaved rounds (with

@@ -246,24 +246,29 @@ def test_chosen_variants_run_alone_and_unknown_ones_are_named() -> None:
         variants(only=["sgnet-nope"])
 
 
-def test_rounds_pair_each_test_and_reverse_the_order_in_even_rounds(tmp_path: Path) -> None:
-    """bench-net.sh's bench_rounds, run by sh with the test and the set-up replaced by echoes."""
-    runs = variants(ablation=True)
-    (tmp_path / "variants").write_text("# a comment\n" + variants_file(runs))
-    script = (
-        f". {guest_script('bench-net.sh')}\n"
-        'bench_test() { echo "test $round $2 $1 $3"; }\n'
-        'bench_variant() { echo "set $1 $2"; sgif=if-$1; }\n'
-        "vif=vif1.0 BENCH_REPEAT=2\n"
-        f"bench_rounds {tmp_path / 'variants'}\n"
-    )
-    out = subprocess.run(
+def _bench_rounds(tmp_path: Path, stubs: str) -> list[str]:
+    """Run bench-net.sh's bench_rounds over ``tmp_path/variants`` with ``stubs`` (shell
+    defining bench_test, bench_variant and the settings) in place of the real runs."""
+    script = f". {guest_script('bench-net.sh')}\n{stubs}bench_rounds {tmp_path / 'variants'}\n"
+    return subprocess.run(
         ["sh", "-c", script],
         env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
+
+
+def test_rounds_pair_each_test_and_reverse_the_order_in_even_rounds(tmp_path: Path) -> None:
+    """bench-net.sh's bench_rounds, run by sh with the test and the set-up replaced by echoes."""
+    runs = variants(ablation=True)
+    (tmp_path / "variants").write_text("# a comment\n" + variants_file(runs))
+    out = _bench_rounds(
+        tmp_path,
+        'bench_test() { echo "test $round $2 $1 $3"; }\n'
+        'bench_variant() { echo "set $1 $2"; sgif=if-$1; }\n'
+        "vif=vif1.0 BENCH_REPEAT=2\n",
+    )
     names = list(runs)
     tests = [line.split() for line in out if line.startswith("test ")]
     assert len(tests) == 2 * len(TESTS) * len(names)
@@ -285,19 +290,12 @@ def test_rounds_pair_each_test_and_reverse_the_order_in_even_rounds(tmp_path: Pa
 
 def test_the_two_drivers_alone_are_set_up_once(tmp_path: Path) -> None:
     (tmp_path / "variants").write_text(variants_file(variants()))
-    script = (
-        f". {guest_script('bench-net.sh')}\n"
+    out = _bench_rounds(
+        tmp_path,
         'bench_test() { echo "test $round $2 $1"; }\n'
         'bench_variant() { echo "set $1"; }\n'
-        f"BENCH_REPEAT=3 bench_rounds {tmp_path / 'variants'}\n"
+        "BENCH_REPEAT=3\n",
     )
-    out = subprocess.run(
-        ["sh", "-c", script],
-        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
     assert out.count("set sgnet") == 1
     assert [line.split()[3] for line in out if line.startswith("test 2 tcp ")] == [
         "netfront",

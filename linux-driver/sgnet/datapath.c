@@ -716,6 +716,31 @@ static void sgnet_tx_trigger(struct sgnet_info *info, u32 reg_id)
 }
 
 /*
+ * Fill @mc with one XEN_SGOP_rearm call per receive buffer of ours in @bits
+ * (ring indices), their IDs in @ids: the out-of-band return's multicall and
+ * the in-band one's first part.  Returns how many.
+ */
+static unsigned int sgnet_rearm_calls(const struct sgnet_info *info, u64 bits,
+				      struct multicall_entry *mc,
+				      struct xen_sg_id *ids)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < info->nr_rx; i++) {
+		if (!(bits & BIT_ULL(i)))
+			continue;
+		ids[n].id = info->rx[i].id;
+		ids[n].flags = 0;
+		mc[n].op = __HYPERVISOR_sg_op;
+		mc[n].result = 0;
+		mc[n].args[0] = XEN_SGOP_rearm;
+		mc[n].args[1] = (xen_ulong_t)(uintptr_t)&ids[n];
+		n++;
+	}
+	return n;
+}
+
+/*
  * In-band buffer return (tx lock held): the rearms of our receive buffers
  * consumed since the last return go in one multicall with the transfer
  * batch, before it, and op 0's header names them (sgnet_hdr.returned),
@@ -731,7 +756,7 @@ static long sgnet_tx_call(struct sgnet_info *info,
 {
 	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
 	struct multicall_entry *mc;
-	unsigned int n = 0, i, errors = 0;
+	unsigned int n, i, errors = 0;
 	u64 ready = 0;
 	long rc;
 
@@ -745,17 +770,7 @@ static long sgnet_tx_call(struct sgnet_info *info,
 	hdr[0].returned = cpu_to_le64(*news);
 	if (!ready)
 		return HYPERVISOR_sg_op(XEN_SGOP_transfer, batch);
-	for (i = 0; i < info->nr_rx; i++) {
-		if (!(ready & BIT_ULL(i)))
-			continue;
-		info->tx_ret_id[n].id = info->rx[i].id;
-		info->tx_ret_id[n].flags = 0;
-		mc = &info->tx_mc[n++];
-		mc->op = __HYPERVISOR_sg_op;
-		mc->result = 0;
-		mc->args[0] = XEN_SGOP_rearm;
-		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->tx_ret_id[n - 1];
-	}
+	n = sgnet_rearm_calls(info, ready, info->tx_mc, info->tx_ret_id);
 	mc = &info->tx_mc[n];
 	mc->op = __HYPERVISOR_sg_op;
 	mc->result = 0;
@@ -1476,24 +1491,12 @@ rearm:
  */
 static void sgnet_rx_rearm_bits(struct sgnet_info *info, u64 bits)
 {
-	unsigned int n = 0, i, errors = 0;
+	unsigned int n, i, errors = 0;
 	long rc;
 
 	if (!bits)
 		return;
-	for (i = 0; i < info->nr_rx; i++) {
-		struct multicall_entry *mc = &info->rx_mc[n];
-
-		if (!(bits & BIT_ULL(i)))
-			continue;
-		info->rx_ret_id[n].id = info->rx[i].id;
-		info->rx_ret_id[n].flags = 0;
-		mc->op = __HYPERVISOR_sg_op;
-		mc->result = 0;
-		mc->args[0] = XEN_SGOP_rearm;
-		mc->args[1] = (xen_ulong_t)(uintptr_t)&info->rx_ret_id[n];
-		n++;
-	}
+	n = sgnet_rearm_calls(info, bits, info->rx_mc, info->rx_ret_id);
 	sgnet_rx_count(info, SGNET_RX_HYPERCALLS, 1);
 	sgnet_rx_count(info, SGNET_RX_RETURN_CALLS, 1);
 	sgnet_rx_count(info, SGNET_RX_RETURNED, n);

@@ -6,6 +6,7 @@
     invoke lab.test              dom0 with xl + two PV domUs, sgtest in every domain
     invoke lab.net               sgnet links dom0<->sg-a<->sg-b, ping, iperf3, flood, destroy
     invoke bench.net             sgnet against netfront/netback in one boot: JSON, PNG, ratios
+    invoke bench.compare -r A,B  whole bench.net runs side by side: do the ratios repeat?
     invoke deploy --host H       install the build on Xen lab hosts over SSH
     invoke test                  unit tests, then the real build and lab tests
 
@@ -455,6 +456,27 @@ def bench_net(
     print(f"results: {outcome.results}")
 
 
+@task(
+    iterable=["run"],
+    help={
+        "run": "a results/bench-net-* directory (or its bench.json); two or more, repeat the"
+        " option or separate them with commas",
+        "tolerance": "a ratio repeats when every run is within this fraction of the runs'"
+        " median (default 0.15)",
+    },
+)
+@kit_errors
+def bench_compare(c: Context, run: list[str], tolerance: float = 0.15) -> None:
+    """Whole bench.net runs side by side: each ratio's median per run, spread, repeats or not."""
+    from sgkit.paths import results_dir
+    from sgkit.report.bench_compare import compare_runs
+
+    paths = [Path(p) for r in run for p in r.split(",") if p]
+    out, _, text = compare_runs(paths, results_dir(), tolerance)
+    print(text)
+    print(f"results: {out}")
+
+
 # --- deploy --------------------------------------------------------------------
 
 
@@ -597,4 +619,4 @@ ns.add_collection(
 )
 ns.add_collection(Collection("driver", build=driver_build, lint=driver_lint))
 ns.add_collection(Collection("lab", smoke=lab_smoke, test=lab_test, net=lab_net, host=lab_host))
-ns.add_collection(Collection("bench", net=bench_net))
+ns.add_collection(Collection("bench", net=bench_net, compare=bench_compare))

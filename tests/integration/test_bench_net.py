@@ -8,6 +8,7 @@ import pytest
 
 from sgkit.lab.bench import DRIVERS, METRICS, TESTS, run_bench_net
 from sgkit.lab.spec import LabSpec
+from tests.integration.conftest import invoke
 
 
 @pytest.mark.integration
@@ -25,3 +26,19 @@ def test_bench_net_writes_json_and_png_for_both_drivers(tmp_path):
     assert set(bench["ratios_sgnet_over_netfront"]) == {m for m, _, _ in METRICS}
     png = (outcome.results / "bench.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # bench.compare reads the real run's bench.json through the task a user runs;
+    # a run set against itself repeats exactly, every ratio.
+    proc = invoke(
+        "bench.compare",
+        f"--run={outcome.results},{outcome.results / 'bench.json'}",
+        env={"SGKIT_RESULTS_DIR": str(tmp_path / "compare")},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (out,) = (tmp_path / "compare").glob("bench-compare-*")
+    compared = json.loads((out / "compare.json").read_text())
+    assert compared["headline_repeats"] is True, proc.stdout
+    for metric, _, _ in METRICS:
+        ratio = compared["ratios"][metric]
+        if bench["ratios_sgnet_over_netfront"][metric] is not None:  # netfront's may be 0
+            assert ratio["repeats"] and ratio["max_over_min"] == 1.0, (metric, ratio)

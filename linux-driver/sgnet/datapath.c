@@ -68,7 +68,7 @@ module_param(tx_delay_us, uint, 0644);
 MODULE_PARM_DESC(tx_delay_us,
 		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
 
-static unsigned int tx_coalesce_us = 2000;
+static unsigned int tx_coalesce_us = 4000;
 module_param(tx_coalesce_us, uint, 0644);
 MODULE_PARM_DESC(tx_coalesce_us,
 		 "one-way stream: a frame sent within this many microseconds of the last transfer, with nothing received since, waits at most this long for more to share a transfer (0: off; up to 10000)");
@@ -146,7 +146,8 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
 	"rx_rechecks", "peer_returned", "peer_return_invalid",
 	"rx_frames_lent", "rx_frames_copied", "rx_lend_full", "rx_held",
-	"rx_grants_held", "rx_lend_resets", "rx_buffers", "rx_frames_packed",
+	"rx_grants_held", "rx_lend_resets", "rx_polls_deferred", "rx_buffers",
+	"rx_frames_packed",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -2027,9 +2028,19 @@ again:
 			return budget;
 		}
 	}
-	/* Unmask: triggers since the clear raise an upcall now. */
-	if (napi_complete_done(napi, work) && info->lateeoi)
-		xen_irq_lateeoi(info->irq, 0);
+	/*
+	 * Unmask: triggers since the clear raise an upcall now.  Unless the
+	 * kernel defers it (napi_defer_hard_irqs and gro_flush_timeout of the
+	 * interface, or a schedule missed meanwhile): it polls again from its
+	 * timer and the port stays masked, so a peer's triggers meanwhile
+	 * raise no upcall; the poll that completes unmasks it.
+	 */
+	if (napi_complete_done(napi, work)) {
+		if (info->lateeoi)
+			xen_irq_lateeoi(info->irq, 0);
+	} else {
+		sgnet_rx_count(info, SGNET_RX_POLLS_DEFERRED, 1);
+	}
 	return work;
 }
 

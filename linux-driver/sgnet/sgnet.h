@@ -131,6 +131,7 @@ enum sgnet_rx_stat {
 	SGNET_RX_HELD,
 	SGNET_RX_GRANTS_HELD,
 	SGNET_RX_LEND_RESETS,
+	SGNET_RX_POLLS_DEFERRED,
 	SGNET_RX_BUFFERS,		/* filled buffers taken */
 	SGNET_RX_PACKED,		/* frames after another in one buffer */
 	SGNET_NR_RX_STATS,

@@ -15,6 +15,7 @@ from sgkit.images.initramfs import guest_script
 from sgkit.lab.bench import (
     DRIVERS,
     METRICS,
+    NETDEV_DEFAULTS,
     SGNET_DEFAULTS,
     TESTS,
     analyse,
@@ -46,13 +47,16 @@ def _console() -> str:
             for when, base in (("before", 0), ("after", 100)):
                 snap = f"SGKIT-BENCH-SNAP drv={drv} test={test} when={when}"
                 irq = base // 10
+                every = f" irq_all={3 * irq}"  # the whole domain: timers too
                 own = f" tx_hypercalls={base} rx_hypercalls={base}" if drv == "sgnet" else ""
                 lines.append(
                     f"{snap} side=dom0 if={dom0_if} tx_packets={base} rx_packets={base}"
-                    f" irq={irq}{own}"
+                    f" irq={irq}{every}{own}"
                 )
-                lines.append(f"{snap} side=domU if={domu_if} tx_packets=1 rx_packets=1 irq={irq}")
-                lines.append(f"{snap} side=domU if=other0 tx_packets=9 rx_packets=9 irq=999")
+                lines.append(
+                    f"{snap} side=domU if={domu_if} tx_packets=1 rx_packets=1 irq={irq}{every}"
+                )
+                lines.append(f"{snap} side=domU if=other0 tx_packets=9 rx_packets=9 irq=999{every}")
                 sg = 200 if drv == "sgnet" and when == "after" else 0
                 ev = 400 if drv == "netfront" and when == "after" else 0
                 lines.append(_hc(drv, test, when, sg, ev))
@@ -71,6 +75,7 @@ def test_analyse_computes_costs_and_ratios(tmp_path) -> None:
     costs = analysis["tests"]["sgnet"]["tcp"]["costs"]
     assert costs["packets"] == 200
     assert costs["interrupts_dom0"] == costs["interrupts_domU"] == 10
+    assert costs["interrupts_all_dom0"] == costs["interrupts_all_domU"] == 30
     assert costs["hypercalls_io"] == 200  # sg_op only; sched_op is left out
     assert costs["hypercalls_xen"] == 1200
     assert costs["hypercalls_driver"] == 200
@@ -158,6 +163,7 @@ def test_rounds_give_medians_spreads_and_per_round_ratios(tmp_path) -> None:
     assert heads["cpu_us_per_packet_dom0"] == 2 * 2.0 * 1e6 / 400
     assert heads["cpu_us_per_packet_domU"] == 2 * 1.0 * 1e6 / 400
     assert heads["interrupts_per_packet_dom0"] == heads["interrupts_per_packet_domU"] == 0.05
+    assert heads["all_interrupts_per_packet"] == 2 * 0.15
     assert heads["cpu_ms_per_mbyte"] == round(2 * 3.0 * 1e3 / (2 * 2234777600 / 1e6), 2)
     for metric, _, _ in METRICS:
         assert analysis["ratio_spread"][metric]["n"] == 3, metric
@@ -206,6 +212,8 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "rx_counters": 1,
         "rx_lend": 0,
         "irq_lateeoi": 0,
+        "napi_defer_hard_irqs": 0,
+        "gro_flush_timeout": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
     assert runs["sgnet-no-pack"] == {**runs["sgnet"], "tx_pack": 1}
@@ -219,10 +227,24 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     lines = variants_file(runs).splitlines()
     assert (
         lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_pack=16 tx_delay_us=200"
-        " tx_coalesce_us=2000"
+        " tx_coalesce_us=4000"
         " fused_trigger=1 rx_recheck=1 rx_counters=1 rx_lend=0 irq_lateeoi=1"
+        " napi_defer_hard_irqs=0 gro_flush_timeout=0"
     )
     assert lines[-1] == "netfront"
+
+
+def test_mitigation_variants_set_the_interfaces_napi_deferral() -> None:
+    runs = variants(only=["sgnet-defer", "sgnet-coalesce-2ms"])
+    assert list(runs) == ["sgnet", "sgnet-defer", "sgnet-coalesce-2ms", "netfront"]
+    assert runs["sgnet-defer"] == {
+        **runs["sgnet"],
+        "napi_defer_hard_irqs": 2,
+        "gro_flush_timeout": 2_000_000,
+    }
+    # every other variant puts the kernel's default back (variants run back to back)
+    assert runs["sgnet-coalesce-2ms"] == {**runs["sgnet"], "tx_coalesce_us": 2000}
+    assert runs["sgnet"]["napi_defer_hard_irqs"] == runs["sgnet"]["gro_flush_timeout"] == 0
 
 
 def test_a_variant_is_measured_and_compared_with_netfront() -> None:
@@ -243,7 +265,7 @@ def test_a_variant_is_measured_and_compared_with_netfront() -> None:
 def test_chosen_variants_run_alone_and_unknown_ones_are_named() -> None:
     runs = variants(only=["sgnet-one-copy"])
     assert list(runs) == ["sgnet", "sgnet-one-copy", "netfront"]
-    assert runs["sgnet-one-copy"] == {**SGNET_DEFAULTS, "rx_lend": 32}
+    assert runs["sgnet-one-copy"] == {**SGNET_DEFAULTS, **NETDEV_DEFAULTS, "rx_lend": 32}
     with pytest.raises(KitError, match=r"sgnet-nope.*sgnet-one-copy"):
         variants(only=["sgnet-nope"])
 

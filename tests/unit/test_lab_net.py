@@ -170,7 +170,10 @@ def _iperf_lines(hostile: str | None = None) -> str:
     )
     lines.append("SGKIT-ETHTOOL-K if=sgnet0 off=0 tso=off tx=off on=0")
     lines.append(f"SGKIT-IPERF test=udp to=10.77.1.2 rc=0 json={udp}")
+    defer = "SGKIT-NETSTAT dom0-{} if=sgnet0 rx_packets={} rx_polls={} rx_polls_deferred={}"
+    lines.append(defer.format("predefer", 10, 5, 0) + " interrupts=5")
     lines.append(f"SGKIT-IPERF test=udp-reverse to=10.77.1.2 rc=0 json={udp}")
+    lines.append(defer.format("postdefer", 910, 125, 60) + " interrupts=8")
     lines.append(
         "SGKIT-NETSTAT dom0-preflood if=sgnet0 tx_packets=10 tx_busy=0 credit_requests=0"
         " rx_packets=1500 rx_buffers=200 rx_frames_packed=1300 rx_errors=0 tx_frames_packed=5"
@@ -805,3 +808,25 @@ def test_lifecycle_cases_fail_on_what_they_count() -> None:
     # nothing ran at all
     status, _ = _life("", "")
     assert set(status.values()) == {"fail"} and len(status) == 7
+
+
+def test_napi_deferral_needs_deferred_polls_and_more_polls_than_upcalls() -> None:
+    from sgkit.lab.net import napi_deferral_check
+
+    def result(**after: int) -> str:
+        base = {"rx_packets": 10, "rx_polls": 5, "rx_polls_deferred": 0, "interrupts": 5}
+        stats = {
+            "dom0-predefer/sgnet0": base,
+            "dom0-postdefer/sgnet0": {k: v + after.get(k, 0) for k, v in base.items()},
+        }
+        return napi_deferral_check(stats).status
+
+    assert result(rx_packets=900, rx_polls=120, rx_polls_deferred=60, interrupts=3) == "pass"
+    # the kernel never deferred a completion (the knob not honoured)
+    assert result(rx_packets=900, rx_polls=120, interrupts=3) == "fail"
+    # an upcall per poll: the port was unmasked after every poll
+    assert result(rx_packets=900, rx_polls=60, rx_polls_deferred=60, interrupts=60) == "fail"
+    # nothing received
+    assert result(rx_polls=3, rx_polls_deferred=1, interrupts=1) == "fail"
+    # no counters read
+    assert napi_deferral_check({}).status == "fail"

@@ -469,6 +469,31 @@ def packing_checks(
     return out, seen
 
 
+def napi_deferral_check(stats: dict[str, dict[str, int]]) -> publish.Result:
+    """The kernel's NAPI deferral on dom0's end (docs/driver.md, **Interrupt mitigation**)
+    over the UDP run toward dom0: polls that took frames ended deferred
+    (``rx_polls_deferred``: napi_complete_done said no, so the port stayed masked and the
+    kernel polled again from its timer), and dom0 polled more often than it was interrupted.
+    Both hold by construction once a frame arrives: every poll that takes one and stays under
+    its budget ends deferred and is followed by a timer poll no upcall started, and with the
+    late EOI no upcall comes while a poll is due."""
+
+    def delta(key: str) -> int | None:
+        return counter_delta(stats, "dom0-predefer", "dom0-postdefer", key)
+
+    rx, polls = delta("rx_packets"), delta("rx_polls")
+    deferred, irqs = delta("rx_polls_deferred"), delta("interrupts")
+    if rx is None or polls is None or deferred is None or irqs is None:
+        why = "no dom0-predefer/dom0-postdefer counters (rx_polls_deferred needs this driver)"
+        return _res("dom0", "udp_reverse_napi_deferral", False, why)
+    ok = rx > 0 and deferred > 0 and polls > irqs
+    why = (
+        f"UDP domU -> dom0 with napi_defer_hard_irqs 2, gro_flush_timeout 2 ms on dom0's end:"
+        f" {rx} frames, {polls} polls of which {deferred} ended deferred, {irqs} upcalls"
+    )
+    return _res("dom0", "udp_reverse_napi_deferral", ok, why)
+
+
 def tcp_order_check(dom0: str, measured: dict[str, Any]) -> publish.Result:
     """dom0's TCP saw no segment out of order over the two TCP runs.
 
@@ -509,6 +534,7 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     out += inband_return_checks(stats)
     checks, measured["packing"] = packing_checks(stats)
     out += checks
+    out.append(napi_deferral_check(stats))
     out.append(tcp_order_check(dom0, measured))
     # What the unpaced flood did (informative: whether the receiver falls
     # behind depends on scheduling; the paused burst below decides).

@@ -399,14 +399,16 @@ BENCH_SET = Marker(
     "SGKIT-BENCH-SET",
     r"(?P<drv>\S+) domU (?P<rest>[^\n]*)",
     "SGKIT-BENCH-SET sgnet-before domU rx_return=1 rc=0",
-    "an sgnet variant's module parameter as the domU set it (bench-set.sh)",
+    "an sgnet variant's module parameter (or IF:name, an interface's NAPI deferral) as the"
+    " domU set it (bench-set.sh)",
     _SH_BENCH,
 )
 BENCH_VARIANT = Marker(
     "SGKIT-BENCH-VARIANT",
     r"(?P<drv>\S+) round=(?P<round>\d+) if=(?P<ifc>\S+)(?P<rest>[^\n]*)",
     "SGKIT-BENCH-VARIANT sgnet-before round=1 if=vsg1.0 irq_lateeoi=N rx_return=1",
-    "an sgnet variant set up in dom0: its interface and module parameters",
+    "an sgnet variant set up in dom0: its interface, module parameters and the interface's"
+    " NAPI deferral",
     _SH_BENCH,
 )
 BENCH_IF = Marker(

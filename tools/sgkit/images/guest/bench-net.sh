@@ -107,12 +107,19 @@ bench_test() {
 
 # dom0: NAME "k=v ...": sgnet's module parameters in dom0 and in the domU;
 # if irq_lateeoi or rx_counters changed, rebind dom0's backend (the link
-# reconnects: a new interface in dom0, $sgif; both ends set up again).
+# reconnects: a new interface in dom0, $sgif; both ends set up again).  The
+# kernel's per-interface NAPI deferral (napi_defer_hard_irqs,
+# gro_flush_timeout) goes to $sgif after that, and to the domU's sgnet
+# interfaces (bench-set.sh).
 bench_variant() {
 	p=/sys/module/sgnet/parameters
 	old=$(cat $p/irq_lateeoi $p/rx_counters)
+	ifset=
 	for kv in $2; do
-		echo "${kv#*=}" >"$p/${kv%%=*}"
+		case ${kv%%=*} in
+		napi_defer_hard_irqs | gro_flush_timeout) ifset="$ifset $kv" ;;
+		*) echo "${kv#*=}" >"$p/${kv%%=*}" ;;
+		esac
 	done
 	echo "$2" | busybox nc "$BENCH_VIF_DOMU" $((BENCH_PORT + 1)) |
 		while read -r line; do echo "SGKIT-BENCH-SET $1 domU $line"; done
@@ -124,8 +131,15 @@ bench_variant() {
 		sgnet_wait_reply "$BENCH_SGNET_DOMU"
 		sgif=$(sgnet_if 0) || sgif=none
 	fi
+	for kv in $ifset; do
+		echo "${kv#*=}" >"/sys/class/net/$sgif/${kv%%=*}"
+	done
 	echo "SGKIT-BENCH-VARIANT $1 round=$round if=$sgif" \
-		"$(cd $p && for f in *; do printf '%s=%s ' "$f" "$(cat "$f")"; done)"
+		"$(cd $p && for f in *; do printf '%s=%s ' "$f" "$(cat "$f")"; done)" \
+		"$(cd "/sys/class/net/$sgif" 2>/dev/null &&
+			for f in napi_defer_hard_irqs gro_flush_timeout; do
+				printf '%s=%s ' "$f" "$(cat "$f")"
+			done)"
 }
 
 # dom0: VARIANTS_FILE: BENCH_REPEAT rounds.  Each test runs over every

@@ -245,6 +245,14 @@ sgnet_stats() {
 	echo "SGKIT-NETSTAT $1 if=$2$stats"
 }
 
+# IF N NS: the kernel's NAPI deferral of interface IF: napi_defer_hard_irqs N,
+# gro_flush_timeout NS (docs/driver.md, Interrupt mitigation).
+sgnet_napi_defer() {
+	echo "$2" >"/sys/class/net/$1/napi_defer_hard_irqs" &&
+		echo "$3" >"/sys/class/net/$1/gro_flush_timeout"
+	echo "SGKIT-STEP napi-defer-$1-$2-$3 rc=$?"
+}
+
 # IF 1|0: sgnet's debugfs switch rx_paused for interface IF (a test-only
 # switch: the receive poll leaves the buffers full while it is 1).
 sgnet_rx_paused() {
@@ -327,7 +335,12 @@ sgnet_iperf_client() {
 		sgnet_tcpext posttcp
 		sgnet_offload_off "$ifc" "$addr"
 		sgnet_iperf_run udp "$addr" -t 4 -u -b 20M -l 1400
+		# dom0 receives: with the kernel's NAPI deferral on its end
+		sgnet_napi_defer "$ifc" 2 2000000
+		sgnet_stats dom0-predefer "$ifc"
 		sgnet_iperf_run udp-reverse "$addr" -t 4 -u -b 20M -l 1400 -R
+		sgnet_stats dom0-postdefer "$ifc"
+		sgnet_napi_defer "$ifc" 0 0
 		sgnet_stats dom0-preflood "$ifc"
 		sgnet_iperf_run flood "$addr" -t 4 -u -b 0 -l 1400
 		sgnet_stats dom0-postflood "$ifc"

@@ -14,7 +14,11 @@
  *   mode=badhdr  one transfer (with its trigger) into every receive buffer,
  *                each frame with a header sgnet never offered: lengths out
  *                of range, flags and reserved bits, unknown or unoffered
- *                virtio_net_hdr flags and GSO types, offsets past the frame.
+ *                virtio_net_hdr flags and GSO types, offsets past the frame;
+ *                and (sgnet-4) a record chain: a valid 8160-byte first
+ *                record whose SGNET_HDR_F_MORE leads to a second record
+ *                running 8 bytes past the end of the victim's buffer
+ *                (rx-buffer-size).
  *   mode=race    @rounds times, buffer by buffer: trigger byte 0 (the
  *                buffer looks full: the victim starts copying it), then
  *                transfer a whole buffer into it (17 pages, no trigger),
@@ -51,6 +55,8 @@
 #include "sgnetif.h"
 
 #define HOSTILE_FRAME		60
+/* The chain's second record: at 8192, after a first of 8160 bytes. */
+#define CHAIN_NEXT		(2 * PAGE_SIZE)
 
 static char *mode = "storm";
 module_param(mode, charp, 0444);
@@ -69,6 +75,7 @@ static domid_t victim;
 static u32 victim_rx[SGNET_NR_RX];
 static unsigned int nr_victim_rx;
 static u32 victim_ctrl;
+static u32 victim_size;		/* rx-buffer-size */
 
 /* The backend's details, from device/vsg/<devid>/backend. */
 static int hostile_read_victim(void)
@@ -82,6 +89,7 @@ static int hostile_read_victim(void)
 		return PTR_ERR(backend);
 	victim = xenbus_read_unsigned(node, "backend-id", 0);
 	victim_ctrl = xenbus_read_unsigned(backend, "ctrl-id", 0);
+	victim_size = xenbus_read_unsigned(backend, "rx-buffer-size", 0);
 	ids = xenbus_read(XBT_NIL, backend, "rx-ids", NULL);
 	if (IS_ERR(ids)) {
 		err = PTR_ERR(ids);
@@ -144,7 +152,7 @@ static void hostile_bad_hdr(struct sgnet_hdr *h, unsigned int kind)
 		h->len = cpu_to_le32(0x7fffffff);	/* past the buffer */
 		break;
 	case 3:
-		h->flags = cpu_to_le32(1);
+		h->flags = cpu_to_le32(2);		/* no such flag */
 		break;
 	case 4:
 		h->reserved[1] = cpu_to_le16(1);
@@ -184,14 +192,19 @@ static void hostile_bad_hdr(struct sgnet_hdr *h, unsigned int kind)
 	case 11:
 		h->vnet.gso_size = __cpu_to_virtio16(true, 100);	/* without a GSO type */
 		break;
-	default:
+	case 12:
 		h->vnet.gso_type = 5;			/* VIRTIO_NET_HDR_GSO_UDP_L4 */
 		h->vnet.gso_size = __cpu_to_virtio16(true, 20);
+		break;
+	default:					/* HOSTILE_CHAIN */
+		h->len = cpu_to_le32(CHAIN_NEXT - sizeof(*h));
+		h->flags = cpu_to_le32(SGNET_HDR_F_MORE);
 		break;
 	}
 }
 
-#define HOSTILE_KINDS	13
+#define HOSTILE_KINDS	14
+#define HOSTILE_CHAIN	13		/* the record chain, a transfer of its own */
 
 /* What became of the one-op transfers into the victim's buffers. */
 struct hostile_tally {
@@ -218,38 +231,73 @@ static void hostile_send(struct xen_sg_transfer *op, struct hostile_tally *t)
 static int hostile_badhdr(void)
 {
 	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	struct page *zero = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	struct page *next = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	struct hostile_tally t = { };
-	struct xen_sg_elem e;
-	unsigned int i;
+	unsigned int i, chained = 0;
+	struct sgnet_hdr *h2;
+	struct xen_sg_elem e[3];
 	u8 *va;
 
-	if (!page)
-		return -ENOMEM;
+	if (!page || !zero || !next)
+		goto out;
 	va = page_address(page);
 	/* A broadcast frame of our own: only its header is wrong. */
 	memset(va + sizeof(struct sgnet_hdr), 0xff, ETH_ALEN);
-	e.frame = xen_page_to_gfn(page);
-	e.offset = 0;
-	e.len = sizeof(struct sgnet_hdr) + HOSTILE_FRAME;
+	e[0].frame = xen_page_to_gfn(page);
+	e[0].offset = 0;
+	e[0].len = sizeof(struct sgnet_hdr) + HOSTILE_FRAME;
+	/*
+	 * The chain: the first record's frame runs on through a page of
+	 * zeroes to CHAIN_NEXT, where the second header says a length that
+	 * ends 8 bytes past the victim's buffer.
+	 */
+	e[1].frame = xen_page_to_gfn(zero);
+	e[1].offset = 0;
+	e[1].len = PAGE_SIZE;
+	e[2].frame = xen_page_to_gfn(next);
+	e[2].offset = 0;
+	e[2].len = sizeof(struct sgnet_hdr);
+	h2 = page_address(next);
+	h2->len = cpu_to_le32(victim_size > CHAIN_NEXT + sizeof(*h2) ?
+			      victim_size - CHAIN_NEXT - sizeof(*h2) + 8 :
+			      HOSTILE_FRAME);
 	for (i = 0; i < nr_victim_rx; i++) {
+		bool chain = i % HOSTILE_KINDS == HOSTILE_CHAIN;
+		unsigned int sent = t.sent;
 		struct xen_sg_transfer op = {
-			.local = (u64)(uintptr_t)&e,
+			.local = (u64)(uintptr_t)e,
 			.nr_local = 1,
 			.peer = victim,
 			.dir = XEN_SG_TRANSFER_TO_PEER,
 			.reg_id = victim_rx[i],
 			.flags = XEN_SG_TRANSFER_TRIGGER,
-			.length = e.len,
+			.length = e[0].len,
 			.status = 1,
 		};
 
 		hostile_bad_hdr((struct sgnet_hdr *)va, i % HOSTILE_KINDS);
+		if (chain) {
+			e[0].len = PAGE_SIZE;
+			op.nr_local = 3;
+			op.length = CHAIN_NEXT + sizeof(*h2);
+		}
 		hostile_send(&op, &t);
+		if (chain) {
+			e[0].len = sizeof(struct sgnet_hdr) + HOSTILE_FRAME;
+			chained += t.sent - sent;
+		}
 	}
-	__free_page(page);
-	pr_info("mode=badhdr victim=%u kinds=%u sent=%u busy=%u failed=%u\n",
-		victim, HOSTILE_KINDS, t.sent, t.busy, t.failed);
-	return 0;
+	pr_info("mode=badhdr victim=%u kinds=%u sent=%u busy=%u failed=%u chained=%u\n",
+		victim, HOSTILE_KINDS, t.sent, t.busy, t.failed, chained);
+out:
+	if (page)
+		__free_page(page);
+	if (zero)
+		__free_page(zero);
+	if (next)
+		__free_page(next);
+	return page && zero && next ? 0 : -ENOMEM;
 }
 
 #define RACE_PAGES	17		/* a whole 64 KiB buffer */

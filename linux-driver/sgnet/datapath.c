@@ -13,7 +13,9 @@
  * counter is <= 0 in ring order.  The sender copies a small header (the
  * length and a struct virtio_net_hdr for checksum and GSO) and the packet,
  * its fragments as they are, into the peer's next buffer with one
- * XEN_SGOP_transfer op carrying XEN_SG_TRANSFER_TRIGGER.  A small control
+ * XEN_SGOP_transfer op carrying XEN_SG_TRANSFER_TRIGGER; small frames of
+ * one batch share a buffer as consecutive records (sgnet-4, tx_pack), one
+ * op and one trigger for them all.  A small control
  * registration carries credit: a sender that finds the peer's buffer busy
  * triggers the peer's "request" address, and the peer, once it has drained
  * its buffers, triggers the sender's "grant" address.
@@ -55,6 +57,11 @@ MODULE_PARM_DESC(rx_return_inband,
 static unsigned int tx_batch = SGNET_TX_BATCH;
 module_param(tx_batch, uint, 0644);
 MODULE_PARM_DESC(tx_batch, "frames per transfer hypercall, at most (1-16)");
+
+static unsigned int tx_pack = SGNET_TX_BATCH;
+module_param(tx_pack, uint, 0644);
+MODULE_PARM_DESC(tx_pack,
+		 "frames of at most 1536 bytes, never GSO ones, that share one of the peer's receive buffers as records, at most (0 or 1: one frame per buffer; up to 16: the frames of one transfer hypercall; never with rx_counters off)");
 
 static unsigned int tx_delay_us = 200;
 module_param(tx_delay_us, uint, 0644);
@@ -109,16 +116,25 @@ MODULE_PARM_DESC(rx_counters,
  */
 #define SGNET_TRAILER		0x53474e54u
 #define SGNET_TRAILER_LEN	sizeof(__le32)
-/* ... in the transmit header page, one word per slot after the headers. */
+/* ... in the transmit header page, one word per op after the headers. */
 #define SGNET_TX_TRAILER_OFF	(PAGE_SIZE / 2)
-static_assert(SGNET_TX_BATCH * SGNET_HDR_LEN <= SGNET_TX_TRAILER_OFF);
+/*
+ * The transmit header page holds one header per frame slot, each after
+ * zeroes that pad the record before it to SGNET_REC_ALIGN: the padding
+ * and the header are one element of the op's list.
+ */
+#define SGNET_TX_HDR_STRIDE	64
+static_assert(SGNET_TX_HDR_STRIDE - SGNET_HDR_LEN >= SGNET_REC_ALIGN - 1);
+static_assert(SGNET_TX_BATCH * SGNET_TX_HDR_STRIDE <= SGNET_TX_TRAILER_OFF);
+/* A buffer's records are the frames of one batch. */
+static_assert(SGNET_TX_BATCH <= SGNET_MAX_RECORDS);
 
 /* ethtool -S: what the standard counters do not carry. */
 static const char sgnet_tx_stat_names[][ETH_GSTRING_LEN] = {
 	"tx_hypercalls", "tx_busy", "tx_stalls", "tx_gso_packets",
 	"tx_csum_partial", "credit_requests", "tx_timeouts",
 	"tx_foreign_copies", "tx_coalesced", "rx_returned_inband",
-	"rx_return_inband_errors",
+	"rx_return_inband_errors", "tx_frames_packed",
 };
 
 static_assert(ARRAY_SIZE(sgnet_tx_stat_names) ==
@@ -130,7 +146,8 @@ static const char sgnet_rx_stat_names[][ETH_GSTRING_LEN] = {
 	"rx_return_errors", "rx_hdr_changed", "credit_rearms", "rx_polls",
 	"rx_rechecks", "peer_returned", "peer_return_invalid",
 	"rx_frames_lent", "rx_frames_copied", "rx_lend_full", "rx_held",
-	"rx_grants_held", "rx_lend_resets", "rx_polls_deferred",
+	"rx_grants_held", "rx_lend_resets", "rx_polls_deferred", "rx_buffers",
+	"rx_frames_packed",
 };
 
 static_assert(ARRAY_SIZE(sgnet_rx_stat_names) ==
@@ -532,43 +549,66 @@ static int sgnet_add_elems(struct xen_sg_elem *e, int n, struct page *page,
 	return n;
 }
 
+/* Where frame slot @f's header is in the transmit header page. */
+static unsigned int sgnet_tx_hdr_off(unsigned int f)
+{
+	return (f + 1) * SGNET_TX_HDR_STRIDE - SGNET_HDR_LEN;
+}
+
+static struct sgnet_hdr *sgnet_tx_hdr(struct sgnet_info *info, unsigned int f)
+{
+	return page_address(info->tx_hdr_page) + sgnet_tx_hdr_off(f);
+}
+
 /*
  * rx_counters off: append op @slot's trailer (for the length in its
- * header) to its local list @e[@n..] and to the op's length.
+ * header: one record, no packing) to its local list @e[@n..] and to the
+ * op's length.
  */
 static int sgnet_tx_trailer(struct sgnet_info *info, unsigned int slot,
 			    struct xen_sg_elem *e, int n)
 {
-	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct sgnet_hdr *hdr = sgnet_tx_hdr(info, info->tx_op_first[slot]);
 	unsigned int off = SGNET_TX_TRAILER_OFF + slot * SGNET_TRAILER_LEN;
 	__le32 *word = page_address(info->tx_hdr_page) + off;
 
-	*word = cpu_to_le32(SGNET_TRAILER ^ le32_to_cpu(hdr[slot].len));
+	*word = cpu_to_le32(SGNET_TRAILER ^ le32_to_cpu(hdr->len));
 	n = sgnet_add_elems(e, n, info->tx_hdr_page, off, SGNET_TRAILER_LEN);
 	if (n >= 0)
 		info->tx_op[slot].length += SGNET_TRAILER_LEN;
 	return n;
 }
 
-/* Describe @skb as the local list of op @slot: header, then data. */
+/*
+ * Describe @skb, frame slot @f, in the local list of op @slot: its header,
+ * then its data.  @pack: as a record after the op's last one (at the next
+ * SGNET_REC_ALIGN, the padding in the header's element), else as the op's
+ * first.  On failure the op is as it was.
+ */
 static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
-			 struct sk_buff *skb)
+			 unsigned int f, struct sk_buff *skb, bool pack)
 {
-	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct sgnet_hdr *hdr = sgnet_tx_hdr(info, f);
 	struct xen_sg_elem *e = info->tx_elem[slot];
 	struct xen_sg_transfer *op = &info->tx_op[slot];
-	unsigned int i;
-	int n;
+	unsigned int i, at = 0, pad = 0;
+	int n = 0;
 
-	hdr += slot;
+	if (pack) {
+		at = ALIGN(op->length, SGNET_REC_ALIGN);
+		pad = at - op->length;
+		n = op->nr_local;
+	}
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->len = cpu_to_le32(skb->len);
 	if (virtio_net_hdr_from_skb(skb, &hdr->vnet, true, true, 0))
 		return -EPROTO;
-	n = sgnet_add_elems(e, 0, info->tx_hdr_page,
-			    slot * SGNET_HDR_LEN, SGNET_HDR_LEN);
-	n = sgnet_add_elems(e, n, virt_to_page(skb->data),
-			    offset_in_page(skb->data), skb_headlen(skb));
+	info->tx_hdr_elem[f] = n;
+	n = sgnet_add_elems(e, n, info->tx_hdr_page,
+			    sgnet_tx_hdr_off(f) - pad, pad + SGNET_HDR_LEN);
+	if (n >= 0)
+		n = sgnet_add_elems(e, n, virt_to_page(skb->data),
+				    offset_in_page(skb->data), skb_headlen(skb));
 	for (i = 0; n >= 0 && i < skb_shinfo(skb)->nr_frags; i++) {
 		const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
 
@@ -577,6 +617,15 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	}
 	if (n < 0)
 		return n;
+	info->tx_skb[f] = skb;
+	if (pack) {
+		/* The op's last record so far is the slot before. */
+		sgnet_tx_hdr(info, f - 1)->flags |= cpu_to_le32(SGNET_HDR_F_MORE);
+		op->nr_local = n;
+		op->length = at + SGNET_HDR_LEN + skb->len;
+		info->tx_op_nf[slot]++;
+		return 0;
+	}
 
 	memset(op, 0, sizeof(*op));
 	op->local = (u64)(uintptr_t)e;
@@ -586,63 +635,144 @@ static int sgnet_tx_fill(struct sgnet_info *info, unsigned int slot,
 	op->flags = READ_ONCE(fused_trigger) ? XEN_SG_TRANSFER_TRIGGER : 0;
 	op->offset = 0;
 	op->length = SGNET_HDR_LEN + skb->len;
+	info->tx_op_first[slot] = f;
+	info->tx_op_nf[slot] = 1;
 	if (info->plain) {
 		n = sgnet_tx_trailer(info, slot, e, n);
-		if (n < 0)
+		if (n < 0) {
+			info->tx_skb[f] = NULL;
 			return n;
+		}
 		op->nr_local = n;
 	}
-	info->tx_skb[slot] = skb;
 	return 0;
 }
 
-/* Move queued op @from to slot @to (an op that must be retried). */
-static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
-			  unsigned int to)
+/* A frame sgnet packs: one the receiver copies anyway (sgnet_rx_one). */
+static bool sgnet_tx_small(const struct sk_buff *skb)
 {
-	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	return skb->len <= SGNET_RX_COPY && !skb_is_gso(skb);
+}
+
+/*
+ * May @skb go into the last queued op's buffer, after its records (tx
+ * lock held)?  Only small frames after small frames, within tx_pack
+ * records and the peer's buffer (the elements are checked as they are
+ * added); never into a filler, never with rx_counters off.
+ */
+static bool sgnet_tx_can_pack(struct sgnet_info *info,
+			      const struct sk_buff *skb)
+{
+	unsigned int max = min_t(unsigned int, READ_ONCE(tx_pack),
+				 SGNET_MAX_RECORDS);
+	unsigned int slot, first, nf;
+	const struct sk_buff *head;
+
+	if (info->plain || !info->tx_n || !sgnet_tx_small(skb))
+		return false;
+	slot = info->tx_n - 1;
+	first = info->tx_op_first[slot];
+	nf = info->tx_op_nf[slot];
+	head = info->tx_skb[first];
+	return nf < max && first + nf == info->tx_frames && head &&
+	       sgnet_tx_small(head) &&
+	       ALIGN(info->tx_op[slot].length, SGNET_REC_ALIGN) +
+	       SGNET_HDR_LEN + skb->len <= SGNET_HDR_LEN + info->peer_max_frame;
+}
+
+/*
+ * Move queued op @from to slot @to (an op that must be retried), its
+ * frames to the slots from *@kept on (*@kept: the frame slots taken by
+ * the ops kept before it; it grows by this op's).  @to <= @from and the
+ * new frame slots are at most the old ones: ops and frames move down, in
+ * order, so none is overwritten before it has moved.
+ */
+static void sgnet_tx_move(struct sgnet_info *info, unsigned int from,
+			  unsigned int to, unsigned int *kept)
+{
+	unsigned int first = info->tx_op_first[from];
+	unsigned int nf = info->tx_op_nf[from], dst0 = *kept, k;
 	struct xen_sg_transfer *op = &info->tx_op[to];
 
-	hdr[to] = hdr[from];
-	memcpy(info->tx_elem[to], info->tx_elem[from],
-	       info->tx_op[from].nr_local * sizeof(struct xen_sg_elem));
-	*op = info->tx_op[from];
-	op->local = (u64)(uintptr_t)info->tx_elem[to];
-	info->tx_elem[to][0].offset = to * SGNET_HDR_LEN;
-	if (info->plain) {
+	*kept += nf;
+	if (from != to) {
+		memcpy(info->tx_elem[to], info->tx_elem[from],
+		       info->tx_op[from].nr_local * sizeof(struct xen_sg_elem));
+		*op = info->tx_op[from];
+		op->local = (u64)(uintptr_t)info->tx_elem[to];
+		info->tx_peer_idx[to] = info->tx_peer_idx[from];
+	}
+	info->tx_op_first[to] = dst0;
+	info->tx_op_nf[to] = nf;
+	for (k = 0; k < nf; k++) {
+		unsigned int src = first + k, dst = dst0 + k, pad;
+		struct xen_sg_elem *e;
+
+		if (src == dst)
+			continue;
+		/* The header's element starts with its padding. */
+		e = &info->tx_elem[to][info->tx_hdr_elem[src]];
+		pad = sgnet_tx_hdr_off(src) - e->offset;
+		*sgnet_tx_hdr(info, dst) = *sgnet_tx_hdr(info, src);
+		e->offset = sgnet_tx_hdr_off(dst) - pad;
+		info->tx_hdr_elem[dst] = info->tx_hdr_elem[src];
+		info->tx_skb[dst] = info->tx_skb[src];
+		info->tx_skb[src] = NULL;
+	}
+	if (info->plain && from != to) {
 		/* The last element is the trailer: @to's word. */
 		op->nr_local--;
 		op->length -= SGNET_TRAILER_LEN;
 		op->nr_local = sgnet_tx_trailer(info, to, info->tx_elem[to],
 						op->nr_local);
 	}
-	info->tx_skb[to] = info->tx_skb[from];
-	info->tx_peer_idx[to] = info->tx_peer_idx[from];
 }
 
-/* Turn queued op @slot into a header-only frame of length 0. */
+/*
+ * Turn queued op @slot into a header-only frame of length 0 (its frames
+ * freed by the caller): one record, its first slot's.
+ */
 static void sgnet_tx_make_filler(struct sgnet_info *info, unsigned int slot)
 {
-	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	unsigned int first = info->tx_op_first[slot], k;
 	struct xen_sg_transfer *op = &info->tx_op[slot];
 
-	memset(&hdr[slot], 0, sizeof(hdr[slot]));
-	op->nr_local = 1;		/* element 0 is the header */
+	memset(sgnet_tx_hdr(info, first), 0, SGNET_HDR_LEN);
+	op->nr_local = 1;		/* element 0 is the header, unpadded */
 	op->length = SGNET_HDR_LEN;
 	if (info->plain)
 		op->nr_local = sgnet_tx_trailer(info, slot, info->tx_elem[slot],
 						1);
-	info->tx_skb[slot] = NULL;
+	for (k = 0; k < info->tx_op_nf[slot]; k++)
+		info->tx_skb[first + k] = NULL;
+	info->tx_op_nf[slot] = 1;
+}
+
+/* Free the frames of queued op @slot; returns how many there were. */
+static unsigned int sgnet_tx_free_op(struct sgnet_info *info,
+				     unsigned int slot)
+{
+	unsigned int first = info->tx_op_first[slot], k, n = 0;
+
+	for (k = 0; k < info->tx_op_nf[slot]; k++) {
+		if (!info->tx_skb[first + k])
+			continue;
+		dev_kfree_skb_any(info->tx_skb[first + k]);
+		info->tx_skb[first + k] = NULL;
+		n++;
+	}
+	return n;
 }
 
 void sgnet_tx_drop_queued(struct sgnet_info *info)
 {
-	unsigned int i;
+	unsigned int i, n = 0;
 
 	for (i = 0; i < info->tx_n; i++)
-		dev_kfree_skb_any(info->tx_skb[i]);
-	sgnet_tx_count(info, SGNET_TX_DROPPED, info->tx_n);
+		n += sgnet_tx_free_op(info, i);
+	sgnet_tx_count(info, SGNET_TX_DROPPED, n);
 	info->tx_n = 0;
+	info->tx_frames = 0;
 }
 
 /*
@@ -654,10 +784,11 @@ static void sgnet_tx_drop_skbs(struct sgnet_info *info)
 	unsigned int i;
 
 	for (i = 0; i < info->tx_n; i++) {
-		if (!info->tx_skb[i])
+		unsigned int n = sgnet_tx_free_op(info, i);
+
+		if (!n)
 			continue;
-		dev_kfree_skb_any(info->tx_skb[i]);
-		sgnet_tx_count(info, SGNET_TX_DROPPED, 1);
+		sgnet_tx_count(info, SGNET_TX_DROPPED, n);
 		sgnet_tx_make_filler(info, i);
 	}
 }
@@ -754,7 +885,7 @@ static unsigned int sgnet_rearm_calls(const struct sgnet_info *info, u64 bits,
 static long sgnet_tx_call(struct sgnet_info *info,
 			  struct xen_sg_transfer_batch *batch, u64 *news)
 {
-	struct sgnet_hdr *hdr = page_address(info->tx_hdr_page);
+	struct sgnet_hdr *hdr = sgnet_tx_hdr(info, info->tx_op_first[0]);
 	struct multicall_entry *mc;
 	unsigned int n, i, errors = 0;
 	u64 ready = 0;
@@ -767,7 +898,7 @@ static long sgnet_tx_call(struct sgnet_info *info,
 		ready = atomic64_xchg(&info->rx_ret_ready, 0);
 		*news = ready | atomic64_xchg(&info->rx_ret_news, 0);
 	}
-	hdr[0].returned = cpu_to_le64(*news);
+	hdr->returned = cpu_to_le64(*news);
 	if (!ready)
 		return HYPERVISOR_sg_op(XEN_SGOP_transfer, batch);
 	n = sgnet_rearm_calls(info, ready, info->tx_mc, info->tx_ret_id);
@@ -812,7 +943,7 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 			.ops = (u64)(uintptr_t)info->tx_op,
 			.nr_ops = info->tx_n,
 		};
-		unsigned int i, keep = 0;
+		unsigned int i, keep = 0, kept = 0;
 		bool busy = false;
 		u64 news;
 		long rc;
@@ -827,41 +958,41 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 		 */
 		if (news && (rc || info->tx_op[0].status))
 			atomic64_or(news, &info->rx_ret_news);
-		((struct sgnet_hdr *)page_address(info->tx_hdr_page))->returned = 0;
+		sgnet_tx_hdr(info, info->tx_op_first[0])->returned = 0;
 		info->tx_flushed_at = ktime_get();
 		info->tx_rx_seq = READ_ONCE(info->rx_seq);
 		if (rc) {
 			/* Buffers assigned to these ops would stay empty. */
 			netdev_warn_once(info->dev, "transfer batch: %ld\n", rc);
-			sgnet_tx_count(info, SGNET_TX_ERRORS, info->tx_n);
+			sgnet_tx_count(info, SGNET_TX_ERRORS, info->tx_frames);
 			sgnet_tx_drop_queued(info);
 			info->peer_gone = true;
 			netif_carrier_off(info->dev);
 			return;
 		}
 		for (i = 0; i < info->tx_n; i++) {
-			struct sk_buff *skb = info->tx_skb[i];
+			unsigned int first = info->tx_op_first[i], k;
+			unsigned int nf = info->tx_op_nf[i];
+			struct sk_buff *skb = info->tx_skb[first];
 			s32 status = info->tx_op[i].status;
 
 			if (status == -XEN_EBUSY) {
 				/* Retried into the same buffer: order holds. */
 				busy = true;
 				sgnet_tx_count(info, SGNET_TX_BUSY, 1);
-				if (keep != i)
-					sgnet_tx_move(info, i, keep);
-				keep++;
+				sgnet_tx_move(info, i, keep++, &kept);
 				continue;
 			}
 			if (status) {
 				netdev_warn_once(info->dev, "transfer: %d\n",
 						 status);
-				sgnet_tx_count(info, SGNET_TX_ERRORS, 1);
+				sgnet_tx_count(info, SGNET_TX_ERRORS, nf);
+				sgnet_tx_free_op(info, i);
 				/* The peer died, or dropped its buffers. */
 				if (status == -XEN_ESRCH ||
 				    status == -XEN_ENOENT || !skb) {
 					info->peer_gone = true;
 					netif_carrier_off(info->dev);
-					dev_kfree_skb_any(skb);
 					continue;
 				}
 				/*
@@ -869,11 +1000,8 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				 * the ones after it: fill it with an empty
 				 * frame, which it counts as an error.
 				 */
-				dev_kfree_skb_any(skb);
 				sgnet_tx_make_filler(info, i);
-				if (keep != i)
-					sgnet_tx_move(info, i, keep);
-				keep++;
+				sgnet_tx_move(info, i, keep++, &kept);
 				continue;
 			}
 			/* The peer had this buffer armed: real progress. */
@@ -882,15 +1010,22 @@ static void sgnet_tx_flush(struct sgnet_info *info)
 				sgnet_tx_trigger(info, info->tx_op[i].reg_id);
 			if (!skb)
 				continue;	/* a filler went through */
-			sgnet_tx_count(info, SGNET_TX_PACKETS, 1);
-			sgnet_tx_count(info, SGNET_TX_BYTES, skb->len);
-			if (skb_is_gso(skb))
-				sgnet_tx_count(info, SGNET_TX_GSO, 1);
-			if (skb->ip_summed == CHECKSUM_PARTIAL)
-				sgnet_tx_count(info, SGNET_TX_CSUM, 1);
-			dev_consume_skb_any(skb);
+			if (nf > 1)
+				sgnet_tx_count(info, SGNET_TX_PACKED, nf - 1);
+			for (k = 0; k < nf; k++) {
+				skb = info->tx_skb[first + k];
+				info->tx_skb[first + k] = NULL;
+				sgnet_tx_count(info, SGNET_TX_PACKETS, 1);
+				sgnet_tx_count(info, SGNET_TX_BYTES, skb->len);
+				if (skb_is_gso(skb))
+					sgnet_tx_count(info, SGNET_TX_GSO, 1);
+				if (skb->ip_summed == CHECKSUM_PARTIAL)
+					sgnet_tx_count(info, SGNET_TX_CSUM, 1);
+				dev_consume_skb_any(skb);
+			}
 		}
 		info->tx_n = keep;
+		info->tx_frames = kept;
 		/*
 		 * The receiver drains its buffers in order, so the one asked
 		 * for is the oldest it holds: wait for its credit grant.
@@ -963,11 +1098,11 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 				    struct net_device *dev)
 {
 	struct sgnet_info *info = netdev_priv(dev);
-	unsigned int slot = info->tx_n, delay, coalesce;
+	unsigned int slot = info->tx_n, f = info->tx_frames, delay, coalesce;
 	bool more, backlog, stream;
 	int err;
 
-	if (unlikely(!info->connected || slot >= SGNET_TX_BATCH ||
+	if (unlikely(!info->connected || f >= SGNET_TX_BATCH ||
 		     !sgnet_tx_fits(info, skb)))
 		goto drop;
 	/* Another domain's pages: send a copy in our own memory instead. */
@@ -983,12 +1118,16 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	if (skb->ip_summed == CHECKSUM_PARTIAL && !info->peer_csum &&
 	    skb_checksum_help(skb))
 		goto drop;
-	err = sgnet_tx_fill(info, slot, skb);
+	/* Small after small: a record in the last op's buffer. */
+	if (sgnet_tx_can_pack(info, skb) &&
+	    !sgnet_tx_fill(info, slot - 1, f, skb, true))
+		goto queued;
+	err = sgnet_tx_fill(info, slot, f, skb, false);
 	if (err == -E2BIG) {
 		/* Too many pieces: a linear skb needs one per page. */
 		if (skb_linearize(skb))
 			goto drop;
-		err = sgnet_tx_fill(info, slot, skb);
+		err = sgnet_tx_fill(info, slot, f, skb, false);
 	}
 	if (err)
 		goto drop;
@@ -1002,8 +1141,10 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	atomic_add_unless(&info->peer_out[info->tx_next], 1,
 			  SGNET_PEER_OUT_MAX);
 	info->tx_next = (info->tx_next + 1) % info->nr_peer_rx;
-	skb_tx_timestamp(skb);
 	info->tx_n++;
+queued:
+	skb_tx_timestamp(skb);
+	info->tx_frames++;
 	/*
 	 * Send when the batch is full; else wait while the stack has more:
 	 * xmit_more, or frames in the qdisc (which, without BQL, hands them
@@ -1017,8 +1158,8 @@ static netdev_tx_t sgnet_start_xmit(struct sk_buff *skb,
 	more = netdev_xmit_more();
 	backlog = !more && delay && sgnet_tx_backlog(dev);
 	stream = !more && !backlog && sgnet_tx_streaming(info, skb, coalesce);
-	if (info->tx_n >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
-				  SGNET_TX_BATCH) ||
+	if (info->tx_frames >= clamp_t(unsigned int, READ_ONCE(tx_batch), 1,
+				       SGNET_TX_BATCH) ||
 	    netif_queue_stopped(dev) || (!more && !backlog && !stream)) {
 		sgnet_tx_flush(info);
 	} else if (stream) {
@@ -1139,22 +1280,22 @@ static void sgnet_rx_copy(const struct sgnet_rxbuf *buf, unsigned int off,
 }
 
 /*
- * A copy of the frame in @buf: small frames in one linear skb, larger ones
- * with their headers linear and the rest in page fragments.
+ * A copy of the frame at @off in @buf: small frames in one linear skb,
+ * larger ones with their headers linear and the rest in page fragments.
  */
 static struct sk_buff *sgnet_rx_skb(struct sgnet_info *info,
 				    const struct sgnet_rxbuf *buf,
-				    unsigned int len)
+				    unsigned int off, unsigned int len)
 {
 	unsigned int head = len <= SGNET_RX_COPY ? len : SGNET_RX_HEAD;
-	unsigned int off = SGNET_HDR_LEN + head;
 	struct sk_buff *skb;
 	int nr = 0;
 
 	skb = napi_alloc_skb(&info->napi, head);
 	if (!skb)
 		return NULL;
-	sgnet_rx_copy(buf, SGNET_HDR_LEN, skb_put(skb, head), head);
+	sgnet_rx_copy(buf, off, skb_put(skb, head), head);
+	off += head;
 	len -= head;
 	while (len) {
 		unsigned int chunk = min_t(unsigned int, len, PAGE_SIZE);
@@ -1235,8 +1376,9 @@ bool sgnet_rx_gso_offered(const struct sgnet_info *info)
 /*
  * A frame's header (our copy of it) may say only what this side offered in
  * xenstore: checksums left to us (feature-csum), TCPv4/v6 GSO if the
- * buffers hold the largest frame, no ECN or UDP GSO, no flags or reserved
- * bits, offsets within the frame.  virtio_net_hdr_to_skb() checks the
+ * buffers hold the largest frame, no ECN or UDP GSO, no flags but
+ * SGNET_HDR_F_MORE (none with rx_counters off), no reserved bits, offsets
+ * within the frame.  virtio_net_hdr_to_skb() checks the
  * rest against the packet itself.
  */
 static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
@@ -1248,8 +1390,9 @@ static bool sgnet_rx_hdr_ok(const struct sgnet_info *info,
 	u16 csum_start = __virtio16_to_cpu(true, v->csum_start);
 	u16 csum_offset = __virtio16_to_cpu(true, v->csum_offset);
 
-	if (hdr->flags || hdr->reserved[0] || hdr->reserved[1] ||
-	    hdr->reserved[2])
+	if ((hdr->flags & ~cpu_to_le32(SGNET_HDR_F_MORE)) ||
+	    (info->plain && hdr->flags) || hdr->reserved[0] ||
+	    hdr->reserved[1] || hdr->reserved[2])
 		return false;
 	if (v->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
 			 VIRTIO_NET_HDR_F_DATA_VALID))
@@ -1397,41 +1540,20 @@ static unsigned int sgnet_rx_pending(struct sgnet_info *info)
 	return hweight64(atomic64_read(&info->rx_ret_ready));
 }
 
-static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
+/*
+ * Deliver the frame of the record whose header is @hdr (our copy, checked),
+ * @len bytes at @off in @buf.  @single: the buffer's only record, which
+ * may be lent (rx_lend); a packed one is always copied.  False: the peer's
+ * header did not fit the frame (counted), the buffer's records end here.
+ */
+static bool sgnet_rx_frame(struct sgnet_info *info, struct sgnet_rxbuf *buf,
+			   struct sgnet_hdr *hdr, unsigned int off, u32 len,
+			   bool single)
 {
-	struct sgnet_hdr *shared = page_address(buf->pages[0]);
-	unsigned int max = info->rx_pages * PAGE_SIZE - SGNET_HDR_LEN;
-	struct sgnet_hdr hdr;
-	struct sk_buff *skb;
-	unsigned int lend;
-	u32 len;
+	unsigned int lend = READ_ONCE(rx_lend);
+	struct sk_buff *skb = NULL;
 
-	/*
-	 * One copy of the header, and only the copy is used: the peer cannot
-	 * transfer into a consumed buffer, but it can trigger byte 0 (which
-	 * makes the buffer look full) while a transfer of its own still
-	 * writes it, so the shared header may change under us.  The barrier
-	 * keeps the compiler from reading the shared one again.
-	 */
-	memcpy(&hdr, shared, sizeof(hdr));
-	barrier();
-	sgnet_rx_names(info, le64_to_cpu(hdr.returned));
-	len = le32_to_cpu(hdr.len);
-	if (len < ETH_HLEN || len > min_t(u32, max, SGNET_MAX_FRAME)) {
-		net_warn_ratelimited("%s: frame length %u from domain %u\n",
-				     info->dev->name, len, info->peer);
-		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
-		goto rearm;
-	}
-	if (!sgnet_rx_hdr_ok(info, &hdr, len)) {
-		net_warn_ratelimited("%s: header not offered to domain %u\n",
-				     info->dev->name, info->peer);
-		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
-		goto rearm;
-	}
-	skb = NULL;
-	lend = READ_ONCE(rx_lend);
-	if (len > SGNET_RX_COPY && lend) {
+	if (single && len > SGNET_RX_COPY && lend) {
 		if (info->rx_lent < min(lend, info->nr_rx))
 			skb = sgnet_rx_lend(info, buf, len);
 		else
@@ -1440,22 +1562,22 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	if (skb) {
 		sgnet_rx_count(info, SGNET_RX_LENT, 1);
 	} else {
-		skb = sgnet_rx_skb(info, buf, len);
+		skb = sgnet_rx_skb(info, buf, off, len);
 		if (!skb) {
 			sgnet_rx_count(info, SGNET_RX_DROPPED, 1);
-			goto rearm;
+			return true;
 		}
 		sgnet_rx_count(info, SGNET_RX_COPIED, 1);
 	}
-	if ((hdr.vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+	if ((hdr->vnet.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
 	    (info->dev->features & NETIF_F_RXCSUM))
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
-	if (virtio_net_hdr_to_skb(skb, &hdr.vnet, true)) {
+	if (virtio_net_hdr_to_skb(skb, &hdr->vnet, true)) {
 		net_warn_ratelimited("%s: bad checksum/GSO header from the peer\n",
 				     info->dev->name);
 		sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
 		kfree_skb(skb);
-		goto rearm;
+		return false;
 	}
 	skb->protocol = eth_type_trans(skb, info->dev);
 	sgnet_rx_count(info, SGNET_RX_PACKETS, 1);
@@ -1465,24 +1587,109 @@ static void sgnet_rx_one(struct sgnet_info *info, struct sgnet_rxbuf *buf)
 	if (skb->ip_summed == CHECKSUM_PARTIAL)
 		sgnet_rx_count(info, SGNET_RX_CSUM, 1);
 	napi_gro_receive(&info->napi, skb);
-rearm:
+	return true;
+}
+
+/*
+ * Is record @nr (from 0) of a buffer of @size bytes, at @off, with header
+ * @hdr (our copy; it lies within the buffer) and frame length @len, one we
+ * take?  NULL if so, else what is wrong with it.
+ */
+static const char *sgnet_rx_record_bad(const struct sgnet_info *info,
+				       const struct sgnet_hdr *hdr,
+				       unsigned int size, unsigned int off,
+				       unsigned int nr, u32 len)
+{
+	if (len < ETH_HLEN || len > SGNET_MAX_FRAME)
+		return "frame length";
+	if (len > size - off - SGNET_HDR_LEN)
+		return "record past the buffer's end";
+	if (!sgnet_rx_hdr_ok(info, hdr, len))
+		return "header not offered";
+	/* Only the first header names buffers returned. */
+	if (nr && hdr->returned)
+		return "names returned after the first record";
+	return NULL;
+}
+
+/*
+ * Take filled buffer @buf: its records in order, each checked (our copy of
+ * its header) and its frame delivered, until the last or the first one
+ * refused; then reset and return the buffer.  Returns the frames
+ * delivered, at least 1 (the poll's work).
+ */
+static unsigned int sgnet_rx_one(struct sgnet_info *info,
+				 struct sgnet_rxbuf *buf)
+{
+	struct sgnet_hdr *shared = page_address(buf->pages[0]);
+	unsigned int size = info->rx_pages * PAGE_SIZE, off = 0, nr = 0;
+	struct sgnet_hdr first, hdr;
+	const char *bad;
+	u32 len;
+
 	/*
-	 * Counted only, never used: did the peer write the header while we
-	 * copied the frame?  A peer that keeps to the protocol cannot (its
-	 * transfer consumed the buffer before it triggered); one that
+	 * One copy of each header, and only the copy is used: the peer cannot
+	 * transfer into a consumed buffer, but it can trigger byte 0 (which
+	 * makes the buffer look full) while a transfer of its own still
+	 * writes it, so the shared header may change under us.  The barrier
+	 * keeps the compiler from reading the shared one again.
+	 */
+	memcpy(&first, shared, sizeof(first));
+	barrier();
+	sgnet_rx_count(info, SGNET_RX_BUFFERS, 1);
+	sgnet_rx_names(info, le64_to_cpu(first.returned));
+	hdr = first;
+	for (;;) {
+		bool more = hdr.flags & cpu_to_le32(SGNET_HDR_F_MORE);
+
+		len = le32_to_cpu(hdr.len);
+		bad = sgnet_rx_record_bad(info, &hdr, size, off, nr, len);
+		if (bad) {
+			net_warn_ratelimited("%s: %s (%u) in record %u from domain %u\n",
+					     info->dev->name, bad, len, nr,
+					     info->peer);
+			sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
+			break;
+		}
+		if (!sgnet_rx_frame(info, buf, &hdr, off + SGNET_HDR_LEN, len,
+				    !nr && !more))
+			break;
+		nr++;
+		if (!more)
+			break;
+		/* The next header, wholly within the buffer, or none. */
+		off = ALIGN(off + SGNET_HDR_LEN + len, SGNET_REC_ALIGN);
+		if (nr >= SGNET_MAX_RECORDS || off + SGNET_HDR_LEN > size) {
+			net_warn_ratelimited("%s: record %u past the buffer's end or the %u records from domain %u\n",
+					     info->dev->name, nr,
+					     SGNET_MAX_RECORDS, info->peer);
+			sgnet_rx_count(info, SGNET_RX_ERRORS, 1);
+			break;
+		}
+		sgnet_rx_copy(buf, off, &hdr, sizeof(hdr));
+		barrier();
+	}
+	if (nr > 1)
+		sgnet_rx_count(info, SGNET_RX_PACKED, nr - 1);
+	/*
+	 * Counted only, never used: did the peer write the first header while
+	 * we copied the frames?  A peer that keeps to the protocol cannot
+	 * (its transfer consumed the buffer before it triggered); one that
 	 * triggers first and transfers after can.
 	 */
-	if (memcmp(shared, &hdr, sizeof(hdr)))
+	if (memcmp(shared, &first, sizeof(first)))
 		sgnet_rx_count(info, SGNET_RX_HDR_CHANGED, 1);
 	/*
-	 * Consumed: reset the counter and the length now and return the
+	 * Consumed: reset the counter and the first length now and return the
 	 * buffer with the next batch.  No transfer can fill it before the
 	 * rearm; a bare trigger of byte 0 (a hostile peer) makes it look full
 	 * when the poll comes round to it, and length 0 is then an error, not
-	 * this frame again.
+	 * these frames again (the records after the first are reached only
+	 * through it).
 	 */
-	sgnet_rx_reset(info, buf, le32_to_cpu(hdr.len));
+	sgnet_rx_reset(info, buf, le32_to_cpu(first.len));
 	sgnet_rx_done(info, buf);
+	return max(nr, 1U);
 }
 
 /*
@@ -1757,8 +1964,7 @@ again:
 		 */
 		virt_rmb();
 		info->rx_scan = (info->rx_scan + 1) % info->nr_rx;
-		sgnet_rx_one(info, buf);
-		work++;
+		work += sgnet_rx_one(info, buf);
 		if (sgnet_rx_pending(info) >= batch)
 			sgnet_rx_return(info);
 	}
@@ -1982,7 +2188,7 @@ unsigned int sgnet_max_rx_pages(void)
 
 /*
  * ethtool -g: rx is the number of receive buffers, rx-buf-len the bytes
- * of each (the 24-byte header and the frame), as the next set-up makes
+ * of each (the 32-byte header and the frame), as the next set-up makes
  * them (RTNL held).
  */
 static void sgnet_get_ringparam(struct net_device *dev,

@@ -95,6 +95,7 @@ enum sgnet_tx_stat {
 	SGNET_TX_COALESCED,
 	SGNET_TX_RETURNED_INBAND,	/* ethtool: rx_returned_inband */
 	SGNET_TX_RETURN_INBAND_ERRORS,	/* ethtool: rx_return_inband_errors */
+	SGNET_TX_PACKED,		/* frames after another in one buffer */
 	SGNET_NR_TX_STATS,
 };
 
@@ -131,6 +132,8 @@ enum sgnet_rx_stat {
 	SGNET_RX_GRANTS_HELD,
 	SGNET_RX_LEND_RESETS,
 	SGNET_RX_POLLS_DEFERRED,
+	SGNET_RX_BUFFERS,		/* filled buffers taken */
+	SGNET_RX_PACKED,		/* frames after another in one buffer */
 	SGNET_NR_RX_STATS,
 };
 
@@ -248,16 +251,27 @@ struct sgnet_info {
 	bool peer_gso_tcpv4;		/* takes VIRTIO_NET_HDR_GSO_TCPV4 */
 	bool peer_gso_tcpv6;		/* takes VIRTIO_NET_HDR_GSO_TCPV6 */
 
-	/* The tx lock. */
-	unsigned int tx_next;		/* the peer buffer of the next frame */
+	/*
+	 * The tx lock.  Queued ops (tx_n), one per peer buffer, and their
+	 * frames (tx_frames slots, each op's consecutive from tx_op_first;
+	 * a filler has one slot, its skb NULL; a slot freed by a filler stays
+	 * unused until the next flush moves the later ones down).  Frame f's
+	 * header is in tx_hdr_page (sgnet_tx_hdr), its element in its op's
+	 * list is tx_hdr_elem[f].
+	 */
+	unsigned int tx_next;		/* the peer buffer of the next op */
 	bool tx_stalled;		/* waiting for a credit grant */
 	bool tx_stall_clock;		/* no op accepted since the queue stopped */
 	unsigned long tx_stalled_at;	/* jiffies: ... when it stopped */
 	bool tx_timed_out;		/* the watchdog turned the carrier off */
 	bool peer_gone;			/* -ESRCH/-ENOENT: off until reconnected */
 	unsigned int tx_n;		/* queued ops */
-	struct sk_buff *tx_skb[SGNET_TX_BATCH];
-	u8 tx_peer_idx[SGNET_TX_BATCH];	/* the peer buffer's ring index */
+	unsigned int tx_frames;		/* frame slots used */
+	struct sk_buff *tx_skb[SGNET_TX_BATCH];		/* per frame */
+	u8 tx_hdr_elem[SGNET_TX_BATCH];			/* per frame */
+	u8 tx_op_first[SGNET_TX_BATCH];	/* per op: its first frame */
+	u8 tx_op_nf[SGNET_TX_BATCH];	/* per op: its frames (records) */
+	u8 tx_peer_idx[SGNET_TX_BATCH];	/* per op: the peer buffer's ring index */
 	/* In-band return: rearms, then the transfer batch, in one multicall. */
 	struct multicall_entry tx_mc[SGNET_NR_RX + 1];
 	struct xen_sg_id tx_ret_id[SGNET_NR_RX];

@@ -38,11 +38,12 @@
  * transaction before it changes state:
  *
  * protocol
- *      Values:         "sgnet-3" (SGNET_PROTOCOL)
+ *      Values:         "sgnet-4" (SGNET_PROTOCOL)
  *
  *      The protocol spoken.  An end whose peer publishes another value
  *      fails the link.  sgnet-3 added struct sgnet_hdr's returned field
- *      (the header grew from 24 to 32 bytes).
+ *      (the header grew from 24 to 32 bytes); sgnet-4 packed records
+ *      (SGNET_HDR_F_MORE).
  *
  * rx-buffers
  *      Values:         <uint32_t>
@@ -103,7 +104,7 @@
  * ends the link; an end that sets up again publishes new ids.
  */
 
-#define SGNET_PROTOCOL		"sgnet-3"
+#define SGNET_PROTOCOL		"sgnet-4"
 
 /* Receive buffers per end. */
 #define SGNET_NR_RX		64
@@ -114,12 +115,24 @@
 #define SGNET_CTRL_GRANT	8
 
 /*
- * Frame format.  A sender writes one frame per receive buffer, at offset 0,
- * with one XEN_SGOP_transfer (XEN_SG_TRANSFER_TO_PEER, usually with
- * XEN_SG_TRANSFER_TRIGGER, which fires the receiver's binding on byte 0):
+ * Frame format.  A sender fills a receive buffer with one XEN_SGOP_transfer
+ * (XEN_SG_TRANSFER_TO_PEER, usually with XEN_SG_TRANSFER_TRIGGER, which
+ * fires the receiver's binding on byte 0) of one or more records, the
+ * first at offset 0:
  *
  *     offset 0                       struct sgnet_hdr
  *     offset sizeof(struct sgnet_hdr) the Ethernet frame, len bytes
+ *
+ * sgnet-4: a header with SGNET_HDR_F_MORE in flags says that another
+ * record follows, at the next multiple of SGNET_REC_ALIGN after this
+ * record's frame (the bytes between are padding).  A buffer holds at most
+ * SGNET_MAX_RECORDS records, each wholly within the buffer; only the first
+ * header's returned may be non-zero.  The receiver takes the records in
+ * order and stops at the first it refuses (counted as an error; the
+ * records before it have been delivered).  Packing is the sender's choice
+ * (sgnet packs frames of at most 1536 bytes, never GSO ones); a receiver
+ * with rx_counters off (a trailer marks a filled buffer: docs/driver.md)
+ * takes one record per buffer and refuses SGNET_HDR_F_MORE.
  *
  * A sender fills the peer's buffers in the order of rx-ids, wrapping; the
  * receiver consumes them in that order.  A buffer the sender must skip is
@@ -138,9 +151,9 @@
  *                feature-gso-tcpv4/6, with NEEDS_CSUM and a gso_size; ECN
  *                and UDP types are never offered;
  *   without NEEDS_CSUM, csum_start and csum_offset are 0.
- * flags and reserved are 0.  A receiver drops (and counts) any frame that
- * breaks these rules; the peer writes the buffer, so a receiver copies the
- * header once and uses only its copy.
+ * flags is 0 or SGNET_HDR_F_MORE; reserved is 0.  A receiver drops (and
+ * counts) any frame that breaks these rules; the peer writes the buffer, so
+ * a receiver copies each header once and uses only its copy.
  *
  * returned (sgnet-3) returns buffers in-band: bit i set says that the
  * sender of this frame has re-armed (XEN_SGOP_rearm) its receive buffer i,
@@ -162,10 +175,17 @@
  */
 struct sgnet_hdr {
 	__le32 len;			/* frame length, after the header */
-	__le32 flags;			/* 0 */
+	__le32 flags;			/* 0 or SGNET_HDR_F_MORE */
 	struct virtio_net_hdr vnet;	/* little endian */
 	__le16 reserved[3];		/* 0 */
 	__le64 returned;		/* sgnet-3: buffers re-armed, bit per id */
 };
+
+/* sgnet_hdr.flags (sgnet-4): another record follows in this buffer. */
+#define SGNET_HDR_F_MORE	0x1u
+/* Records start at multiples of this (offsets in the buffer). */
+#define SGNET_REC_ALIGN		8
+/* Records in one receive buffer, at most. */
+#define SGNET_MAX_RECORDS	32
 
 #endif /* __XEN_PUBLIC_IO_SGNETIF_H__ */

@@ -204,6 +204,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "rx_return": 1,
         "rx_return_inband": 0,
         "tx_batch": 16,
+        "tx_pack": 1,
         "tx_delay_us": 0,
         "tx_coalesce_us": 0,
         "fused_trigger": 1,
@@ -215,6 +216,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
         "gro_flush_timeout": 0,
     }
     assert runs["sgnet-no-coalesce"]["tx_coalesce_us"] == 0
+    assert runs["sgnet-no-pack"] == {**runs["sgnet"], "tx_pack": 1}
     assert runs["sgnet-no-recheck"]["rx_recheck"] == 0
     assert runs["sgnet-one-copy"]["rx_lend"] == 32
     assert runs["sgnet-plain-event"] == {**runs["sgnet"], "rx_counters": 0}
@@ -224,7 +226,7 @@ def test_variants_run_in_order_with_all_their_parameters() -> None:
     assert list(variants()) == ["sgnet", "netfront"]
     lines = variants_file(runs).splitlines()
     assert (
-        lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_delay_us=200"
+        lines[0] == "sgnet rx_return=32 rx_return_inband=1 tx_batch=16 tx_pack=16 tx_delay_us=200"
         " tx_coalesce_us=2000"
         " fused_trigger=1 rx_recheck=1 rx_counters=1 rx_lend=0 irq_lateeoi=1"
         " napi_defer_hard_irqs=0 gro_flush_timeout=0"

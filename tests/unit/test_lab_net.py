@@ -164,17 +164,24 @@ def _iperf_lines(hostile: str | None = None) -> str:
     lines.append("SGKIT-TCPEXT posttcp TCPOFOQueue=4 TCPSACKReorder=1 TCPTSReorder=0")
     lines.append(TSO_STATS.format(tag="preoff", tx=300, txb=2_110_000, gso=90, rx=80, csum=80))
     lines.append(f"SGKIT-IPERF test=tcp-nooffload to=10.77.1.2 rc=0 json={tcp}")
-    lines.append(TSO_STATS.format(tag="postoff", tx=900, txb=3_000_000, gso=90, rx=80, csum=80))
+    lines.append(
+        TSO_STATS.format(tag="postoff", tx=900, txb=3_000_000, gso=90, rx=80, csum=80)
+        + " rx_packets=500 rx_buffers=100 rx_frames_packed=400 rx_errors=0"
+    )
     lines.append("SGKIT-ETHTOOL-K if=sgnet0 off=0 tso=off tx=off on=0")
     lines.append(f"SGKIT-IPERF test=udp to=10.77.1.2 rc=0 json={udp}")
     defer = "SGKIT-NETSTAT dom0-{} if=sgnet0 rx_packets={} rx_polls={} rx_polls_deferred={}"
     lines.append(defer.format("predefer", 10, 5, 0) + " interrupts=5")
     lines.append(f"SGKIT-IPERF test=udp-reverse to=10.77.1.2 rc=0 json={udp}")
     lines.append(defer.format("postdefer", 910, 125, 60) + " interrupts=8")
-    lines.append("SGKIT-NETSTAT dom0-preflood if=sgnet0 tx_packets=10 tx_busy=0 credit_requests=0")
+    lines.append(
+        "SGKIT-NETSTAT dom0-preflood if=sgnet0 tx_packets=10 tx_busy=0 credit_requests=0"
+        " rx_packets=1500 rx_buffers=200 rx_frames_packed=1300 rx_errors=0 tx_frames_packed=5"
+    )
     lines.append(f"SGKIT-IPERF test=flood to=10.77.1.2 rc=0 json={udp}")
     lines.append(
         "SGKIT-NETSTAT dom0-postflood if=sgnet0 tx_packets=900 tx_busy=70 credit_requests=1"
+        " tx_frames_packed=600"
     )
     lines.append("SGKIT-FLOOD-PING to=10.77.1.2 rc=0")
     paused = PAUSED.format(
@@ -254,11 +261,12 @@ SGKIT-NETSTAT dom0-posthostile-storm if=sgnet0 tx_timeouts=1 rx_errors=640 inter
 SGKIT-HOSTILE case=storm reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=6 \
 cpu_dom0_ms=800 cpu_domu_ms=2100 sghostile: mode=storm victim=0 rounds=100 triggers=6600 failed=0
 SGKIT-NETSTAT dom0-prehostile-badhdr if=sgnet0 rx_errors=640 rx_missed_errors=0 \
-peer_return_invalid=0
+peer_return_invalid=0 rx_packets=100
 SGKIT-NETSTAT dom0-posthostile-badhdr if=sgnet0 rx_errors=700 rx_missed_errors=4 \
-peer_return_invalid=56
+peer_return_invalid=56 rx_packets=107
 SGKIT-HOSTILE case=badhdr reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=5 \
-cpu_dom0_ms=300 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=13 sent=60 busy=4 failed=0
+cpu_dom0_ms=300 cpu_domu_ms=100 sghostile: mode=badhdr victim=0 kinds=14 sent=60 busy=4 failed=0 \
+chained=4
 SGKIT-NETSTAT dom0-prehostile-race if=sgnet0 rx_errors=700 rx_hdr_changed=0
 SGKIT-NETSTAT dom0-posthostile-race if=sgnet0 rx_errors=760 rx_hdr_changed=3
 SGKIT-HOSTILE case=race reply=0 off=0 off_after=0 stall_ms=3000 back=1 ping=0 seconds=9 \
@@ -440,6 +448,39 @@ def test_inband_returns_need_names_each_way_and_no_lie() -> None:
     assert all(v == "fail" for v in status("").values())
 
 
+def test_packing_needs_more_frames_than_buffers_and_packed_sends() -> None:
+    from sgkit.lab.net import packing_checks
+
+    lines = _iperf_lines()
+    results, seen = packing_checks(_tso_stats(lines))
+    assert {r.test: r.status for r in results} == {
+        "udp_frames_packed": "pass",
+        "flood_frames_packed": "pass",
+    }
+    assert (seen["udp_rx_packets"], seen["udp_rx_buffers"]) == (1000, 100)
+    assert seen["flood_tx_frames_packed"] == 595
+
+    def status(text: str) -> dict[str, str]:
+        return {r.test: r.status for r in packing_checks(_tso_stats(text))[0]}
+
+    # one frame per buffer: nothing packed
+    single = lines.replace("rx_buffers=200", "rx_buffers=1100").replace(
+        "rx_frames_packed=1300", "rx_frames_packed=400"
+    )
+    assert status(single)["udp_frames_packed"] == "fail"
+    # a record refused on the way (an honest sender's frames are never errors)
+    refused = lines.replace(
+        "rx_frames_packed=1300 rx_errors=0", "rx_frames_packed=1300 rx_errors=1"
+    )
+    assert status(refused)["udp_frames_packed"] == "fail"
+    # the flood's sender never shared a buffer
+    assert (
+        status(lines.replace("tx_frames_packed=600", "tx_frames_packed=5"))["flood_frames_packed"]
+        == "fail"
+    )
+    assert all(v == "fail" for v in status("").values())
+
+
 def test_backend_reload_needs_a_connected_frontend_and_a_ping_after() -> None:
     good = "SGKIT-BACKEND-RELOAD dom=sg-a to=10.77.1.2 unbind=0 rmmod=0 fe_state=4 insmod=0 rc=0"
     assert backend_reload_check(good).status == "pass"
@@ -602,6 +643,10 @@ def test_hostile_peer_cases_fail_without_drops_carrier_loss_or_recovery() -> Non
         "badhdr": HOSTILE.replace("rx_errors=700", "rx_errors=650"),
         # every name of the peer's taken: dom0 did not bound what a liar may spend
         "badhdr_names": HOSTILE.replace("peer_return_invalid=56", "peer_return_invalid=0"),
+        # no record chain went through (sghostile without the sgnet-4 case)
+        "badhdr_nochain": HOSTILE.replace("chained=4", "chained=0"),
+        # the chains' valid first records were not all delivered
+        "badhdr_chainfirst": HOSTILE.replace("rx_packets=107", "rx_packets=102"),
         # the racing peer's buffers were all taken as frames: nothing counted as an error
         "race": HOSTILE.replace("rx_errors=760", "rx_errors=700"),
         # the peer came back, but the link never did

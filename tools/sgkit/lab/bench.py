@@ -45,6 +45,7 @@ SGNET_DEFAULTS = {
     "rx_return": 32,
     "rx_return_inband": 1,
     "tx_batch": 16,
+    "tx_pack": 16,
     "tx_delay_us": 200,
     "tx_coalesce_us": 2000,
     "fused_trigger": 1,
@@ -75,6 +76,7 @@ BEFORE = {
         "rx_return_inband": 0,
         "tx_delay_us": 0,
         "tx_coalesce_us": 0,
+        "tx_pack": 1,
         "irq_lateeoi": 0,
     }
 }
@@ -85,6 +87,7 @@ ABLATION = {
     "sgnet-return-oob": {"rx_return_inband": 0},
     "sgnet-transfer-each": {"tx_batch": 1, "tx_delay_us": 0, "tx_coalesce_us": 0},
     "sgnet-no-coalesce": {"tx_coalesce_us": 0},
+    "sgnet-no-pack": {"tx_pack": 1},
     "sgnet-trigger-apart": {"fused_trigger": 0},
     "sgnet-no-recheck": {"rx_recheck": 0},
     # The other way round: one copy (rx_lend), off by default, switched on.
@@ -291,6 +294,7 @@ DRIVER_COUNTS = (
     "tx_packets",
     "tx_hypercalls",
     "tx_coalesced",
+    "tx_frames_packed",
     "tx_busy",
     "tx_stalls",
     "credit_requests",
@@ -305,6 +309,8 @@ DRIVER_COUNTS = (
     "rx_rechecks",
     "rx_frames_lent",
     "rx_frames_copied",
+    "rx_buffers",
+    "rx_frames_packed",
     "rx_held",
     "rx_grants_held",
     "interrupts",

@@ -422,6 +422,53 @@ def inband_return_checks(stats: dict[str, dict[str, int]]) -> list[publish.Resul
     return out
 
 
+def packing_checks(
+    stats: dict[str, dict[str, int]],
+) -> tuple[list[publish.Result], dict[str, int | None]]:
+    """sgnet-4's packed records (docs/driver.md, **Packed records**), counted by the drivers:
+
+    - ``udp_frames_packed``: over the two paced UDP runs (1400-byte datagrams, dom0's
+      counters from ``dom0-postoff`` to ``dom0-preflood``; the domU's sender packs the
+      frames of one transfer batch into one of dom0's buffers), dom0 received more frames
+      (``rx_packets``) than it took filled buffers (``rx_buffers``), ``rx_frames_packed``
+      counted the records after a buffer's first, and none was an error (``rx_errors``);
+    - ``flood_frames_packed``: over the unpaced flood (``dom0-preflood`` to
+      ``dom0-postflood``) dom0's sender put frames after others in one buffer
+      (``tx_frames_packed``)."""
+
+    def delta(before: str, after: str, key: str) -> int | None:
+        return counter_delta(stats, before, after, key)
+
+    seen: dict[str, int | None] = {
+        "udp_rx_packets": delta("dom0-postoff", "dom0-preflood", "rx_packets"),
+        "udp_rx_buffers": delta("dom0-postoff", "dom0-preflood", "rx_buffers"),
+        "udp_rx_frames_packed": delta("dom0-postoff", "dom0-preflood", "rx_frames_packed"),
+        "udp_rx_errors": delta("dom0-postoff", "dom0-preflood", "rx_errors"),
+        "flood_tx_packets": delta("dom0-preflood", "dom0-postflood", "tx_packets"),
+        "flood_tx_frames_packed": delta("dom0-preflood", "dom0-postflood", "tx_frames_packed"),
+    }
+    frames, buffers = seen["udp_rx_packets"], seen["udp_rx_buffers"]
+    packed = seen["udp_rx_frames_packed"]
+    ok = (
+        frames is not None
+        and buffers is not None
+        and packed is not None
+        and frames > buffers > 0
+        and packed > 0
+        and seen["udp_rx_errors"] == 0
+    )
+    why = (
+        f"UDP runs: dom0 received {frames} frames in {buffers} buffers"
+        f" ({packed} after another in its buffer), rx_errors {seen['udp_rx_errors']}"
+    )
+    out = [_res("dom0", "udp_frames_packed", ok, why)]
+    sent, tx_packed = seen["flood_tx_packets"], seen["flood_tx_frames_packed"]
+    ok = sent is not None and tx_packed is not None and sent > 0 and tx_packed > 0
+    why = f"flood: dom0 sent {sent} frames, {tx_packed} of them after another in one buffer"
+    out.append(_res("dom0", "flood_frames_packed", ok, why))
+    return out, seen
+
+
 def napi_deferral_check(stats: dict[str, dict[str, int]]) -> publish.Result:
     """The kernel's NAPI deferral on dom0's end (docs/driver.md, **Interrupt mitigation**)
     over the UDP run toward dom0: polls that took frames ended deferred
@@ -485,6 +532,8 @@ def _iperf_checks(dom0: str, measured: dict[str, Any]) -> list[publish.Result]:
     stats = measured["stats"]
     out += tso_checks(stats, dom0)
     out += inband_return_checks(stats)
+    checks, measured["packing"] = packing_checks(stats)
+    out += checks
     out.append(napi_deferral_check(stats))
     out.append(tcp_order_check(dom0, measured))
     # What the unpaced flood did (informative: whether the receiver falls
@@ -564,6 +613,10 @@ def hostile_checks(
       buffers that looked full held no frame (``rx_errors``).
     - ``badhdr``: a frame in every free buffer, each with a header sgnet never offered; every
       one that went through is an error in dom0 (``rx_errors`` at least the frames sent).
+      One kind in 14 is a record chain (sgnet-4): a valid first record whose
+      ``SGNET_HDR_F_MORE`` leads to a second that runs 8 bytes past the end of dom0's
+      buffer; dom0 delivers the first (``rx_packets`` at least ``chained``, the chains that
+      went through) and refuses the second (it is the error counted for that buffer).
       Each also names all 64 of the peer's buffers returned: dom0 takes at most
       ``SGNET_PEER_OUT_MAX`` (4) names per buffer it has not had named, so the headers after
       the first few lie (``peer_return_invalid`` at least 1).
@@ -634,6 +687,8 @@ def hostile_checks(
                 and n("peer_sent") > 0
                 and n("rx_errors") >= n("peer_sent")
                 and n("peer_return_invalid") >= 1
+                and n("peer_chained") > 0
+                and n("rx_packets") >= n("peer_chained")
             )
         why = f"{m.group(0).strip()}: dom0 " + ", ".join(
             f"{k}+{seen[k]}" for k in HOSTILE_COUNTERS if seen[k] is not None

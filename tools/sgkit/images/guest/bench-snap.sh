@@ -33,7 +33,7 @@ for i in $ifs; do
 	extra=""
 	if command -v ethtool >/dev/null 2>&1; then
 		extra=$(ethtool -S "$i" 2>/dev/null |
-			awk -F': *' 'NR > 1 && $1 ~ /hypercalls|busy|stalls|credit|interrupts|dropped|return|polls|rechecks|coalesced|spurious|lent|copied|held|lend/ {
+			awk -F': *' 'NR > 1 && $1 ~ /hypercalls|busy|stalls|credit|interrupts|dropped|return|polls|rechecks|coalesced|spurious|lent|copied|held|lend|packed|buffers/ {
 				gsub(/ /, "", $1); printf " %s=%s", $1, $2 }')
 		# sgnet's ethtool -S has no standard counter: tx_dropped from sysfs
 		case "$extra" in

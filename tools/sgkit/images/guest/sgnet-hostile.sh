@@ -19,6 +19,8 @@
 #                   dom0's credit grant address every millisecond for
 #                   SECONDS, then rx_paused off; answers at once
 #   last            sghostile's last summary line (after credit)
+#   pack N          sgnet's tx_pack here (1: one frame per dom0 buffer);
+#                   answers "old=M", the value before
 #   die SECONDS     in 2 s (dom0 is sending by then), our end of the link
 #                   to dom0 goes away (unbind vsg-0: its buffers are
 #                   unregistered under dom0's transfers), and SECONDS later
@@ -45,6 +47,11 @@ credit)
 		rmmod sghostile
 		sgnet_rx_paused "$ifc" 0
 	) </dev/null >/dev/null 2>&1 &
+	;;
+pack)
+	echo "old=$(cat /sys/module/sgnet/parameters/tx_pack)"
+	echo "$arg" >/sys/module/sgnet/parameters/tx_pack
+	rc=$?
 	;;
 last)
 	dmesg | sed -n 's/.*\(sghostile: mode=.*\)/\1/p' | tail -n 1

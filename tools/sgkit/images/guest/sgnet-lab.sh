@@ -91,7 +91,7 @@ SGNET_SNAP_PORT=5300	# an iperf domain's counter service
 SGNET_HOSTILE_PORT=5302	# ... and its hostile-peer service (sgnet-hostile.sh)
 SGNET_HOSTILE_STALL_MS=3000	# dom0's stall_timeout_ms during the hostile cases
 SGNET_ONEWAY_FRAMES=128	# frames dom0 sends into the iperf domain's paused receiver
-SGNET_ONEWAY_PAUSE=10	# seconds that receiver stays paused
+SGNET_ONEWAY_PAUSE=20	# seconds that receiver stays paused (10 ran out once while bash still wrote)
 SGNET_CMD_PORT=5304	# every domU's command service (sgnet-cmd.sh)
 SGNET_BRIDGE=sgbr0	# dom0's bridge of a vif and an sgnet link (sgnet_bridge)
 
@@ -432,6 +432,17 @@ sgnet_counter() {
 	ethtool -S "$1" | awk -F': *' -v k="$2" '{ gsub(/ /, "", $1) } $1 == k { print $2 }'
 }
 
+# N: sgnet's tx_pack in this domain (the most small frames the sender
+# packs into one of the peer's receive buffers); prints the old value.
+# The cases that fill the peer's 64 buffers with a counted number of small
+# frames (paused burst and one-way, hostile stall and credit) set 1, one
+# frame per buffer: packed, 64 buffers take up to 1024 small frames, more
+# than the sending socket's send buffer lets queue.
+sgnet_tx_pack() {
+	cat /sys/module/sgnet/parameters/tx_pack
+	echo "$1" >/sys/module/sgnet/parameters/tx_pack
+}
+
 # dom0: IF ADDR: 128 echo requests at once while dom0's receiver is paused.
 # The replies fill dom0's 64 receive buffers whatever the scheduling: the
 # domU's sender gets -EBUSY, stalls and asks for credit.  dom0 waits for
@@ -440,6 +451,9 @@ sgnet_counter() {
 # ping's socket may still miss some, see docs/driver.md).  Small echoes:
 # with 200 of 1000 bytes some replies never reached the domU's sgnet.
 sgnet_paused_burst() {
+	# The replies' sender is the domU: one frame per buffer there.
+	domu_pack=$(echo "pack 1" | busybox nc "$2" $SGNET_HOSTILE_PORT |
+		sed -n 's/^old=\([0-9]*\)$/\1/p')
 	ping -c 1 -W 5 "$2" >/dev/null </dev/null # a fresh neighbour entry
 	sgnet_peer_stats domu-prepause "$2"
 	sgnet_stats dom0-prepause "$1"
@@ -477,6 +491,7 @@ sgnet_paused_burst() {
 	sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' /tmp/paused.out)
 	received=$(sed -n 's/.* \([0-9]*\) \(packets \)\{0,1\}received.*/\1/p' /tmp/paused.out)
 	sgnet_peer_stats domu-resumed "$2"
+	echo "pack ${domu_pack:-16}" | busybox nc "$2" $SGNET_HOSTILE_PORT >/dev/null
 	echo "SGKIT-PAUSED-BURST to=$2 pause=$pause full=$full seconds=$n resume=$resume" \
 		"rc=$rc sent=${sent:-0} received=${received:-0}"
 }
@@ -501,6 +516,7 @@ sgnet_paused_oneway() {
 	# The peer answered after pausing: from here on every frame dom0 sends
 	# (the pause command's last ones too) waits, in its buffers or in dom0.
 	sgnet_stats dom0-preoneway "$1"
+	pack=$(sgnet_tx_pack 1)
 	tx0=$(sgnet_counter "$1" tx_packets)
 	stalls=$(sgnet_counter "$1" tx_stalls)
 	# bash: one write, one datagram (/dev/udp); the frames queue once stalled.
@@ -521,6 +537,7 @@ sgnet_paused_oneway() {
 	done
 	sleep 1 # what the pause command left queued goes too, and is counted
 	sgnet_stats dom0-oneway-resumed "$1"
+	sgnet_tx_pack "$pack" >/dev/null
 	echo "SGKIT-HC dom0-oneway-resumed $(xenperf -f 2>/dev/null | grep '^hypercalls ')"
 	ip neigh del "$dst" dev "$1"
 	sgnet_peer_stats domu-oneway-resumed "$2"
@@ -545,8 +562,10 @@ sgnet_hostile() {
 	param=/sys/module/sgnet/parameters/stall_timeout_ms
 	old=$(cat $param)
 	echo $SGNET_HOSTILE_STALL_MS >$param
+	pack=$(sgnet_tx_pack 1)
 	sgnet_hostile_case stall "$1" "$2" "$3" "stall 20"
 	sgnet_hostile_case credit "$1" "$2" "$3" "credit 12"
+	sgnet_tx_pack "$pack" >/dev/null
 	sgnet_hostile_case storm "$1" "$2" "$3" "storm 100"
 	sgnet_hostile_case badhdr "$1" "$2" "$3" "badhdr"
 	sgnet_hostile_case race "$1" "$2" "$3" "race 5"

@@ -68,7 +68,7 @@ module_param(tx_delay_us, uint, 0644);
 MODULE_PARM_DESC(tx_delay_us,
 		 "microseconds queued frames may wait for the ones the qdisc still holds (0: send at once unless xmit_more)");
 
-static unsigned int tx_coalesce_us = 4000;
+static unsigned int tx_coalesce_us = 2000;
 module_param(tx_coalesce_us, uint, 0644);
 MODULE_PARM_DESC(tx_coalesce_us,
 		 "one-way stream: a frame sent within this many microseconds of the last transfer, with nothing received since, waits at most this long for more to share a transfer (0: off; up to 10000)");

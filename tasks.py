@@ -55,7 +55,7 @@ LAB_HELP = {
     "accel": ACCEL_HELP,
     "timeout": "seconds before the run counts as hung",
     "icount": "QEMU -icount under TCG: a shift 0-10 (virtual time counts guest instructions,"
-    " sleep=off) or auto (default: off; docs/driver.md has what it does to bench.net)",
+    " sleep=off) or auto (default: off; docs/bench.md has what it does to bench.net)",
 }
 
 
@@ -426,7 +426,7 @@ def lab_net(c: Context, lab: LabOptions = LabOptions()) -> None:
         "ablation": "also sgnet with one mechanism off at a time (module parameters)",
         "variant": "also these sgnet variants, comma-separated (e.g. sgnet-one-copy)",
         "pin": "dom0's vCPUs on Xen's CPU 0, the domU's on CPU 1 (default off: Xen's choice;"
-        " docs/driver.md, Repeatability)",
+        " docs/bench.md, Repeatability)",
     },
 )
 def bench_net(

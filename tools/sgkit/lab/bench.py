@@ -58,7 +58,7 @@ SGNET_DEFAULTS = {
 # interfaces, as the kernel sets it by default: bench-net.sh and bench-set.sh write these to
 # /sys/class/net/IF/ of sgnet's interfaces in both domains, not to the module.
 NETDEV_DEFAULTS = {"napi_defer_hard_irqs": 0, "gro_flush_timeout": 0}
-# Interrupt mitigation (docs/driver.md, "Interrupt mitigation, measured"): the receiver stays
+# Interrupt mitigation (docs/bench.md, "Interrupt mitigation, measured"): the receiver stays
 # in timer-driven polls across transfer batches (NAPI deferral: the port stays masked while
 # the deferred polls find work), at a setting that spans TCG's gap between batches and at one
 # for real hardware; and larger batches: the sender's coalescing window at 4 ms (2 ms default).

@@ -203,7 +203,7 @@ bench_net_dom0() {
 	echo "SGKIT-BENCH-IF sgnet=$sgif netfront=$vif"
 	# One emulated CPU each (BENCH_PIN=1): dom0's vCPUs on CPU 0, the
 	# domU's on CPU 1, so that how Xen shares the two CPUs among three
-	# vCPUs does not change from one run to the next (docs/driver.md).
+	# vCPUs does not change from one run to the next (docs/bench.md, Repeatability).
 	if [ "${BENCH_PIN:-0}" = 1 ]; then
 		xl vcpu-pin Domain-0 all 0 && xl vcpu-pin "$BENCH_DOMU" all 1
 		echo "SGKIT-STEP bench-pin rc=$?"
@@ -211,7 +211,7 @@ bench_net_dom0() {
 	fi
 	# Not measured: one TCP run over each link first.  The boot's first
 	# iperf3 run took about 1 s more CPU in each domain than later ones
-	# (docs/driver.md), and round 1 starts with sgnet.
+	# (docs/bench.md, What limits TCP dom0 -> domU), and round 1 starts with sgnet.
 	for a in "$BENCH_SGNET_DOMU" "$BENCH_VIF_DOMU"; do
 		timeout 90 iperf3 -c "$a" -t "$BENCH_SECONDS" </dev/null >/dev/null 2>&1
 	done
